@@ -1,0 +1,152 @@
+// The host <-> worker protocol: every request, notification, error code and shared type that
+// crosses the process boundary. No `vscode`, no `koffi` here: the host, the worker and the CLI
+// all import this file. Documented in docs/protocol.md; bump PROTOCOL_VERSION on any breaking change.
+import { NotificationType, NotificationType0, RequestType, RequestType0 } from 'vscode-jsonrpc';
+import type { ImageInfo, ChainLink } from './image';
+
+export const PROTOCOL_VERSION = 1;
+
+export type Lifetime = 'session' | 'permanent';
+/** How the worker turned the image into a block device. */
+export type Engine = 'loop' | 'qemu' | 'vhdimount' | 'virtdisk' | 'external';
+
+export interface AttachedDisk {
+  /** Block device: `/dev/loop3` on Linux, `\\.\PhysicalDrive2` / `\\.\CdRom1` on Windows. */
+  device: string;
+  /** Absolute path of the image file, or null when the backing file is unknown or deleted. */
+  image: string | null;
+  readOnly: boolean;
+  engine: Engine;
+  lifetime: Lifetime;
+  /** True when this worker (or an earlier one of ours) attached it; false for other tools' disks. */
+  ours: boolean;
+  sizeBytes?: number;
+  /** Volumes (partitions / file systems) found on the disk, with mount points. */
+  volumes?: VolumeInfo[];
+  /** The image's dependency chain, self first, when the worker could read it. */
+  chain?: ChainLink[];
+}
+
+export interface VolumeInfo {
+  device: string;
+  /** Byte offset and size inside the disk. */
+  offset: number;
+  size: number;
+  fsType: string | null;
+  label: string | null;
+  mountPoint: string | null;
+  readOnly: boolean;
+}
+
+export interface DependencyEntry {
+  dependencyDevice: string;
+  hostVolume: string | null;
+  dependentVolume: string | null;
+  dependentVolumeRelativePath: string;
+  ancestorLevel: number;
+  storageType: { device: 'iso' | 'vhd' | 'vhdx' | 'vhdset' | 'qcow2' | 'vmdk' | 'vdi' | 'raw' | 'unknown'; vendor: string };
+  flags: DependencyFlag[];
+}
+export type DependencyFlag = 'read-only' | 'parent' | 'permanent-lifetime' | 'fully-allocated' | 'no-host-disk' | 'removable'
+  | 'no-drive-letter' | 'system-volume' | 'remote' | 'mult-backing-files';
+
+// ---- requests ----------------------------------------------------------------------------
+
+export interface InitializeParams { protocolVersion: number; client: string }
+export interface InitializeResult {
+  protocolVersion: number;
+  pid: number;
+  platform: NodeJS.Platform;
+  backend: 'linux' | 'windows' | 'unsupported';
+  /** Human-readable reason when some operations cannot work here (e.g. not root). */
+  limitations: string[];
+}
+export const Initialize = new RequestType<InitializeParams, InitializeResult, void>('vdisk/initialize');
+
+export interface AttachParams { path: string; readOnly: boolean; lifetime: Lifetime }
+export const Attach = new RequestType<AttachParams, AttachedDisk, void>('vdisk/attach');
+
+/** `target` is a device path or an image path. */
+export interface DetachParams { target: string }
+export interface DetachResult { device: string; image: string | null }
+export const Detach = new RequestType<DetachParams, DetachResult, void>('vdisk/detach');
+
+export const List = new RequestType0<AttachedDisk[], void>('vdisk/list');
+
+export interface PathParams { path: string }
+export const Inspect = new RequestType<PathParams, ImageInfo, void>('vdisk/inspect');
+
+export interface CreateDiffParams { parent: string; child: string }
+export interface CreateDiffResult { child: string; format: 'vhd' | 'vhdx' }
+export const CreateDiff = new RequestType<CreateDiffParams, CreateDiffResult, void>('vdisk/createDiff');
+
+/** `target` is a device, a mount point or any path. */
+export interface DepsParams { target: string }
+export const Deps = new RequestType<DepsParams, DependencyEntry[], void>('vdisk/deps');
+
+export interface MountParams { device: string }
+export const Mount = new RequestType<MountParams, VolumeInfo[], void>('vdisk/mount');
+export const Unmount = new RequestType<MountParams, VolumeInfo[], void>('vdisk/unmount');
+
+/** Test hook: a request that takes `ms` and honours cancellation. Used to prove cancellation reaches the worker. */
+export interface SleepParams { ms: number }
+export const Sleep = new RequestType<SleepParams, { slept: number; cancelled: boolean }, void>('vdisk/sleep');
+
+export const Shutdown = new RequestType0<void, void>('vdisk/shutdown');
+
+// ---- notifications (worker -> host) -----------------------------------------------------------
+
+export interface DisksChangedParams { reason: 'attach' | 'detach' | 'mount' | 'unmount' | 'external' }
+export const DisksChanged = new NotificationType<DisksChangedParams>('vdisk/disksChanged');
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+export interface LogParams { level: LogLevel; message: string }
+export const Log = new NotificationType<LogParams>('vdisk/log');
+export const Exit = new NotificationType0('vdisk/exit');
+
+// ---- errors ---------------------------------------------------------------------------------
+
+/** Application error codes carried in ResponseError.code (JSON-RPC reserves -32768..-32000). */
+export enum ErrorCode {
+  /** The image file does not exist or cannot be read. */
+  NotFound = 1001,
+  /** The file is not a disk image this platform can attach, or its format forbids the request. */
+  UnsupportedImage = 1002,
+  /** The image or its chain has a named problem (data.problems). */
+  ImageProblem = 1003,
+  /** The OS refused: not root / not elevated / no permission. */
+  PermissionDenied = 1004,
+  /** The image or device is in use (already attached read-write, mounted, ...). */
+  Busy = 1005,
+  /** A tool or kernel feature this needs is missing (data.missing names it). */
+  MissingDependency = 1006,
+  /** Nothing attached matches the target. */
+  NotAttached = 1007,
+  /** This platform's backend cannot do this at all. */
+  NotSupported = 1008,
+  /** The request was cancelled. */
+  Cancelled = 1009,
+  /** Protocol versions differ. */
+  VersionMismatch = 1010,
+  /** Bad parameters. */
+  InvalidParams = 1011,
+  /** An OS call failed in a way none of the above names (data.errno / data.win32). */
+  OsError = 1012,
+  /** The worker went away while the request was pending (produced by the host, never sent). */
+  WorkerDied = 1100,
+}
+
+export interface ErrorData {
+  /** Machine-readable detail, e.g. 'not-root', 'iso-read-write', 'footer-checksum'. */
+  reason?: string;
+  /** Named problems from the format layer. */
+  problems?: { code: string; message: string }[];
+  /** What to install or enable. */
+  missing?: string;
+  errno?: number;
+  win32?: number;
+  path?: string;
+}
+
+export function isErrorCode(v: unknown): v is ErrorCode {
+  return typeof v === 'number' && v in ErrorCode;
+}

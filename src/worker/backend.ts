@@ -1,0 +1,21 @@
+// The one interface both OS backends implement. The JSON-RPC server (server.ts) only talks to this.
+import type { AttachedDisk, AttachParams, DependencyEntry, DetachResult, VolumeInfo } from '../common/protocol';
+import type { CancellationToken } from 'vscode-jsonrpc';
+
+export interface Backend {
+  readonly name: 'linux' | 'windows' | 'unsupported';
+  /** Reasons some operations cannot work in this process (not root, missing tools...). Never throws. */
+  limitations(): string[];
+  attach(params: AttachParams, token: CancellationToken): Promise<AttachedDisk>;
+  /** `target`: a device path or an image path. */
+  detach(target: string, token: CancellationToken): Promise<DetachResult>;
+  /** Every attached virtual disk on the machine, ours and other tools'. */
+  list(): Promise<AttachedDisk[]>;
+  deps(target: string): Promise<DependencyEntry[]>;
+  mount(device: string, token: CancellationToken): Promise<VolumeInfo[]>;
+  unmount(device: string, token: CancellationToken): Promise<VolumeInfo[]>;
+  /** Release everything session-scoped (close held handles/fds, stop daemons). Called on shutdown. */
+  dispose(): Promise<void>;
+  /** Called by the backend whenever the set of disks changes on its own initiative. */
+  onDidChange?: (reason: 'attach' | 'detach' | 'mount' | 'unmount' | 'external') => void;
+}
