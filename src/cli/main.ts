@@ -1,1 +1,152 @@
-console.log('cli placeholder');
+// `node dist/cli.js <command>`: the same worker and protocol as the extension, from a terminal.
+// Exit codes: 0 success, 1 usage error, 2 operation failed (one line on stderr).
+import * as path from 'path';
+import * as P from '../common/protocol';
+import { WorkerClient, Logger } from '../host/worker-client';
+import { formatDisk, formatImage } from './format';
+
+const USAGE = `usage: vdisk <command> [options]
+  attach <image> [--read-only] [--lifetime session|permanent] [--wait] [--json]
+                          attach an image (default lifetime: permanent; --wait holds a session attach until Ctrl-C)
+  detach <device|image> [--json]
+  list [--json]           every attached virtual disk (ours and other tools')
+  inspect <image> [--json]
+  chain <image> [--json]  the image's parent chain, self first
+  create-diff <parent> <child> [--json]
+                          create a differencing VHD/VHDX child (format from the child's extension)
+  deps <device|path> [--json]
+Use -- before a file name that starts with a dash.`;
+
+class UsageError extends Error {}
+
+interface Args { command: string; positional: string[]; flags: Map<string, string | true> }
+
+const VALUE_FLAGS = new Set(['--lifetime']);
+const BOOL_FLAGS = new Set(['--read-only', '--wait', '--json', '--help', '-h']);
+
+export function parseArgs(argv: string[]): Args {
+  const positional: string[] = [];
+  const flags = new Map<string, string | true>();
+  let rest = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (rest || !a.startsWith('-') || a === '-') { positional.push(a); continue; }
+    if (a === '--') { rest = true; continue; }
+    const eq = a.indexOf('=');
+    const name = eq > 0 ? a.slice(0, eq) : a;
+    if (VALUE_FLAGS.has(name)) {
+      const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
+      if (v === undefined) throw new UsageError(`${name} needs a value`);
+      flags.set(name, v);
+    } else if (BOOL_FLAGS.has(name) && eq < 0) flags.set(name, true);
+    else throw new UsageError(`unknown option ${a}`);
+  }
+  const command = positional.shift() ?? '';
+  return { command, positional, flags };
+}
+
+function need(args: Args, n: number, what: string): string[] {
+  if (args.positional.length !== n) throw new UsageError(`${args.command} needs ${what}`);
+  return args.positional;
+}
+
+async function run(args: Args, client: WorkerClient, out: (s: string) => void): Promise<number> {
+  const json = args.flags.has('--json');
+  const print = (v: unknown, text: () => string) => out(json ? JSON.stringify(v, null, 2) : text());
+  switch (args.command) {
+    case 'attach': {
+      const [image] = need(args, 1, 'one image path');
+      const wait = args.flags.has('--wait');
+      const lifetime = (args.flags.get('--lifetime') as string | undefined) ?? (wait ? 'session' : 'permanent');
+      if (lifetime !== 'session' && lifetime !== 'permanent') throw new UsageError('--lifetime is session or permanent');
+      if (wait && lifetime !== 'session') throw new UsageError('--wait holds a session attach; it cannot be used with --lifetime permanent');
+      if (!wait && lifetime === 'session') throw new UsageError('a session attach ends with this command: add --wait to hold it');
+      const disk = await client.request(P.Attach, { path: path.resolve(image), readOnly: args.flags.has('--read-only'), lifetime });
+      print(disk, () => `Attached ${disk.image} as ${disk.device} (${formatDisk(disk)})`);
+      if (wait) {
+        process.stderr.write('Attached for this session; press Ctrl-C to detach.\n');
+        await new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
+      }
+      return 0;
+    }
+    case 'detach': {
+      const [target] = need(args, 1, 'a device or image path');
+      const t = target.startsWith('/dev/') || target.startsWith('\\\\.\\') ? target : path.resolve(target);
+      const r = await client.request(P.Detach, { target: t });
+      print(r, () => `Detached ${r.device}${r.image ? ` (${r.image})` : ''}`);
+      return 0;
+    }
+    case 'list': {
+      need(args, 0, 'no arguments');
+      const disks = await client.request(P.List);
+      print(disks, () => disks.length ? disks.map((d) => `${d.device}\t${d.image ?? '?'}\t${formatDisk(d)}`).join('\n') : 'No virtual disks attached.');
+      return 0;
+    }
+    case 'inspect': {
+      const [image] = need(args, 1, 'one image path');
+      const info = await client.request(P.Inspect, { path: path.resolve(image) });
+      print(info, () => formatImage(info));
+      return 0;
+    }
+    case 'chain': {
+      const [image] = need(args, 1, 'one image path');
+      const info = await client.request(P.Inspect, { path: path.resolve(image) });
+      print(info.chain, () => info.chain.map((c, i) => `${'  '.repeat(i)}${c.path} (${c.format}${c.subtype ? ` ${c.subtype}` : ''}${c.id ? `, ${c.id}` : ''})`).join('\n'));
+      for (const p of info.problems) process.stderr.write(`problem ${p.code}: ${p.message}\n`);
+      return 0;
+    }
+    case 'create-diff': {
+      const [parent, child] = need(args, 2, 'a parent and a child path');
+      const r = await client.request(P.CreateDiff, { parent: path.resolve(parent), child: path.resolve(child) });
+      print(r, () => `Created ${r.format.toUpperCase()} differencing disk ${r.child}`);
+      return 0;
+    }
+    case 'deps': {
+      const [target] = need(args, 1, 'a device or path');
+      const t = target.startsWith('/dev/') ? target : path.resolve(target);
+      const deps = await client.request(P.Deps, { target: t });
+      print(deps, () => deps.map((d) => `${d.ancestorLevel}\t${d.dependencyDevice}\t${d.dependentVolumeRelativePath}\t${d.flags.join(',')}`).join('\n'));
+      return 0;
+    }
+    case '':
+      throw new UsageError('no command given');
+    default:
+      throw new UsageError(`unknown command ${args.command}`);
+  }
+}
+
+const quietLog: Logger = {
+  trace: () => undefined, debug: () => undefined, info: () => undefined,
+  warn: (m) => { if (process.env.VDISK_DEBUG) process.stderr.write(`${m}\n`); },
+  error: (m) => { if (process.env.VDISK_DEBUG) process.stderr.write(`${m}\n`); },
+};
+const debugLog: Logger = { trace: (m) => process.stderr.write(`${m}\n`), debug: (m) => process.stderr.write(`${m}\n`), info: (m) => process.stderr.write(`${m}\n`), warn: (m) => process.stderr.write(`${m}\n`), error: (m) => process.stderr.write(`${m}\n`) };
+
+async function main(): Promise<number> {
+  let args: Args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+    if (args.flags.has('--help') || args.flags.has('-h')) { process.stdout.write(`${USAGE}\n`); return 0; }
+    if (!args.command) throw new UsageError('no command given');
+  } catch (e) {
+    process.stderr.write(`vdisk: ${(e as Error).message}\n${USAGE}\n`);
+    return 1;
+  }
+  const client = new WorkerClient({
+    workerPath: path.join(__dirname, 'worker.js'), client: 'vdisk-cli',
+    log: process.env.VDISK_DEBUG ? debugLog : quietLog, restartBudget: { crashes: 1, windowMs: 60_000 },
+  });
+  try {
+    return await run(args, client, (s) => process.stdout.write(`${s}\n`));
+  } catch (e) {
+    if (e instanceof UsageError) { process.stderr.write(`vdisk: ${e.message}\n${USAGE}\n`); return 1; }
+    process.stderr.write(`vdisk: ${oneLine((e as Error).message ?? String(e))}\n`);
+    return 2;
+  } finally {
+    await client.stop();
+  }
+}
+
+function oneLine(s: string): string { return s.replace(/\s*\n\s*/g, ' '); }
+
+if (require.main === module) void main().then((code) => process.exit(code));

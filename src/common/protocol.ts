@@ -1,7 +1,7 @@
 // The host <-> worker protocol: every request, notification, error code and shared type that
 // crosses the process boundary. No `vscode`, no `koffi` here: the host, the worker and the CLI
 // all import this file. Documented in docs/protocol.md; bump PROTOCOL_VERSION on any breaking change.
-import { NotificationType, NotificationType0, RequestType, RequestType0 } from 'vscode-jsonrpc';
+import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { ImageInfo, ChainLink } from './image';
 
 export const PROTOCOL_VERSION = 1;
@@ -52,7 +52,12 @@ export type DependencyFlag = 'read-only' | 'parent' | 'permanent-lifetime' | 'fu
 
 // ---- requests ----------------------------------------------------------------------------
 
-export interface InitializeParams { protocolVersion: number; client: string }
+export interface InitializeParams {
+  protocolVersion: number;
+  client: string;
+  /** Poll for disks attached or detached by other tools and send DisksChanged('external'). */
+  watch?: boolean;
+}
 export interface InitializeResult {
   protocolVersion: number;
   pid: number;
@@ -98,10 +103,8 @@ export const Shutdown = new RequestType0<void, void>('vdisk/shutdown');
 
 export interface DisksChangedParams { reason: 'attach' | 'detach' | 'mount' | 'unmount' | 'external' }
 export const DisksChanged = new NotificationType<DisksChangedParams>('vdisk/disksChanged');
+/** The worker logs to stderr, one line each: `[level] message`. The host forwards them to its log. */
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
-export interface LogParams { level: LogLevel; message: string }
-export const Log = new NotificationType<LogParams>('vdisk/log');
-export const Exit = new NotificationType0('vdisk/exit');
 
 // ---- errors ---------------------------------------------------------------------------------
 

@@ -1,1 +1,74 @@
-console.log('worker placeholder');
+// Worker entry point. All OS and FFI calls happen in this process, never in the extension host.
+//   forked with IPC (the extension host)        node dist/worker.js
+//   stdin/stdout                                  node dist/worker.js --stdio
+//   TCP to a listening client (Wine, elevation)   node dist/worker.js --socket <port>
+//   named pipe / unix socket                      node dist/worker.js --pipe <path>
+import * as net from 'net';
+import {
+  createMessageConnection, IPCMessageReader, IPCMessageWriter, MessageReader, MessageWriter,
+  SocketMessageReader, SocketMessageWriter, StreamMessageReader, StreamMessageWriter,
+} from 'vscode-jsonrpc/node';
+import type { LogLevel } from '../common/protocol';
+import type { Backend } from './backend';
+import { registerHandlers } from './server';
+import { UnsupportedBackend } from './unsupported';
+
+function log(level: LogLevel, msg: string): void {
+  process.stderr.write(`[${level}] ${msg.replace(/\n/g, '\n    ')}\n`);
+}
+
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+async function transport(): Promise<{ reader: MessageReader; writer: MessageWriter; onClose: (f: () => void) => void }> {
+  const port = argValue('--socket');
+  const pipe = argValue('--pipe');
+  if (port !== undefined || pipe !== undefined) {
+    const socket = pipe !== undefined ? net.connect(pipe) : net.connect(Number(port), '127.0.0.1');
+    await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+    return { reader: new SocketMessageReader(socket), writer: new SocketMessageWriter(socket), onClose: (f) => socket.once('close', f) };
+  }
+  if (process.argv.includes('--stdio') || !process.send) {
+    return { reader: new StreamMessageReader(process.stdin), writer: new StreamMessageWriter(process.stdout), onClose: (f) => process.stdin.once('end', f) };
+  }
+  return { reader: new IPCMessageReader(process), writer: new IPCMessageWriter(process), onClose: (f) => process.once('disconnect', f) };
+}
+
+function createBackend(): Backend {
+  if (process.platform === 'linux') {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { LinuxBackend } = require('./linux/backend') as typeof import('./linux/backend');
+    return new LinuxBackend(log);
+  }
+  if (process.platform === 'win32') {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { createWindowsBackend } = require('./windows/backend') as typeof import('./windows/backend');
+    return createWindowsBackend(log);
+  }
+  return new UnsupportedBackend(process.platform);
+}
+
+async function main(): Promise<void> {
+  const { reader, writer, onClose } = await transport();
+  const connection = createMessageConnection(reader, writer);
+  const backend = createBackend();
+  let exiting = false;
+  const exit = (code: number) => {
+    if (exiting) return;
+    exiting = true;
+    // closing the fds we hold releases every session-lifetime disk
+    void backend.dispose().finally(() => process.exit(code));
+  };
+  registerHandlers({ connection, backend, log, onShutdown: () => exit(0) });
+  onClose(() => exit(0));
+  connection.onClose(() => exit(0));
+  process.on('SIGTERM', () => exit(0));
+  process.on('SIGINT', () => exit(0));
+  process.on('uncaughtException', (e) => { log('error', `uncaught: ${e.stack ?? e}`); exit(1); });
+  connection.listen();
+  log('debug', `worker ${process.pid} listening (${process.platform}, node ${process.version})`);
+}
+
+main().catch((e) => { log('error', `worker failed to start: ${e?.stack ?? e}`); process.exit(1); });

@@ -1,0 +1,30 @@
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { Attach, AttachedDisk } from '../common/protocol';
+import { config } from '../host/config';
+import { UserError } from '../host/run-command';
+import type { CommandContext } from './context';
+import { imageTargets } from './targets';
+
+/** Attach Disk Image / Attach Disk Image (Read-Only): Explorer selection, a path, or a file picker. */
+export async function attach(ctx: CommandContext, readOnly: boolean, args: unknown[]): Promise<AttachedDisk[]> {
+  if (!vscode.workspace.isTrusted) {
+    throw new UserError('Attaching disk images is disabled in Restricted Mode: trust this workspace to attach images from it.');
+  }
+  const images = await imageTargets(args, readOnly ? 'Attach Disk Image (Read-Only)...' : 'Attach Disk Image...');
+  const lifetime = config.lifetime();
+  const out: AttachedDisk[] = [];
+  try {
+    for (const image of images) {
+      const disk = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Attaching ${path.basename(image)}${readOnly ? ' (read-only)' : ''}...`, cancellable: true },
+        (_progress, token) => ctx.client.request(Attach, { path: image, readOnly, lifetime }, token));
+      ctx.log.info(`attached ${disk.image} as ${disk.device} (${disk.readOnly ? 'read-only' : 'read-write'}, ${disk.lifetime})`);
+      vscode.window.setStatusBarMessage(`$(database) Attached ${path.basename(image)} as ${disk.device}`, 5000);
+      out.push(disk);
+    }
+  } finally {
+    await ctx.refresher.now();
+  }
+  return out;
+}

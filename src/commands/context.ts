@@ -1,0 +1,12 @@
+import type * as vscode from 'vscode';
+import type { WorkerClient } from '../host/worker-client';
+import type { AttachedDisksProvider } from '../views/attached-disks';
+import type { Refresher } from '../views/refresher';
+
+/** What every command gets. */
+export interface CommandContext {
+  client: WorkerClient;
+  log: vscode.LogOutputChannel;
+  disks: AttachedDisksProvider;
+  refresher: Refresher;
+}

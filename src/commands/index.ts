@@ -1,0 +1,36 @@
+// The one registration table: every command id with its body. package.json declares the same ids
+// (a unit test checks the two agree), and every body runs through runCommand's error handling.
+import * as vscode from 'vscode';
+import { runCommand } from '../host/run-command';
+import type { CommandContext } from './context';
+import { attach } from './attach';
+import { detach } from './detach';
+import { detachAll } from './detach-all';
+import { revealImage } from './reveal-image';
+import { copyDevicePath } from './copy-device-path';
+import { inspect } from './inspect';
+
+type Body = (ctx: CommandContext, args: unknown[]) => Promise<unknown>;
+
+export const COMMANDS: Record<string, Body> = {
+  'vdisk.attach': (ctx, args) => attach(ctx, false, args),
+  'vdisk.attachReadOnly': (ctx, args) => attach(ctx, true, args),
+  'vdisk.detach': (ctx, args) => detach(ctx, args),
+  'vdisk.detachAll': (ctx) => detachAll(ctx),
+  'vdisk.inspect': (ctx, args) => inspect(ctx, args),
+  'vdisk.refresh': async (ctx) => ctx.refresher.now(),
+  'vdisk.showLog': async (ctx) => ctx.log.show(true),
+  'vdisk.restartWorker': async (ctx) => { await ctx.client.restart(); await ctx.refresher.now(); },
+  'vdisk.revealImage': (_ctx, args) => revealImage(args),
+  'vdisk.copyDevicePath': (_ctx, args) => copyDevicePath(args),
+};
+
+/** Failures of these offer "Retry Read-Only" with the same arguments. */
+const RETRY_READ_ONLY: Record<string, string> = { 'vdisk.attach': 'vdisk.attachReadOnly' };
+
+export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
+  return Object.entries(COMMANDS).map(([id, body]) =>
+    vscode.commands.registerCommand(id, (...args: unknown[]) => runCommand(ctx.log, id, () => body(ctx, args), {
+      retryReadOnly: RETRY_READ_ONLY[id] ? () => vscode.commands.executeCommand(RETRY_READ_ONLY[id], ...args) : undefined,
+    })));
+}

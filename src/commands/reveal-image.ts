@@ -1,0 +1,19 @@
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { UserError } from '../host/run-command';
+import { isNode } from './targets';
+
+/** Reveal Image in Explorer (tree only): selects the image file in the Explorer when it is in the workspace. */
+export async function revealImage(args: unknown[]): Promise<void> {
+  const node = args[0];
+  const file = isNode(node) ? (node.kind === 'disk' ? node.disk.image : node.kind === 'image' ? node.link.path : null) : null;
+  if (!file) throw new UserError('This disk has no image file to reveal');
+  const uri = vscode.Uri.file(file);
+  if (vscode.workspace.getWorkspaceFolder(uri)) {
+    await vscode.commands.executeCommand('revealInExplorer', uri);
+    return;
+  }
+  const pick = await vscode.window.showInformationMessage(`${path.basename(file)} is outside this workspace (${path.dirname(file)}).`, 'Copy Path', 'Open Folder in New Window');
+  if (pick === 'Copy Path') await vscode.env.clipboard.writeText(file);
+  if (pick === 'Open Folder in New Window') await vscode.commands.executeCommand('vscode.openFolder', vscode.Uri.file(path.dirname(file)), { forceNewWindow: true });
+}

@@ -1,0 +1,60 @@
+// Turning a command's arguments (Explorer selection, tree node, nothing) into image paths or devices.
+import * as vscode from 'vscode';
+import * as path from 'path';
+import type { DiskTreeNode } from '../views/attached-disks';
+import type { AttachedDisk } from '../common/protocol';
+import { UserError } from '../host/run-command';
+
+export const IMAGE_EXTENSIONS = ['vhd', 'vhdx', 'avhdx', 'iso', 'img'];
+export const LINUX_IMAGE_EXTENSIONS = ['qcow2', 'vmdk', 'vdi'];
+
+export function imageExtensions(): string[] {
+  return process.platform === 'linux' ? [...IMAGE_EXTENSIONS, ...LINUX_IMAGE_EXTENSIONS] : IMAGE_EXTENSIONS;
+}
+
+function isUri(v: unknown): v is vscode.Uri { return v instanceof vscode.Uri; }
+
+/** Explorer passes (clicked, selection); the palette passes nothing: then ask with a file picker. */
+export async function imageTargets(args: unknown[], title: string): Promise<string[]> {
+  const [first, second] = args;
+  if (Array.isArray(second) && second.length && second.every(isUri)) return second.map((u) => fileOf(u));
+  if (isUri(first)) return [fileOf(first)];
+  if (typeof first === 'string' && first) return [path.resolve(first)];
+  if (isNode(first) && first.kind !== 'message') return [first.kind === 'disk' ? first.disk.image ?? first.disk.device : first.link.path];
+  const picked = await vscode.window.showOpenDialog({
+    title, canSelectMany: true, canSelectFiles: true, canSelectFolders: false, openLabel: title.replace(/\.\.\.$/, ''),
+    filters: { 'Disk images': imageExtensions(), 'All files': ['*'] },
+    defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+  });
+  if (!picked?.length) throw new vscode.CancellationError();
+  return picked.map(fileOf);
+}
+
+function fileOf(u: vscode.Uri): string {
+  if (u.scheme !== 'file' && u.scheme !== 'vscode-remote') {
+    throw new UserError(`${u.toString()} is not a local file: disk images must be on the machine the extension runs on`);
+  }
+  return u.fsPath;
+}
+
+export function isNode(v: unknown): v is DiskTreeNode {
+  return typeof v === 'object' && v !== null && 'kind' in v && 'id' in v;
+}
+
+/** Devices to detach: from a tree node, an Explorer selection of images, or a pick among attached disks. */
+export async function detachTargets(args: unknown[], attached: () => Promise<AttachedDisk[]>): Promise<string[]> {
+  const [first, second] = args;
+  if (isNode(first)) {
+    if (first.kind === 'disk') return [first.disk.device];
+    throw new UserError('Select an attached disk to detach');
+  }
+  if (Array.isArray(second) && second.length && second.every(isUri)) return second.map((u) => u.fsPath);
+  if (isUri(first)) return [first.fsPath];
+  if (typeof first === 'string' && first) return [first];
+  const disks = await attached();
+  if (!disks.length) throw new UserError('No virtual disks are attached');
+  const items = disks.map((d) => ({ label: d.image ? path.basename(d.image) : d.device, description: d.device, detail: d.image ?? undefined, picked: false, device: d.device }));
+  const picked = await vscode.window.showQuickPick(items, { title: 'Detach Disk Image', canPickMany: true, placeHolder: 'Select the disks to detach' });
+  if (!picked?.length) throw new vscode.CancellationError();
+  return picked.map((p) => p.device);
+}

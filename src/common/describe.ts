@@ -1,0 +1,48 @@
+// Human-readable descriptions shared by the CLI, the tree and the reports.
+import type { AttachedDisk } from './protocol';
+import type { ImageInfo } from './image';
+
+export function formatBytes(n: number): string {
+  if (!Number.isFinite(n) || n < 0) return '?';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let i = 0; let v = n;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return i === 0 ? `${n} B` : `${v >= 100 ? v.toFixed(0) : v.toFixed(1).replace(/\.0$/, '')} ${units[i]}`;
+}
+
+/** "read-only · session" and the like. */
+export function diskBadges(d: Pick<AttachedDisk, 'readOnly' | 'lifetime' | 'engine' | 'ours'>): string[] {
+  const out = [d.readOnly ? 'read-only' : 'read-write', d.lifetime];
+  if (d.engine !== 'loop' && d.engine !== 'virtdisk') out.push(d.engine);
+  if (!d.ours) out.push('other tool');
+  return out;
+}
+
+/** The text report of an image, one `key: value` per line (the `vdisk-report` language). */
+export function imageReport(info: ImageInfo): string {
+  const lines = [
+    `Image: ${info.path}`,
+    `Format: ${info.format}${info.subtype ? ` (${info.subtype})` : ''}`,
+    `Virtual size: ${formatBytes(info.virtualSize)} (${info.virtualSize} bytes)`,
+    `File size: ${formatBytes(info.fileSize)} (${info.fileSize} bytes)`,
+  ];
+  if (info.blockSize) lines.push(`Block size: ${formatBytes(info.blockSize)}`);
+  lines.push(`Sector size: ${info.logicalSectorSize} logical, ${info.physicalSectorSize} physical`);
+  if (info.id) lines.push(`Id: ${info.id}`);
+  if (info.virtualDiskId) lines.push(`Virtual disk id: ${info.virtualDiskId}`);
+  if (info.creator) lines.push(`Creator: ${info.creator}`);
+  if (info.needsLogReplay) lines.push('Log: needs replay');
+  if (info.parent) {
+    lines.push(`Parent: ${info.parent.resolvedPath ?? '(not found)'}`);
+    if (info.parent.name) lines.push(`  Name: ${info.parent.name}`);
+    if (info.parent.id) lines.push(`  Id: ${info.parent.id}`);
+    for (const [k, v] of Object.entries(info.parent.locators)) if (v) lines.push(`  Locator ${k}: ${v}`);
+  }
+  if (info.chain.length > 1) {
+    lines.push('Chain:');
+    info.chain.forEach((c, i) => lines.push(`  ${i}: ${c.path} (${c.format}${c.subtype ? ` ${c.subtype}` : ''}${c.id ? `, ${c.id}` : ''})`));
+  }
+  lines.push(info.problems.length ? 'Problems:' : 'Problems: none');
+  for (const p of info.problems) lines.push(`  ${p.code}: ${p.message}`);
+  return lines.join('\n');
+}

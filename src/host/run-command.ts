@@ -1,0 +1,67 @@
+// The one place where a command's failure becomes a message: the specific cause, and the actions that help.
+import * as vscode from 'vscode';
+import { ResponseError } from 'vscode-jsonrpc';
+import { ErrorCode, ErrorData } from '../common/protocol';
+
+/** Every error shown to the user, for the log and for tests (toasts are not observable from the API). */
+export const shownErrors = new vscode.EventEmitter<{ command: string; message: string; actions: string[] }>();
+
+/** A failure the user caused or can fix, with no log-worthy stack (e.g. "no file selected"). */
+export class UserError extends Error {}
+
+export interface ErrorAction { title: string; run: () => unknown }
+
+/** Actions a failure offers; `retry` re-runs the command with other options where that makes sense. */
+export interface FailureContext { retryReadOnly?: () => unknown }
+
+export function actionsFor(err: unknown, ctx: FailureContext = {}): ErrorAction[] {
+  const showLog: ErrorAction = { title: 'Show Log', run: () => vscode.commands.executeCommand('vdisk.showLog') };
+  if (!(err instanceof ResponseError)) return err instanceof UserError ? [] : [showLog];
+  const data = (err.data ?? {}) as ErrorData;
+  const out: ErrorAction[] = [];
+  switch (err.code) {
+    case ErrorCode.WorkerDied:
+      out.push({ title: 'Restart Worker', run: () => vscode.commands.executeCommand('vdisk.restartWorker') });
+      break;
+    case ErrorCode.UnsupportedImage:
+    case ErrorCode.PermissionDenied:
+    case ErrorCode.ImageProblem:
+      if (ctx.retryReadOnly && ['iso-read-write', 'differencing-read-write', 'read-only-fs', 'not-root'].includes(data.reason ?? '')) {
+        out.push({ title: 'Retry Read-Only', run: ctx.retryReadOnly });
+      }
+      break;
+    case ErrorCode.MissingDependency:
+      out.push({ title: 'Open Settings', run: () => vscode.commands.executeCommand('workbench.action.openSettings', 'vdisk') });
+      break;
+  }
+  out.push(showLog);
+  return out;
+}
+
+export function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/**
+ * Runs a command body; any failure is logged and shown once as an error message with its actions.
+ * Returns the body's result, or undefined when it failed (the failure has been shown).
+ */
+export async function runCommand<T>(log: vscode.LogOutputChannel, name: string, body: () => Promise<T>, ctx: FailureContext = {}): Promise<T | undefined> {
+  try {
+    return await body();
+  } catch (err) {
+    if (err instanceof vscode.CancellationError || (err instanceof ResponseError && err.code === ErrorCode.Cancelled)) {
+      log.info(`${name}: cancelled`);
+      return undefined;
+    }
+    const msg = messageOf(err);
+    log.error(`${name}: ${msg}`);
+    const actions = actionsFor(err, ctx);
+    shownErrors.fire({ command: name, message: msg, actions: actions.map((a) => a.title) });
+    void vscode.window.showErrorMessage(msg, ...actions.map((a) => a.title)).then((picked) => {
+      actions.find((a) => a.title === picked)?.run();
+    });
+    return undefined;
+  }
+}

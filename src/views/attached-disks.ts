@@ -1,0 +1,120 @@
+// "Attached Disks": every attached virtual disk, expanding to its dependency chain (image -> parent -> ...).
+// Ids are stable across refreshes so VS Code keeps expansion and selection.
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { AttachedDisk } from '../common/protocol';
+import type { ChainLink } from '../common/image';
+import { diskBadges, formatBytes } from '../common/describe';
+
+export type DiskTreeNode =
+  | { kind: 'disk'; id: string; disk: AttachedDisk }
+  | { kind: 'image'; id: string; disk: AttachedDisk; link: ChainLink; level: number }
+  | { kind: 'message'; id: string; text: string; detail?: string; error: boolean };
+
+/** What the tree shows: the last successful listing, or why there is none. */
+export type DisksSnapshot = { disks: AttachedDisk[] } | { error: string };
+
+export class AttachedDisksProvider implements vscode.TreeDataProvider<DiskTreeNode> {
+  private readonly changed = new vscode.EventEmitter<DiskTreeNode | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private snapshot: DisksSnapshot | undefined;
+  private readonly parents = new Map<string, DiskTreeNode | undefined>();
+
+  /** @param load fetches the current listing; called by the refresher, never by VS Code directly. */
+  constructor(private readonly load: () => Promise<AttachedDisk[]>) {}
+
+  get disks(): AttachedDisk[] { return this.snapshot && 'disks' in this.snapshot ? this.snapshot.disks : []; }
+
+  /** Reloads and repaints. Only the refresher calls this. */
+  async reload(): Promise<DisksSnapshot> {
+    try {
+      this.snapshot = { disks: await this.load() };
+    } catch (e) {
+      this.snapshot = { error: e instanceof Error ? e.message : String(e) };
+    }
+    this.changed.fire(undefined);
+    return this.snapshot;
+  }
+
+  async getChildren(node?: DiskTreeNode): Promise<DiskTreeNode[]> {
+    if (!node) {
+      if (!this.snapshot) await this.reload();
+      const s = this.snapshot!;
+      if ('error' in s) return [this.remember({ kind: 'message', id: 'message:error', text: 'Could not list attached disks', detail: s.error, error: true }, undefined)];
+      return s.disks.map((disk) => this.remember({ kind: 'disk', id: diskId(disk), disk }, undefined));
+    }
+    if (node.kind === 'disk') {
+      const link = node.disk.chain?.[0];
+      return link ? [this.remember({ kind: 'image', id: `${node.id}/0`, disk: node.disk, link, level: 0 }, node)] : [];
+    }
+    if (node.kind === 'image') {
+      const next = node.disk.chain?.[node.level + 1];
+      return next ? [this.remember({ kind: 'image', id: `${diskId(node.disk)}/${node.level + 1}`, disk: node.disk, link: next, level: node.level + 1 }, node)] : [];
+    }
+    return [];
+  }
+
+  getParent(node: DiskTreeNode): DiskTreeNode | undefined {
+    return this.parents.get(node.id);
+  }
+
+  getTreeItem(node: DiskTreeNode): vscode.TreeItem {
+    switch (node.kind) {
+      case 'message': {
+        const item = new vscode.TreeItem(node.text, vscode.TreeItemCollapsibleState.None);
+        item.id = node.id;
+        item.description = node.detail;
+        item.tooltip = node.detail;
+        item.iconPath = new vscode.ThemeIcon(node.error ? 'error' : 'info', node.error ? new vscode.ThemeColor('errorForeground') : undefined);
+        item.contextValue = node.error ? 'vdisk.error' : 'vdisk.message';
+        return item;
+      }
+      case 'disk': {
+        const d = node.disk;
+        const item = new vscode.TreeItem(d.image ? path.basename(d.image) : d.device,
+          d.chain?.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+        item.id = node.id;
+        item.description = [d.device, ...diskBadges(d)].join(' · ');
+        item.tooltip = diskTooltip(d);
+        item.iconPath = new vscode.ThemeIcon(d.readOnly ? 'lock' : 'database');
+        item.contextValue = ['vdisk.disk', d.ours ? 'ours' : 'foreign', d.image ? 'hasImage' : 'noImage', d.readOnly ? 'readOnly' : 'readWrite'].join(' ');
+        if (d.image) item.resourceUri = vscode.Uri.file(d.image);
+        return item;
+      }
+      case 'image': {
+        const l = node.link;
+        const hasParent = (node.disk.chain?.length ?? 0) > node.level + 1;
+        const item = new vscode.TreeItem(path.basename(l.path), hasParent ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+        item.id = node.id;
+        item.description = [node.level === 0 ? 'image' : node.level === 1 ? 'parent' : `ancestor ${node.level}`, l.format + (l.subtype ? ` ${l.subtype}` : '')].join(' · ');
+        item.tooltip = new vscode.MarkdownString(`**${escapeMd(l.path)}**\n\n${l.format}${l.subtype ? ` (${l.subtype})` : ''}${l.id ? `\n\nid \`${l.id}\`` : ''}`);
+        item.iconPath = new vscode.ThemeIcon(node.level === 0 ? 'file-binary' : 'layers');
+        item.resourceUri = vscode.Uri.file(l.path);
+        item.contextValue = 'vdisk.image hasImage';
+        return item;
+      }
+    }
+  }
+
+  private remember(node: DiskTreeNode, parent: DiskTreeNode | undefined): DiskTreeNode {
+    this.parents.set(node.id, parent);
+    return node;
+  }
+}
+
+export function diskId(d: AttachedDisk): string {
+  return `disk:${d.device}|${d.image ?? ''}`;
+}
+
+function diskTooltip(d: AttachedDisk): vscode.MarkdownString {
+  const lines = [`**${escapeMd(d.image ?? d.device)}**`, '', `Device: \`${d.device}\``, `Access: ${d.readOnly ? 'read-only' : 'read-write'}`,
+    `Lifetime: ${d.lifetime === 'session' ? 'session (detached when VS Code or its worker ends)' : 'permanent (stays until detached)'}`,
+    `Engine: ${d.engine}`];
+  if (d.sizeBytes) lines.push(`Size: ${formatBytes(d.sizeBytes)}`);
+  if (!d.ours) lines.push('', '_Attached by another tool_');
+  return new vscode.MarkdownString(lines.join('  \n'));
+}
+
+function escapeMd(s: string): string {
+  return s.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
+}

@@ -1,0 +1,21 @@
+// Read-only `vdisk-report:` documents: an image's facts as text, highlighted by syntaxes/vdisk-report.tmLanguage.json.
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { Inspect } from '../common/protocol';
+import { imageReport } from '../common/describe';
+import type { WorkerClient } from '../host/worker-client';
+
+export const REPORT_SCHEME = 'vdisk-report';
+
+export function reportUri(image: string): vscode.Uri {
+  return vscode.Uri.from({ scheme: REPORT_SCHEME, path: `/${path.basename(image)}.report`, query: new URLSearchParams({ image }).toString() });
+}
+
+export class ReportProvider implements vscode.TextDocumentContentProvider {
+  constructor(private readonly client: WorkerClient) {}
+  async provideTextDocumentContent(uri: vscode.Uri, token: vscode.CancellationToken): Promise<string> {
+    const image = new URLSearchParams(uri.query).get('image');
+    if (!image) throw new Error(`Malformed report address ${uri.toString()}`);
+    return `${imageReport(await this.client.request(Inspect, { path: image }, token))}\n`;
+  }
+}

@@ -1,0 +1,139 @@
+// Loop devices through the kernel's ioctls (<linux/loop.h>), the way losetup does it, minus the process spawn.
+import * as fs from 'fs';
+import type * as KoffiNS from 'koffi';
+import { loadLibc, Libc } from './libc';
+import { errnoError, WorkerError } from '../errors';
+import { ErrorCode } from '../../common/protocol';
+
+const LOOP_CLR_FD = 0x4c01;
+const LOOP_GET_STATUS64 = 0x4c05;
+const LOOP_CONFIGURE = 0x4c0a;
+const LOOP_CTL_GET_FREE = 0x4c82;
+export const LO_FLAGS_READ_ONLY = 1;
+export const LO_FLAGS_AUTOCLEAR = 4;
+export const LO_FLAGS_PARTSCAN = 8;
+
+interface LoopTypes { info: KoffiNS.TypeObject; config: KoffiNS.TypeObject }
+let types: LoopTypes | undefined;
+
+function loopTypes(libc: Libc): LoopTypes {
+  if (types) return types;
+  const k = libc.koffi;
+  const info = k.struct('vdisk_loop_info64', {
+    lo_device: 'uint64_t', lo_inode: 'uint64_t', lo_rdevice: 'uint64_t', lo_offset: 'uint64_t', lo_sizelimit: 'uint64_t',
+    lo_number: 'uint32_t', lo_encrypt_type: 'uint32_t', lo_encrypt_key_size: 'uint32_t', lo_flags: 'uint32_t',
+    lo_file_name: k.array('uint8_t', 64), lo_crypt_name: k.array('uint8_t', 64),
+    lo_encrypt_key: k.array('uint8_t', 32), lo_init: k.array('uint64_t', 2),
+  });
+  const config = k.struct('vdisk_loop_config', { fd: 'uint32_t', block_size: 'uint32_t', info, reserved: k.array('uint64_t', 8) });
+  if (k.sizeof(info) !== 232 || k.sizeof(config) !== 304) throw new Error('loop_info64/loop_config layout mismatch');
+  types = { info, config };
+  return types;
+}
+
+function emptyInfo() {
+  return {
+    lo_device: 0n, lo_inode: 0n, lo_rdevice: 0n, lo_offset: 0n, lo_sizelimit: 0n, lo_number: 0, lo_encrypt_type: 0,
+    lo_encrypt_key_size: 0, lo_flags: 0, lo_file_name: new Array(64).fill(0), lo_crypt_name: new Array(64).fill(0),
+    lo_encrypt_key: new Array(32).fill(0), lo_init: [0n, 0n],
+  };
+}
+
+function fileNameBytes(p: string): number[] {
+  const b = Buffer.alloc(64);
+  const src = Buffer.from(p);
+  src.subarray(Math.max(0, src.length - 63)).copy(b); // the kernel keeps 63 bytes; keep the tail (the file name)
+  return Array.from(b);
+}
+
+function openOrThrow(p: string, flags: number, what: string): number {
+  try { return fs.openSync(p, flags); } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw errnoError(-(err.errno ?? -5), `${what} ${p}`, { path: p });
+  }
+}
+
+export interface LoopAttachOptions {
+  readOnly: boolean;
+  /** Detach when the last opener (our held fd) closes. */
+  autoclear: boolean;
+  partscan?: boolean;
+  offset?: number;
+  sizeLimit?: number;
+}
+
+export interface LoopAttachment {
+  device: string;
+  /** An open fd on the loop device. With autoclear, closing the last one detaches the device. */
+  fd: number;
+}
+
+/** Binds `file` to a free loop device. The caller owns the returned fd. */
+export function loopAttach(file: string, o: LoopAttachOptions): LoopAttachment {
+  const libc = loadLibc();
+  const t = loopTypes(libc);
+  const backing = openOrThrow(file, o.readOnly ? fs.constants.O_RDONLY : fs.constants.O_RDWR, 'open image');
+  try {
+    for (let attempt = 0; attempt < 16; attempt++) {
+      const n = getFreeLoop(libc);
+      const device = `/dev/loop${n}`;
+      const fd = openOrThrow(device, o.readOnly ? fs.constants.O_RDONLY : fs.constants.O_RDWR, 'open');
+      const info = emptyInfo();
+      info.lo_offset = BigInt(o.offset ?? 0);
+      info.lo_sizelimit = BigInt(o.sizeLimit ?? 0);
+      info.lo_flags = (o.readOnly ? LO_FLAGS_READ_ONLY : 0) | (o.autoclear ? LO_FLAGS_AUTOCLEAR : 0) | (o.partscan ? LO_FLAGS_PARTSCAN : 0);
+      info.lo_file_name = fileNameBytes(file);
+      const cfg = { fd: backing, block_size: 0, info, reserved: new Array(8).fill(0n) };
+      const rc = libc.ioctl(fd, LOOP_CONFIGURE, libc.koffi.pointer(t.config), cfg);
+      if (rc === 0) return { device, fd };
+      const errno = libc.errno();
+      fs.closeSync(fd);
+      if (errno === 16) continue; // EBUSY: another process took this device between GET_FREE and CONFIGURE
+      throw errnoError(errno, `LOOP_CONFIGURE ${device} on ${file}`, { path: file });
+    }
+    throw new WorkerError(ErrorCode.Busy, 'No free loop device after 16 attempts (others are racing for them)');
+  } finally {
+    fs.closeSync(backing); // the kernel holds its own reference to the file
+  }
+}
+
+function getFreeLoop(libc: Libc): number {
+  const ctl = openOrThrow('/dev/loop-control', fs.constants.O_RDWR, 'open');
+  try {
+    const n = libc.ioctl0(ctl, LOOP_CTL_GET_FREE);
+    if (n < 0) throw errnoError(libc.errno(), 'LOOP_CTL_GET_FREE');
+    return n;
+  } finally { fs.closeSync(ctl); }
+}
+
+/**
+ * Asks the kernel to detach `device`. If someone else still has it open (a mount, another process),
+ * the kernel only marks it autoclear and it goes away at their last close (check sysfs afterwards).
+ */
+export function loopDetach(device: string): void {
+  const libc = loadLibc();
+  const fd = openOrThrow(device, fs.constants.O_RDONLY, 'open');
+  try {
+    if (libc.ioctl(fd, LOOP_CLR_FD, 'int', 0) !== 0) {
+      const errno = libc.errno();
+      if (errno === 6) throw new WorkerError(ErrorCode.NotAttached, `${device} is not attached to any image`, { errno });
+      throw errnoError(errno, `LOOP_CLR_FD ${device}`);
+    }
+  } finally { fs.closeSync(fd); }
+}
+
+export interface LoopStatus { inode: bigint; device: bigint; offset: bigint; sizeLimit: bigint; flags: number }
+
+/** LOOP_GET_STATUS64 on an open loop fd, or null when the device is unbound. */
+export function loopStatus(device: string): LoopStatus | null {
+  const libc = loadLibc();
+  const t = loopTypes(libc);
+  let fd: number;
+  try { fd = fs.openSync(device, fs.constants.O_RDONLY); } catch { return null; }
+  try {
+    const out = [emptyInfo()];
+    if (libc.ioctl(fd, LOOP_GET_STATUS64, libc.koffi.out(libc.koffi.pointer(t.info)), out) !== 0) return null;
+    const i = out[0];
+    return { inode: BigInt(i.lo_inode), device: BigInt(i.lo_device), offset: BigInt(i.lo_offset), sizeLimit: BigInt(i.lo_sizelimit), flags: i.lo_flags };
+  } finally { fs.closeSync(fd); }
+}

@@ -1,0 +1,60 @@
+// Our own record of the disks we attached, so that a later worker (or the CLI) knows which loop devices
+// are ours, how they were attached and what to clean up. One JSON file per device in a root-owned run dir.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import type { Engine, Lifetime } from '../../common/protocol';
+
+export interface DiskRecord {
+  device: string;
+  image: string;
+  /** The file the loop device sits on: the image itself, or an engine's export file. */
+  backingFile: string;
+  engine: Engine;
+  lifetime: Lifetime;
+  readOnly: boolean;
+  attachedAt: string;
+  workerPid: number;
+  /** Engine-owned resources to release on detach (daemon pid, FUSE mount, scratch dir). */
+  resources?: { pid?: number; fuseMount?: string; dir?: string };
+}
+
+export function runDir(): string {
+  const candidates = [process.env.VDISK_RUN_DIR,
+    process.getuid?.() === 0 ? '/run/vdisk' : undefined,
+    process.env.XDG_RUNTIME_DIR ? path.join(process.env.XDG_RUNTIME_DIR, 'vdisk') : undefined,
+    path.join(os.tmpdir(), `vdisk-${process.getuid?.() ?? 'user'}`)];
+  for (const c of candidates) {
+    if (!c) continue;
+    try { fs.mkdirSync(c, { recursive: true, mode: 0o700 }); fs.accessSync(c, fs.constants.W_OK); return c; } catch { /* next */ }
+  }
+  throw new Error('no writable run directory for vdisk state');
+}
+
+export class Registry {
+  private readonly dir: string;
+  constructor(dir = path.join(runDir(), 'disks')) {
+    this.dir = dir;
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+
+  private file(device: string): string { return path.join(this.dir, `${path.basename(device)}.json`); }
+
+  put(r: DiskRecord): void {
+    const tmp = `${this.file(r.device)}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(r, null, 2), { mode: 0o600 });
+    fs.renameSync(tmp, this.file(r.device));
+  }
+
+  get(device: string): DiskRecord | undefined {
+    try { return JSON.parse(fs.readFileSync(this.file(device), 'utf8')) as DiskRecord; } catch { return undefined; }
+  }
+
+  remove(device: string): void { fs.rmSync(this.file(device), { force: true }); }
+
+  all(): DiskRecord[] {
+    let names: string[] = [];
+    try { names = fs.readdirSync(this.dir).filter((n) => n.endsWith('.json')); } catch { /* none */ }
+    return names.map((n) => this.get(n.slice(0, -5))).filter((r): r is DiskRecord => r !== undefined);
+  }
+}

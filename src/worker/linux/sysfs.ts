@@ -1,0 +1,74 @@
+// What the kernel says about loop devices, from sysfs: every attached one, whoever attached it.
+import * as fs from 'fs';
+
+export interface LoopInfo {
+  device: string;
+  /** Backing file path as the kernel sees it; `deleted` when the file was unlinked while attached. */
+  backingFile: string;
+  deleted: boolean;
+  offset: number;
+  sizeLimit: number;
+  autoclear: boolean;
+  partscan: boolean;
+  readOnly: boolean;
+  sizeBytes: number;
+  /** "major:minor" of the block device. */
+  devNo: string;
+}
+
+const SYS_BLOCK = '/sys/block';
+
+function read(p: string): string | undefined {
+  try { return fs.readFileSync(p, 'utf8').trim(); } catch { return undefined; }
+}
+
+export function loopInfo(name: string): LoopInfo | undefined {
+  const base = `${SYS_BLOCK}/${name}`;
+  // backing_file is a raw byte string; a newline in a file name survives only up to the trailing one we trim
+  let backing: string;
+  try { backing = fs.readFileSync(`${base}/loop/backing_file`, 'utf8').replace(/\n$/, ''); } catch { return undefined; }
+  const deleted = backing.endsWith(' (deleted)');
+  if (deleted) backing = backing.slice(0, -' (deleted)'.length);
+  return {
+    device: `/dev/${name}`,
+    backingFile: backing,
+    deleted,
+    offset: Number(read(`${base}/loop/offset`) ?? 0),
+    sizeLimit: Number(read(`${base}/loop/sizelimit`) ?? 0),
+    autoclear: read(`${base}/loop/autoclear`) === '1',
+    partscan: read(`${base}/loop/partscan`) === '1',
+    readOnly: read(`${base}/ro`) === '1',
+    sizeBytes: Number(read(`${base}/size`) ?? 0) * 512,
+    devNo: read(`${base}/dev`) ?? '',
+  };
+}
+
+/** Every bound loop device, sorted by number. */
+export function listLoops(): LoopInfo[] {
+  let names: string[];
+  try { names = fs.readdirSync(SYS_BLOCK).filter((n) => /^loop\d+$/.test(n)); } catch { return []; }
+  return names
+    .sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)))
+    .map(loopInfo)
+    .filter((x): x is LoopInfo => x !== undefined);
+}
+
+/** Mount points of a block device ("major:minor"), from /proc/self/mountinfo. */
+export function mountsOf(devNo: string): string[] {
+  const text = read('/proc/self/mountinfo') ?? '';
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.split(' ');
+    if (f[2] === devNo) out.push(unescapeMountPath(f[4]));
+  }
+  return out;
+}
+
+/** Devices holding this one (device-mapper, partitions' users) from /sys/block/X/holders. */
+export function holdersOf(name: string): string[] {
+  try { return fs.readdirSync(`${SYS_BLOCK}/${name}/holders`); } catch { return []; }
+}
+
+function unescapeMountPath(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}

@@ -1,0 +1,139 @@
+// The worker's JSON-RPC surface: validates requests, consults the format layer, delegates OS work to the backend.
+import * as fs from 'fs';
+import * as path from 'path';
+import { CancellationToken, MessageConnection, ResponseError } from 'vscode-jsonrpc';
+import * as P from '../common/protocol';
+import type { ImageInfo } from '../common/image';
+import type { Backend } from './backend';
+import { WorkerError } from './errors';
+import { inspectImage, createDifferencingDisk, FormatError } from '../formats';
+import { blockingProblems } from './attach-policy';
+import { ExternalChangeWatcher } from './watch';
+
+export interface ServerOptions {
+  connection: MessageConnection;
+  backend: Backend;
+  log: (level: P.LogLevel, msg: string) => void;
+  onShutdown: () => void;
+}
+
+export function registerHandlers({ connection, backend, log, onShutdown }: ServerOptions): void {
+  const changed = (reason: P.DisksChangedParams['reason']) => void connection.sendNotification(P.DisksChanged, { reason });
+  backend.onDidChange = changed;
+  let watcher: ExternalChangeWatcher | undefined;
+
+  const handle = <A, R>(fn: (params: A, token: CancellationToken) => Promise<R>) =>
+    async (params: A, token: CancellationToken): Promise<R | ResponseError<P.ErrorData>> => {
+      try {
+        return await fn(params, token);
+      } catch (e: unknown) {
+        return toResponseError(e, log);
+      }
+    };
+
+  connection.onRequest(P.Initialize, handle(async (p: P.InitializeParams) => {
+    if (p.protocolVersion !== P.PROTOCOL_VERSION) {
+      throw new WorkerError(P.ErrorCode.VersionMismatch,
+        `Protocol mismatch: the worker speaks version ${P.PROTOCOL_VERSION}, ${p.client} speaks ${p.protocolVersion}. Reinstall the extension.`);
+    }
+    if (p.watch && !watcher) watcher = new ExternalChangeWatcher(backend, () => changed('external'));
+    return { protocolVersion: P.PROTOCOL_VERSION, pid: process.pid, platform: process.platform, backend: backend.name, limitations: backend.limitations() };
+  }));
+
+  connection.onRequest(P.Attach, handle(async (p: P.AttachParams, token) => {
+    const params = checkAttachParams(p);
+    const image = await inspectForAttach(params.path);
+    const blocking = blockingProblems(image, params.readOnly);
+    if (blocking.length) {
+      throw new WorkerError(P.ErrorCode.ImageProblem, `Cannot attach ${path.basename(image.path)}: ${blocking.map((b) => b.message).join('; ')}`,
+        { problems: blocking, path: image.path, reason: blocking[0].code });
+    }
+    const disk = await backend.attach(params, image, token);
+    disk.chain = image.chain;
+    watcher?.reset();
+    changed('attach');
+    return disk;
+  }));
+
+  connection.onRequest(P.Detach, handle(async (p: P.DetachParams, token) => {
+    if (!p || typeof p.target !== 'string' || !p.target) throw new WorkerError(P.ErrorCode.InvalidParams, 'detach needs a device or image path');
+    const r = await backend.detach(p.target, token);
+    watcher?.reset();
+    changed('detach');
+    return r;
+  }));
+
+  connection.onRequest(P.List, (token) => handle(async () => backend.list())(undefined, token));
+
+  connection.onRequest(P.Inspect, handle(async (p: P.PathParams) => {
+    if (!p || typeof p.path !== 'string' || !p.path) throw new WorkerError(P.ErrorCode.InvalidParams, 'inspect needs a path');
+    return inspectForAttach(p.path);
+  }));
+
+  connection.onRequest(P.CreateDiff, handle(async (p: P.CreateDiffParams) => {
+    if (!p || typeof p.parent !== 'string' || typeof p.child !== 'string' || !p.parent || !p.child) {
+      throw new WorkerError(P.ErrorCode.InvalidParams, 'create-diff needs a parent and a child path');
+    }
+    try {
+      return await createDifferencingDisk(path.resolve(p.parent), path.resolve(p.child));
+    } catch (e) { throw fromFormatError(e, p.parent); }
+  }));
+
+  connection.onRequest(P.Deps, handle(async (p: P.DepsParams) => backend.deps(p.target)));
+  connection.onRequest(P.Mount, handle(async (p: P.MountParams, token) => { const r = await backend.mount(p.device, token); changed('mount'); return r; }));
+  connection.onRequest(P.Unmount, handle(async (p: P.MountParams, token) => { const r = await backend.unmount(p.device, token); changed('unmount'); return r; }));
+
+  connection.onRequest(P.Sleep, handle(async (p: P.SleepParams, token) => {
+    const start = Date.now();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, Math.max(0, Math.min(p.ms, 600_000)));
+      token.onCancellationRequested(() => { clearTimeout(timer); resolve(); });
+    });
+    return { slept: Date.now() - start, cancelled: token.isCancellationRequested };
+  }));
+
+  connection.onRequest(P.Shutdown, (token) => handle(async () => {
+    watcher?.dispose();
+    await backend.dispose();
+    setImmediate(onShutdown);
+  })(undefined, token));
+}
+
+function checkAttachParams(p: P.AttachParams): P.AttachParams {
+  if (!p || typeof p.path !== 'string' || !p.path) throw new WorkerError(P.ErrorCode.InvalidParams, 'attach needs an image path');
+  if (p.lifetime !== 'session' && p.lifetime !== 'permanent') throw new WorkerError(P.ErrorCode.InvalidParams, `lifetime must be "session" or "permanent", not ${JSON.stringify(p.lifetime)}`);
+  return { path: path.resolve(p.path), readOnly: p.readOnly !== false, lifetime: p.lifetime };
+}
+
+async function inspectForAttach(p: string): Promise<ImageInfo> {
+  const abs = path.resolve(p);
+  let st: fs.Stats;
+  try { st = fs.statSync(abs); } catch {
+    throw new WorkerError(P.ErrorCode.NotFound, `${abs} does not exist`, { path: abs });
+  }
+  if (!st.isFile()) throw new WorkerError(P.ErrorCode.UnsupportedImage, `${abs} is not a regular file`, { path: abs, reason: 'not-a-file' });
+  try { return await inspectImage(abs); } catch (e) { throw fromFormatError(e, abs); }
+}
+
+function fromFormatError(e: unknown, p: string): unknown {
+  if (e instanceof FormatError) {
+    const code = e.code === 'not-found' ? P.ErrorCode.NotFound : P.ErrorCode.UnsupportedImage;
+    return new WorkerError(code, e.message, { path: p, reason: e.code });
+  }
+  return e;
+}
+
+export function toResponseError(e: unknown, log: ServerOptions['log']): ResponseError<P.ErrorData> {
+  if (e instanceof WorkerError) {
+    log('warn', `${P.ErrorCode[e.code]}: ${e.message}`);
+    return new ResponseError(e.code, e.message, e.data);
+  }
+  const err = e as NodeJS.ErrnoException;
+  if (err && typeof err.code === 'string' && typeof err.errno === 'number') {
+    log('error', err.stack ?? String(err));
+    const code = err.code === 'ENOENT' ? P.ErrorCode.NotFound : err.code === 'EACCES' || err.code === 'EPERM' ? P.ErrorCode.PermissionDenied : P.ErrorCode.OsError;
+    return new ResponseError(code, err.message, { errno: -err.errno, path: err.path });
+  }
+  log('error', `internal error: ${(err && err.stack) || String(e)}`);
+  return new ResponseError(P.ErrorCode.OsError, `Internal error in the worker: ${(err && err.message) || String(e)}`, {});
+}
