@@ -43,6 +43,9 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
   connection.onRequest(P.Attach, handle(async (p: P.AttachParams, token) => {
     const params = checkAttachParams(p);
     const image = await inspectForAttach(params.path);
+    if (image.virtualSize === 0) {
+      throw new WorkerError(P.ErrorCode.UnsupportedImage, `${path.basename(image.path)} is empty: a disk of 0 bytes cannot be attached`, { reason: 'empty', path: image.path });
+    }
     const blocking = blockingProblems(image, params.readOnly);
     if (blocking.length) {
       throw new WorkerError(P.ErrorCode.ImageProblem, `Cannot attach ${path.basename(image.path)}: ${blocking.map((b) => b.message).join('; ')}`,

@@ -1,0 +1,55 @@
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as P from '../../src/common/protocol';
+
+const ROOT = path.resolve(__dirname, '../../..');
+
+describe('protocol', () => {
+  const requests = (Object.values(P) as unknown[]).filter((v): v is { method: string } => typeof v === 'object' && v !== null && 'method' in v);
+
+  it('has unique method names under vdisk/', () => {
+    const names = requests.map((r) => r.method);
+    assert.ok(names.length >= 10);
+    assert.strictEqual(new Set(names).size, names.length);
+    for (const n of names) assert.match(n, /^vdisk\/[a-zA-Z]+$/);
+  });
+
+  it('is documented: docs/protocol.md names every method and error code', () => {
+    const doc = fs.readFileSync(path.join(ROOT, 'docs/protocol.md'), 'utf8');
+    for (const r of requests) assert.ok(doc.includes(r.method), `${r.method} missing from docs/protocol.md`);
+    for (const [name, code] of Object.entries(P.ErrorCode).filter(([, v]) => typeof v === 'number')) {
+      assert.ok(doc.includes(String(code)) && doc.includes(name), `ErrorCode.${name} (${code}) missing from docs/protocol.md`);
+    }
+    assert.ok(doc.includes(`version ${P.PROTOCOL_VERSION}`));
+  });
+
+  it('keeps error codes out of JSON-RPC\'s reserved range', () => {
+    for (const v of Object.values(P.ErrorCode)) if (typeof v === 'number') assert.ok(v > 0, String(v));
+  });
+
+  it('imports neither vscode nor koffi in src/common', () => {
+    for (const f of fs.readdirSync(path.join(ROOT, 'src/common'))) {
+      const text = fs.readFileSync(path.join(ROOT, 'src/common', f), 'utf8');
+      assert.ok(!/from 'vscode'|require\('vscode'\)/.test(text), `${f} imports vscode`);
+      assert.ok(!/from 'koffi'|require\('koffi'\)/.test(text), `${f} imports koffi`);
+    }
+  });
+});
+
+describe('bundles', () => {
+  it('the extension host bundle neither contains nor loads koffi', () => {
+    const host = fs.readFileSync(path.join(ROOT, 'dist/extension.js'), 'utf8');
+    assert.ok(!host.includes('koffi'), 'dist/extension.js mentions koffi');
+    const worker = fs.readFileSync(path.join(ROOT, 'dist/worker.js'), 'utf8');
+    assert.ok(/require\("koffi"\)/.test(worker), 'the worker loads koffi as an external module');
+  });
+
+  it('never runs a shell', () => {
+    for (const f of ['extension.js', 'worker.js', 'cli.js']) {
+      const text = fs.readFileSync(path.join(ROOT, 'dist', f), 'utf8');
+      assert.ok(!/shell:\s*true/.test(text), `${f} spawns with shell: true`);
+      assert.ok(!/\b(?:cp|child_process|childProcess|import_child_process\d*)\.exec(?:Sync)?\(/.test(text), `${f} calls child_process.exec`);
+    }
+  });
+});
