@@ -13,7 +13,7 @@ export const LO_FLAGS_READ_ONLY = 1;
 export const LO_FLAGS_AUTOCLEAR = 4;
 export const LO_FLAGS_PARTSCAN = 8;
 
-interface LoopTypes { info: KoffiNS.TypeObject; config: KoffiNS.TypeObject }
+interface LoopTypes { info: KoffiNS.TypeObject; config: KoffiNS.TypeObject; configPtr: KoffiNS.TypeObject; infoOut: unknown }
 let types: LoopTypes | undefined;
 
 function loopTypes(libc: Libc): LoopTypes {
@@ -27,7 +27,8 @@ function loopTypes(libc: Libc): LoopTypes {
   });
   const config = k.struct('vdisk_loop_config', { fd: 'uint32_t', block_size: 'uint32_t', info, reserved: k.array('uint64_t', 8) });
   if (k.sizeof(info) !== 232 || k.sizeof(config) !== 304) throw new Error('loop_info64/loop_config layout mismatch');
-  types = { info, config };
+  // built once: making a koffi type per call costs more than the ioctl itself
+  types = { info, config, configPtr: k.pointer(config), infoOut: k.out(k.pointer(info)) };
   return types;
 }
 
@@ -84,7 +85,7 @@ export function loopAttach(file: string, o: LoopAttachOptions): LoopAttachment {
       info.lo_flags = (o.readOnly ? LO_FLAGS_READ_ONLY : 0) | (o.autoclear ? LO_FLAGS_AUTOCLEAR : 0) | (o.partscan ? LO_FLAGS_PARTSCAN : 0);
       info.lo_file_name = fileNameBytes(file);
       const cfg = { fd: backing, block_size: 0, info, reserved: new Array(8).fill(0n) };
-      const rc = libc.ioctl(fd, LOOP_CONFIGURE, libc.koffi.pointer(t.config), cfg);
+      const rc = libc.ioctl(fd, LOOP_CONFIGURE, t.configPtr, cfg);
       if (rc === 0) return { device, fd };
       const errno = libc.errno();
       fs.closeSync(fd);
@@ -132,7 +133,7 @@ export function loopStatus(device: string): LoopStatus | null {
   try { fd = fs.openSync(device, fs.constants.O_RDONLY); } catch { return null; }
   try {
     const out = [emptyInfo()];
-    if (libc.ioctl(fd, LOOP_GET_STATUS64, libc.koffi.out(libc.koffi.pointer(t.info)), out) !== 0) return null;
+    if (libc.ioctl(fd, LOOP_GET_STATUS64, t.infoOut, out) !== 0) return null;
     const i = out[0];
     return { inode: BigInt(i.lo_inode), device: BigInt(i.lo_device), offset: BigInt(i.lo_offset), sizeLimit: BigInt(i.lo_sizelimit), flags: i.lo_flags };
   } finally { fs.closeSync(fd); }

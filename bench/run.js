@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+// `npm run bench [-- name...]`: builds, then runs every compiled benchmark (out/bench/**/*.js) one after another.
+'use strict';
+const cp = require('child_process');
+const fs = require('fs');
+const path = require('path');
+
+const ROOT = path.resolve(__dirname, '..');
+const only = process.argv.slice(2);
+const step = (args) => { const r = cp.spawnSync(process.execPath, args, { cwd: ROOT, stdio: 'inherit' }); if (r.status !== 0) process.exit(r.status ?? 1); };
+step([path.join(ROOT, 'esbuild.js')]);
+step([path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', ROOT]);
+const dir = path.join(ROOT, 'out/bench');
+const files = fs.readdirSync(dir, { recursive: true }).filter((f) => f.endsWith('.js') && !f.includes('support'))
+  .filter((f) => !only.length || only.some((o) => f.includes(o))).sort();
+let failed = 0;
+for (const f of files) {
+  console.log(`\n## ${f.replace(/\.js$/, '')}`);
+  const r = cp.spawnSync(process.execPath, [path.join(dir, f)], { cwd: ROOT, stdio: 'inherit' });
+  if (r.status !== 0) failed++;
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,181 @@
+// Commands and the Attached Disks tree, inside a real VS Code extension host, against the real worker.
+import * as assert from 'assert';
+import * as cp from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { VdiskApi } from '../../src/extension';
+import type { DiskTreeNode } from '../../src/views/attached-disks';
+import type { AttachedDisk } from '../../src/common/protocol';
+
+const EXT_ID = 'vdisk.vdisk';
+
+async function api(): Promise<VdiskApi> {
+  const ext = vscode.extensions.getExtension<VdiskApi>(EXT_ID);
+  assert.ok(ext, `${EXT_ID} is not installed`);
+  return ext.activate();
+}
+
+function workspaceDir(): string {
+  const f = vscode.workspace.workspaceFolders?.[0];
+  assert.ok(f, 'the test workspace has a folder');
+  return f.uri.fsPath;
+}
+
+async function roots(a: VdiskApi): Promise<DiskTreeNode[]> {
+  await a.refresher.now();
+  return a.disks.getChildren();
+}
+
+function oursUnder(a: VdiskApi, dir: string): AttachedDisk[] {
+  return a.disks.disks.filter((d) => d.image?.startsWith(dir + path.sep));
+}
+
+function nextError(a: VdiskApi): Promise<{ command: string; message: string; actions: string[] }> {
+  return new Promise((resolve) => { const d = a.onDidShowError((e) => { d.dispose(); resolve(e); }); });
+}
+
+describe('commands and tree (extension host)', function () {
+  this.timeout(60_000);
+  let a: VdiskApi;
+  let dir: string;
+  let raw: string;
+  let iso: string;
+
+  before(async () => {
+    a = await api();
+    dir = path.join(workspaceDir(), 'host-tests');
+    fs.mkdirSync(dir, { recursive: true });
+    raw = path.join(dir, 'tree disk.img');
+    cp.execFileSync('truncate', ['-s', '8M', raw]);
+    cp.execFileSync('mkfs.ext4', ['-q', '-F', raw]);
+    const src = path.join(dir, 'iso-src'); fs.mkdirSync(src, { recursive: true }); fs.writeFileSync(path.join(src, 'readme.txt'), 'hi');
+    iso = path.join(dir, 'cd.iso');
+    cp.execFileSync('xorriso', ['-as', 'mkisofs', '-quiet', '-V', 'HOSTTEST', '-o', iso, src], { stdio: 'ignore' });
+  });
+
+  after(async () => {
+    await a.refresher.now();
+    for (const d of oursUnder(a, dir)) await vscode.commands.executeCommand('vdisk.detach', d.device);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('activation starts no worker process', () => {
+    // the sidebar is closed in the test window, so nothing has needed the worker yet
+    assert.notStrictEqual(a.client.state, 'running');
+    assert.strictEqual(a.client.pid, undefined);
+  });
+
+  it('attaches read-only from an Explorer-style Uri and shows the disk in the tree', async () => {
+    const disks = await vscode.commands.executeCommand<AttachedDisk[]>('vdisk.attachReadOnly', vscode.Uri.file(raw));
+    assert.strictEqual(disks?.length, 1);
+    const disk = disks[0];
+    assert.deepStrictEqual([disk.image, disk.readOnly, disk.lifetime, disk.ours], [raw, true, 'session', true]);
+    const node = (await roots(a)).find((n) => n.kind === 'disk' && n.disk.device === disk.device);
+    assert.ok(node, 'the tree lists the new disk');
+    const item = a.disks.getTreeItem(node);
+    assert.strictEqual(item.label, 'tree disk.img');
+    assert.strictEqual(item.description, `${disk.device} · read-only · session`);
+    assert.match(String(item.contextValue), /\bvdisk\.disk\b.*\bours\b.*\bhasImage\b/);
+    assert.strictEqual(item.collapsibleState, vscode.TreeItemCollapsibleState.Collapsed);
+  });
+
+  it('expands a disk to its image chain, with stable ids and getParent', async () => {
+    const node = (await roots(a)).find((n) => n.kind === 'disk' && n.disk.image === raw)!;
+    const [image] = await a.disks.getChildren(node);
+    assert.strictEqual(image.kind, 'image');
+    assert.strictEqual(a.disks.getTreeItem(image).description, 'image · raw');
+    assert.strictEqual(a.disks.getParent(image), node);
+    assert.strictEqual(a.disks.getParent(node), undefined);
+    const again = (await roots(a)).find((n) => n.kind === 'disk' && n.disk.image === raw)!;
+    assert.strictEqual(again.id, node.id, 'ids survive a refresh (expansion and selection are kept)');
+    await a.disksView.reveal(again, { select: true, focus: false, expand: true });
+    assert.ok(a.disksView.visible);
+    assert.deepStrictEqual(a.disksView.selection.map((n) => (n as DiskTreeNode).id), [again.id]);
+  });
+
+  it('detaches from a tree node and the tree forgets it', async () => {
+    const node = (await roots(a)).find((n) => n.kind === 'disk' && n.disk.image === raw)!;
+    const r = await vscode.commands.executeCommand<{ device: string }[]>('vdisk.detach', node);
+    assert.strictEqual(r?.[0].device, (node as { disk: AttachedDisk }).disk.device);
+    assert.ok(!(await roots(a)).some((n) => n.kind === 'disk' && n.disk.image === raw));
+  });
+
+  it('attaches a multi-selection and detaches it from the Explorer selection', async () => {
+    const second = path.join(dir, 'second.img');
+    fs.writeFileSync(second, Buffer.alloc(1 << 20));
+    const uris = [vscode.Uri.file(raw), vscode.Uri.file(second)];
+    const disks = await vscode.commands.executeCommand<AttachedDisk[]>('vdisk.attachReadOnly', uris[0], uris);
+    assert.deepStrictEqual(disks?.map((d) => d.image), [raw, second]);
+    assert.strictEqual(oursUnder(a, dir).length, 2);
+    const r = await vscode.commands.executeCommand<{ device: string }[]>('vdisk.detach', uris[0], uris);
+    assert.strictEqual(r?.length, 2);
+    assert.strictEqual(oursUnder(a, dir).length, 0);
+  });
+
+  it('a refused attach shows one specific error with its actions and leaves nothing attached', async () => {
+    const shown = nextError(a);
+    const r = await vscode.commands.executeCommand('vdisk.attach', vscode.Uri.file(iso));
+    assert.strictEqual(r, undefined);
+    const e = await shown;
+    assert.strictEqual(e.command, 'vdisk.attach');
+    assert.match(e.message, /ISO images can only be attached read-only/);
+    assert.deepStrictEqual(e.actions, ['Retry Read-Only', 'Show Log']);
+    await a.refresher.now();
+    assert.strictEqual(oursUnder(a, dir).length, 0);
+  });
+
+  it('a missing file is reported by name', async () => {
+    const shown = nextError(a);
+    await vscode.commands.executeCommand('vdisk.attachReadOnly', vscode.Uri.file(path.join(dir, 'gone.vhdx')));
+    assert.match((await shown).message, /gone\.vhdx does not exist/);
+  });
+
+  it('survives a worker crash: the next action starts a new worker', async () => {
+    await roots(a);
+    const pid = a.client.pid!;
+    assert.ok(pid);
+    const crashed = new Promise((r) => a.client.once('crash', r));
+    process.kill(pid, 'SIGKILL');
+    await crashed;
+    const disks = await vscode.commands.executeCommand<AttachedDisk[]>('vdisk.attachReadOnly', vscode.Uri.file(raw));
+    assert.strictEqual(disks?.length, 1);
+    assert.notStrictEqual(a.client.pid, pid);
+    await vscode.commands.executeCommand('vdisk.detach', disks[0].device);
+  });
+
+  it('Restart Worker starts a fresh worker', async () => {
+    await roots(a);
+    const pid = a.client.pid;
+    await vscode.commands.executeCommand('vdisk.restartWorker');
+    assert.strictEqual(a.client.state, 'running');
+    assert.notStrictEqual(a.client.pid, pid);
+  });
+
+  it('Inspect Disk Image opens a read-only vdisk-report document', async () => {
+    const docs = await vscode.commands.executeCommand<vscode.TextDocument[]>('vdisk.inspect', vscode.Uri.file(iso));
+    const doc = docs![0];
+    assert.strictEqual(doc.uri.scheme, 'vdisk-report');
+    assert.strictEqual(doc.languageId, 'vdisk-report');
+    assert.match(doc.getText(), /^Image: .*cd\.iso$/m);
+    assert.match(doc.getText(), /^Format: iso$/m);
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  });
+
+  it('Copy Device Path and Reveal Image act on a tree node', async () => {
+    const [disk] = (await vscode.commands.executeCommand<AttachedDisk[]>('vdisk.attachReadOnly', vscode.Uri.file(raw)))!;
+    const node = (await roots(a)).find((n) => n.kind === 'disk' && n.disk.device === disk.device)!;
+    assert.strictEqual(await vscode.commands.executeCommand('vdisk.copyDevicePath', node), disk.device);
+    await vscode.commands.executeCommand('vdisk.revealImage', node);
+    await vscode.commands.executeCommand('vdisk.detach', node);
+  });
+
+  it('Detach All detaches every disk attached by vdisk', async () => {
+    const second = path.join(dir, 'second.img');
+    await vscode.commands.executeCommand('vdisk.attachReadOnly', vscode.Uri.file(raw), [vscode.Uri.file(raw), vscode.Uri.file(second)]);
+    assert.strictEqual(oursUnder(a, dir).length, 2);
+    await vscode.commands.executeCommand('vdisk.detachAll');
+    await a.refresher.now();
+    assert.strictEqual(a.disks.disks.filter((d) => d.ours).length, 0);
+  });
+});
