@@ -8,7 +8,8 @@ import { registerCommands } from './commands';
 import { AttachedDisksProvider } from './views/attached-disks';
 import { Refresher } from './views/refresher';
 import { REPORT_SCHEME, ReportProvider } from './views/report-provider';
-import { List } from './common/protocol';
+import { AttachedDisk, List } from './common/protocol';
+import { DiskCountStatus } from './views/status-bar';
 
 /** What the extension hands to tests (and to other extensions): no stability promise. */
 export interface VdiskApi {
@@ -16,6 +17,7 @@ export interface VdiskApi {
   disks: AttachedDisksProvider;
   disksView: vscode.TreeView<unknown>;
   refresher: Refresher;
+  status: DiskCountStatus;
   onDidShowError: vscode.Event<{ command: string; message: string; actions: string[] }>;
 }
 
@@ -26,13 +28,21 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
   client = new WorkerClient({ workerPath: path.join(context.extensionPath, 'dist', 'worker.js'), client: 'vscode', log: logger, watch: true });
   const disks = new AttachedDisksProvider(() => client!.request(List));
   const disksView = vscode.window.createTreeView('vdisk.attachedDisks', { treeDataProvider: disks, showCollapseAll: true, canSelectMany: false });
+  const status = new DiskCountStatus();
+  const showDisks = async (list: AttachedDisk[]) => {
+    status.update(list);
+    await vscode.commands.executeCommand('setContext', 'vdisk.attachedImages', list.flatMap((d) => (d.image ? [d.image] : [])));
+  };
   const refresher = new Refresher(async () => {
     const snapshot = await disks.reload();
-    const images = 'disks' in snapshot ? snapshot.disks.flatMap((d) => (d.image ? [d.image] : [])) : [];
-    await vscode.commands.executeCommand('setContext', 'vdisk.attachedImages', images);
+    if ('disks' in snapshot) await showDisks(snapshot.disks);
   }, () => disksView.visible, disksView.onDidChangeVisibility);
 
-  client.on('disksChanged', () => refresher.request());
+  client.on('disksChanged', () => {
+    refresher.request();
+    // the view may be hidden: keep the status bar and the Explorer's Detach entry current anyway
+    if (!disksView.visible) void client?.request(List).then(showDisks, () => undefined);
+  });
   client.on('crash', (e: { restartable: boolean }) => {
     refresher.request();
     if (!e.restartable) {
@@ -45,12 +55,12 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
 
   void vscode.commands.executeCommand('setContext', 'vdisk.linuxFormats', process.platform === 'linux');
   context.subscriptions.push(
-    log, disksView, refresher, shownErrors,
+    log, disksView, refresher, shownErrors, status,
     vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, new ReportProvider(client)),
-    ...registerCommands({ client, log, disks, refresher }),
+    ...registerCommands({ client, log, disks, disksView, refresher }),
     { dispose: () => void client?.dispose() },
   );
-  return { client, disks, disksView: disksView as vscode.TreeView<unknown>, refresher, onDidShowError: shownErrors.event };
+  return { client, disks, disksView: disksView as vscode.TreeView<unknown>, refresher, status, onDidShowError: shownErrors.event };
 }
 
 export async function deactivate(): Promise<void> {

@@ -1,6 +1,6 @@
 import type * as vscode from 'vscode';
 import type { WorkerClient } from '../host/worker-client';
-import type { AttachedDisksProvider } from '../views/attached-disks';
+import type { AttachedDisksProvider, DiskTreeNode } from '../views/attached-disks';
 import type { Refresher } from '../views/refresher';
 
 /** What every command gets. */
@@ -8,5 +8,6 @@ export interface CommandContext {
   client: WorkerClient;
   log: vscode.LogOutputChannel;
   disks: AttachedDisksProvider;
+  disksView: vscode.TreeView<DiskTreeNode>;
   refresher: Refresher;
 }

@@ -9,6 +9,8 @@ import { detachAll } from './detach-all';
 import { revealImage } from './reveal-image';
 import { copyDevicePath } from './copy-device-path';
 import { inspect } from './inspect';
+import { createDiff } from './create-diff';
+import { showChain } from './show-chain';
 
 type Body = (ctx: CommandContext, args: unknown[]) => Promise<unknown>;
 
@@ -18,6 +20,8 @@ export const COMMANDS: Record<string, Body> = {
   'vdisk.detach': (ctx, args) => detach(ctx, args),
   'vdisk.detachAll': (ctx) => detachAll(ctx),
   'vdisk.inspect': (ctx, args) => inspect(ctx, args),
+  'vdisk.showChain': (ctx, args) => showChain(ctx, args),
+  'vdisk.createDiff': (ctx, args) => createDiff(ctx, args),
   'vdisk.refresh': async (ctx) => ctx.refresher.now(),
   'vdisk.showLog': async (ctx) => ctx.log.show(true),
   'vdisk.restartWorker': async (ctx) => { await ctx.client.restart(); await ctx.refresher.now(); },

@@ -170,6 +170,26 @@ describe('commands and tree (extension host)', function () {
     await vscode.commands.executeCommand('vdisk.detach', node);
   });
 
+  it('Create Differencing Disk writes a child whose chain names the parent; Show Dependency Chain lists it', async () => {
+    const base = path.join(dir, 'base.vhdx');
+    cp.execFileSync('qemu-img', ['create', '-q', '-f', 'vhdx', base, '16M']);
+    const child = path.join(dir, 'scratch.vhdx');
+    const r = await vscode.commands.executeCommand<{ child: string; format: string }>('vdisk.createDiff', vscode.Uri.file(base), child);
+    assert.deepStrictEqual(r, { child, format: 'vhdx' });
+    const chain = await vscode.commands.executeCommand<string[]>('vdisk.showChain', vscode.Uri.file(child));
+    await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+    assert.deepStrictEqual(chain, [child, base]);
+    const shown = nextError(a);
+    await vscode.commands.executeCommand('vdisk.createDiff', vscode.Uri.file(base), child);
+    assert.match((await shown).message, /exists/i, 'an existing file is never overwritten');
+  });
+
+  it('the status bar counts the attached disks', async () => {
+    const [disk] = (await vscode.commands.executeCommand<AttachedDisk[]>('vdisk.attachReadOnly', vscode.Uri.file(raw)))!;
+    assert.strictEqual(a.status.text, `$(database) ${a.disks.disks.length}`);
+    await vscode.commands.executeCommand('vdisk.detach', disk.device);
+  });
+
   it('Detach All detaches every disk attached by vdisk', async () => {
     const second = path.join(dir, 'second.img');
     await vscode.commands.executeCommand('vdisk.attachReadOnly', vscode.Uri.file(raw), [vscode.Uri.file(raw), vscode.Uri.file(second)]);
