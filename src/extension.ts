@@ -10,6 +10,7 @@ import { Refresher } from './views/refresher';
 import { REPORT_SCHEME, ReportProvider } from './views/report-provider';
 import { AttachedDisk, List } from './common/protocol';
 import { DiskCountStatus } from './views/status-bar';
+import { RecentImagesProvider } from './views/recent-images';
 
 /** What the extension hands to tests (and to other extensions): no stability promise. */
 export interface VdiskApi {
@@ -18,6 +19,7 @@ export interface VdiskApi {
   disksView: vscode.TreeView<unknown>;
   refresher: Refresher;
   status: DiskCountStatus;
+  recent: RecentImagesProvider;
   onDidShowError: vscode.Event<{ command: string; message: string; actions: string[] }>;
 }
 
@@ -28,6 +30,8 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
   client = new WorkerClient({ workerPath: path.join(context.extensionPath, 'dist', 'worker.js'), client: 'vscode', log: logger, watch: true });
   const disks = new AttachedDisksProvider(() => client!.request(List));
   const disksView = vscode.window.createTreeView('vdisk.attachedDisks', { treeDataProvider: disks, showCollapseAll: true, canSelectMany: false });
+  const recent = new RecentImagesProvider(context.workspaceState, client);
+  const recentView = vscode.window.createTreeView('vdisk.recentImages', { treeDataProvider: recent, showCollapseAll: true });
   const status = new DiskCountStatus();
   const showDisks = async (list: AttachedDisk[]) => {
     status.update(list);
@@ -55,12 +59,12 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
 
   void vscode.commands.executeCommand('setContext', 'vdisk.linuxFormats', process.platform === 'linux');
   context.subscriptions.push(
-    log, disksView, refresher, shownErrors, status,
+    log, disksView, recentView, refresher, shownErrors, status,
     vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, new ReportProvider(client)),
-    ...registerCommands({ client, log, disks, disksView, refresher }),
+    ...registerCommands({ client, log, disks, disksView, refresher, recent }),
     { dispose: () => void client?.dispose() },
   );
-  return { client, disks, disksView: disksView as vscode.TreeView<unknown>, refresher, status, onDidShowError: shownErrors.event };
+  return { client, disks, disksView: disksView as vscode.TreeView<unknown>, refresher, status, recent, onDidShowError: shownErrors.event };
 }
 
 export async function deactivate(): Promise<void> {

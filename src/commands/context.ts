@@ -2,6 +2,7 @@ import type * as vscode from 'vscode';
 import type { WorkerClient } from '../host/worker-client';
 import type { AttachedDisksProvider, DiskTreeNode } from '../views/attached-disks';
 import type { Refresher } from '../views/refresher';
+import type { RecentImagesProvider } from '../views/recent-images';
 
 /** What every command gets. */
 export interface CommandContext {
@@ -10,4 +11,5 @@ export interface CommandContext {
   disks: AttachedDisksProvider;
   disksView: vscode.TreeView<DiskTreeNode>;
   refresher: Refresher;
+  recent: RecentImagesProvider;
 }

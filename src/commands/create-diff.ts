@@ -22,6 +22,7 @@ export async function createDiff(ctx: CommandContext, args: unknown[]): Promise<
   if (!child) throw new vscode.CancellationError();
   const r = await ctx.client.request(CreateDiff, { parent, child });
   ctx.log.info(`created ${r.format} differencing disk ${r.child} over ${parent}`);
+  await ctx.recent.add(r.child);
   if (!childArg) {
     void vscode.window.showInformationMessage(`Created ${path.basename(r.child)}: writes go to it, ${path.basename(parent)} stays unchanged.`, 'Attach', 'Inspect')
       .then((pick) => {

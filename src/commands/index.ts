@@ -11,6 +11,7 @@ import { copyDevicePath } from './copy-device-path';
 import { inspect } from './inspect';
 import { createDiff } from './create-diff';
 import { showChain } from './show-chain';
+import { clearRecent, forgetRecent } from './recent';
 
 type Body = (ctx: CommandContext, args: unknown[]) => Promise<unknown>;
 
@@ -27,6 +28,8 @@ export const COMMANDS: Record<string, Body> = {
   'vdisk.restartWorker': async (ctx) => { await ctx.client.restart(); await ctx.refresher.now(); },
   'vdisk.revealImage': (_ctx, args) => revealImage(args),
   'vdisk.copyDevicePath': (_ctx, args) => copyDevicePath(args),
+  'vdisk.forgetRecent': (ctx, args) => forgetRecent(ctx, args),
+  'vdisk.clearRecent': (ctx) => clearRecent(ctx),
 };
 
 /** Failures of these offer "Retry Read-Only" with the same arguments. */

@@ -1,12 +1,12 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { UserError } from '../host/run-command';
-import { isNode } from './targets';
+import { isNode, nodeImage } from './targets';
 
 /** Reveal Image in Explorer (tree only): selects the image file in the Explorer when it is in the workspace. */
 export async function revealImage(args: unknown[]): Promise<void> {
   const node = args[0];
-  const file = isNode(node) ? (node.kind === 'disk' ? node.disk.image : node.kind === 'image' ? node.link.path : null) : null;
+  const file = isNode(node) ? nodeImage(node) : undefined;
   if (!file) throw new UserError('This disk has no image file to reveal');
   const uri = vscode.Uri.file(file);
   if (vscode.workspace.getWorkspaceFolder(uri)) {

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { Inspect } from '../common/protocol';
 import type { CommandContext } from './context';
-import { isNode, imageTargets } from './targets';
+import { imageTargets } from './targets';
 import type { DiskTreeNode } from '../views/attached-disks';
 
 /**
@@ -9,8 +9,7 @@ import type { DiskTreeNode } from '../views/attached-disks';
  * for an image that is not attached, list the chain (self first) and open the picked layer's report.
  */
 export async function showChain(ctx: CommandContext, args: unknown[]): Promise<string[]> {
-  const node = isNode(args[0]) ? args[0] : undefined;
-  const [image] = node?.kind === 'disk' && node.disk.image ? [node.disk.image] : await imageTargets(args, 'Show Dependency Chain...');
+  const [image] = await imageTargets(args, 'Show Dependency Chain...');
   await ctx.refresher.now();
   const attached = ctx.disks.disks.find((d) => d.image === image);
   if (attached) {

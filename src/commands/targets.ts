@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import * as path from 'path';
 import type { DiskTreeNode } from '../views/attached-disks';
+import type { RecentNode } from '../views/recent-images';
 import type { AttachedDisk } from '../common/protocol';
 import { UserError } from '../host/run-command';
 
@@ -20,7 +21,8 @@ export async function imageTargets(args: unknown[], title: string): Promise<stri
   if (Array.isArray(second) && second.length && second.every(isUri)) return second.map((u) => fileOf(u));
   if (isUri(first)) return [fileOf(first)];
   if (typeof first === 'string' && first) return [path.resolve(first)];
-  if (isNode(first) && first.kind !== 'message') return [first.kind === 'disk' ? first.disk.image ?? first.disk.device : first.link.path];
+  const fromNode = isNode(first) ? nodeImage(first) : undefined;
+  if (fromNode) return [fromNode];
   const picked = await vscode.window.showOpenDialog({
     title, canSelectMany: true, canSelectFiles: true, canSelectFolders: false, openLabel: title.replace(/\.\.\.$/, ''),
     filters: { 'Disk images': imageExtensions(), 'All files': ['*'] },
@@ -37,8 +39,19 @@ function fileOf(u: vscode.Uri): string {
   return u.fsPath;
 }
 
-export function isNode(v: unknown): v is DiskTreeNode {
+export function isNode(v: unknown): v is DiskTreeNode | RecentNode {
   return typeof v === 'object' && v !== null && 'kind' in v && 'id' in v;
+}
+
+/** The image file a tree node stands for, if any. */
+export function nodeImage(n: DiskTreeNode | RecentNode): string | undefined {
+  switch (n.kind) {
+    case 'disk': return n.disk.image ?? undefined;
+    case 'image': return n.link.path;
+    case 'recent': return n.path;
+    case 'recentLink': return n.link.path;
+    default: return undefined;
+  }
 }
 
 /** Devices to detach: from a tree node, an Explorer selection of images, or a pick among attached disks. */
@@ -46,6 +59,8 @@ export async function detachTargets(args: unknown[], attached: () => Promise<Att
   const [first, second] = args;
   if (isNode(first)) {
     if (first.kind === 'disk') return [first.disk.device];
+    const image = nodeImage(first);
+    if (image) return [image];
     throw new UserError('Select an attached disk to detach');
   }
   if (Array.isArray(second) && second.length && second.every(isUri)) return second.map((u) => u.fsPath);
