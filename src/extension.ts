@@ -8,7 +8,8 @@ import { registerCommands } from './commands';
 import { AttachedDisksProvider } from './views/attached-disks';
 import { Refresher } from './views/refresher';
 import { REPORT_SCHEME, ReportProvider } from './views/report-provider';
-import { AttachedDisk, List } from './common/protocol';
+import { AttachedDisk, Configure, List } from './common/protocol';
+import { config } from './host/config';
 import { DiskCountStatus } from './views/status-bar';
 import { RecentImagesProvider } from './views/recent-images';
 
@@ -27,7 +28,9 @@ let client: WorkerClient | undefined;
 
 export function activate(context: vscode.ExtensionContext): VdiskApi {
   const { channel: log, logger } = createLog();
-  client = new WorkerClient({ workerPath: path.join(context.extensionPath, 'dist', 'worker.js'), client: 'vscode', log: logger, watch: true });
+  client = new WorkerClient({
+    workerPath: path.join(context.extensionPath, 'dist', 'worker.js'), client: 'vscode', log: logger, watch: true, settings: () => config.worker(),
+  });
   const disks = new AttachedDisksProvider(() => client!.request(List));
   const disksView = vscode.window.createTreeView('vdisk.attachedDisks', { treeDataProvider: disks, showCollapseAll: true, canSelectMany: false });
   const recent = new RecentImagesProvider(context.workspaceState, client);
@@ -60,6 +63,12 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
   void vscode.commands.executeCommand('setContext', 'vdisk.linuxFormats', process.platform === 'linux');
   context.subscriptions.push(
     log, disksView, recentView, refresher, shownErrors, status,
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      // a running worker takes new settings at once; a stopped one reads them when it starts
+      if (config.affectsWorker(e) && client?.state === 'running') {
+        void client.request(Configure, config.worker()).catch((err: Error) => log.error(`settings not applied: ${err.message}`));
+      }
+    }),
     vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, new ReportProvider(client)),
     ...registerCommands({ client, log, disks, disksView, refresher, recent }),
     { dispose: () => void client?.dispose() },

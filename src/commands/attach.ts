@@ -22,6 +22,7 @@ export async function attach(ctx: CommandContext, readOnly: boolean, args: unkno
       ctx.log.info(`attached ${disk.image} as ${disk.device} (${disk.readOnly ? 'read-only' : 'read-write'}, ${disk.lifetime})`);
       vscode.window.setStatusBarMessage(`$(database) Attached ${path.basename(image)} as ${disk.device}`, 5000);
       out.push(disk);
+      if (config.mountAfterAttach()) await vscode.commands.executeCommand('vdisk.mount', disk.device);
       await ctx.recent.add(image);
     }
   } finally {

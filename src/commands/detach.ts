@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { Detach, DetachResult, List } from '../common/protocol';
 import type { CommandContext } from './context';
 import { detachTargets } from './targets';
+import { closeVolumeFolders } from './volume-folders';
 
 /** Detach Disk Image: a tree node, an Explorer selection of images, or a pick among the attached disks. */
 export async function detach(ctx: CommandContext, args: unknown[]): Promise<DetachResult[]> {
@@ -13,6 +14,8 @@ export async function detachAll(ctx: CommandContext, targets: string[]): Promise
   const out: DetachResult[] = [];
   try {
     for (const target of targets) {
+      const disk = ctx.disks.disks.find((d) => d.device === target || d.image === target);
+      if (disk) await closeVolumeFolders(disk);
       const r = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Detaching ${target}...`, cancellable: true },
         (_progress, token) => ctx.client.request(Detach, { target }, token));

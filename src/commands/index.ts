@@ -12,6 +12,9 @@ import { inspect } from './inspect';
 import { createDiff } from './create-diff';
 import { showChain } from './show-chain';
 import { clearRecent, forgetRecent } from './recent';
+import { mount } from './mount';
+import { unmount } from './unmount';
+import { openVolume } from './open-volume';
 
 type Body = (ctx: CommandContext, args: unknown[]) => Promise<unknown>;
 
@@ -23,6 +26,9 @@ export const COMMANDS: Record<string, Body> = {
   'vdisk.inspect': (ctx, args) => inspect(ctx, args),
   'vdisk.showChain': (ctx, args) => showChain(ctx, args),
   'vdisk.createDiff': (ctx, args) => createDiff(ctx, args),
+  'vdisk.mount': (ctx, args) => mount(ctx, args),
+  'vdisk.unmount': (ctx, args) => unmount(ctx, args),
+  'vdisk.openVolume': (ctx, args) => openVolume(ctx, args),
   'vdisk.refresh': async (ctx) => ctx.refresher.now(),
   'vdisk.showLog': async (ctx) => ctx.log.show(true),
   'vdisk.restartWorker': async (ctx) => { await ctx.client.restart(); await ctx.refresher.now(); },

@@ -52,9 +52,20 @@ export type DependencyFlag = 'read-only' | 'parent' | 'permanent-lifetime' | 'fu
 
 // ---- requests ----------------------------------------------------------------------------
 
+/** User settings the worker needs; sent at initialize and again whenever they change. */
+export interface WorkerSettings {
+  /** Absolute path or command name of qemu-storage-daemon. */
+  qemuStorageDaemon?: string;
+  /** Absolute path or command name of libvhdi's vhdimount. */
+  vhdimount?: string;
+  /** Folder under which volumes are mounted (one subfolder per disk). */
+  mountRoot?: string;
+}
+
 export interface InitializeParams {
   protocolVersion: number;
   client: string;
+  settings?: WorkerSettings;
   /** Poll for disks attached or detached by other tools and send DisksChanged('external'). */
   watch?: boolean;
 }
@@ -67,6 +78,8 @@ export interface InitializeResult {
   limitations: string[];
 }
 export const Initialize = new RequestType<InitializeParams, InitializeResult, void>('vdisk/initialize');
+
+export const Configure = new RequestType<WorkerSettings, void, void>('vdisk/configure');
 
 export interface AttachParams { path: string; readOnly: boolean; lifetime: Lifetime }
 export const Attach = new RequestType<AttachParams, AttachedDisk, void>('vdisk/attach');

@@ -19,6 +19,8 @@ export interface WorkerClientOptions {
   workerPath: string;
   client: string;
   log: Logger;
+  /** Settings sent at every worker start (read each time, so a restart picks up changes). */
+  settings?: () => P.WorkerSettings;
   /** Ask the worker to report disks attached or detached by other tools. */
   watch?: boolean;
   /** Crashes tolerated within the window before automatic restarts stop. */
@@ -93,7 +95,7 @@ export class WorkerClient extends EventEmitter {
     proc.once('exit', (code, signal) => this.onExit(proc, connection, code, signal));
     proc.once('error', (e) => this.opts.log.error(`worker process error: ${e.message}`));
     const info = await Promise.race([
-      connection.sendRequest(P.Initialize, { protocolVersion: P.PROTOCOL_VERSION, client: this.opts.client, watch: this.opts.watch }),
+      connection.sendRequest(P.Initialize, { protocolVersion: P.PROTOCOL_VERSION, client: this.opts.client, watch: this.opts.watch, settings: this.opts.settings?.() }),
       exited,
     ]);
     this.opts.log.info(`worker ${proc.pid} started in ${Date.now() - t0} ms (backend ${info.backend}${info.limitations.length ? `; ${info.limitations.join(' ')}` : ''})`);

@@ -2,13 +2,14 @@
 // Ids are stable across refreshes so VS Code keeps expansion and selection.
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { AttachedDisk } from '../common/protocol';
+import type { AttachedDisk, VolumeInfo } from '../common/protocol';
 import type { ChainLink } from '../common/image';
 import { diskBadges, formatBytes } from '../common/describe';
 
 export type DiskTreeNode =
   | { kind: 'disk'; id: string; disk: AttachedDisk }
   | { kind: 'image'; id: string; disk: AttachedDisk; link: ChainLink; level: number }
+  | { kind: 'volume'; id: string; disk: AttachedDisk; volume: VolumeInfo }
   | { kind: 'message'; id: string; text: string; detail?: string; error: boolean };
 
 /** What the tree shows: the last successful listing, or why there is none. */
@@ -45,7 +46,9 @@ export class AttachedDisksProvider implements vscode.TreeDataProvider<DiskTreeNo
     }
     if (node.kind === 'disk') {
       const link = node.disk.chain?.[0];
-      return link ? [this.remember({ kind: 'image', id: `${node.id}/0`, disk: node.disk, link, level: 0 }, node)] : [];
+      const volumes = (node.disk.volumes ?? []).map((volume) =>
+        this.remember({ kind: 'volume', id: `${node.id}/volume/${volume.device}@${volume.offset}`, disk: node.disk, volume }, node));
+      return [...(link ? [this.remember({ kind: 'image', id: `${node.id}/0`, disk: node.disk, link, level: 0 }, node)] : []), ...volumes];
     }
     if (node.kind === 'image') {
       const next = node.disk.chain?.[node.level + 1];
@@ -72,13 +75,28 @@ export class AttachedDisksProvider implements vscode.TreeDataProvider<DiskTreeNo
       case 'disk': {
         const d = node.disk;
         const item = new vscode.TreeItem(d.image ? path.basename(d.image) : d.device,
-          d.chain?.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+          d.chain?.length || d.volumes?.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
         item.id = node.id;
         item.description = [d.device, ...diskBadges(d)].join(' · ');
         item.tooltip = diskTooltip(d);
         item.iconPath = new vscode.ThemeIcon(d.readOnly ? 'lock' : 'database');
-        item.contextValue = ['vdisk.disk', d.ours ? 'ours' : 'foreign', d.image ? 'hasImage' : 'noImage', d.readOnly ? 'readOnly' : 'readWrite'].join(' ');
+        const mounted = d.volumes?.some((v) => v.mountPoint);
+        item.contextValue = ['vdisk.disk', d.ours ? 'ours' : 'foreign', d.image ? 'hasImage' : 'noImage', d.readOnly ? 'readOnly' : 'readWrite',
+          mounted ? 'mounted' : 'unmounted'].join(' ');
         if (d.image) item.resourceUri = vscode.Uri.file(d.image);
+        return item;
+      }
+      case 'volume': {
+        const v = node.volume;
+        const item = new vscode.TreeItem(v.label || v.fsType || path.basename(v.device), vscode.TreeItemCollapsibleState.None);
+        item.id = node.id;
+        item.description = [v.fsType ?? 'unknown file system', formatBytes(v.size), v.mountPoint ? `mounted at ${v.mountPoint}` : 'not mounted'].join(' · ');
+        item.tooltip = new vscode.MarkdownString([`**${escapeMd(v.label || v.device)}**`, '', `Device: \`${v.device}\``,
+          `File system: ${v.fsType ?? 'unknown'}`, `Size: ${formatBytes(v.size)} at offset ${v.offset}`,
+          v.mountPoint ? `Mounted at \`${v.mountPoint}\`${v.readOnly ? ' (read-only)' : ''}` : 'Not mounted'].join('  \n'));
+        item.iconPath = new vscode.ThemeIcon(v.mountPoint ? 'folder-opened' : 'folder');
+        item.contextValue = ['vdisk.volume', v.mountPoint ? 'mounted' : 'unmounted'].join(' ');
+        if (v.mountPoint) item.resourceUri = vscode.Uri.file(v.mountPoint);
         return item;
       }
       case 'image': {

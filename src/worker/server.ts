@@ -9,6 +9,7 @@ import { WorkerError } from './errors';
 import { inspectImage, createDifferencingDisk, FormatError } from '../formats';
 import { blockingProblems } from './attach-policy';
 import { ExternalChangeWatcher } from './watch';
+import { applySettings } from './settings';
 
 export interface ServerOptions {
   connection: MessageConnection;
@@ -36,9 +37,12 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
       throw new WorkerError(P.ErrorCode.VersionMismatch,
         `Protocol mismatch: the worker speaks version ${P.PROTOCOL_VERSION}, ${p.client} speaks ${p.protocolVersion}. Reinstall the extension.`);
     }
+    applySettings(p.settings);
     if (p.watch && !watcher) watcher = new ExternalChangeWatcher(backend, () => changed('external'));
     return { protocolVersion: P.PROTOCOL_VERSION, pid: process.pid, platform: process.platform, backend: backend.name, limitations: backend.limitations() };
   }));
+
+  connection.onRequest(P.Configure, handle(async (p: P.WorkerSettings) => { applySettings(p); }));
 
   connection.onRequest(P.Attach, handle(async (p: P.AttachParams, token) => {
     const params = checkAttachParams(p);
