@@ -61,11 +61,13 @@ async function run(args: Args, client: WorkerClient, out: (s: string) => void): 
       if (lifetime !== 'session' && lifetime !== 'permanent') throw new UsageError('--lifetime is session or permanent');
       if (wait && lifetime !== 'session') throw new UsageError('--wait holds a session attach; it cannot be used with --lifetime permanent');
       if (!wait && lifetime === 'session') throw new UsageError('a session attach ends with this command: add --wait to hold it');
+      // listen before attaching: a Ctrl-C at any moment must end in a clean release, never in the default kill
+      const interrupted = wait ? new Promise<void>((resolve) => { process.on('SIGINT', () => resolve()); process.on('SIGTERM', () => resolve()); }) : undefined;
       const disk = await client.request(P.Attach, { path: path.resolve(image), readOnly: args.flags.has('--read-only'), lifetime });
       print(disk, () => `Attached ${disk.image} as ${disk.device} (${formatDisk(disk)})`);
-      if (wait) {
+      if (interrupted) {
         process.stderr.write('Attached for this session; press Ctrl-C to detach.\n');
-        await new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
+        await interrupted;
       }
       return 0;
     }

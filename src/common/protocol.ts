@@ -2,7 +2,7 @@
 // crosses the process boundary. No `vscode`, no `koffi` here: the host, the worker and the CLI
 // all import this file. Documented in docs/protocol.md; bump PROTOCOL_VERSION on any breaking change.
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
-import type { ImageInfo, ChainLink } from './image';
+import type { ImageInfo, ChainLink, Problem } from './image';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -25,6 +25,8 @@ export interface AttachedDisk {
   volumes?: VolumeInfo[];
   /** The image's dependency chain, self first, when the worker could read it. */
   chain?: ChainLink[];
+  /** Problems the format layer finds in the image or its chain now (a parent moved away after attach, ...). */
+  problems?: Problem[];
 }
 
 export interface VolumeInfo {

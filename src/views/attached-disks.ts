@@ -3,13 +3,14 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { AttachedDisk, VolumeInfo } from '../common/protocol';
-import type { ChainLink } from '../common/image';
+import type { ChainLink, Problem } from '../common/image';
 import { diskBadges, formatBytes } from '../common/describe';
 
 export type DiskTreeNode =
   | { kind: 'disk'; id: string; disk: AttachedDisk }
   | { kind: 'image'; id: string; disk: AttachedDisk; link: ChainLink; level: number }
   | { kind: 'volume'; id: string; disk: AttachedDisk; volume: VolumeInfo }
+  | { kind: 'problem'; id: string; disk: AttachedDisk; problem: Problem }
   | { kind: 'message'; id: string; text: string; detail?: string; error: boolean };
 
 /** What the tree shows: the last successful listing, or why there is none. */
@@ -52,7 +53,9 @@ export class AttachedDisksProvider implements vscode.TreeDataProvider<DiskTreeNo
     }
     if (node.kind === 'image') {
       const next = node.disk.chain?.[node.level + 1];
-      return next ? [this.remember({ kind: 'image', id: `${diskId(node.disk)}/${node.level + 1}`, disk: node.disk, link: next, level: node.level + 1 }, node)] : [];
+      if (next) return [this.remember({ kind: 'image', id: `${diskId(node.disk)}/${node.level + 1}`, disk: node.disk, link: next, level: node.level + 1 }, node)];
+      // the chain stops here: its problems (a parent that is missing or does not match) belong to this layer
+      return (node.disk.problems ?? []).map((problem, i) => this.remember({ kind: 'problem', id: `${node.id}/problem/${i}`, disk: node.disk, problem }, node));
     }
     return [];
   }
@@ -86,6 +89,15 @@ export class AttachedDisksProvider implements vscode.TreeDataProvider<DiskTreeNo
         if (d.image) item.resourceUri = vscode.Uri.file(d.image);
         return item;
       }
+      case 'problem': {
+        const item = new vscode.TreeItem(node.problem.code, vscode.TreeItemCollapsibleState.None);
+        item.id = node.id;
+        item.description = node.problem.message;
+        item.tooltip = node.problem.message;
+        item.iconPath = new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground'));
+        item.contextValue = 'vdisk.problem';
+        return item;
+      }
       case 'volume': {
         const v = node.volume;
         const item = new vscode.TreeItem(v.label || v.fsType || path.basename(v.device), vscode.TreeItemCollapsibleState.None);
@@ -101,12 +113,15 @@ export class AttachedDisksProvider implements vscode.TreeDataProvider<DiskTreeNo
       }
       case 'image': {
         const l = node.link;
-        const hasParent = (node.disk.chain?.length ?? 0) > node.level + 1;
-        const item = new vscode.TreeItem(path.basename(l.path), hasParent ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+        const last = (node.disk.chain?.length ?? 0) <= node.level + 1;
+        const hasChildren = !last || (node.disk.problems?.length ?? 0) > 0;
+        const item = new vscode.TreeItem(path.basename(l.path), hasChildren ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
         item.id = node.id;
         item.description = [node.level === 0 ? 'image' : node.level === 1 ? 'parent' : `ancestor ${node.level}`, l.format + (l.subtype ? ` ${l.subtype}` : '')].join(' · ');
         item.tooltip = new vscode.MarkdownString(`**${escapeMd(l.path)}**\n\n${l.format}${l.subtype ? ` (${l.subtype})` : ''}${l.id ? `\n\nid \`${l.id}\`` : ''}`);
-        item.iconPath = new vscode.ThemeIcon(node.level === 0 ? 'file-binary' : 'layers');
+        item.iconPath = last && node.disk.problems?.length
+          ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground'))
+          : new vscode.ThemeIcon(node.level === 0 ? 'file-binary' : 'layers');
         item.resourceUri = vscode.Uri.file(l.path);
         item.contextValue = 'vdisk.image hasImage';
         return item;

@@ -10,6 +10,7 @@ import { inspectImage, createDifferencingDisk, FormatError } from '../formats';
 import { blockingProblems } from './attach-policy';
 import { ExternalChangeWatcher } from './watch';
 import { applySettings } from './settings';
+import { ChainCache } from './chain-cache';
 
 export interface ServerOptions {
   connection: MessageConnection;
@@ -19,6 +20,7 @@ export interface ServerOptions {
 }
 
 export function registerHandlers({ connection, backend, log, onShutdown }: ServerOptions): void {
+  const chains = new ChainCache();
   const changed = (reason: P.DisksChangedParams['reason']) => void connection.sendNotification(P.DisksChanged, { reason });
   backend.onDidChange = changed;
   let watcher: ExternalChangeWatcher | undefined;
@@ -70,7 +72,15 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
     return r;
   }));
 
-  connection.onRequest(P.List, (token) => handle(async () => backend.list())(undefined, token));
+  connection.onRequest(P.List, (token) => handle(async () => {
+    const disks = await backend.list();
+    await Promise.all(disks.map(async (d) => {
+      if (!d.image || d.chain) return;
+      const info = await chains.get(d.image);
+      if (info) { d.chain = info.chain; if (info.problems.length) d.problems = info.problems; }
+    }));
+    return disks;
+  })(undefined, token));
 
   connection.onRequest(P.Inspect, handle(async (p: P.PathParams) => {
     if (!p || typeof p.path !== 'string' || !p.path) throw new WorkerError(P.ErrorCode.InvalidParams, 'inspect needs a path');

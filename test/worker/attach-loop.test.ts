@@ -167,7 +167,7 @@ describe('loop engine (real devices)', function () {
     const mnt = path.join(dir, 'mnt'); fs.mkdirSync(mnt);
     cp.execFileSync('mount', ['-o', 'ro,noload', disk.device, mnt]);
     try {
-      await assert.rejects(client.request(P.Detach, { target: disk.device }), rejectsWith(P.ErrorCode.Busy, /is mounted at .*mnt: unmount it first/, 'mounted'));
+      await assert.rejects(client.request(P.Detach, { target: disk.device }), rejectsWith(P.ErrorCode.Busy, /is mounted at .*mnt\b.*unmount it first/, "mounted"));
     } finally { cp.execFileSync('umount', [mnt]); }
     await client.request(P.Detach, { target: disk.device });
   });
