@@ -8,7 +8,7 @@ import type { WorkerClient } from '../host/worker-client';
 export const REPORT_SCHEME = 'vdisk-report';
 
 export function reportUri(image: string): vscode.Uri {
-  return vscode.Uri.from({ scheme: REPORT_SCHEME, path: `/${path.basename(image)}.report`, query: new URLSearchParams({ image }).toString() });
+  return vscode.Uri.from({ scheme: REPORT_SCHEME, path: `/${path.basename(image)}.vdisk-report`, query: new URLSearchParams({ image }).toString() });
 }
 
 export class ReportProvider implements vscode.TextDocumentContentProvider {
