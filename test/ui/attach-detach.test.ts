@@ -1,0 +1,121 @@
+// The first vertical slice as a user does it, in code-server with the packaged VSIX installed (smoke-test driver
+// off, so toasts show): Explorer right-click disk.img -> Attach (Read-Only) -> "Attached Disks" shows it ->
+// Detach from the tree -> gone. Then the failure path: a read-write attach of the ISO ends in an error toast.
+// Every step leaves a screenshot in test/ui/screenshots/ and is cross-checked against `losetup -l`.
+import * as assert from 'assert';
+import * as path from 'path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { attachedRow, CodeServer, explorerRow, lib, LoopDevice, menuItem, runMenuItem, shot, toast, uiInputs } from './harness';
+
+describe('Explorer attach / tree detach in code-server (packaged VSIX)', function () {
+  this.timeout(120000);
+  let server: CodeServer | undefined;
+  let browser: BrowserContext | undefined;
+  let page: Page;
+  const { vsix, workspace } = uiInputs();
+  const diskImg = path.join(workspace, 'disk.img');
+  let device = '';   // the loop device disk.img got
+  const ourRow = () => attachedRow(page, 'disk.img')
+    .filter({ has: page.locator('.label-description', { hasText: new RegExp(`${device}(\\s|$)`) }) });
+
+  before(async () => {
+    server = await lib.startCodeServer({ folder: workspace, vsix: [vsix], smokeTestDriver: false });
+    browser = await lib.launchChromium();
+    page = browser.pages()[0] || await browser.newPage();
+    await page.goto(lib.workbenchUrl(server, workspace));
+    await page.locator('.monaco-workbench .part.activitybar').waitFor({ timeout: 60000 });
+    // the container's icon appears once the installed extension's contributions are registered
+    await page.locator('.part.activitybar .action-item a[aria-label*="Virtual Disks"]').waitFor({ timeout: 60000 });
+  });
+
+  let failed = false;
+  afterEach(function () { if (this.currentTest?.state === 'failed') failed = true; });
+
+  after(async () => {
+    if (page && failed) await shot(page, '99-after-failure').catch(() => {});   // what the workbench showed
+    if (browser) await browser.close();
+    if (server) await server.stop();
+  });
+
+  async function rightClickInExplorer(name: string): Promise<void> {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Control+Shift+E');   // clicking the Explorer icon would toggle the sidebar closed
+    const row = explorerRow(page, name);
+    await row.waitFor({ timeout: 20000 });
+    await row.click({ button: 'right' });
+  }
+
+  it('lists its commands in the palette under the "Virtual Disks" category', async () => {
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor();
+    await input.fill('>Virtual Disks: ');
+    const rows = page.locator('.quick-input-list .monaco-list-row .label-name');
+    await rows.filter({ hasText: 'Virtual Disks: Attach Disk Image' }).first().waitFor();
+    const labels = await rows.allTextContents();
+    for (const title of ['Attach Disk Image', 'Attach Disk Image (Read-Only)']) {
+      assert.ok(labels.some((l) => l.trim() === `Virtual Disks: ${title}`), `palette lacks "Virtual Disks: ${title}" in ${JSON.stringify(labels)}`);
+    }
+    await shot(page, '00-command-palette');
+    await page.keyboard.press('Escape');
+  });
+
+  it('offers Attach (Read-Only) on disk.img in the Explorer context menu', async () => {
+    await rightClickInExplorer('disk.img');
+    await menuItem(page, 'Attach Disk Image (Read-Only)').waitFor();
+    assert.strictEqual(await menuItem(page, 'Attach Disk Image').count(), 1, 'read-write Attach entry missing');
+    await shot(page, '01-explorer-context-menu');
+  });
+
+  it('attaches disk.img read-only and shows it in "Attached Disks"', async () => {
+    await runMenuItem(page, 'Attach Disk Image (Read-Only)');
+    const sidebarTitle = page.locator('.part.sidebar .composite.title');
+    if (!/Virtual Disks/i.test((await sidebarTitle.textContent().catch(() => '')) || '')) {
+      await page.locator('.part.activitybar .action-item a[aria-label*="Virtual Disks"]').click();
+    }
+    // the tree lists every loop device on the machine: pick our row by the device losetup reports for disk.img
+    let loops: LoopDevice[] = [];
+    for (const end = Date.now() + 30000; Date.now() < end; await page.waitForTimeout(200)) {
+      loops = lib.loopsUnder(workspace).filter((l) => l.backFile === diskImg);
+      if (loops.length) break;
+    }
+    assert.strictEqual(loops.length, 1, `losetup shows ${loops.length} device(s) for disk.img`);
+    assert.strictEqual(loops[0].readOnly, true, `${loops[0].name} is not read-only`);
+    device = loops[0].name;
+    const row = ourRow();
+    await row.waitFor({ timeout: 30000 });
+    const description = (await row.locator('.label-description').textContent()) || '';
+    assert.match(description, /read-only/);
+    await shot(page, '02-attached-disks-tree');
+  });
+
+  it('detaches from the tree and the row disappears', async () => {
+    const row = ourRow();
+    await row.hover();
+    const inline = row.locator('.actions .action-label[aria-label*="Detach Disk Image"]');
+    await inline.waitFor({ timeout: 10000 });
+    await shot(page, '03-detach-inline-action');
+    await inline.click();
+    await row.waitFor({ state: 'detached', timeout: 30000 });
+    assert.deepStrictEqual(lib.loopsUnder(workspace), [], 'a loop device is still attached');
+    await shot(page, '04-detached');
+  });
+
+  it('offers no Attach entry on a file that is not a disk image', async () => {
+    await rightClickInExplorer('notes.txt');
+    await page.locator('.monaco-menu .action-item').first().waitFor();
+    assert.strictEqual(await menuItem(page, 'Attach Disk Image').count(), 0);
+    assert.strictEqual(await menuItem(page, 'Attach Disk Image (Read-Only)').count(), 0);
+    await page.keyboard.press('Escape');
+  });
+
+  it('refuses a read-write attach of the ISO with an error toast', async () => {
+    await rightClickInExplorer('install media.iso');
+    await runMenuItem(page, 'Attach Disk Image');
+    const error = toast(page, /read-only/i);
+    await error.waitFor({ timeout: 30000 });
+    assert.strictEqual(await error.locator('.codicon-error').count(), 1, 'the toast is not an error');
+    assert.deepStrictEqual(lib.loopsUnder(workspace), [], 'the ISO got attached anyway');
+    await shot(page, '05-iso-read-write-error');
+  });
+});
