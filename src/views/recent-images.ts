@@ -56,7 +56,7 @@ export class RecentImagesProvider implements vscode.TreeDataProvider<RecentNode>
       const exists = fs.existsSync(node.path);
       const item = new vscode.TreeItem(path.basename(node.path), exists ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
       item.id = node.id;
-      item.description = exists ? vscode.workspace.asRelativePath(path.dirname(node.path)) : 'missing';
+      item.description = exists ? folderLabel(node.path) : 'missing';
       item.tooltip = node.path;
       item.resourceUri = vscode.Uri.file(node.path);
       item.iconPath = new vscode.ThemeIcon(exists ? 'file-binary' : 'warning');
@@ -87,4 +87,13 @@ export class RecentImagesProvider implements vscode.TreeDataProvider<RecentNode>
     this.parents.set(node.id, parent);
     return node;
   }
+}
+
+/** The image's folder relative to the workspace ("" at a folder's root), else the absolute folder. */
+function folderLabel(file: string): string {
+  const uri = vscode.Uri.file(file);
+  const ws = vscode.workspace.getWorkspaceFolder(uri);
+  if (!ws) return path.dirname(file);
+  const rel = path.relative(ws.uri.fsPath, path.dirname(file));
+  return (vscode.workspace.workspaceFolders?.length ?? 0) > 1 ? path.join(ws.name, rel) : rel;
 }
