@@ -190,6 +190,29 @@ describe('commands and tree (extension host)', function () {
     await vscode.commands.executeCommand('vdisk.detach', disk.device);
   });
 
+  it('Recent Images lists attached and inspected images, with their chains, and forgets on request', async () => {
+    await a.recent.clear();
+    const [disk] = (await vscode.commands.executeCommand<AttachedDisk[]>('vdisk.attachReadOnly', vscode.Uri.file(raw)))!;
+    await vscode.commands.executeCommand('vdisk.detach', disk.device);
+    await vscode.commands.executeCommand('vdisk.inspect', vscode.Uri.file(iso));
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+    assert.deepStrictEqual(a.recent.paths, [iso, raw], 'most recent first');
+    const base = path.join(dir, 'base.vhdx');
+    const child = path.join(dir, 'scratch.vhdx');
+    await a.recent.add(child);
+    const [top] = await a.recent.getChildren();
+    assert.strictEqual(a.recent.getTreeItem(top).label, 'scratch.vhdx');
+    assert.strictEqual(a.recent.getTreeItem(top).description, 'host-tests');
+    const links = await a.recent.getChildren(top);
+    assert.strictEqual(links.length, 1);
+    assert.strictEqual(links[0].kind === 'recentLink' && links[0].link.path, base);
+    assert.strictEqual(a.recent.getParent(links[0]), top);
+    await vscode.commands.executeCommand('vdisk.forgetRecent', top);
+    assert.deepStrictEqual(a.recent.paths, [iso, raw]);
+    await vscode.commands.executeCommand('vdisk.clearRecent');
+    assert.deepStrictEqual(a.recent.paths, []);
+  });
+
   it('Detach All detaches every disk attached by vdisk', async () => {
     const second = path.join(dir, 'second.img');
     await vscode.commands.executeCommand('vdisk.attachReadOnly', vscode.Uri.file(raw), [vscode.Uri.file(raw), vscode.Uri.file(second)]);

@@ -13,18 +13,23 @@ export interface HostResult {
   failed: { title: string; error: string }[];
 }
 
-function testFiles(dir: string): string[] {
+function testFiles(dir: string, suffix: string): string[] {
   return (fs.readdirSync(dir, { recursive: true }) as string[])
-    .filter((f) => f.endsWith('.test.js'))
+    .filter((f) => f.endsWith(suffix))
     .sort()
     .map((f) => path.join(dir, f));
 }
 
-export async function run(): Promise<void> {
+export function run(): Promise<void> {
+  return runIn(__dirname, '.test.js');
+}
+
+/** Runs every `*<suffix>` under `dir` (bench/vscode uses it for benchmarks inside the host). */
+export async function runIn(dir: string, suffix: string): Promise<void> {
   const mocha = new Mocha({ ui: 'bdd', color: false, timeout: Number(process.env.VDISK_TEST_TIMEOUT || 30000) });
   if (process.env.VDISK_TEST_GREP) mocha.grep(process.env.VDISK_TEST_GREP);
-  const files = testFiles(__dirname);
-  if (files.length === 0) throw new Error(`no *.test.js under ${__dirname}: compile the tests (npx tsc -p .)`);
+  const files = testFiles(dir, suffix);
+  if (files.length === 0) throw new Error(`no *${suffix} under ${dir}: compile the tests (npx tsc -p .)`);
   for (const f of files) mocha.addFile(f);
   const result: HostResult = { passes: 0, failures: 0, pending: 0, failed: [] };
   const resultFile = process.env.VDISK_HOST_RESULT_FILE;
