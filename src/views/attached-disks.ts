@@ -2,6 +2,7 @@
 // Ids are stable across refreshes so VS Code keeps expansion and selection.
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { problemItem } from './problem-item';
 import type { AttachedDisk, VolumeInfo } from '../common/protocol';
 import type { ChainLink, Problem } from '../common/image';
 import { diskBadges, formatBytes } from '../common/describe';
@@ -89,15 +90,8 @@ export class AttachedDisksProvider implements vscode.TreeDataProvider<DiskTreeNo
         if (d.image) item.resourceUri = vscode.Uri.file(d.image);
         return item;
       }
-      case 'problem': {
-        const item = new vscode.TreeItem(node.problem.code, vscode.TreeItemCollapsibleState.None);
-        item.id = node.id;
-        item.description = node.problem.message;
-        item.tooltip = node.problem.message;
-        item.iconPath = new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground'));
-        item.contextValue = 'vdisk.problem';
-        return item;
-      }
+      case 'problem':
+        return problemItem(node.id, node.problem);
       case 'volume': {
         const v = node.volume;
         const item = new vscode.TreeItem(v.label || v.fsType || path.basename(v.device), vscode.TreeItemCollapsibleState.None);

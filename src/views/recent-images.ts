@@ -2,6 +2,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { problemItem } from './problem-item';
 import { Inspect } from '../common/protocol';
 import type { ChainLink, Problem } from '../common/image';
 import type { WorkerClient } from '../host/worker-client';
@@ -74,13 +75,7 @@ export class RecentImagesProvider implements vscode.TreeDataProvider<RecentNode>
       item.contextValue = 'vdisk.recentLink hasImage';
       return item;
     }
-    const item = new vscode.TreeItem(node.problem.code, vscode.TreeItemCollapsibleState.None);
-    item.id = node.id;
-    item.description = node.problem.message;
-    item.tooltip = node.problem.message;
-    item.iconPath = new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground'));
-    item.contextValue = 'vdisk.problem';
-    return item;
+    return problemItem(node.id, node.problem);
   }
 
   private remember(node: RecentNode, parent: RecentNode | undefined): RecentNode {

@@ -1,0 +1,169 @@
+// ImageInfo (from the worker) + the disks attached now -> the page model the webview draws. Pure: no `vscode`.
+import * as path from 'path';
+import type { ImageInfo } from '../../common/image';
+import type { AttachedDisk } from '../../common/protocol';
+import { formatBytes } from '../../common/describe';
+import type { ActionId, ActionView, AttachmentView, FactView, LayerView, ProblemView, ReadyModel } from './messages';
+import { problemHelp } from './problem-help';
+
+export interface ModelOptions {
+  revision: number;
+  /** Workspace trust: attach and create are disabled in Restricted Mode. */
+  trusted: boolean;
+  platform: NodeJS.Platform;
+  busy: ActionId | null;
+  status: string;
+  inspectMs: number;
+}
+
+/** Problems about the link from a layer to its parent: they mark the parent that failed, not the layer. */
+const LINK_CODES: Record<string, string> = {
+  'parent-missing': 'not found',
+  'parent-locator-missing': 'no location recorded',
+  'parent-unreadable': 'unreadable',
+  'parent-id-mismatch': 'wrong parent (identity differs)',
+};
+const LAST_LAYER_CODES = new Set(['chain-cycle', 'chain-too-deep']);
+const IN_PARENT = / \(in parent (.+)\)$/;
+
+const FORMAT_NAMES: Record<string, string> = {
+  vhd: 'VHD', vhdx: 'VHDX', iso: 'ISO 9660', udf: 'UDF', qcow2: 'QCOW2', vmdk: 'VMDK', vdi: 'VDI', raw: 'Raw',
+};
+
+export function kindOf(format: string, subtype: string | null): string {
+  return `${FORMAT_NAMES[format] ?? format}${subtype ? ` ${subtype}` : ''}`;
+}
+
+const bytes = (n: number): string => `${formatBytes(n)} (${n.toLocaleString('en-US')} bytes)`;
+
+export function attachmentsOf(image: string, disks: readonly AttachedDisk[]): AttachmentView[] {
+  return disks.filter((d) => d.image === image).map((d) => ({
+    device: d.device,
+    access: d.readOnly ? 'read-only' : 'read-write',
+    lifetime: d.lifetime,
+    ours: d.ours,
+    mountPoints: (d.volumes ?? []).flatMap((v) => (v.mountPoint ? [v.mountPoint] : [])),
+  }));
+}
+
+export function buildReadyModel(info: ImageInfo, disks: readonly AttachedDisk[], o: ModelOptions): ReadyModel {
+  const name = path.basename(info.path);
+  const { chain, problems } = chainAndProblems(info);
+  const attachments = attachmentsOf(info.path, disks);
+  return {
+    state: 'ready', revision: o.revision, path: info.path, name,
+    image: {
+      format: info.format, subtype: info.subtype, virtualSize: info.virtualSize, fileSize: info.fileSize,
+      id: info.id, virtualDiskId: info.virtualDiskId, creator: info.creator,
+    },
+    title: `${kindOf(info.format, info.subtype)} · ${formatBytes(info.virtualSize)}`,
+    facts: factsOf(info),
+    chain, problems, attachments,
+    actions: actionsOf(info, attachments, problems.length, o),
+    busy: o.busy, status: o.status, inspectMs: o.inspectMs,
+  };
+}
+
+function factsOf(info: ImageInfo): FactView[] {
+  const d = (info.details ?? {}) as Record<string, unknown>;
+  const str = (v: unknown): string | null => (typeof v === 'string' && v.trim() ? v.trim() : null);
+  const f: FactView[] = [{ label: 'Format', value: kindOf(info.format, info.subtype) }];
+  if (str(d.label)) f.push({ label: 'Volume label', value: str(d.label)! });
+  f.push({ label: 'Virtual size', value: bytes(info.virtualSize) });
+  f.push({ label: 'File size', value: bytes(info.fileSize) });
+  if (typeof d.allocatedBlocks === 'number' && typeof d.batEntries === 'number' && info.blockSize) {
+    f.push({ label: 'Allocated', value: `${d.allocatedBlocks} of ${d.batEntries} blocks` });
+  }
+  if (info.blockSize) f.push({ label: 'Block size', value: formatBytes(info.blockSize) });
+  f.push({ label: 'Sector size', value: `${info.logicalSectorSize} logical, ${info.physicalSectorSize} physical` });
+  if (info.id) f.push({ label: info.format === 'vhdx' ? 'Data write id' : 'Unique id', value: info.id, mono: true });
+  if (info.virtualDiskId) f.push({ label: 'Virtual disk id', value: info.virtualDiskId, mono: true });
+  const creator = [info.creator, str(d.creatorVersion), str(d.creatorHost) ? `(${str(d.creatorHost)})` : null].filter(Boolean).join(' ');
+  if (creator) f.push({ label: 'Creator', value: creator });
+  if (str(d.timestamp)) f.push({ label: 'Created', value: str(d.timestamp)!.replace('T', ' ').replace(/\.\d+Z$/, ' UTC') });
+  if (d.elTorito === true) f.push({ label: 'Boot', value: 'El Torito (bootable)' });
+  const pt = d.partitionTable as { scheme?: string; partitions?: unknown[] } | null | undefined;
+  if (pt && pt.scheme) f.push({ label: 'Partition table', value: `${pt.scheme.toUpperCase()}, ${pt.partitions?.length ?? 0} partition(s)` });
+  if (info.needsLogReplay) f.push({ label: 'Log', value: 'needs replay (not closed cleanly)' });
+  if (info.parent) f.push({ label: 'Parent', value: info.parent.resolvedPath ?? 'not found', mono: !!info.parent.resolvedPath });
+  return f;
+}
+
+/** The chain as layers (self first, plus the parent that failed, if any) with every problem placed on its layer. */
+export function chainAndProblems(info: ImageInfo): { chain: LayerView[]; problems: ProblemView[] } {
+  const chain: LayerView[] = info.chain.map((c, i) => ({
+    level: i, role: roleOf(i), path: c.path, name: path.basename(c.path), kind: kindOf(c.format, c.subtype),
+    id: c.id, status: 'ok', problems: [],
+  }));
+  if (chain.length === 0) {
+    chain.push({ level: 0, role: 'image', path: info.path, name: path.basename(info.path), kind: kindOf(info.format, info.subtype), id: info.id, status: 'ok', problems: [] });
+  }
+  const last = chain.length - 1;
+  const problems: ProblemView[] = info.problems.map((p) => {
+    const help = problemHelp(p.code);
+    const inParent = IN_PARENT.exec(p.message)?.[1];
+    let layer = 0;
+    if (inParent !== undefined) {
+      const i = chain.findIndex((l) => l.path === inParent);
+      layer = i >= 0 ? i : last;
+    } else if (p.code in LINK_CODES) {
+      if (chain[chain.length - 1].status !== 'missing') chain.push(missingLayer(info, chain.length, p.code));
+      layer = chain.length - 1;
+    } else if (LAST_LAYER_CODES.has(p.code)) {
+      layer = last;
+    }
+    return { code: p.code, message: p.message, meaning: help.meaning, action: help.action, layer };
+  });
+  problems.forEach((p, i) => {
+    const l = chain[p.layer];
+    l.problems.push(i);
+    if (l.status === 'ok') l.status = 'problem';
+  });
+  return { chain, problems };
+}
+
+function roleOf(level: number): string {
+  return level === 0 ? 'image' : level === 1 ? 'parent' : `ancestor ${level}`;
+}
+
+function missingLayer(info: ImageInfo, level: number, code: string): LayerView {
+  const child = info.chain[info.chain.length - 1]?.path ?? info.path;
+  let name = `parent of ${path.basename(child)}`;
+  let note = `named by ${path.basename(child)}`;
+  let id: string | null = null;
+  if (level === 1 && info.parent) {
+    const loc = info.parent.locators;
+    const where = [loc.relative && `relative ${loc.relative}`, loc.volume && `volume ${loc.volume}`, loc.absolute && `absolute ${loc.absolute}`].filter(Boolean);
+    const locName = (loc.relative ?? loc.absolute ?? loc.volume ?? info.parent.name ?? '').split(/[\\/]/).filter(Boolean).pop();
+    if (locName) name = locName;
+    id = info.parent.id;
+    note = where.length ? `looked for at ${where.join('; ')}` : 'the child records no location';
+  }
+  return { level, role: roleOf(level), path: null, name, kind: LINK_CODES[code], id, status: 'missing', problems: [], note };
+}
+
+function actionsOf(info: ImageInfo, attachments: AttachmentView[], problemCount: number, o: ModelOptions): ActionView[] {
+  const attached = attachments.length > 0;
+  const untrusted = 'Disabled in Restricted Mode: trust this workspace to attach or create images from it.';
+  const isOptical = info.format === 'iso' || info.format === 'udf';
+  const diffRwLinux = info.subtype === 'differencing' && o.platform === 'linux';
+  const canDiff = info.format === 'vhd' || info.format === 'vhdx';
+  const a = (id: ActionId, label: string, enabled: boolean, title: string, primary = false): ActionView =>
+    ({ id, label, enabled: enabled && o.busy === null, title, primary });
+  const alreadyAttached = attached ? `Already attached as ${attachments.map((x) => x.device).join(', ')}.` : '';
+  return [
+    a('attachReadOnly', 'Attach Read-Only', o.trusted && !attached,
+      !o.trusted ? untrusted : alreadyAttached || 'Attach the image as a read-only block device.', !attached),
+    a('attach', 'Attach', o.trusted && !attached && !isOptical && !diffRwLinux,
+      !o.trusted ? untrusted : alreadyAttached
+        || (isOptical ? 'Disc images can only be attached read-only.' : '')
+        || (diffRwLinux ? 'Differencing disks can only be attached read-only on Linux.' : '')
+        || 'Attach the image read-write: changes are written to the file.'),
+    a('detach', 'Detach', attached, attached ? `Detach ${attachments.map((x) => x.device).join(', ')}.` : 'The image is not attached.', attached),
+    a('createDiff', 'Create Differencing Child…', o.trusted && canDiff && problemCount === 0,
+      !o.trusted ? untrusted : !canDiff ? 'Only VHD and VHDX images can have differencing children.'
+        : problemCount ? 'Fix the problems listed below first: a child of a damaged chain would be damaged too.'
+          : 'Create a new differencing disk that records changes on top of this image.'),
+    a('inspectText', 'Inspect as Text', true, 'Open these facts as a read-only text report.'),
+  ];
+}

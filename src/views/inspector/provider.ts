@@ -1,0 +1,310 @@
+// The image inspector: a read-only custom editor for disk images. The facts come from the worker (Inspect), never
+// from reading the file here; opening never attaches or changes anything. Buttons run the ordinary commands with
+// the document's Uri. The state lives here (not in the page) so tests can observe it and drive it.
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { ResponseError } from 'vscode-jsonrpc';
+import { ErrorCode, Inspect, type AttachedDisk } from '../../common/protocol';
+import type { ImageInfo } from '../../common/image';
+import type { WorkerClient } from '../../host/worker-client';
+import type { AttachedDisksProvider } from '../attached-disks';
+import type { Refresher } from '../refresher';
+import { InspectorAssets, inspectorHtml, loadAssets } from './html';
+import { ActionId, FromWebview, InspectorModel, parseFromWebview, ToWebview } from './messages';
+import { buildReadyModel } from './model';
+import { ImageWatcher } from './watcher';
+
+export const INSPECTOR_VIEW_TYPE = 'vdisk.inspector';
+
+const COMMAND_OF: Record<ActionId, string> = {
+  attach: 'vdisk.attach', attachReadOnly: 'vdisk.attachReadOnly', detach: 'vdisk.detach',
+  createDiff: 'vdisk.createDiff', inspectText: 'vdisk.inspect',
+};
+const LABEL_OF: Record<ActionId, string> = {
+  attach: 'Attach', attachReadOnly: 'Attach Read-Only', detach: 'Detach', createDiff: 'Create Differencing Child', inspectText: 'Inspect as Text',
+};
+
+/** Optional collaborators: the refresher keeps the tree's context keys current; Recent Images records what was opened. */
+export interface InspectorExtras {
+  refresher?: Refresher;
+  recent?: { add(file: string): Promise<void> };
+}
+
+/** Milliseconds from openCustomDocument: webview created, page script running, first facts sent, first facts drawn. */
+export interface InspectorTimings { resolvedMs?: number; pageLoadMs?: number; pageReadyMs?: number; factsPostedMs?: number; factsPaintedMs?: number; inspectMs?: number }
+
+class InspectorDocument implements vscode.CustomDocument {
+  constructor(readonly uri: vscode.Uri, private readonly onDispose: () => void) {}
+  dispose(): void { this.onDispose(); }
+}
+
+interface Session {
+  uri: vscode.Uri;
+  file: string;
+  panels: Set<vscode.WebviewPanel>;
+  model: InspectorModel;
+  info?: ImageInfo;
+  inspectMs: number;
+  busy: ActionId | null;
+  status: string;
+  loading?: vscode.CancellationTokenSource;
+  watcher: ImageWatcher;
+  openedAt: number;
+  timings: InspectorTimings;
+  painted?: { revision: number; state: InspectorModel['state'] };
+}
+
+export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<InspectorDocument>, vscode.Disposable {
+  private readonly sessions = new Map<string, Session>();
+  private readonly rendered = new vscode.EventEmitter<{ uri: vscode.Uri; model: InspectorModel }>();
+  private readonly paintedEmitter = new vscode.EventEmitter<{ uri: vscode.Uri; revision: number; state: InspectorModel['state'] }>();
+  /** A model was sent to the page(s) of an image. */
+  readonly onDidRender = this.rendered.event;
+  /** A page reported that it drew a model. */
+  readonly onDidPaint = this.paintedEmitter.event;
+  private readonly disposables: vscode.Disposable[] = [this.rendered, this.paintedEmitter];
+  private revision = 0;
+  private assets: Promise<InspectorAssets> | undefined;
+  private disksTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly mediaRoot: vscode.Uri, private readonly client: WorkerClient,
+    private readonly disks: AttachedDisksProvider, private readonly extras: InspectorExtras = {}) {
+    this.disposables.push(
+      disks.onDidChangeTreeData(() => { for (const s of this.sessions.values()) if (s.info) this.render(s); }),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => { for (const s of this.sessions.values()) if (s.info) this.render(s); }),
+    );
+    client.on('disksChanged', this.onDisksChanged);
+  }
+
+  // While an inspector is open its Attach/Detach buttons must follow other tools' changes, even with the tree hidden.
+  private readonly onDisksChanged = (): void => {
+    if (!this.sessions.size) return;
+    clearTimeout(this.disksTimer);
+    this.disksTimer = setTimeout(() => void this.reloadDisks(), 200);
+  };
+
+  private reloadDisks(): Promise<unknown> {
+    return this.extras.refresher ? this.extras.refresher.now() : this.disks.reload();
+  }
+
+  openCustomDocument(uri: vscode.Uri): InspectorDocument {
+    const key = uri.toString();
+    if (!this.sessions.has(key)) {
+      const s: Session = {
+        uri, file: uri.fsPath, panels: new Set(), inspectMs: 0, busy: null, status: '', openedAt: performance.now(), timings: {},
+        model: { state: 'loading', revision: ++this.revision, path: uri.fsPath, name: path.basename(uri.fsPath) },
+        watcher: new ImageWatcher(() => void this.load(this.sessions.get(key)!, 'Reloaded: the file changed on disk.')),
+      };
+      this.sessions.set(key, s);
+      this.assets ??= loadAssets(this.mediaRoot);
+      void this.load(s, '');   // starts before the webview exists: the page usually gets facts, not a spinner
+      void this.reloadDisks();
+    }
+    return new InspectorDocument(uri, () => this.close(key));
+  }
+
+  async resolveCustomEditor(doc: InspectorDocument, panel: vscode.WebviewPanel): Promise<void> {
+    const s = this.sessions.get(doc.uri.toString());
+    if (!s) throw new Error(`vdisk inspector: no session for ${doc.uri.toString()}`);
+    this.assets ??= loadAssets(this.mediaRoot);
+    const assets = await this.assets;
+    panel.webview.options = { enableScripts: true, enableCommandUris: false, localResourceRoots: [] };
+    panel.webview.html = inspectorHtml(assets, path.basename(s.file), s.model);
+    s.panels.add(panel);
+    s.timings.resolvedMs ??= performance.now() - s.openedAt;
+    panel.webview.onDidReceiveMessage((raw) => {
+      const m = parseFromWebview(raw);
+      if (m) void this.handle(s, m, panel);
+    });
+    panel.onDidDispose(() => s.panels.delete(panel));
+  }
+
+  /** The last model sent to the page(s) of `uri`. */
+  lastRendered(uri: vscode.Uri): InspectorModel | undefined {
+    return this.sessions.get(uri.toString())?.model;
+  }
+
+  /** What the page last reported as drawn. */
+  lastPainted(uri: vscode.Uri): { revision: number; state: InspectorModel['state'] } | undefined {
+    return this.sessions.get(uri.toString())?.painted;
+  }
+
+  /** Milliseconds from openCustomDocument to the first facts sent and drawn. */
+  timings(uri: vscode.Uri): InspectorTimings | undefined {
+    return this.sessions.get(uri.toString())?.timings;
+  }
+
+  /** Handles a message as if the page had sent it (tests); resolves when its action is done. */
+  async simulate(uri: vscode.Uri, message: FromWebview): Promise<void> {
+    const s = this.sessions.get(uri.toString());
+    if (!s) throw new Error(`vdisk inspector: ${uri.toString()} is not open`);
+    await this.handle(s, message);
+  }
+
+  /** Inspects the file again (the Retry button). */
+  reload(uri: vscode.Uri): Promise<void> {
+    const s = this.sessions.get(uri.toString());
+    if (!s) throw new Error(`vdisk inspector: ${uri.toString()} is not open`);
+    return this.load(s, 'Reloaded.');
+  }
+
+  private async handle(s: Session, m: FromWebview, panel?: vscode.WebviewPanel): Promise<void> {
+    switch (m.type) {
+      case 'ready':
+        if (s.timings.pageReadyMs === undefined) {
+          s.timings.pageReadyMs = performance.now() - s.openedAt;
+          s.timings.pageLoadMs = m.loadMs;
+        }
+        if (panel) this.post(panel, s.model);
+        return;
+      case 'rendered':
+        s.painted = { revision: m.revision, state: m.state };
+        if (m.state === 'ready' && s.timings.factsPaintedMs === undefined) s.timings.factsPaintedMs = performance.now() - s.openedAt;
+        this.paintedEmitter.fire({ uri: s.uri, revision: m.revision, state: m.state });
+        return;
+      case 'retry':
+        return this.load(s, 'Reloaded.');
+      case 'action':
+        return this.runAction(s, m.action);
+      case 'openLayer': {
+        const layer = s.model.state === 'ready' ? s.model.chain[m.level] : undefined;
+        if (layer?.path && m.level > 0) await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(layer.path), INSPECTOR_VIEW_TYPE);
+        return;
+      }
+    }
+  }
+
+  private async load(s: Session, status: string): Promise<void> {
+    s.loading?.cancel();
+    const cts = s.loading = new vscode.CancellationTokenSource();
+    if (!s.info) this.setModel(s, { state: 'loading', revision: ++this.revision, path: s.file, name: path.basename(s.file) });
+    const t0 = performance.now();
+    try {
+      const info = await this.client.request(Inspect, { path: s.file }, cts.token);
+      if (cts.token.isCancellationRequested || !this.sessions.has(s.uri.toString())) return;
+      if (!s.info) void this.extras.recent?.add(info.path).catch(() => undefined);
+      s.info = info;
+      s.inspectMs = Math.round(performance.now() - t0);
+      s.timings.inspectMs ??= s.inspectMs;
+      s.status = status;
+      s.watcher.watch([s.file, info.path, ...info.chain.map((c) => c.path)], info.problems.some((p) => p.code.startsWith('parent-')));
+      this.render(s);
+    } catch (e) {
+      if (cts.token.isCancellationRequested || !this.sessions.has(s.uri.toString())) return;
+      if (e instanceof ResponseError && e.code === ErrorCode.Cancelled) return;
+      s.info = undefined;
+      s.watcher.watch([s.file], false);   // a file that appears again is inspected again
+      const code = e instanceof ResponseError ? e.code : null;
+      this.setModel(s, { state: 'error', revision: ++this.revision, path: s.file, name: path.basename(s.file),
+        message: e instanceof Error ? e.message : String(e), code, hint: hintFor(code) });
+    } finally {
+      if (s.loading === cts) s.loading = undefined;
+      cts.dispose();
+    }
+  }
+
+  private render(s: Session): void {
+    if (!s.info) return;
+    const model = buildReadyModel(s.info, this.disks.disks as readonly AttachedDisk[], {
+      revision: ++this.revision, trusted: vscode.workspace.isTrusted, platform: process.platform,
+      busy: s.busy, status: s.status, inspectMs: s.inspectMs,
+    });
+    if (s.timings.factsPostedMs === undefined) s.timings.factsPostedMs = performance.now() - s.openedAt;
+    this.setModel(s, model);
+  }
+
+  private setModel(s: Session, model: InspectorModel): void {
+    s.model = model;
+    for (const p of s.panels) this.post(p, model);
+    this.rendered.fire({ uri: s.uri, model });
+  }
+
+  private post(panel: vscode.WebviewPanel, model: InspectorModel): void {
+    const msg: ToWebview = { type: 'render', model };
+    void panel.webview.postMessage(msg);
+  }
+
+  private async runAction(s: Session, action: ActionId): Promise<void> {
+    const label = LABEL_OF[action];
+    if (action === 'inspectText') {
+      await vscode.commands.executeCommand(COMMAND_OF[action], s.uri);
+      return;
+    }
+    if (s.busy) return;
+    const enabled = s.model.state === 'ready' && s.model.actions.find((a) => a.id === action)?.enabled;
+    if (!enabled) { s.status = `${label} is not available now.`; this.render(s); return; }
+    s.busy = action;
+    s.status = `${label}…`;
+    this.render(s);
+    try {
+      const result = await vscode.commands.executeCommand<unknown>(COMMAND_OF[action], s.uri);
+      s.status = outcome(action, result);
+    } catch (e) {
+      // e.g. the command is not registered: nothing ran, so say so here and in a notification
+      const msg = e instanceof Error ? e.message : String(e);
+      s.status = `${label} failed: ${msg}`;
+      void vscode.window.showErrorMessage(`${label} failed: ${msg}`);
+    } finally {
+      s.busy = null;
+      this.render(s);
+    }
+  }
+
+  /** Disposed with the provider. */
+  own(d: vscode.Disposable): void { this.disposables.push(d); }
+
+  private close(key: string): void {
+    const s = this.sessions.get(key);
+    if (!s) return;
+    s.loading?.cancel();
+    s.watcher.dispose();
+    this.sessions.delete(key);
+  }
+
+  dispose(): void {
+    clearTimeout(this.disksTimer);
+    this.client.off('disksChanged', this.onDisksChanged);
+    for (const key of [...this.sessions.keys()]) this.close(key);
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+function outcome(action: ActionId, result: unknown): string {
+  if (result === undefined) return `${LABEL_OF[action]} did not complete (see the notification or the log).`;
+  const list = Array.isArray(result) ? result as { device?: string; readOnly?: boolean }[] : [];
+  switch (action) {
+    case 'attach': case 'attachReadOnly':
+      return `Attached as ${list.map((d) => `${d.device}${d.readOnly ? ' (read-only)' : ''}`).join(', ')}.`;
+    case 'detach':
+      return `Detached ${list.map((d) => d.device).join(', ')}.`;
+    default: {
+      const child = result instanceof vscode.Uri ? result.fsPath : typeof result === 'string' ? result
+        : (result as { child?: string }).child;
+      return child ? `Created ${child}.` : `${LABEL_OF[action]} done.`;
+    }
+  }
+}
+
+function hintFor(code: number | null): string {
+  switch (code) {
+    case ErrorCode.NotFound: return 'The file was moved, renamed or deleted. Retry once it is back.';
+    case ErrorCode.PermissionDenied: return 'The file cannot be read with your permissions.';
+    case ErrorCode.WorkerDied: return 'The Virtual Disks worker stopped. Retry starts it again.';
+    default: return 'Retry, or open the log (Virtual Disks: Show Log) for details.';
+  }
+}
+
+/**
+ * Registers the inspector. The provider owns the registration: push it to context.subscriptions. It is also the
+ * test hook (VdiskApi.inspector).
+ */
+export function registerInspector(context: vscode.ExtensionContext, client: WorkerClient, disks: AttachedDisksProvider,
+  extras: InspectorExtras = {}): InspectorProvider {
+  const provider = new InspectorProvider(vscode.Uri.joinPath(context.extensionUri, 'media', 'inspector'), client, disks, extras);
+  const registration = vscode.window.registerCustomEditorProvider(INSPECTOR_VIEW_TYPE, provider, {
+    supportsMultipleEditorsPerDocument: true,
+    webviewOptions: { retainContextWhenHidden: false, enableFindWidget: true },
+  });
+  provider.own(registration);
+  return provider;
+}
