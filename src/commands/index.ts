@@ -45,5 +45,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
   return Object.entries(COMMANDS).map(([id, body]) =>
     vscode.commands.registerCommand(id, (...args: unknown[]) => runCommand(ctx.log, id, () => body(ctx, args), {
       retryReadOnly: RETRY_READ_ONLY[id] ? () => vscode.commands.executeCommand(RETRY_READ_ONLY[id], ...args) : undefined,
+      retry: () => vscode.commands.executeCommand(id, ...args),
+      elevate: () => ctx.client.elevate(),
     })));
 }

@@ -112,6 +112,10 @@ export const Unmount = new RequestType<MountParams, VolumeInfo[], void>('vdisk/u
 export interface SleepParams { ms: number }
 export const Sleep = new RequestType<SleepParams, { slept: number; cancelled: boolean }, void>('vdisk/sleep');
 
+/** Windows: start an elevated worker (UAC prompt) that connects to the client's pipe with the secret. */
+export interface ElevateParams { pipe: string; secretFile: string }
+export const Elevate = new RequestType<ElevateParams, { pid: number }, void>('vdisk/elevate');
+
 export const Shutdown = new RequestType0<void, void>('vdisk/shutdown');
 
 // ---- notifications (worker -> host) -----------------------------------------------------------

@@ -12,7 +12,13 @@ export class UserError extends Error {}
 export interface ErrorAction { title: string; run: () => unknown }
 
 /** Actions a failure offers; `retry` re-runs the command with other options where that makes sense. */
-export interface FailureContext { retryReadOnly?: () => unknown }
+export interface FailureContext {
+  retryReadOnly?: () => unknown;
+  /** Runs the same command again with the same arguments. */
+  retry?: () => unknown;
+  /** Switches to an elevated worker (Windows); offered with retry on "needs-elevation". */
+  elevate?: () => Promise<void>;
+}
 
 export function actionsFor(err: unknown, ctx: FailureContext = {}): ErrorAction[] {
   const showLog: ErrorAction = { title: 'Show Log', run: () => vscode.commands.executeCommand('vdisk.showLog') };
@@ -26,6 +32,10 @@ export function actionsFor(err: unknown, ctx: FailureContext = {}): ErrorAction[
     case ErrorCode.UnsupportedImage:
     case ErrorCode.PermissionDenied:
     case ErrorCode.ImageProblem:
+      if (data.reason === 'needs-elevation' && ctx.elevate && ctx.retry) {
+        const { elevate, retry } = ctx;
+        out.push({ title: 'Retry as Administrator', run: () => elevate().then(() => retry(), (e: unknown) => showFailure('vdisk.elevate', e)) });
+      }
       if (ctx.retryReadOnly && ['iso-read-write', 'differencing-read-write', 'read-only-fs', 'not-root'].includes(data.reason ?? '')) {
         out.push({ title: 'Retry Read-Only', run: ctx.retryReadOnly });
       }
@@ -55,13 +65,17 @@ export async function runCommand<T>(log: vscode.LogOutputChannel, name: string, 
       log.info(`${name}: cancelled`);
       return undefined;
     }
-    const msg = messageOf(err);
-    log.error(`${name}: ${msg}`);
-    const actions = actionsFor(err, ctx);
-    shownErrors.fire({ command: name, message: msg, actions: actions.map((a) => a.title) });
-    void vscode.window.showErrorMessage(msg, ...actions.map((a) => a.title)).then((picked) => {
-      actions.find((a) => a.title === picked)?.run();
-    });
+    log.error(`${name}: ${messageOf(err)}`);
+    showFailure(name, err, ctx);
     return undefined;
   }
+}
+
+function showFailure(name: string, err: unknown, ctx: FailureContext = {}): void {
+  const msg = messageOf(err);
+  const actions = actionsFor(err, ctx);
+  shownErrors.fire({ command: name, message: msg, actions: actions.map((a) => a.title) });
+  void vscode.window.showErrorMessage(msg, ...actions.map((a) => a.title)).then((picked) => {
+    actions.find((a) => a.title === picked)?.run();
+  });
 }

@@ -2,12 +2,16 @@
 // fails every pending request at once when it dies, restarts it on the next need within a crash budget,
 // and shuts it down with a request followed by a kill after a timeout. No `vscode` here: the CLI uses it too.
 import * as cp from 'child_process';
+import * as fs from 'fs';
 import { EventEmitter } from 'events';
+import * as net from 'net';
+import * as os from 'os';
 import {
-  CancellationToken, createMessageConnection, IPCMessageReader, IPCMessageWriter, MessageConnection,
-  RequestType, RequestType0, ResponseError, StreamMessageReader, StreamMessageWriter,
+  CancellationToken, createMessageConnection, IPCMessageReader, IPCMessageWriter, MessageConnection, MessageReader, MessageWriter,
+  RequestType, RequestType0, ResponseError, SocketMessageReader, SocketMessageWriter, StreamMessageReader, StreamMessageWriter,
 } from 'vscode-jsonrpc/node';
 import * as P from '../common/protocol';
+import { acceptElevatedWorker, newElevationSession } from '../common/elevation';
 
 export type WorkerState = 'stopped' | 'starting' | 'running' | 'failed';
 
@@ -31,7 +35,17 @@ export interface WorkerClientOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-interface Running { proc: cp.ChildProcess; connection: MessageConnection; info: P.InitializeResult }
+/** A worker we talk to: our child process, or an elevated one that connected back over a pipe. */
+interface Running {
+  pid: number | undefined;
+  connection: MessageConnection;
+  info: P.InitializeResult;
+  elevated: boolean;
+  stopping: boolean;
+  /** Resolves when the process (or, for an elevated worker, its connection) is gone. */
+  exited: Promise<void>;
+  kill(): void;
+}
 
 export class WorkerClient extends EventEmitter {
   private _state: WorkerState = 'stopped';
@@ -48,7 +62,8 @@ export class WorkerClient extends EventEmitter {
 
   get state(): WorkerState { return this._state; }
   get info(): P.InitializeResult | undefined { return this.running?.info; }
-  get pid(): number | undefined { return this.running?.proc.pid; }
+  get pid(): number | undefined { return this.running?.pid; }
+  get elevated(): boolean { return this.running?.elevated === true; }
 
   private setState(s: WorkerState): void {
     if (s === this._state) return;
@@ -65,8 +80,12 @@ export class WorkerClient extends EventEmitter {
         `The vdisk worker crashed ${this.budget.crashes} times in ${Math.round(this.budget.windowMs / 60000)} minutes and was not restarted. Run "Restart Worker" to try again; the log has the details.`,
         { reason: 'restart-budget' }));
     }
+    return this.begin(this.spawn());
+  }
+
+  private begin(starting: Promise<Running>): Promise<Running> {
     this.setState('starting');
-    this.starting = this.spawn().then((r) => {
+    this.starting = starting.then((r) => {
       this.running = r; this.starting = undefined; this.setState('running');
       return r;
     }, (e: unknown) => {
@@ -85,21 +104,31 @@ export class WorkerClient extends EventEmitter {
       execArgv: [],
     });
     this.forwardStderr(proc);
-    const connection = stdio
-      ? createMessageConnection(new StreamMessageReader(proc.stdout!), new StreamMessageWriter(proc.stdin!))
-      : createMessageConnection(new IPCMessageReader(proc), new IPCMessageWriter(proc));
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    proc.once('error', (e) => this.opts.log.error(`worker process error: ${e.message}`));
+    const r = await this.connect(
+      stdio ? new StreamMessageReader(proc.stdout!) : new IPCMessageReader(proc),
+      stdio ? new StreamMessageWriter(proc.stdin!) : new IPCMessageWriter(proc),
+      { pid: proc.pid, elevated: false, exited, kill: () => proc.kill('SIGKILL') },
+      new Promise<never>((_, reject) => proc.once('exit', (code, signal) =>
+        reject(new ResponseError(P.ErrorCode.WorkerDied, `The vdisk worker exited during start-up (${describeExit(code, signal)})`)))));
+    proc.once('exit', (code, signal) => this.onExit(r, describeExit(code, signal)));
+    if (proc.exitCode !== null || proc.signalCode !== null) this.onExit(r, describeExit(proc.exitCode, proc.signalCode));
+    this.opts.log.info(`worker ${proc.pid} started in ${Date.now() - t0} ms (backend ${r.info.backend}${r.info.limitations.length ? `; ${r.info.limitations.join(' ')}` : ''})`);
+    return r;
+  }
+
+  /** Opens the JSON-RPC connection and performs the handshake. */
+  private async connect(reader: MessageReader, writer: MessageWriter, proc: Pick<Running, 'pid' | 'elevated' | 'exited' | 'kill'>, died: Promise<never>): Promise<Running> {
+    const connection = createMessageConnection(reader, writer);
     connection.onNotification(P.DisksChanged, (p) => this.emit('disksChanged', p));
     connection.listen();
-    const exited = new Promise<never>((_, reject) => proc.once('exit', (code, signal) =>
-      reject(new ResponseError(P.ErrorCode.WorkerDied, `The vdisk worker exited during start-up (${describeExit(code, signal)})`))));
-    proc.once('exit', (code, signal) => this.onExit(proc, connection, code, signal));
-    proc.once('error', (e) => this.opts.log.error(`worker process error: ${e.message}`));
+    died.catch(() => connection.dispose());
     const info = await Promise.race([
       connection.sendRequest(P.Initialize, { protocolVersion: P.PROTOCOL_VERSION, client: this.opts.client, watch: this.opts.watch, settings: this.opts.settings?.() }),
-      exited,
+      died,
     ]);
-    this.opts.log.info(`worker ${proc.pid} started in ${Date.now() - t0} ms (backend ${info.backend}${info.limitations.length ? `; ${info.limitations.join(' ')}` : ''})`);
-    return { proc, connection, info };
+    return { ...proc, connection, info, stopping: false, pid: proc.pid ?? info.pid };
   }
 
   private forwardStderr(proc: cp.ChildProcess): void {
@@ -117,20 +146,21 @@ export class WorkerClient extends EventEmitter {
     });
   }
 
-  private onExit(proc: cp.ChildProcess, connection: MessageConnection, code: number | null, signal: NodeJS.Signals | null): void {
-    const expected = (proc as { vdiskStopping?: boolean }).vdiskStopping === true;
-    connection.dispose();
-    if (this.running?.proc === proc) this.running = undefined;
+  private onExit(r: Running, how: string): void {
+    if ((r as { gone?: boolean }).gone) return;
+    (r as { gone?: boolean }).gone = true;
+    r.connection.dispose();
+    if (this.running === r) this.running = undefined;
     const err = new ResponseError(P.ErrorCode.WorkerDied,
-      `The vdisk worker stopped unexpectedly (${describeExit(code, signal)}); the request was not completed. It restarts on the next action.`);
+      `The vdisk worker stopped unexpectedly (${how}); the request was not completed. It restarts on the next action.`);
     for (const reject of [...this.pending]) reject(err);
     this.pending.clear();
-    if (expected) { this.setState('stopped'); return; }
-    this.opts.log.error(`worker ${proc.pid} died: ${describeExit(code, signal)}`);
+    if (r.stopping) { this.setState('stopped'); return; }
+    this.opts.log.error(`worker ${r.pid} died: ${how}`);
     const now = Date.now();
     this.crashes = [...this.crashes.filter((t) => now - t < this.budget.windowMs), now];
     this.setState(this.crashes.length >= this.budget.crashes ? 'failed' : 'stopped');
-    this.emit('crash', { code, signal, restartable: this._state !== 'failed' });
+    this.emit('crash', { how, restartable: this._state !== 'failed' });
   }
 
   request<R>(type: RequestType0<R, void>, token?: CancellationToken): Promise<R>;
@@ -148,25 +178,50 @@ export class WorkerClient extends EventEmitter {
     });
   }
 
+  /**
+   * "Retry as Administrator" (Windows): the current worker starts an elevated copy through the UAC prompt; it
+   * connects back over a named pipe with a per-session secret, and from then on every request goes to it.
+   */
+  async elevate(timeoutMs = 120_000): Promise<void> {
+    if (this.elevated) return;
+    const session = newElevationSession(os.tmpdir());
+    const server = net.createServer();
+    try {
+      await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(session.pipe, resolve); });
+      const accepted = acceptElevatedWorker(server, session.secret, timeoutMs);
+      accepted.catch(() => undefined);
+      const launched = await this.request(P.Elevate, { pipe: session.pipe, secretFile: session.secretFile });
+      const socket = await accepted;
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      await this.stop();
+      const starting = this.begin(this.connect(new SocketMessageReader(socket), new SocketMessageWriter(socket),
+        { pid: launched.pid || undefined, elevated: true, exited: closed, kill: () => socket.destroy() },
+        closed.then(() => { throw new ResponseError(P.ErrorCode.WorkerDied, 'The elevated worker closed its connection during start-up'); })));
+      socket.resume(); // handed over paused so that no byte after the handshake is lost; the reader is listening now
+      const r = await starting;
+      void closed.then(() => this.onExit(r, 'the elevated worker closed its connection'));
+      this.opts.log.info(`elevated worker ${r.pid} connected`);
+    } finally {
+      server.close();
+      fs.rmSync(session.secretFile, { force: true }); // normally the elevated worker already took it
+    }
+  }
+
   /** Asks the worker to shut down (releasing session disks); kills it if it has not exited in time. */
   async stop(): Promise<void> {
     if (this.starting) await this.starting.catch(() => undefined);
     const r = this.running;
     if (!r) { if (this._state !== 'failed') this.setState('stopped'); return; }
-    (r.proc as { vdiskStopping?: boolean }).vdiskStopping = true;
-    const exited = new Promise<void>((resolve) => {
-      if (r.proc.exitCode !== null || r.proc.signalCode !== null) resolve(); else r.proc.once('exit', () => resolve());
-    });
+    r.stopping = true;
     const timeout = this.opts.shutdownTimeoutMs ?? 3000;
     const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeout).unref());
     r.connection.sendRequest(P.Shutdown).catch(() => undefined);
-    if ((await Promise.race([exited, timer])) === 'timeout') {
-      this.opts.log.warn(`worker ${r.proc.pid} did not exit within ${timeout} ms; killing it`);
-      r.proc.kill('SIGKILL');
-      await exited;
+    if ((await Promise.race([r.exited, timer])) === 'timeout') {
+      this.opts.log.warn(`worker ${r.pid} did not exit within ${timeout} ms; killing it`);
+      r.kill();
+      await r.exited;
     }
-    this.running = undefined;
-    this.setState('stopped');
+    this.onExit(r, 'stopped');
   }
 
   /** Stops the worker, forgets past crashes and starts a fresh one. */

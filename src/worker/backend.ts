@@ -19,6 +19,8 @@ export interface Backend {
   deps(target: string): Promise<DependencyEntry[]>;
   mount(device: string, token: CancellationToken): Promise<VolumeInfo[]>;
   unmount(device: string, token: CancellationToken): Promise<VolumeInfo[]>;
+  /** Windows only: start an elevated copy of this worker that connects to `pipe` with the secret in `secretFile`. */
+  elevate?(pipe: string, secretFile: string): Promise<{ pid: number }>;
   /** Release everything session-scoped (close held handles/fds, stop daemons). Called on shutdown. */
   dispose(): Promise<void>;
   /** Called by the backend whenever the set of disks changes on its own initiative. */

@@ -3,6 +3,7 @@
 //   stdin/stdout                                  node dist/worker.js --stdio
 //   TCP to a listening client (Wine, elevation)   node dist/worker.js --socket <port>
 //   named pipe / unix socket                      node dist/worker.js --pipe <path>
+//   elevated (Windows "Retry as Administrator")   node dist/worker.js --pipe <name> --secret-file <path>
 import * as net from 'net';
 import {
   createMessageConnection, IPCMessageReader, IPCMessageWriter, MessageReader, MessageWriter,
@@ -12,6 +13,7 @@ import type { LogLevel } from '../common/protocol';
 import type { Backend } from './backend';
 import { registerHandlers } from './server';
 import { UnsupportedBackend } from './unsupported';
+import { connectElevated } from '../common/elevation';
 
 function log(level: LogLevel, msg: string): void {
   process.stderr.write(`[${level}] ${msg.replace(/\n/g, '\n    ')}\n`);
@@ -22,18 +24,44 @@ function argValue(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-async function transport(): Promise<{ reader: MessageReader; writer: MessageWriter; onClose: (f: () => void) => void }> {
+interface Transport {
+  reader: MessageReader;
+  writer: MessageWriter;
+  onClose: (f: () => void) => void;
+  /** Resolves once everything written so far has left the process (so a last reply is not lost on exit). */
+  flush: () => Promise<void>;
+  /** Called after the connection listens (an elevated socket is handed over paused). */
+  started?: () => void;
+}
+
+async function transport(): Promise<Transport> {
   const port = argValue('--socket');
   const pipe = argValue('--pipe');
+  const secretFile = argValue('--secret-file');
   if (port !== undefined || pipe !== undefined) {
-    const socket = pipe !== undefined ? net.connect(pipe) : net.connect(Number(port), '127.0.0.1');
-    await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
-    return { reader: new SocketMessageReader(socket), writer: new SocketMessageWriter(socket), onClose: (f) => socket.once('close', f) };
+    let socket: net.Socket;
+    if (secretFile !== undefined && pipe !== undefined) socket = await connectElevated(pipe, secretFile);
+    else {
+      socket = pipe !== undefined ? net.connect(pipe) : net.connect(Number(port), '127.0.0.1');
+      await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+    }
+    return {
+      reader: new SocketMessageReader(socket), writer: new SocketMessageWriter(socket), onClose: (f) => socket.once('close', f),
+      flush: () => new Promise((resolve) => { if (socket.destroyed) resolve(); else socket.end(resolve); }),
+      started: () => socket.resume(),
+    };
   }
   if (process.argv.includes('--stdio') || !process.send) {
-    return { reader: new StreamMessageReader(process.stdin), writer: new StreamMessageWriter(process.stdout), onClose: (f) => process.stdin.once('end', f) };
+    return {
+      reader: new StreamMessageReader(process.stdin), writer: new StreamMessageWriter(process.stdout), onClose: (f) => process.stdin.once('end', f),
+      flush: () => new Promise((resolve) => process.stdout.write('', () => resolve())),
+    };
   }
-  return { reader: new IPCMessageReader(process), writer: new IPCMessageWriter(process), onClose: (f) => process.once('disconnect', f) };
+  return {
+    reader: new IPCMessageReader(process), writer: new IPCMessageWriter(process), onClose: (f) => process.once('disconnect', f),
+    // an empty message through the channel resolves after every earlier one was written
+    flush: () => new Promise((resolve) => { if (process.connected) process.send!({ jsonrpc: '2.0', method: '$/vdisk/bye' }, undefined, undefined, () => resolve()); else resolve(); }),
+  };
 }
 
 function createBackend(): Backend {
@@ -51,7 +79,7 @@ function createBackend(): Backend {
 }
 
 async function main(): Promise<void> {
-  const { reader, writer, onClose } = await transport();
+  const { reader, writer, onClose, flush, started } = await transport();
   const connection = createMessageConnection(reader, writer);
   const backend = createBackend();
   let exiting = false;
@@ -59,7 +87,10 @@ async function main(): Promise<void> {
     if (exiting) return;
     exiting = true;
     // closing the fds we hold releases every session-lifetime disk
-    void backend.dispose().finally(() => process.exit(code));
+    void backend.dispose().finally(() => {
+      const timer = setTimeout(() => process.exit(code), 1000);
+      void flush().finally(() => { clearTimeout(timer); process.exit(code); });
+    });
   };
   registerHandlers({ connection, backend, log, onShutdown: () => exit(0) });
   onClose(() => exit(0));
@@ -68,6 +99,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => exit(0));
   process.on('uncaughtException', (e) => { log('error', `uncaught: ${e.stack ?? e}`); exit(1); });
   connection.listen();
+  started?.();
   log('debug', `worker ${process.pid} listening (${process.platform}, node ${process.version})`);
 }
 

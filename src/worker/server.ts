@@ -100,6 +100,14 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
   connection.onRequest(P.Mount, handle(async (p: P.MountParams, token) => { const r = await backend.mount(p.device, token); changed('mount'); return r; }));
   connection.onRequest(P.Unmount, handle(async (p: P.MountParams, token) => { const r = await backend.unmount(p.device, token); changed('unmount'); return r; }));
 
+  connection.onRequest(P.Elevate, handle(async (p: P.ElevateParams) => {
+    if (!backend.elevate) {
+      throw new WorkerError(P.ErrorCode.NotSupported, 'Running as administrator is a Windows feature; on Linux, run VS Code\'s server as root to attach disks');
+    }
+    if (!p || typeof p.pipe !== 'string' || typeof p.secretFile !== 'string') throw new WorkerError(P.ErrorCode.InvalidParams, 'elevate needs a pipe and a secret file');
+    return backend.elevate(p.pipe, p.secretFile);
+  }));
+
   connection.onRequest(P.Sleep, handle(async (p: P.SleepParams, token) => {
     const start = Date.now();
     await new Promise<void>((resolve) => {

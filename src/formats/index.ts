@@ -1,0 +1,10 @@
+// The format layer's public surface (worker, CLI and tests import from here).
+export { inspectImage } from './inspect';
+export { FormatError } from './errors';
+export type { FormatErrorCode } from './errors';
+export { createDifferencingDisk } from './create-diff';
+export { detectFormat } from './detect';
+export { PROBLEM_CODES, problem, hasProblem } from './problems';
+export type { ProblemCode } from './problems';
+export { checkWindowsIsoRules } from './iso';
+export { DEFAULT_MAX_DEPTH } from './chain';

@@ -1,0 +1,49 @@
+// inspectImage: one file's metadata plus its whole differencing chain, without attaching anything.
+import * as fs from 'fs';
+import * as path from 'path';
+import type { ImageInfo } from '../common/image';
+import { FormatError } from './errors';
+import { inspectOne } from './inspect-one';
+import { resolveChain, DEFAULT_MAX_DEPTH } from './chain';
+
+export { FormatError };
+
+export async function inspectImage(file: string, opts: { maxDepth?: number } = {}): Promise<ImageInfo> {
+  const abs = path.resolve(file);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(abs);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new FormatError('not-found', `${abs}: no such file`);
+    throw new FormatError('unreadable', `${abs}: ${(e as Error).message}`);
+  }
+  if (st.isDirectory()) throw new FormatError('not-an-image', `${abs} is a directory`);
+  if (!st.isFile()) throw new FormatError('not-an-image', `${abs} is not a regular file`);
+  let one;
+  try {
+    one = await inspectOne(abs);
+  } catch (e) {
+    throw new FormatError('unreadable', `${abs}: ${(e as Error).message}`);
+  }
+  const p = one.parsed;
+  const c = await resolveChain(abs, p, opts.maxDepth ?? DEFAULT_MAX_DEPTH);
+  return {
+    path: abs,
+    format: p.format,
+    subtype: p.subtype,
+    virtualSize: p.virtualSize,
+    fileSize: one.fileSize,
+    blockSize: p.blockSize,
+    logicalSectorSize: p.logicalSectorSize,
+    physicalSectorSize: p.physicalSectorSize,
+    id: p.id,
+    virtualDiskId: p.virtualDiskId,
+    creator: p.creator,
+    parent: c.parent,
+    chain: c.chain,
+    needsLogReplay: p.needsLogReplay,
+    problems: [...p.problems, ...c.problems],
+    details: p.details,
+  };
+}

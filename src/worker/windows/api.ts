@@ -1,0 +1,123 @@
+// Function bindings: VirtDisk.dll, kernel32.dll and advapi32.dll through koffi. Struct layouts live in
+// structs.ts. Loaded lazily (only on Windows, only when the backend first needs them); every function the
+// backend uses is resolved at load time, so a missing export fails at startup with its name.
+import koffi from 'koffi';
+import * as S from './structs';
+import * as C from './constants';
+
+/** An opaque Windows HANDLE (koffi External). Close it with closeHandle, in a finally. */
+export type Handle = object;
+
+export interface Api {
+  OpenVirtualDisk(type: object, path: string, mask: number, flags: number, params: object, out: [Handle | null]): number;
+  AttachVirtualDisk(h: Handle, sd: unknown, flags: number, providerFlags: number, params: object, overlapped: null): number;
+  DetachVirtualDisk(h: Handle, flags: number, providerFlags: number): number;
+  GetVirtualDiskPhysicalPath(h: Handle, size: [number], buf: Buffer): number;
+  GetAllAttachedVirtualDiskPhysicalPaths(size: [number], buf: Buffer | null): number;
+  GetStorageDependencyInformation(h: Handle, flags: number, size: number, buf: Buffer, used: [number]): number;
+  GetVirtualDiskInformation(h: Handle, size: [number], buf: Buffer, used: [number] | null): number;
+  CreateFileW(path: string, access: number, share: number, sa: null, disposition: number, flags: number, template: null): Handle;
+  CloseHandle(h: Handle): number;
+  DeviceIoControl(h: Handle, code: number, inBuf: Buffer | null, inSize: number, outBuf: Buffer, outSize: number, returned: [number], overlapped: null): number;
+  FindFirstVolumeW(buf: Buffer, chars: number): Handle;
+  FindNextVolumeW(h: Handle, buf: Buffer, chars: number): number;
+  FindVolumeClose(h: Handle): number;
+  GetVolumePathNamesForVolumeNameW(volume: string, buf: Buffer, chars: number, needed: [number]): number;
+  GetVolumeInformationW(root: string, label: Buffer, labelChars: number, serial: null, maxComp: null, fsFlags: [number], fsName: Buffer, fsNameChars: number): number;
+  GetVolumeNameForVolumeMountPointW(mountPoint: string, buf: Buffer, chars: number): number;
+  SetVolumeMountPointW(mountPoint: string, volume: string): number;
+  DeleteVolumeMountPointW(mountPoint: string): number;
+  GetLogicalDrives(): number;
+  GetLastError(): number;
+  FormatMessageW(flags: number, source: unknown, id: number, lang: number, buf: Buffer, chars: number, args: null): number;
+  LoadLibraryExW(name: string, file: null, flags: number): unknown;
+  LocalFree(p: unknown): unknown;
+  ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl: string, revision: number, out: [unknown], size: null): number;
+  IsUserAnAdmin(): number;
+}
+
+/** Names of every VirtDisk.dll function bound (the Wine test checks they all resolve). */
+export const VIRTDISK_FUNCTIONS = [
+  'OpenVirtualDisk', 'AttachVirtualDisk', 'DetachVirtualDisk', 'GetVirtualDiskPhysicalPath',
+  'GetAllAttachedVirtualDiskPhysicalPaths', 'GetStorageDependencyInformation', 'GetVirtualDiskInformation',
+] as const;
+
+let api: Api | undefined;
+let HANDLE_TYPE: unknown;
+
+export function loadApi(): Api {
+  if (api) return api;
+  void S.STRUCTS; // the prototypes below name the struct types registered by structs.ts
+  HANDLE_TYPE = koffi.pointer('VD_HANDLE', koffi.opaque('VD_HANDLE_T'));
+  const vd = koffi.load('virtdisk.dll');
+  const k32 = koffi.load('kernel32.dll');
+  const adv = koffi.load('advapi32.dll');
+  const sh = koffi.load('shell32.dll');
+  const f = (lib: ReturnType<typeof koffi.load>, proto: string) => lib.func(proto);
+  api = {
+    OpenVirtualDisk: f(vd, 'uint32_t __stdcall OpenVirtualDisk(VIRTUAL_STORAGE_TYPE *type, const char16_t *path, uint32_t mask, uint32_t flags, OPEN_VIRTUAL_DISK_PARAMETERS *params, _Out_ VD_HANDLE *handle)'),
+    AttachVirtualDisk: f(vd, 'uint32_t __stdcall AttachVirtualDisk(VD_HANDLE h, void *sd, uint32_t flags, uint32_t providerFlags, ATTACH_VIRTUAL_DISK_PARAMETERS *params, void *overlapped)'),
+    DetachVirtualDisk: f(vd, 'uint32_t __stdcall DetachVirtualDisk(VD_HANDLE h, uint32_t flags, uint32_t providerFlags)'),
+    GetVirtualDiskPhysicalPath: f(vd, 'uint32_t __stdcall GetVirtualDiskPhysicalPath(VD_HANDLE h, _Inout_ uint32_t *size, void *buf)'),
+    GetAllAttachedVirtualDiskPhysicalPaths: f(vd, 'uint32_t __stdcall GetAllAttachedVirtualDiskPhysicalPaths(_Inout_ uint32_t *size, void *buf)'),
+    GetStorageDependencyInformation: f(vd, 'uint32_t __stdcall GetStorageDependencyInformation(VD_HANDLE h, uint32_t flags, uint32_t size, void *info, _Out_ uint32_t *used)'),
+    GetVirtualDiskInformation: f(vd, 'uint32_t __stdcall GetVirtualDiskInformation(VD_HANDLE h, _Inout_ uint32_t *size, void *info, _Out_ uint32_t *used)'),
+    CreateFileW: f(k32, 'VD_HANDLE __stdcall CreateFileW(const char16_t *name, uint32_t access, uint32_t share, void *sa, uint32_t disposition, uint32_t flags, void *tmpl)'),
+    CloseHandle: f(k32, 'int __stdcall CloseHandle(VD_HANDLE h)'),
+    DeviceIoControl: f(k32, 'int __stdcall DeviceIoControl(VD_HANDLE h, uint32_t code, void *inBuf, uint32_t inSize, void *outBuf, uint32_t outSize, _Out_ uint32_t *returned, void *overlapped)'),
+    FindFirstVolumeW: f(k32, 'VD_HANDLE __stdcall FindFirstVolumeW(void *buf, uint32_t chars)'),
+    FindNextVolumeW: f(k32, 'int __stdcall FindNextVolumeW(VD_HANDLE h, void *buf, uint32_t chars)'),
+    FindVolumeClose: f(k32, 'int __stdcall FindVolumeClose(VD_HANDLE h)'),
+    GetVolumePathNamesForVolumeNameW: f(k32, 'int __stdcall GetVolumePathNamesForVolumeNameW(const char16_t *volume, void *buf, uint32_t chars, _Out_ uint32_t *needed)'),
+    GetVolumeInformationW: f(k32, 'int __stdcall GetVolumeInformationW(const char16_t *root, void *label, uint32_t labelChars, void *serial, void *maxComp, _Out_ uint32_t *fsFlags, void *fsName, uint32_t fsNameChars)'),
+    GetVolumeNameForVolumeMountPointW: f(k32, 'int __stdcall GetVolumeNameForVolumeMountPointW(const char16_t *mountPoint, void *buf, uint32_t chars)'),
+    SetVolumeMountPointW: f(k32, 'int __stdcall SetVolumeMountPointW(const char16_t *mountPoint, const char16_t *volume)'),
+    DeleteVolumeMountPointW: f(k32, 'int __stdcall DeleteVolumeMountPointW(const char16_t *mountPoint)'),
+    GetLogicalDrives: f(k32, 'uint32_t __stdcall GetLogicalDrives()'),
+    GetLastError: f(k32, 'uint32_t __stdcall GetLastError()'),
+    FormatMessageW: f(k32, 'uint32_t __stdcall FormatMessageW(uint32_t flags, void *source, uint32_t id, uint32_t lang, void *buf, uint32_t chars, void *args)'),
+    LoadLibraryExW: f(k32, 'void * __stdcall LoadLibraryExW(const char16_t *name, void *file, uint32_t flags)'),
+    LocalFree: f(k32, 'void * __stdcall LocalFree(void *p)'),
+    ConvertStringSecurityDescriptorToSecurityDescriptorW: f(adv, 'int __stdcall ConvertStringSecurityDescriptorToSecurityDescriptorW(const char16_t *sddl, uint32_t revision, _Out_ void **sd, void *size)'),
+    IsUserAnAdmin: f(sh, 'int __stdcall IsUserAnAdmin()'),
+  } as unknown as Api;
+  return api;
+}
+
+/** INVALID_HANDLE_VALUE is (HANDLE)-1; CreateFileW/FindFirstVolumeW return it on failure. */
+export function isInvalidHandle(h: Handle | null): boolean {
+  if (h === null) return true;
+  const a = koffi.address(h);
+  return a === 0n || a === 0xFFFFFFFFFFFFFFFFn;
+}
+
+export function closeHandle(h: Handle | null): void {
+  if (!isInvalidHandle(h)) loadApi().CloseHandle(h!);
+}
+
+/** Windows' own text for a code (FormatMessageW), for the log; VirtDisk's 0xC03A codes live in virtdisk.dll. */
+export function formatMessage(code: number): string {
+  const a = loadApi();
+  const buf = Buffer.alloc(2048);
+  let n = a.FormatMessageW(C.FORMAT_MESSAGE_FROM_SYSTEM | C.FORMAT_MESSAGE_IGNORE_INSERTS, null, code >>> 0, 0, buf, 1024, null);
+  if (!n) {
+    const mod = a.LoadLibraryExW('virtdisk.dll', null, 0x00000002 /* LOAD_LIBRARY_AS_DATAFILE */);
+    if (mod) n = a.FormatMessageW(C.FORMAT_MESSAGE_FROM_HMODULE | C.FORMAT_MESSAGE_IGNORE_INSERTS, mod, code >>> 0, 0, buf, 1024, null);
+  }
+  return n ? buf.toString('utf16le', 0, n * 2).trim() : `(no system text for ${code})`;
+}
+
+/** UTF-16LE, NUL-terminated, from a buffer. */
+export function wstr(buf: Buffer, offset = 0): string {
+  let end = offset;
+  while (end + 1 < buf.length && (buf[end] | buf[end + 1]) !== 0) end += 2;
+  return buf.toString('utf16le', offset, end);
+}
+
+/** A REG_MULTI_SZ-style list: strings separated by NUL, ended by an empty string. */
+export function multiSz(buf: Buffer, bytes = buf.length): string[] {
+  const all = buf.toString('utf16le', 0, bytes - (bytes % 2));
+  const out: string[] = [];
+  for (const s of all.split('\0')) { if (!s) break; out.push(s); }
+  return out;
+}

@@ -1,0 +1,274 @@
+// The Windows backend: VirtDisk through koffi. Session lifetime = this worker holds the VirtDisk handle for as
+// long as the disk is attached (closing it, or the worker dying, detaches); permanent = PERMANENT_LIFETIME, the
+// handle is closed at once and the disk is found again through GetAllAttachedVirtualDiskPhysicalPaths.
+import * as fs from 'fs';
+import * as path from 'path';
+import type { CancellationToken } from 'vscode-jsonrpc';
+import type { AttachedDisk, AttachParams, DependencyEntry, DetachResult, VolumeInfo } from '../../common/protocol';
+import { ErrorCode } from '../../common/protocol';
+import type { ImageInfo } from '../../common/image';
+import type { Backend } from '../backend';
+import { WorkerError } from '../errors';
+import type { Handle } from './api';
+import * as C from './constants';
+import { PermanentRecord } from './permanent-record';
+import { DiskKind, Log, VirtDisk, kindFromPath } from './virtdisk';
+import { freeDriveLetter, mountPoints, parseDevice, volumesOf } from './volumes';
+
+interface Held { handle: Handle; image: string; readOnly: boolean }
+
+const samePath = (a: string, b: string) => path.win32.resolve(a).toLowerCase() === path.win32.resolve(b).toLowerCase();
+
+export function createWindowsBackend(log: Log): Backend {
+  return new WindowsBackend(log);
+}
+
+class WindowsBackend implements Backend {
+  readonly name = 'windows' as const;
+  onDidChange?: Backend['onDidChange'];
+  private vdisk: VirtDisk | undefined;
+  private readonly held = new Map<string, Held>();
+  private readonly record = new PermanentRecord();
+
+  constructor(private readonly log: Log) {}
+
+  private vd(): VirtDisk {
+    if (!this.vdisk) {
+      try {
+        this.vdisk = new VirtDisk(this.log);
+      } catch (e) {
+        throw new WorkerError(ErrorCode.MissingDependency, `VirtDisk.dll could not be loaded: ${(e as Error).message}. Virtual disks need Windows 7 / Server 2008 R2 or later.`,
+          { missing: 'VirtDisk.dll', reason: 'virtdisk-missing' });
+      }
+    }
+    return this.vdisk;
+  }
+
+  limitations(): string[] {
+    try {
+      const vd = this.vd();
+      return vd.api.IsUserAnAdmin() ? [] : ['Not elevated: attaching and detaching need administrator rights (use "Retry as Administrator").'];
+    } catch (e) {
+      return [(e as Error).message];
+    }
+  }
+
+  async attach(params: AttachParams, image: ImageInfo, token: CancellationToken): Promise<AttachedDisk> {
+    const kind = kindForImage(image);
+    if (kind === 'iso' && !params.readOnly) {
+      throw new WorkerError(ErrorCode.UnsupportedImage, `${image.path} is an optical disc image: Windows attaches ISO images read-only only.`, { path: image.path, reason: 'iso-read-write' });
+    }
+    if (token.isCancellationRequested) throw new WorkerError(ErrorCode.Cancelled, 'Attach cancelled');
+    const vd = this.vd();
+    const permanent = params.lifetime === 'permanent';
+    const h = vd.open(image.path, kind, params.readOnly ? 'attach-ro' : 'attach-rw');
+    let device: string;
+    try {
+      vd.attach(h, image.path, { readOnly: params.readOnly, permanent });
+      try {
+        device = vd.physicalPath(h, image.path);
+      } catch (e) {
+        if (permanent) vd.api.DetachVirtualDisk(h, 0, 0); // do not leave a permanent disk nobody asked for
+        throw e;
+      }
+    } catch (e) {
+      vd.close(h);
+      throw e;
+    }
+    if (permanent) {
+      vd.close(h);
+      this.record.add(image.path);
+    } else {
+      this.held.set(device, { handle: h, image: image.path, readOnly: params.readOnly });
+    }
+    this.log('info', `attached ${image.path} as ${device} (${params.readOnly ? 'read-only' : 'read-write'}, ${params.lifetime})`);
+    const volumes = await this.waitForVolumes(device, token);
+    return { device, image: image.path, readOnly: params.readOnly, engine: 'virtdisk', lifetime: params.lifetime, ours: true,
+      sizeBytes: image.virtualSize, volumes };
+  }
+
+  /** Windows mounts the new disk's volumes asynchronously (PnP, then the mount manager): wait up to 3 s for them. */
+  private async waitForVolumes(device: string, token: CancellationToken): Promise<VolumeInfo[]> {
+    let volumes: VolumeInfo[] = [];
+    for (let waited = 0; waited <= 3000 && !token.isCancellationRequested; waited += 250) {
+      volumes = volumesOf(this.vd(), device);
+      if (volumes.length && volumes.every((v) => v.mountPoint)) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    return volumes;
+  }
+
+  async detach(target: string, token: CancellationToken): Promise<DetachResult> {
+    if (token.isCancellationRequested) throw new WorkerError(ErrorCode.Cancelled, 'Detach cancelled');
+    const vd = this.vd();
+    for (const [device, held] of this.held) {
+      if (device.toLowerCase() === target.toLowerCase() || samePath(held.image, target)) {
+        // on failure keep the handle: closing it would detach anyway, behind the error the user is shown
+        vd.detach(held.handle, held.image);
+        vd.close(held.handle);
+        this.held.delete(device);
+        this.log('info', `detached ${held.image} (${device})`);
+        return { device, image: held.image };
+      }
+    }
+    const disk = (await this.list()).find((d) => d.device.toLowerCase() === target.toLowerCase() || (d.image && samePath(d.image, target)));
+    if (!disk || !disk.image) throw new WorkerError(ErrorCode.NotAttached, `${target} is not an attached virtual disk`, { path: target });
+    const h = vd.open(disk.image, kindFromPath(disk.image), 'detach');
+    try { vd.detach(h, disk.image); } finally { vd.close(h); }
+    this.record.remove(disk.image);
+    this.log('info', `detached ${disk.image} (${disk.device})`);
+    return { device: disk.device, image: disk.image };
+  }
+
+  async list(): Promise<AttachedDisk[]> {
+    const vd = this.vd();
+    const out: AttachedDisk[] = [];
+    for (const image of vd.allAttachedPaths()) {
+      const mine = [...this.held].find(([, v]) => samePath(v.image, image));
+      try {
+        const { device, sizeBytes } = this.describe(image, mine?.[0]);
+        const flags = this.diskFlags(device);
+        out.push({
+          device, image, engine: 'virtdisk',
+          readOnly: mine ? mine[1].readOnly : flags.includes('read-only'),
+          lifetime: mine ? 'session' : 'permanent',
+          ours: !!mine || this.record.has(image),
+          ...(sizeBytes !== null ? { sizeBytes } : {}),
+          volumes: volumesOf(vd, device),
+        });
+      } catch (e) {
+        this.log('warn', `attached disk ${image} could not be described: ${(e as Error).message}`);
+      }
+    }
+    return out;
+  }
+
+  /** Device (GetVirtualDiskPhysicalPath) and virtual size (GetVirtualDiskInformation SIZE) of an attached image. */
+  private describe(image: string, knownDevice?: string): { device: string; sizeBytes: number | null } {
+    const vd = this.vd();
+    const h = vd.open(image, kindFromPath(image), 'info');
+    try {
+      return { device: knownDevice ?? vd.physicalPath(h, image), sizeBytes: vd.information(h, image).virtualSize };
+    } finally { vd.close(h); }
+  }
+
+  private deviceOf(image: string): string {
+    const vd = this.vd();
+    const h = vd.open(image, kindFromPath(image), 'info');
+    try { return vd.physicalPath(h, image); } finally { vd.close(h); }
+  }
+
+  /** DEPENDENT_DISK_FLAGs of the disk itself (its level-1 entry), via a disk handle. */
+  private diskFlags(device: string): string[] {
+    try {
+      const entries = this.depsOfHandle(device, C.GET_STORAGE_DEPENDENCY_FLAG.DISK_HANDLE);
+      return (entries.find((e) => e.ancestorLevel === 1) ?? entries[0])?.flags ?? [];
+    } catch (e) {
+      this.log('debug', `dependency flags of ${device}: ${(e as Error).message}`);
+      return [];
+    }
+  }
+
+  private depsOfHandle(devicePath: string, flags: number): DependencyEntry[] {
+    const vd = this.vd();
+    const h = vd.openDevice(devicePath);
+    try {
+      return vd.dependencies(h, flags, devicePath);
+    } finally { vd.close(h); }
+  }
+
+  /**
+   * `target`: a disk (\\.\PhysicalDriveN, \\.\CdRomN), an attached image file, a volume GUID path, a drive letter or
+   * any path on a volume. Disks are queried with DISK_HANDLE, volumes with HOST_VOLUMES (the whole chain down to
+   * the volumes hosting the image files); a volume on a physical disk has no dependencies: [].
+   */
+  async deps(target: string): Promise<DependencyEntry[]> {
+    const F = C.GET_STORAGE_DEPENDENCY_FLAG;
+    let handlePath: string;
+    let flags: number;
+    if (parseDevice(target)) {
+      handlePath = target; flags = F.DISK_HANDLE | F.HOST_VOLUMES;
+    } else if (kindFromPath(target) && fs.existsSync(target)) {
+      handlePath = this.deviceOf(target); flags = F.DISK_HANDLE | F.HOST_VOLUMES;
+    } else if (/^\\\\\?\\Volume\{[0-9a-f-]+\}\\?$/i.test(target)) {
+      handlePath = target.replace(/\\$/, ''); flags = F.HOST_VOLUMES;
+    } else if (/^[a-z]:/i.test(target)) {
+      handlePath = `\\\\.\\${target.slice(0, 2).toUpperCase()}`; flags = F.HOST_VOLUMES;
+    } else {
+      throw new WorkerError(ErrorCode.InvalidParams, `deps needs a disk, an attached image, a volume or a path on a drive, not ${JSON.stringify(target)}`);
+    }
+    try {
+      return this.depsOfHandle(handlePath, flags);
+    } catch (e) {
+      if (e instanceof WorkerError && e.data.win32 === C.ERROR.VIRTDISK_NOT_VIRTUAL_DISK) return [];
+      if (e instanceof WorkerError && e.data.win32 === C.ERROR.INVALID_PARAMETER && (flags & F.HOST_VOLUMES)) {
+        this.log('debug', `GetStorageDependencyInformation with HOST_VOLUMES rejected for ${handlePath}; asking for direct dependencies only`);
+        return this.depsOfHandle(handlePath, flags & ~F.HOST_VOLUMES);
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Windows mounts volumes itself when it attaches a disk; mount() gives a drive letter to every volume of the disk
+   * that has none (attached with NO_DRIVE_LETTER, or a letter removed by unmount) and returns the volumes.
+   */
+  async mount(device: string, _token: CancellationToken): Promise<VolumeInfo[]> {
+    const vd = this.vd();
+    const volumes = this.volumesOrFail(device);
+    for (const v of volumes.filter((x) => !x.mountPoint)) {
+      const letter = freeDriveLetter(vd);
+      if (!letter) throw new WorkerError(ErrorCode.Busy, 'No free drive letter is left (D: to Z: are all in use)', { reason: 'no-drive-letter' });
+      if (!vd.api.SetVolumeMountPointW(letter, v.device.endsWith('\\') ? v.device : `${v.device}\\`)) vd.lastError(`Assigning ${letter} to ${v.device}`);
+    }
+    return volumesOf(vd, device);
+  }
+
+  /** Removes the drive letters and folder mount points of the disk's volumes (like `mountvol X: /D`); the disk stays attached. */
+  async unmount(device: string, _token: CancellationToken): Promise<VolumeInfo[]> {
+    const vd = this.vd();
+    for (const v of this.volumesOrFail(device)) {
+      for (const mp of mountPoints(vd, v.device)) {
+        if (!vd.api.DeleteVolumeMountPointW(mp)) vd.lastError(`Removing the mount point ${mp}`);
+      }
+    }
+    return volumesOf(vd, device);
+  }
+
+  private volumesOrFail(device: string): VolumeInfo[] {
+    if (!parseDevice(device)) throw new WorkerError(ErrorCode.InvalidParams, `${device} is not a disk device (\\\\.\\PhysicalDriveN or \\\\.\\CdRomN)`);
+    const volumes = volumesOf(this.vd(), device);
+    if (!volumes.length) {
+      throw new WorkerError(ErrorCode.NotSupported, `Windows found no volume on ${device}: the disk is empty, not initialised, or its file system is unknown. Initialise it in Disk Management.`, { reason: 'no-volumes' });
+    }
+    return volumes;
+  }
+
+  async elevate(pipe: string, secretFile: string): Promise<{ pid: number }> {
+    // loaded only when asked: it binds shell32 for the UAC prompt
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { launchElevatedWorker } = require('./elevate') as typeof import('./elevate');
+    this.log('info', 'starting an elevated worker (UAC prompt)');
+    return launchElevatedWorker({ workerPath: process.argv[1], pipe, secretFile });
+  }
+
+  async dispose(): Promise<void> {
+    for (const [device, held] of this.held) {
+      this.log('info', `closing the handle of ${held.image} (${device}): its session attachment ends`);
+      try { this.vd().close(held.handle); } catch (e) { this.log('warn', `closing ${device}: ${(e as Error).message}`); }
+    }
+    this.held.clear();
+  }
+}
+
+function kindForImage(image: ImageInfo): DiskKind {
+  switch (image.format) {
+    case 'vhd': return 'vhd';
+    case 'vhdx': return 'vhdx';
+    case 'iso': case 'udf': return 'iso';
+    default:
+      throw new WorkerError(ErrorCode.UnsupportedImage,
+        `${path.basename(image.path)} is a ${image.format} image: Windows attaches only VHD, VHDX and ISO images. Convert it to VHDX (qemu-img convert -O vhdx) first.`,
+        { path: image.path, reason: 'format-not-attachable-on-windows' });
+  }
+}

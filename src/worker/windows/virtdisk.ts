@@ -1,0 +1,230 @@
+// VirtDisk operations over the raw bindings: open with the right parameter version and access mask per
+// format, attach/detach, physical path, every attached disk, dependency information, disk information.
+// Every failure becomes a WorkerError (win32-errors.ts) with Windows' own text in the log.
+import koffi from 'koffi';
+import { ErrorCode } from '../../common/protocol';
+import { WorkerError } from '../errors';
+import { Api, Handle, VIRTDISK_FUNCTIONS, closeHandle, formatMessage, isInvalidHandle, loadApi, multiSz, wstr } from './api';
+import * as C from './constants';
+import { decodeStorageDependencyInfo, guidAt } from './deps';
+import { win32Error, win32Name } from './win32-errors';
+import type { DependencyEntry } from '../../common/protocol';
+
+export type Log = (level: 'info' | 'warn' | 'error' | 'debug', msg: string) => void;
+export type DiskKind = 'iso' | 'vhd' | 'vhdx' | 'vhdset';
+/** What the handle is for: V2 opens need access NONE, V1 (ISO, and the fallback) needs the right bits. */
+export type OpenPurpose = 'attach-ro' | 'attach-rw' | 'detach' | 'info';
+
+/** Windows attaches VHD, VHDX (AVHDX), VHD Sets and ISO/UDF images; the kind from the file extension. */
+export function kindFromPath(p: string): DiskKind | null {
+  const ext = p.toLowerCase().replace(/^.*(\.[^.\\/]+)$/, '$1');
+  if (ext === '.iso') return 'iso';
+  if (ext === '.vhd' || ext === '.avhd') return 'vhd';
+  if (ext === '.vhdx' || ext === '.avhdx') return 'vhdx';
+  if (ext === '.vhds') return 'vhdset';
+  return null;
+}
+
+function storageType(kind: DiskKind | null): object {
+  if (!kind) return { DeviceId: C.VIRTUAL_STORAGE_TYPE_DEVICE.UNKNOWN, VendorId: C.VENDOR_UNKNOWN };
+  const DeviceId = { iso: C.VIRTUAL_STORAGE_TYPE_DEVICE.ISO, vhd: C.VIRTUAL_STORAGE_TYPE_DEVICE.VHD,
+    vhdx: C.VIRTUAL_STORAGE_TYPE_DEVICE.VHDX, vhdset: C.VIRTUAL_STORAGE_TYPE_DEVICE.VHDSET }[kind];
+  return { DeviceId, VendorId: C.VENDOR_MICROSOFT };
+}
+
+/** V1 access bits per purpose (ISO always, VHD/VHDX only on Windows 7, which has no V2). */
+function v1Access(purpose: OpenPurpose): number {
+  const A = C.VIRTUAL_DISK_ACCESS;
+  switch (purpose) {
+    case 'attach-ro': return A.ATTACH_RO | A.DETACH | A.GET_INFO;
+    case 'attach-rw': return A.ATTACH_RW | A.DETACH | A.GET_INFO;
+    case 'detach': return A.DETACH | A.GET_INFO;
+    case 'info': return A.GET_INFO;
+  }
+}
+
+export class VirtDisk {
+  readonly api: Api;
+  constructor(private readonly log: Log) {
+    this.api = loadApi(); // koffi resolves each export here: a missing one throws with its name
+    this.log('debug', `VirtDisk.dll loaded; resolved ${VIRTDISK_FUNCTIONS.join(', ')}`);
+  }
+
+  /** Throws the mapped WorkerError for a non-zero Win32 code, logging FormatMessageW's text. */
+  fail(code: number, what: string, path?: string): never {
+    let text: string;
+    try { text = formatMessage(code); } catch (e) { text = `(FormatMessageW failed: ${(e as Error).message})`; }
+    this.log('warn', `${what}: ${win32Name(code)} (${code >>> 0}): ${text}`);
+    throw win32Error(code, what, path ? { path } : {});
+  }
+
+  check(code: number, what: string, path?: string): void {
+    if (code !== 0) this.fail(code, what, path);
+  }
+
+  lastError(what: string, path?: string): never {
+    this.fail(this.api.GetLastError(), what, path);
+  }
+
+  /**
+   * ISO: V1 with VIRTUAL_DISK_ACCESS_READ bits (the only form VirtDisk accepts for ISO). VHD/VHDX: V2 with access
+   * NONE (ReadOnly for read-only attach, GetInfoOnly for queries), as Microsoft's samples do; if V2 is rejected
+   * with 87 (Windows 7, and Wine, know only V1) retry once with V1 and explicit access bits.
+   */
+  open(path: string, kind: DiskKind | null, purpose: OpenPurpose): Handle {
+    const type = storageType(kind);
+    const out: [Handle | null] = [null];
+    const v1 = () => {
+      const access = kind === 'iso' ? C.VIRTUAL_DISK_ACCESS.READ : v1Access(purpose);
+      const params = { Version: C.OPEN_VIRTUAL_DISK_VERSION.V1, u: { Version1: { RWDepth: C.OPEN_VIRTUAL_DISK_RW_DEPTH_DEFAULT } } };
+      return this.api.OpenVirtualDisk(type, path, access, C.OPEN_VIRTUAL_DISK_FLAG.NONE, params, out);
+    };
+    let rc: number;
+    if (kind === 'iso') {
+      rc = v1();
+    } else {
+      const params = { Version: C.OPEN_VIRTUAL_DISK_VERSION.V2, u: { Version2: {
+        GetInfoOnly: purpose === 'info' ? 1 : 0, ReadOnly: purpose === 'attach-ro' ? 1 : 0, ResiliencyGuid: C.VENDOR_UNKNOWN } } };
+      rc = this.api.OpenVirtualDisk(type, path, C.VIRTUAL_DISK_ACCESS.NONE, C.OPEN_VIRTUAL_DISK_FLAG.NONE, params, out);
+      if (rc === C.ERROR.INVALID_PARAMETER) {
+        this.log('debug', `OpenVirtualDisk V2 rejected with 87 for ${path}; retrying with V1 parameters`);
+        rc = v1();
+      }
+    }
+    this.check(rc, `Opening ${path}`, path);
+    if (isInvalidHandle(out[0])) throw new WorkerError(ErrorCode.OsError, `Opening ${path}: OpenVirtualDisk succeeded without a handle`, { path });
+    return out[0]!;
+  }
+
+  /** A security descriptor that grants Everyone generic-all (so Explorer can write attributes), freed after. */
+  attach(h: Handle, path: string, o: { readOnly: boolean; permanent: boolean; noDriveLetter?: boolean }): void {
+    const F = C.ATTACH_VIRTUAL_DISK_FLAG;
+    const flags = (o.readOnly ? F.READ_ONLY : 0) | (o.permanent ? F.PERMANENT_LIFETIME : 0) | (o.noDriveLetter ? F.NO_DRIVE_LETTER : 0);
+    const sd: [unknown] = [null];
+    if (!this.api.ConvertStringSecurityDescriptorToSecurityDescriptorW('O:BAG:BAD:(A;;GA;;;WD)', C.SDDL_REVISION_1, sd, null)) {
+      this.lastError('Building the disk security descriptor');
+    }
+    try {
+      const params = { Version: C.ATTACH_VIRTUAL_DISK_VERSION.V1, u: { Version1: { Reserved: 0 } } };
+      this.check(this.api.AttachVirtualDisk(h, sd[0], flags, 0, params, null), `Attaching ${path}`, path);
+    } finally {
+      this.api.LocalFree(sd[0]);
+    }
+  }
+
+  detach(h: Handle, path: string): void {
+    this.check(this.api.DetachVirtualDisk(h, C.DETACH_VIRTUAL_DISK_FLAG_NONE, 0), `Detaching ${path}`, path);
+  }
+
+  /** `\\.\PhysicalDriveN` or `\\.\CdRomN` of an attached disk. */
+  physicalPath(h: Handle, path: string): string {
+    let size = 520;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const buf = Buffer.alloc(size);
+      const sz: [number] = [size];
+      const rc = this.api.GetVirtualDiskPhysicalPath(h, sz, buf);
+      if (rc === C.ERROR.INSUFFICIENT_BUFFER) { size = Math.max(sz[0], size * 2); continue; }
+      this.check(rc, `Finding the device of ${path}`, path);
+      return wstr(buf);
+    }
+    this.fail(C.ERROR.INSUFFICIENT_BUFFER, `Finding the device of ${path}`, path);
+  }
+
+  /** Image paths of every attached virtual disk on the machine (MULTI_SZ), from any tool. */
+  allAttachedPaths(): string[] {
+    let size = 4096;
+    for (let attempt = 0; attempt < 6; attempt++) {
+      const buf = Buffer.alloc(size);
+      const sz: [number] = [size];
+      const rc = this.api.GetAllAttachedVirtualDiskPhysicalPaths(sz, buf);
+      if (rc === C.ERROR.INSUFFICIENT_BUFFER) { size = Math.max(sz[0], size * 2); continue; }
+      this.check(rc, 'Listing attached virtual disks');
+      return multiSz(buf, Math.min(sz[0] || size, size));
+    }
+    this.fail(C.ERROR.INSUFFICIENT_BUFFER, 'Listing attached virtual disks');
+  }
+
+  /**
+   * GetStorageDependencyInformation, Version 2 entries, growing the buffer on ERROR_INSUFFICIENT_BUFFER to the size
+   * Windows asks for. The entries' strings point into `buf`, so they are decoded before it goes out of scope.
+   */
+  dependencies(h: Handle, flags: number, what: string): DependencyEntry[] {
+    let size = 1024;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const buf = Buffer.alloc(size);
+      buf.writeInt32LE(C.STORAGE_DEPENDENCY_INFO_VERSION_2, 0);
+      const used: [number] = [0];
+      const rc = this.api.GetStorageDependencyInformation(h, flags, size, buf, used);
+      if (rc === C.ERROR.INSUFFICIENT_BUFFER) { size = Math.max(used[0], size * 2); continue; }
+      this.check(rc, `Reading the storage dependencies of ${what}`);
+      return decodeStorageDependencyInfo(buf, koffiAddress(buf), used[0] || size);
+    }
+    this.fail(C.ERROR.INSUFFICIENT_BUFFER, `Reading the storage dependencies of ${what}`);
+  }
+
+  /** One GET_VIRTUAL_DISK_INFO query: returns the union's bytes (offset 8 on) or null when Windows refuses it. */
+  private info(h: Handle, version: number, path: string): Buffer | null {
+    let size = 1024;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const buf = Buffer.alloc(size);
+      buf.writeInt32LE(version, 0);
+      const sz: [number] = [size];
+      const used: [number] = [0];
+      const rc = this.api.GetVirtualDiskInformation(h, sz, buf, used);
+      if (rc === C.ERROR.INSUFFICIENT_BUFFER) { size = Math.max(sz[0], size * 2); continue; }
+      if (rc !== 0) { this.log('debug', `GetVirtualDiskInformation(${version}) on ${path}: ${win32Name(rc)}`); return null; }
+      return buf.subarray(8, Math.max(8, Math.min(used[0] || sz[0] || size, size)));
+    }
+    return null;
+  }
+
+  /** Size, identifier, parent location, provider subtype and physical-disk facts; missing pieces are null. */
+  information(h: Handle, path: string): VirtualDiskInformation {
+    const V = C.GET_VIRTUAL_DISK_INFO_VERSION;
+    const size = this.info(h, V.SIZE, path);
+    const id = this.info(h, V.IDENTIFIER, path);
+    const sub = this.info(h, V.PROVIDER_SUBTYPE, path);
+    const parent = this.info(h, V.PARENT_LOCATION, path);
+    const phys = this.info(h, V.PHYSICAL_DISK, path);
+    return {
+      virtualSize: size ? Number(size.readBigUInt64LE(0)) : null,
+      physicalSize: size ? Number(size.readBigUInt64LE(8)) : null,
+      blockSize: size ? size.readUInt32LE(16) : null,
+      sectorSize: size ? size.readUInt32LE(20) : null,
+      identifier: id && id.length >= 16 ? guidAt(id, 0) : null,
+      providerSubtype: sub ? ({ 2: 'fixed', 3: 'dynamic', 4: 'differencing' } as Record<number, VirtualDiskInformation['providerSubtype']>)[sub.readUInt32LE(0)] ?? null : null,
+      parentResolved: parent ? parent.readInt32LE(0) !== 0 : null,
+      parentLocations: parent ? multiSz(parent.subarray(4)) : [],
+      logicalSectorSize: phys ? phys.readUInt32LE(0) : null,
+      physicalSectorSize: phys ? phys.readUInt32LE(4) : null,
+      isRemote: phys ? phys.readInt32LE(8) !== 0 : null,
+    };
+  }
+
+  /** A kernel32 handle (volume or disk device) for queries: no data access, shared read/write. */
+  openDevice(path: string): Handle {
+    const h = this.api.CreateFileW(path, 0, C.FILE_SHARE_READ | C.FILE_SHARE_WRITE, null, C.OPEN_EXISTING,
+      C.FILE_ATTRIBUTE_NORMAL | C.FILE_FLAG_BACKUP_SEMANTICS, null);
+    if (isInvalidHandle(h)) this.lastError(`Opening ${path}`, path);
+    return h;
+  }
+
+  close(h: Handle | null): void { closeHandle(h); }
+}
+
+export interface VirtualDiskInformation {
+  virtualSize: number | null;
+  physicalSize: number | null;
+  blockSize: number | null;
+  sectorSize: number | null;
+  identifier: string | null;
+  providerSubtype: 'fixed' | 'dynamic' | 'differencing' | null;
+  parentResolved: boolean | null;
+  parentLocations: string[];
+  logicalSectorSize: number | null;
+  physicalSectorSize: number | null;
+  isRemote: boolean | null;
+}
+
+// koffi hands a Buffer's own memory to the call, so its address is where the TYPE_2 pointers point.
+function koffiAddress(buf: Buffer): bigint { return koffi.address(buf); }
