@@ -142,7 +142,9 @@ async function inspectForAttach(p: string): Promise<ImageInfo> {
 
 function fromFormatError(e: unknown, p: string): unknown {
   if (e instanceof FormatError) {
-    const code = e.code === 'not-found' ? P.ErrorCode.NotFound : P.ErrorCode.UnsupportedImage;
+    const code = e.code === 'not-found' ? P.ErrorCode.NotFound
+      : e.code === 'exists' ? P.ErrorCode.InvalidParams
+        : e.code === 'chain-broken' ? P.ErrorCode.ImageProblem : P.ErrorCode.UnsupportedImage;
     return new WorkerError(code, e.message, { path: p, reason: e.code });
   }
   return e;
