@@ -1,0 +1,74 @@
+// Inspect through a warm worker (what the tree, the inspector and the palette wait for) against the peer tools a
+// user would run instead, on the same files in the same run; and the size of the VSIX for every target.
+//   inspect vs `qemu-img info --output=json` and `vhdiinfo` per image   (target <= 1x)
+//   VSIX size per target                                                  (target < 2 MB)
+import * as cp from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { performance } from 'perf_hooks';
+import * as P from '../src/common/protocol';
+import { WorkerClient } from '../src/host/worker-client';
+import { createDifferencingDisk } from '../src/formats';
+
+const ROOT = path.resolve(__dirname, '../..');
+const quiet = { trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+const N = Number(process.env.BENCH_N ?? 30);
+
+function median(xs: number[]): number { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; }
+function timeSync(f: () => void): number { const t = performance.now(); f(); return performance.now() - t; }
+
+async function inspectVsPeers(dir: string): Promise<void> {
+  const q = (args: string[]) => cp.execFileSync('qemu-img', args, { stdio: 'ignore' });
+  const images: { name: string; file: string; qemuFmt: string; vhdi: boolean }[] = [];
+  const add = (name: string, file: string, qemuFmt: string, vhdi: boolean) => images.push({ name, file, qemuFmt, vhdi });
+  q(['create', '-q', '-f', 'vpc', path.join(dir, 'dyn.vhd'), '1G']); add('dynamic VHD 1 GiB', path.join(dir, 'dyn.vhd'), 'vpc', true);
+  q(['create', '-q', '-f', 'vhdx', path.join(dir, 'dyn.vhdx'), '10G']); add('dynamic VHDX 10 GiB', path.join(dir, 'dyn.vhdx'), 'vhdx', true);
+  q(['create', '-q', '-f', 'qcow2', path.join(dir, 'a.qcow2'), '10G']); add('qcow2 10 GiB', path.join(dir, 'a.qcow2'), 'qcow2', false);
+  q(['create', '-q', '-f', 'vmdk', path.join(dir, 'a.vmdk'), '10G']); add('VMDK 10 GiB', path.join(dir, 'a.vmdk'), 'vmdk', false);
+  let parent = path.join(dir, 'dyn.vhdx');
+  for (let i = 1; i <= 16; i++) { const child = path.join(dir, `c${i}.vhdx`); await createDifferencingDisk(parent, child); parent = child; }
+  add('16-deep VHDX chain (tip)', parent, 'vhdx', true);
+
+  const client = new WorkerClient({ workerPath: path.join(ROOT, 'dist/worker.js'), client: 'bench', log: quiet });
+  await client.request(P.List);
+  for (const img of images) {
+    const ours: number[] = []; const qemu: number[] = []; const vhdi: number[] = [];
+    for (let i = 0; i < N; i++) {
+      const t = performance.now();
+      await client.request(P.Inspect, { path: img.file });
+      ours.push(performance.now() - t);
+      // qemu-img does not follow a differencing VHDX's parents (it cannot read them): it still costs a process run
+      qemu.push(timeSync(() => cp.spawnSync('qemu-img', ['info', '--output=json', '-f', img.qemuFmt, img.file], { stdio: 'ignore' })));
+      if (img.vhdi) vhdi.push(timeSync(() => cp.spawnSync('vhdiinfo', [img.file], { stdio: 'ignore' })));
+    }
+    const o = median(ours);
+    const parts = [`qemu-img info ${median(qemu).toFixed(2)} ms = ${(o / median(qemu)).toFixed(2)}x`];
+    if (vhdi.length) parts.push(`vhdiinfo ${median(vhdi).toFixed(2)} ms = ${(o / median(vhdi)).toFixed(2)}x`);
+    console.log(`inspect ${img.name}: ${o.toFixed(2)} ms vs ${parts.join(', ')} (target <= 1x)`);
+  }
+  await client.stop();
+}
+
+function vsixSizes(): void {
+  for (const target of ['linux-x64', 'linux-arm64', 'alpine-x64', 'win32-x64', 'win32-arm64', 'darwin-x64', 'darwin-arm64']) {
+    const out = path.join(os.tmpdir(), `vdisk-bench-${target}.vsix`);
+    const r = cp.spawnSync(process.execPath, [path.join(ROOT, 'scripts/package.js'), '--target', target, '--out', out, '--quiet'], { encoding: 'utf8' });
+    if (r.status !== 0) { console.log(`VSIX ${target}: packaging failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}`); continue; }
+    const size = fs.statSync(out).size;
+    console.log(`VSIX ${target}: ${(size / 1024).toFixed(0)} KiB (target < 2048 KiB)`);
+    fs.rmSync(out, { force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vdisk-bench-peers-'));
+  try {
+    await inspectVsPeers(dir);
+    vsixSizes();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
