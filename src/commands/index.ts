@@ -2,6 +2,7 @@
 // (a unit test checks the two agree), and every body runs through runCommand's error handling.
 import * as vscode from 'vscode';
 import { runCommand } from '../host/run-command';
+import { config } from '../host/config';
 import type { CommandContext } from './context';
 import { attach } from './attach';
 import { detach } from './detach';
@@ -21,6 +22,7 @@ type Body = (ctx: CommandContext, args: unknown[]) => Promise<unknown>;
 export const COMMANDS: Record<string, Body> = {
   'vdisk.attach': (ctx, args) => attach(ctx, false, args),
   'vdisk.attachReadOnly': (ctx, args) => attach(ctx, true, args),
+  'vdisk.attachDefault': (ctx, args) => attach(ctx, config.defaultReadOnly(), args),
   'vdisk.detach': (ctx, args) => detach(ctx, args),
   'vdisk.detachAll': (ctx) => detachAll(ctx),
   'vdisk.inspect': (ctx, args) => inspect(ctx, args),
@@ -39,7 +41,7 @@ export const COMMANDS: Record<string, Body> = {
 };
 
 /** Failures of these offer "Retry Read-Only" with the same arguments. */
-const RETRY_READ_ONLY: Record<string, string> = { 'vdisk.attach': 'vdisk.attachReadOnly' };
+const RETRY_READ_ONLY: Record<string, string> = { 'vdisk.attach': 'vdisk.attachReadOnly', 'vdisk.attachDefault': 'vdisk.attachReadOnly' };
 
 export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
   return Object.entries(COMMANDS).map(([id, body]) =>

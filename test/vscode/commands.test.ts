@@ -213,6 +213,44 @@ describe('commands and tree (extension host)', function () {
     assert.deepStrictEqual(a.recent.paths, []);
   });
 
+  it('honours vdisk.lifetime and vdisk.defaultAccess', async () => {
+    const cfg = vscode.workspace.getConfiguration('vdisk');
+    await cfg.update('lifetime', 'permanent', vscode.ConfigurationTarget.Global);
+    await cfg.update('defaultAccess', 'readWrite', vscode.ConfigurationTarget.Global);
+    try {
+      const [disk] = (await vscode.commands.executeCommand<AttachedDisk[]>('vdisk.attachDefault', vscode.Uri.file(raw)))!;
+      assert.deepStrictEqual([disk.lifetime, disk.readOnly], ['permanent', false]);
+      await vscode.commands.executeCommand('vdisk.detach', disk.device);
+    } finally {
+      await cfg.update('lifetime', undefined, vscode.ConfigurationTarget.Global);
+      await cfg.update('defaultAccess', undefined, vscode.ConfigurationTarget.Global);
+    }
+    const [d2] = (await vscode.commands.executeCommand<AttachedDisk[]>('vdisk.attachDefault', vscode.Uri.file(raw)))!;
+    assert.deepStrictEqual([d2.lifetime, d2.readOnly], ['session', true], 'defaults: session, read-only');
+    await vscode.commands.executeCommand('vdisk.detach', d2.device);
+  });
+
+  it('refreshes once for a burst of changes, and only marks a hidden view stale', async () => {
+    const { Refresher } = await import('../../src/views/refresher');
+    let visible = false;
+    let reloads = 0;
+    const shown = new vscode.EventEmitter<void>();
+    const r = new Refresher(async () => { reloads++; }, () => visible, shown.event, 30);
+    try {
+      r.request(); r.request();
+      await new Promise((res) => setTimeout(res, 80));
+      assert.strictEqual(reloads, 0, 'hidden: no reload');
+      visible = true; shown.fire();
+      await new Promise((res) => setTimeout(res, 80));
+      assert.strictEqual(reloads, 1, 'shown again: one reload for the stale state');
+      for (let i = 0; i < 10; i++) r.request();
+      await new Promise((res) => setTimeout(res, 80));
+      assert.strictEqual(reloads, 2, 'a burst of requests: one reload');
+      await r.now();
+      assert.strictEqual(reloads, 3);
+    } finally { r.dispose(); shown.dispose(); }
+  });
+
   it('Detach All detaches every disk attached by vdisk', async () => {
     const second = path.join(dir, 'second.img');
     await vscode.commands.executeCommand('vdisk.attachReadOnly', vscode.Uri.file(raw), [vscode.Uri.file(raw), vscode.Uri.file(second)]);
