@@ -12,6 +12,7 @@ import { AttachedDisk, Configure, List } from './common/protocol';
 import { config } from './host/config';
 import { DiskCountStatus } from './views/status-bar';
 import { RecentImagesProvider } from './views/recent-images';
+import { InspectorProvider, registerInspector } from './views/inspector/provider';
 
 /** What the extension hands to tests (and to other extensions): no stability promise. */
 export interface VdiskApi {
@@ -21,6 +22,7 @@ export interface VdiskApi {
   refresher: Refresher;
   status: DiskCountStatus;
   recent: RecentImagesProvider;
+  inspector: InspectorProvider;
   onDidShowError: vscode.Event<{ command: string; message: string; actions: string[] }>;
 }
 
@@ -60,9 +62,11 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
     }
   });
 
+  const inspector = registerInspector(context, client, disks, { refresher, recent });
+
   void vscode.commands.executeCommand('setContext', 'vdisk.linuxFormats', process.platform === 'linux');
   context.subscriptions.push(
-    log, disksView, recentView, refresher, shownErrors, status,
+    log, disksView, recentView, refresher, shownErrors, status, inspector,
     vscode.workspace.onDidChangeConfiguration((e) => {
       // a running worker takes new settings at once; a stopped one reads them when it starts
       if (config.affectsWorker(e) && client?.state === 'running') {
@@ -73,7 +77,7 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
     ...registerCommands({ client, log, disks, disksView, refresher, recent }),
     { dispose: () => void client?.dispose() },
   );
-  return { client, disks, disksView: disksView as vscode.TreeView<unknown>, refresher, status, recent, onDidShowError: shownErrors.event };
+  return { client, disks, disksView: disksView as vscode.TreeView<unknown>, refresher, status, recent, inspector, onDidShowError: shownErrors.event };
 }
 
 export async function deactivate(): Promise<void> {

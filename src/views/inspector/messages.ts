@@ -71,6 +71,8 @@ export interface ErrorModel extends Base {
   /** Worker error code (protocol ErrorCode) when known. */
   code: number | null;
   hint: string;
+  /** Failed attempts in a row (Retry shows that it tried again). */
+  attempts: number;
 }
 
 export interface ReadyModel extends Base {

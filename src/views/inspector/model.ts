@@ -107,7 +107,7 @@ export function chainAndProblems(info: ImageInfo): { chain: LayerView[]; problem
       const i = chain.findIndex((l) => l.path === inParent);
       layer = i >= 0 ? i : last;
     } else if (p.code in LINK_CODES) {
-      if (chain[chain.length - 1].status !== 'missing') chain.push(missingLayer(info, chain.length, p.code));
+      if (chain[chain.length - 1].status !== 'missing') chain.push(missingLayer(info, chain.length, p.code, p.message));
       layer = chain.length - 1;
     } else if (LAST_LAYER_CODES.has(p.code)) {
       layer = last;
@@ -126,20 +126,29 @@ function roleOf(level: number): string {
   return level === 0 ? 'image' : level === 1 ? 'parent' : `ancestor ${level}`;
 }
 
-function missingLayer(info: ImageInfo, level: number, code: string): LayerView {
-  const child = info.chain[info.chain.length - 1]?.path ?? info.path;
-  let name = `parent of ${path.basename(child)}`;
-  let note = `named by ${path.basename(child)}`;
-  let id: string | null = null;
-  if (level === 1 && info.parent) {
-    const loc = info.parent.locators;
-    const where = [loc.relative && `relative ${loc.relative}`, loc.volume && `volume ${loc.volume}`, loc.absolute && `absolute ${loc.absolute}`].filter(Boolean);
-    const locName = (loc.relative ?? loc.absolute ?? loc.volume ?? info.parent.name ?? '').split(/[\\/]/).filter(Boolean).pop();
-    if (locName) name = locName;
-    id = info.parent.id;
-    note = where.length ? `looked for at ${where.join('; ')}` : 'the child records no location';
-  }
-  return { level, role: roleOf(level), path: null, name, kind: LINK_CODES[code], id, status: 'missing', problems: [], note };
+/** "..., tried relative /a/b.vhd, absolute /c/b.vhd" (src/formats/chain.ts) -> the places looked at. */
+export function triedIn(message: string): { how: string; path: string }[] {
+  const m = /, tried (.+)$/.exec(message);
+  if (!m) return [];
+  return m[1].split(/, (?=(?:relative|volume|absolute|name) )/).map((t) => {
+    const sp = t.indexOf(' ');
+    return { how: t.slice(0, sp), path: t.slice(sp + 1) };
+  });
+}
+
+function missingLayer(info: ImageInfo, level: number, code: string, message: string): LayerView {
+  const child = path.basename(info.chain[info.chain.length - 1]?.path ?? info.path);
+  const tried = triedIn(message);
+  // the first layer's parent link is in ImageInfo; deeper ones only in the problem's message
+  const link = level === 1 ? info.parent : null;
+  const loc = link?.locators ?? {};
+  const recorded = [loc.relative && `relative ${loc.relative}`, loc.volume && `volume ${loc.volume}`, loc.absolute && `absolute ${loc.absolute}`].filter(Boolean);
+  const fromLocator = (loc.relative ?? loc.absolute ?? loc.volume ?? link?.name ?? '').split(/[\\/]/).filter(Boolean).pop();
+  const name = tried.length ? path.basename(tried[0].path) : fromLocator || `parent of ${child}`;
+  const note = tried.length ? `named by ${child}; looked for at ${tried.map((t) => `${t.how} ${t.path}`).join('; ')}`
+    : recorded.length ? `named by ${child}; recorded locations: ${recorded.join('; ')}`
+      : `named by ${child}, which records no location for it`;
+  return { level, role: roleOf(level), path: null, name, kind: LINK_CODES[code], id: link?.id ?? null, status: 'missing', problems: [], note };
 }
 
 function actionsOf(info: ImageInfo, attachments: AttachmentView[], problemCount: number, o: ModelOptions): ActionView[] {

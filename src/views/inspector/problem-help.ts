@@ -47,7 +47,7 @@ export const PROBLEM_HELP: Record<ProblemCode, ProblemHelp> = {
   },
   'parent-missing': {
     meaning: 'This differencing disk only stores changes; its parent is not where the child says it is (moved, renamed or on another machine).',
-    action: 'Copy or move the parent back to the expected place (next to this file is usually enough), then reopen.',
+    action: 'Copy or move the parent back to where the child expects it (into the folder of the disk that names it is usually enough); this view updates by itself.',
   },
   'parent-unreadable': {
     meaning: 'A file exists where the parent should be, but it is not a VHD or VHDX that can be read.',

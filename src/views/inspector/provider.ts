@@ -11,7 +11,7 @@ import type { AttachedDisksProvider } from '../attached-disks';
 import type { Refresher } from '../refresher';
 import { InspectorAssets, inspectorHtml, loadAssets } from './html';
 import { ActionId, FromWebview, InspectorModel, parseFromWebview, ToWebview } from './messages';
-import { buildReadyModel } from './model';
+import { buildReadyModel, triedIn } from './model';
 import { ImageWatcher } from './watcher';
 
 export const INSPECTOR_VIEW_TYPE = 'vdisk.inspector';
@@ -31,7 +31,11 @@ export interface InspectorExtras {
 }
 
 /** Milliseconds from openCustomDocument: webview created, page script running, first facts sent, first facts drawn. */
-export interface InspectorTimings { resolvedMs?: number; pageLoadMs?: number; pageReadyMs?: number; factsPostedMs?: number; factsPaintedMs?: number; inspectMs?: number }
+export interface InspectorTimings {
+  resolvedMs?: number; pageLoadMs?: number; pageReadyMs?: number; factsPostedMs?: number; factsPaintedMs?: number; inspectMs?: number;
+  /** What the page drew first: 'ready' when the facts were known before the page was made (no spinner at all). */
+  firstPaint?: InspectorModel['state'];
+}
 
 class InspectorDocument implements vscode.CustomDocument {
   constructor(readonly uri: vscode.Uri, private readonly onDispose: () => void) {}
@@ -47,6 +51,7 @@ interface Session {
   inspectMs: number;
   busy: ActionId | null;
   status: string;
+  failures: number;
   loading?: vscode.CancellationTokenSource;
   watcher: ImageWatcher;
   openedAt: number;
@@ -91,9 +96,9 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
     const key = uri.toString();
     if (!this.sessions.has(key)) {
       const s: Session = {
-        uri, file: uri.fsPath, panels: new Set(), inspectMs: 0, busy: null, status: '', openedAt: performance.now(), timings: {},
+        uri, file: uri.fsPath, panels: new Set(), inspectMs: 0, busy: null, status: '', failures: 0, openedAt: performance.now(), timings: {},
         model: { state: 'loading', revision: ++this.revision, path: uri.fsPath, name: path.basename(uri.fsPath) },
-        watcher: new ImageWatcher(() => void this.load(this.sessions.get(key)!, 'Reloaded: the file changed on disk.')),
+        watcher: new ImageWatcher(() => void this.load(this.sessions.get(key)!, 'Reloaded: the image or a file of its chain changed on disk.')),
       };
       this.sessions.set(key, s);
       this.assets ??= loadAssets(this.mediaRoot);
@@ -159,6 +164,7 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
         return;
       case 'rendered':
         s.painted = { revision: m.revision, state: m.state };
+        s.timings.firstPaint ??= m.state;
         if (m.state === 'ready' && s.timings.factsPaintedMs === undefined) s.timings.factsPaintedMs = performance.now() - s.openedAt;
         this.paintedEmitter.fire({ uri: s.uri, revision: m.revision, state: m.state });
         return;
@@ -178,16 +184,24 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
     s.loading?.cancel();
     const cts = s.loading = new vscode.CancellationTokenSource();
     if (!s.info) this.setModel(s, { state: 'loading', revision: ++this.revision, path: s.file, name: path.basename(s.file) });
+    if (s.uri.scheme !== 'file') {   // e.g. a .vhd in a git diff: the worker reads local files only
+      this.setModel(s, { state: 'error', revision: ++this.revision, path: s.uri.toString(), name: path.basename(s.uri.path),
+        message: `${s.uri.toString()} is not a local file: the inspector reads images on the machine the extension runs on.`,
+        code: null, hint: 'Open the image from the Explorer of a local or remote folder.', attempts: ++s.failures });
+      return;
+    }
     const t0 = performance.now();
     try {
       const info = await this.client.request(Inspect, { path: s.file }, cts.token);
       if (cts.token.isCancellationRequested || !this.sessions.has(s.uri.toString())) return;
       if (!s.info) void this.extras.recent?.add(info.path).catch(() => undefined);
       s.info = info;
+      s.failures = 0;
       s.inspectMs = Math.round(performance.now() - t0);
       s.timings.inspectMs ??= s.inspectMs;
       s.status = status;
-      s.watcher.watch([s.file, info.path, ...info.chain.map((c) => c.path)], info.problems.some((p) => p.code.startsWith('parent-')));
+      const lookedAt = info.problems.flatMap((p) => triedIn(p.message).map((t) => t.path));
+      s.watcher.watch([s.file, info.path, ...info.chain.map((c) => c.path), ...lookedAt], info.problems.some((p) => p.code.startsWith('parent-')));
       this.render(s);
     } catch (e) {
       if (cts.token.isCancellationRequested || !this.sessions.has(s.uri.toString())) return;
@@ -196,7 +210,7 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
       s.watcher.watch([s.file], false);   // a file that appears again is inspected again
       const code = e instanceof ResponseError ? e.code : null;
       this.setModel(s, { state: 'error', revision: ++this.revision, path: s.file, name: path.basename(s.file),
-        message: e instanceof Error ? e.message : String(e), code, hint: hintFor(code) });
+        message: e instanceof Error ? e.message : String(e), code, hint: hintFor(code), attempts: ++s.failures });
     } finally {
       if (s.loading === cts) s.loading = undefined;
       cts.dispose();
@@ -287,7 +301,7 @@ function outcome(action: ActionId, result: unknown): string {
 
 function hintFor(code: number | null): string {
   switch (code) {
-    case ErrorCode.NotFound: return 'The file was moved, renamed or deleted. Retry once it is back.';
+    case ErrorCode.NotFound: return 'The file was moved, renamed or deleted. This view comes back by itself when the file does; Retry checks now.';
     case ErrorCode.PermissionDenied: return 'The file cannot be read with your permissions.';
     case ErrorCode.WorkerDied: return 'The Virtual Disks worker stopped. Retry starts it again.';
     default: return 'Retry, or open the log (Virtual Disks: Show Log) for details.';

@@ -1,5 +1,5 @@
-// Re-inspects when the image or a file of its chain changes, and when a file appears next to a chain whose
-// parent is missing (the user copied it back). One non-recursive watcher per folder; events are filtered by path
+// Re-inspects when the image or a file of its chain changes, and on any change next to a chain whose parent is
+// missing (the user may be copying it back; a quick delete + create can also arrive as one 'change'). One non-recursive watcher per folder; events are filtered by path
 // here rather than by glob, so file names with glob characters ([, {, *) need no escaping.
 import * as path from 'path';
 import * as vscode from 'vscode';
@@ -12,7 +12,7 @@ export class ImageWatcher implements vscode.Disposable {
 
   constructor(private readonly onChange: () => void, private readonly delayMs = 250) {}
 
-  /** Watches exactly these files (and, when `parentMissing`, new files in their folders). */
+  /** Watches these files (the chain, and where a missing parent was looked for); with `parentMissing`, their whole folders. */
   watch(files: string[], parentMissing: boolean): void {
     this.files = new Set(files);
     this.parentMissing = parentMissing;
@@ -21,18 +21,13 @@ export class ImageWatcher implements vscode.Disposable {
     for (const dir of dirs) {
       if (this.watchers.has(dir)) continue;
       const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(dir), '*'));
-      const sub = vscode.Disposable.from(
-        w,
-        w.onDidChange((u) => this.event(u, false)),
-        w.onDidDelete((u) => this.event(u, false)),
-        w.onDidCreate((u) => this.event(u, true)),
-      );
+      const sub = vscode.Disposable.from(w, w.onDidChange((u) => this.event(u)), w.onDidDelete((u) => this.event(u)), w.onDidCreate((u) => this.event(u)));
       this.watchers.set(dir, sub);
     }
   }
 
-  private event(uri: vscode.Uri, created: boolean): void {
-    if (!this.files.has(uri.fsPath) && !(created && this.parentMissing)) return;
+  private event(uri: vscode.Uri): void {
+    if (!this.files.has(uri.fsPath) && !this.parentMissing) return;
     clearTimeout(this.timer);
     this.timer = setTimeout(this.onChange, this.delayMs);   // writes come in bursts
   }
