@@ -77,6 +77,10 @@ export const PROBLEM_HELP: Record<ProblemCode, ProblemHelp> = {
     meaning: 'The file has no ISO 9660 or UDF volume descriptor, so it is not a disc image (or its start is damaged).',
     action: 'Check where the file came from; a raw disk image should be named .img rather than .iso.',
   },
+  'partition-table-invalid': {
+    meaning: 'The MBR or GPT partition table contradicts itself or points past the end of the disk, so its volumes cannot be trusted.',
+    action: 'Attach read-only and check the disk with a partition tool (sfdisk, gdisk, Disk Management) before writing to it.',
+  },
 };
 
 /** Help for a code; an unknown code (a newer worker) still gets a sensible text. */
