@@ -53,7 +53,7 @@ async function coldStart(n: number): Promise<{ worker: number; node: number }> {
 
 /** require + activate of the real bundle, with the `vscode` module answered by a recorder of the calls it makes. */
 function activation(n: number): number {
-  const recorder: ProxyHandler<object> = { get: (_t, k) => (k === 'then' ? undefined : new Proxy(function () { /* any call */ }, recorder)), apply: () => new Proxy(function () { /* result */ }, recorder), construct: () => new Proxy({}, recorder) };
+  const recorder: ProxyHandler<object> = { get: (_t, k) => (k === 'then' ? undefined : new Proxy(function () { /* any call */ }, recorder)), set: () => true, apply: () => new Proxy(function () { /* result */ }, recorder), construct: () => new Proxy({}, recorder) };
   // esbuild's interop copies the module's own keys, so name the members the bundle uses
   const names = ['EventEmitter', 'window', 'workspace', 'commands', 'env', 'extensions', 'languages', 'Uri', 'TreeItem', 'ThemeIcon', 'ThemeColor',
     'MarkdownString', 'TreeItemCollapsibleState', 'ProgressLocation', 'CancellationError', 'Disposable', 'StatusBarAlignment', 'ViewColumn', 'l10n'];
