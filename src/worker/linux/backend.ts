@@ -1,14 +1,23 @@
-// Linux: images become loop devices, directly (raw, ISO, fixed VHD) or on an engine's export file.
+// Linux: images become loop devices, directly (raw, ISO, fixed VHD) or on an engine's export file
+// (qemu-storage-daemon, vhdimount). Volumes get their own loop devices when the kernel cannot parse partitions.
 import * as fs from 'fs';
+import * as path from 'path';
 import type { CancellationToken } from 'vscode-jsonrpc';
 import { AttachedDisk, AttachParams, DependencyEntry, DetachResult, ErrorCode, VolumeInfo } from '../../common/protocol';
 import type { ImageInfo } from '../../common/image';
 import type { Backend } from '../backend';
 import { WorkerError } from '../errors';
-import { loopAttach, loopDetach } from './loop';
+import { loopDetach, loopStatus } from './loop';
 import { listLoops, loopInfo, LoopInfo, mountsOf } from './sysfs';
 import { DiskRecord, Registry } from './registry';
-import { planAttach } from './plan';
+import { attachImage, rescanVolumes, undo } from './attach';
+import { stopEngine } from './engines/engine';
+import { alive, mountedAt, which } from './engines/process';
+import { Reaper, ReapEntry } from './reaper';
+import { mountRoot, mountVolume, unmountVolume } from './mounts';
+import { computeDeps } from './deps';
+import { probeFs } from './volumes';
+import { privilegeProblem } from './privilege';
 
 type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
 
@@ -16,95 +25,251 @@ export class LinuxBackend implements Backend {
   readonly name = 'linux' as const;
   onDidChange?: Backend['onDidChange'];
   private readonly registry = new Registry();
-  /** fds we hold open on session-lifetime loop devices: closing the last one detaches (autoclear). */
+  private readonly reaper = new Reaper();
+  /** fds we hold open on session-lifetime loop devices (disk and partitions): closing the last one detaches. */
   private readonly held = new Map<string, number>();
+  private orphansChecked = false;
 
   constructor(private readonly log: LogFn) {}
 
   limitations(): string[] {
     const out: string[] = [];
-    if (process.getuid?.() !== 0) out.push('Not running as root: attaching needs root (or CAP_SYS_ADMIN) for loop devices.');
-    try { fs.accessSync('/dev/loop-control', fs.constants.W_OK); } catch {
-      if (!fs.existsSync('/dev/loop-control')) out.push('/dev/loop-control is missing: the kernel has no loop device support.');
-    }
+    const p = privilegeProblem();
+    if (p) out.push(p);
+    if (!fs.existsSync('/dev/loop-control')) out.push('/dev/loop-control is missing: the kernel has no loop device support.');
+    if (!fs.existsSync('/dev/fuse')) out.push('/dev/fuse is missing: VHDX, dynamic VHD, qcow2, VMDK, VDI and differencing images cannot be attached.');
+    if (!which('qemu-storage-daemon')) out.push('qemu-storage-daemon is not installed (apt-get install qemu-system-common): dynamic VHD, VHDX, qcow2, VMDK and VDI images cannot be attached.');
+    if (!which('vhdimount')) out.push('vhdimount is not installed (apt-get install libvhdi-utils): differencing VHD/AVHDX images cannot be attached.');
     return out;
   }
 
   async attach(params: AttachParams, image: ImageInfo, token: CancellationToken): Promise<AttachedDisk> {
-    const plan = planAttach(image, params.readOnly);
-    if (token.isCancellationRequested) throw new WorkerError(ErrorCode.Cancelled, 'Attach cancelled');
-    if (plan.engine !== 'loop') {
-      throw new WorkerError(ErrorCode.NotSupported,
-        `${image.format.toUpperCase()} ${image.subtype ?? ''} images need the ${plan.engine} engine, which this build does not have yet`,
-        { reason: `engine-${plan.engine}` });
-    }
+    await this.reapOrphans();
+    const p = privilegeProblem();
+    if (p) throw new WorkerError(ErrorCode.PermissionDenied, p, { reason: 'not-root' });
     const session = params.lifetime === 'session';
-    const { device, fd } = loopAttach(image.path, {
-      readOnly: params.readOnly, autoclear: session, offset: plan.offset, sizeLimit: plan.sizeLimit,
-    });
-    if (session) this.held.set(device, fd); else fs.closeSync(fd);
-    const record: DiskRecord = {
-      device, image: image.path, backingFile: image.path, engine: 'loop', lifetime: params.lifetime,
-      readOnly: params.readOnly, attachedAt: new Date().toISOString(), workerPid: process.pid,
-    };
-    this.registry.put(record);
-    this.log('info', `attached ${image.path} as ${device} (${params.readOnly ? 'read-only' : 'read-write'}, ${params.lifetime})`);
-    const info = loopInfo(device.slice(5));
-    return this.toDisk(info ?? fallbackInfo(device, image.path, params.readOnly, session), record);
+    let reapId: string | undefined;
+    const out = await attachImage(params, image, {
+      cancelled: () => token.isCancellationRequested,
+      engineStarted: (h) => {
+        if (!session) return;
+        reapId = h.dir;
+        this.reaper.put({ id: reapId, mounts: [], loops: [], pids: [{ pid: h.pid, marker: h.marker }], fuseMounts: [h.fuseMount], remove: [h.dir], rmdirs: [] });
+      },
+    }).catch((e) => { if (reapId) this.reaper.drop(reapId); throw e; });
+    const r = out.record;
+    try {
+      this.registry.put(r);
+    } catch (e) {
+      await undo(out.fds, !session, out.engine);
+      throw e;
+    }
+    if (session) {
+      for (const [dev, fd] of out.fds) this.held.set(dev, fd);
+      if (reapId) this.reaper.drop(reapId);
+      this.reap(r);
+    } else {
+      for (const fd of out.fds.values()) fs.closeSync(fd);
+    }
+    this.log('info', `attached ${image.path} as ${r.device} via ${r.engine} (${params.readOnly ? 'read-only' : 'read-write'}, ${params.lifetime}; `
+      + `${Object.entries(out.timings).map(([k, v]) => `${k} ${v} ms`).join(', ')})`);
+    return this.toDisk(loopInfo(r.device.slice(5)) ?? fallbackInfo(r), r);
   }
 
   async detach(target: string, _token: CancellationToken): Promise<DetachResult> {
+    await this.reapOrphans();
     const loop = this.resolveTarget(target);
-    const mounts = mountsOf(loop.devNo);
-    if (mounts.length) {
-      throw new WorkerError(ErrorCode.Busy, `${loop.device} is mounted at ${mounts.join(', ')}: unmount it first`, { reason: 'mounted' });
-    }
-    loopDetach(loop.device);
-    const fd = this.held.get(loop.device);
-    if (fd !== undefined) { fs.closeSync(fd); this.held.delete(loop.device); }
     const record = this.registry.get(loop.device);
-    if (record && record.backingFile === loop.backingFile) this.registry.remove(loop.device);
-    if (!(await gone(loop.device))) {
-      throw new WorkerError(ErrorCode.Busy,
-        `${loop.device} is still open in another process; the kernel will detach it when that process closes it`,
-        { reason: 'in-use' });
+    const ours = record && sameBacking(record, loop) ? record : undefined;
+    const volumeDevs = (ours?.volumes ?? []).filter((v) => v.device !== loop.device).map((v) => v.device);
+    const ourMounts = new Set((ours?.mounts ?? []).map((m) => m.mountPoint));
+    const foreign = [loop.device, ...volumeDevs].flatMap((d) => {
+      const info = loopInfo(d.slice(5)) ?? kernelPartInfo(d);
+      return info ? mountsOf(info.devNo).filter((m) => !ourMounts.has(m)) : [];
+    });
+    if (foreign.length) {
+      throw new WorkerError(ErrorCode.Busy, `${loop.device} is mounted at ${foreign.join(', ')}: unmount it first (vdisk only unmounts what it mounted itself)`, { reason: 'mounted' });
     }
-    this.log('info', `detached ${loop.device} (${loop.backingFile})`);
-    return { device: loop.device, image: record?.image ?? loop.backingFile };
+    if (ours) await this.unmountAll(ours);
+    const toDetach = [...volumeDevs.filter((d) => ours?.volumes?.find((v) => v.device === d && !v.kernelPartition)).reverse(), loop.device];
+    for (const dev of toDetach) {
+      try { loopDetach(dev); } catch (e) { if (!(e instanceof WorkerError && e.code === ErrorCode.NotAttached)) throw e; }
+      const fd = this.held.get(dev);
+      if (fd !== undefined) { fs.closeSync(fd); this.held.delete(dev); }
+    }
+    if (!(await gone(toDetach))) {
+      throw new WorkerError(ErrorCode.Busy,
+        `${loop.device} is still open in another process; the kernel will detach it when that process closes it`, { reason: 'in-use' });
+    }
+    let stopMs = 0;
+    if (ours?.resources?.pid) stopMs = (await stopEngine({ pid: ours.resources.pid, marker: ours.resources.marker ?? ours.resources.dir ?? '', fuseMount: ours.resources.fuseMount ?? '', dir: ours.resources.dir ?? '' })).ms;
+    if (ours) { this.registry.remove(loop.device); this.reaper.drop(ours.device); }
+    this.log('info', `detached ${loop.device} (${loop.backingFile})${ours?.resources ? `; ${ours.resources.daemon} stopped in ${stopMs} ms` : ''}`);
+    return { device: loop.device, image: ours && ours.engine !== 'loop' ? ours.image : loop.backingFile };
   }
 
   async list(): Promise<AttachedDisk[]> {
+    await this.reapOrphans();
     const loops = listLoops();
     const records = new Map(this.registry.all().map((r) => [r.device, r]));
-    const out: AttachedDisk[] = [];
-    for (const l of loops) {
-      const r = records.get(l.device);
-      if (r && r.backingFile !== l.backingFile) { this.registry.remove(l.device); records.delete(l.device); }
-      out.push(this.toDisk(l, records.get(l.device)));
+    const partitionLoops = new Set<string>();
+    for (const r of records.values()) {
+      const l = loops.find((x) => x.device === r.device);
+      if (!l || !sameBacking(r, l)) { records.delete(r.device); await this.forgetStale(r); continue; }
+      for (const v of r.volumes ?? []) if (v.device !== r.device) partitionLoops.add(v.device);
     }
-    // records whose device is gone (a session disk of a dead worker, a detach by another tool)
-    for (const r of records.values()) if (!loops.some((l) => l.device === r.device)) this.registry.remove(r.device);
-    return out;
+    return loops.filter((l) => !partitionLoops.has(l.device)).map((l) => this.toDisk(l, records.get(l.device)));
   }
 
-  async deps(_target: string): Promise<DependencyEntry[]> {
-    throw new WorkerError(ErrorCode.NotSupported, 'Storage dependency information is not implemented on Linux in this build');
+  async deps(target: string): Promise<DependencyEntry[]> {
+    return computeDeps(target, this.registry, await this.list());
   }
 
-  async mount(_device: string): Promise<VolumeInfo[]> {
-    throw new WorkerError(ErrorCode.NotSupported, 'Mounting volumes is not implemented on Linux in this build');
+  async mount(device: string, _token: CancellationToken): Promise<VolumeInfo[]> {
+    const { record, volumes } = this.volumesFor(device);
+    // partitions and file systems may have been made since the attach (through the device): look again
+    if (device === record.device && !(record.mounts ?? []).length
+      && await rescanVolumes(record, loopInfo(device.slice(5))?.sizeBytes ?? 0, this.held)) {
+      volumes.splice(0, volumes.length, ...(record.volumes ?? []));
+      this.registry.put(record);
+      if (record.lifetime === 'session') this.reap(record);
+    }
+    if (!volumes.length && device === record.device) {
+      const p = await probeFs(device, true);
+      if (p.fsType) volumes.push({ device, index: null, offset: 0, size: loopInfo(device.slice(5))?.sizeBytes ?? 0, ...p, kernelPartition: false });
+      record.volumes = volumes;
+    }
+    for (const v of volumes) {
+      const p = await probeFs(v.device, true);
+      if (p.fsType !== v.fsType || p.label !== v.label) { Object.assign(v, p); this.registry.put(record); }
+    }
+    const mounted = new Set((record.mounts ?? []).map((m) => m.device));
+    const candidates = volumes.filter((v) => v.fsType && !mounted.has(v.device) && !this.foreignMount(v.device));
+    if (!candidates.length && !volumes.some((v) => mounted.has(v.device))) {
+      throw new WorkerError(ErrorCode.UnsupportedImage, `${device} has no file system that can be mounted`, { reason: 'no-filesystem' });
+    }
+    for (const v of candidates) {
+      const dir = path.join(mountRoot(), path.basename(record.device), v.index === null ? 'disk' : `p${v.index}`);
+      const m = await mountVolume(v.device, v.fsType, record.readOnly, dir);
+      record.mounts = [...(record.mounts ?? []), m];
+      this.registry.put(record);
+      if (record.lifetime === 'session') this.reap(record);
+      this.log('info', `mounted ${v.device} (${v.fsType}) at ${dir}${m.kind === 'fuse' ? ` with ${m.tool}` : ''}`);
+    }
+    return this.volumeInfos(record);
   }
 
-  async unmount(_device: string): Promise<VolumeInfo[]> {
-    throw new WorkerError(ErrorCode.NotSupported, 'Unmounting volumes is not implemented on Linux in this build');
+  async unmount(device: string, _token: CancellationToken): Promise<VolumeInfo[]> {
+    const { record, volumes } = this.volumesFor(device);
+    const devs = new Set(volumes.map((v) => v.device));
+    await this.unmountAll(record, (m) => devs.has(m.device));
+    return this.volumeInfos(record);
   }
 
   async dispose(): Promise<void> {
-    for (const [device, fd] of this.held) {
-      try { fs.closeSync(fd); } catch { /* already closed */ }
-      this.registry.remove(device);
-    }
+    // session disks: unmount ours, close the fds (autoclear), stop their daemons
+    const records = this.registry.all().filter((r) => r.lifetime === 'session' && r.workerPid === process.pid);
+    await Promise.all(records.map(async (r) => {
+      try { await this.unmountAll(r); } catch (e) { this.log('warn', `dispose: ${(e as Error).message}`); }
+    }));
+    for (const fd of [...this.held.values()].reverse()) { try { fs.closeSync(fd); } catch { /* closed */ } }
+    const devices = [...this.held.keys()];
     this.held.clear();
+    await gone(devices, 2000);
+    await Promise.all(records.map(async (r) => {
+      if (r.resources?.pid) await stopEngine({ pid: r.resources.pid, marker: r.resources.marker ?? '', fuseMount: r.resources.fuseMount ?? '', dir: r.resources.dir ?? '' }).catch(() => undefined);
+      this.registry.remove(r.device);
+      this.reaper.drop(r.device);
+    }));
+    this.reaper.close();
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  /** Tells the reaper what to undo for a session disk; plain loop disks without mounts need nothing (autoclear). */
+  private reap(r: DiskRecord): void {
+    const e = this.reapEntry(r);
+    if (e.pids.length || e.mounts.length) this.reaper.put(e); else this.reaper.drop(e.id);
+  }
+
+  private reapEntry(r: DiskRecord): ReapEntry {
+    const res = r.resources;
+    return {
+      id: r.device,
+      mounts: (r.mounts ?? []).map((m) => m.mountPoint),
+      loops: [...(r.volumes ?? []).filter((v) => !v.kernelPartition && v.device !== r.device).map((v) => v.device), r.device],
+      pids: res?.pid ? [{ pid: res.pid, marker: res.marker ?? res.dir ?? '' }] : [],
+      fuseMounts: res?.fuseMount ? [res.fuseMount] : [],
+      remove: [...(res?.dir ? [res.dir] : []), this.registry.file(r.device)],
+      rmdirs: [...(r.mounts ?? []).map((m) => m.mountPoint), ...(r.mounts?.length ? [path.dirname(r.mounts[0].mountPoint)] : [])],
+    };
+  }
+
+  private async unmountAll(r: DiskRecord, which: (m: { device: string }) => boolean = () => true): Promise<void> {
+    for (const m of [...(r.mounts ?? [])].filter(which)) {
+      await unmountVolume(m);
+      r.mounts = (r.mounts ?? []).filter((x) => x.mountPoint !== m.mountPoint);
+      this.registry.put(r);
+    }
+    if (r.lifetime === 'session' && this.held.has(r.device)) this.reap(r);
+    // FUSE helpers (ntfs-3g, fuseiso) exit a moment after their unmount and hold the device until then
+  }
+
+  private foreignMount(device: string): boolean {
+    const info = loopInfo(device.slice(5)) ?? kernelPartInfo(device);
+    return !!info && mountsOf(info.devNo).length > 0;
+  }
+
+  private volumesFor(device: string): { record: DiskRecord; volumes: NonNullable<DiskRecord['volumes']> } {
+    for (const r of this.registry.all()) {
+      const l = loopInfo(r.device.slice(5));
+      if (!l || !sameBacking(r, l)) continue;
+      if (r.device === device) return { record: r, volumes: r.volumes ?? [] };
+      const v = (r.volumes ?? []).find((x) => x.device === device);
+      if (v) return { record: r, volumes: [v] };
+    }
+    throw new WorkerError(ErrorCode.NotAttached, `${device} is not a disk or volume attached by vdisk`);
+  }
+
+  private volumeInfos(r: DiskRecord): VolumeInfo[] {
+    return (r.volumes ?? []).map((v) => {
+      const m = (r.mounts ?? []).find((x) => x.device === v.device && mountedAt(x.mountPoint));
+      const info = loopInfo(v.device.slice(5)) ?? kernelPartInfo(v.device);
+      const other = m ? null : info ? mountsOf(info.devNo)[0] ?? null : null;
+      return { device: v.device, offset: v.offset, size: v.size, fsType: v.fsType, label: v.label, mountPoint: m?.mountPoint ?? other, readOnly: r.readOnly };
+    });
+  }
+
+  /**
+   * A record whose loop device is gone or now holds something else (detached by another tool, e.g. losetup -d):
+   * stop its daemon and drop it. Records are written only after their loop device exists, so this is never an
+   * attach in progress.
+   */
+  private async forgetStale(r: DiskRecord): Promise<void> {
+    this.log('info', `${r.device} (${r.image}) was detached outside vdisk; releasing what it left`);
+    for (const m of r.mounts ?? []) await unmountVolume(m).catch(() => undefined);
+    if (r.resources?.pid) await stopEngine({ pid: r.resources.pid, marker: r.resources.marker ?? '', fuseMount: r.resources.fuseMount ?? '', dir: r.resources.dir ?? '' }).catch(() => undefined);
+    this.registry.remove(r.device);
+    this.reaper.drop(r.device);
+  }
+
+  /** Session disks of workers that died without their reaper (e.g. the whole process tree was killed). */
+  private async reapOrphans(): Promise<void> {
+    if (this.orphansChecked) return;
+    this.orphansChecked = true;
+    for (const r of this.registry.all()) {
+      if (r.lifetime !== 'session' || r.workerPid === process.pid || alive(r.workerPid)) continue;
+      this.log('info', `cleaning up ${r.device} (${r.image}), a session disk of worker ${r.workerPid} that is gone`);
+      for (const m of r.mounts ?? []) await unmountVolume(m).catch(() => undefined);
+      const l = loopInfo(r.device.slice(5));
+      if (l && sameBacking(r, l)) {
+        for (const v of [...(r.volumes ?? [])].reverse()) if (!v.kernelPartition && v.device !== r.device) { try { loopDetach(v.device); } catch { /* gone */ } }
+        try { loopDetach(r.device); } catch { /* gone */ }
+        await gone([r.device], 2000);
+      }
+      if (r.resources?.pid) await stopEngine({ pid: r.resources.pid, marker: r.resources.marker ?? '', fuseMount: r.resources.fuseMount ?? '', dir: r.resources.dir ?? '' }).catch(() => undefined);
+      this.registry.remove(r.device);
+    }
   }
 
   /** A device path, or an image path attached exactly once. */
@@ -117,7 +282,9 @@ export class LinuxBackend implements Backend {
     let real = target;
     try { real = fs.realpathSync(target); } catch { /* a deleted image can still be attached */ }
     const records = this.registry.all().filter((r) => r.image === real);
-    const loops = listLoops().filter((l) => l.backingFile === real || records.some((r) => r.device === l.device && r.backingFile === l.backingFile));
+    const partitions = new Set(this.registry.all().flatMap((r) => (r.volumes ?? []).filter((v) => v.device !== r.device).map((v) => v.device)));
+    const loops = listLoops().filter((l) => !partitions.has(l.device)
+      && (l.backingFile === real || records.some((r) => r.device === l.device && sameBacking(r, l))));
     if (loops.length === 0) throw new WorkerError(ErrorCode.NotAttached, `${target} is not attached`);
     if (loops.length > 1) {
       throw new WorkerError(ErrorCode.InvalidParams,
@@ -127,27 +294,50 @@ export class LinuxBackend implements Backend {
   }
 
   private toDisk(l: LoopInfo, r: DiskRecord | undefined): AttachedDisk {
-    return {
+    const ours = r !== undefined && sameBacking(r, l);
+    const disk: AttachedDisk = {
       device: l.device,
-      image: r?.image ?? l.backingFile,
+      // a loop disk follows its file when it is renamed (the kernel tracks the file, not the name)
+      image: ours ? (r.engine === 'loop' ? l.backingFile : r.image) : l.backingFile,
       readOnly: l.readOnly,
-      engine: r?.engine ?? 'loop',
+      engine: ours ? r.engine : 'loop',
       lifetime: l.autoclear ? 'session' : 'permanent',
-      ours: r !== undefined,
+      ours,
       sizeBytes: l.sizeBytes,
     };
+    if (ours) {
+      disk.volumes = this.volumeInfos(r);
+      if (r.chain) disk.chain = r.chain;
+    } else {
+      const mp = mountsOf(l.devNo);
+      disk.volumes = mp.map((m) => ({ device: l.device, offset: l.offset, size: l.sizeBytes, fsType: null, label: null, mountPoint: m, readOnly: l.readOnly }));
+    }
+    return disk;
   }
 }
 
-function fallbackInfo(device: string, image: string, readOnly: boolean, autoclear: boolean): LoopInfo {
-  return { device, backingFile: image, deleted: false, offset: 0, sizeLimit: 0, autoclear, partscan: false, readOnly, sizeBytes: 0, devNo: '' };
+/** The record describes this loop device: same backing file name, or the same file (dev+inode) renamed since. */
+function sameBacking(r: DiskRecord, l: LoopInfo): boolean {
+  if (r.backingFile === l.backingFile) return true;
+  if (!r.backingIno) return false;
+  const st = loopStatus(l.device);
+  return !!st && `${st.device}:${st.inode}` === r.backingIno;
 }
 
-/** The kernel unbinds synchronously when we were the last opener; give udev-style openers a moment. */
-async function gone(device: string): Promise<boolean> {
-  for (let i = 0; i < 20; i++) {
-    if (!loopInfo(device.slice(5))) return true;
-    await new Promise((r) => setTimeout(r, 25));
+function kernelPartInfo(device: string): { devNo: string } | undefined {
+  try { return { devNo: fs.readFileSync(`/sys/class/block/${path.basename(device)}/dev`, 'utf8').trim() }; } catch { return undefined; }
+}
+
+function fallbackInfo(r: DiskRecord): LoopInfo {
+  return { device: r.device, backingFile: r.backingFile, deleted: false, offset: 0, sizeLimit: 0, autoclear: r.lifetime === 'session', partscan: false, readOnly: r.readOnly, sizeBytes: 0, devNo: '' };
+}
+
+/** The kernel unbinds synchronously when we were the last opener; FUSE helpers and udev-style openers take a moment. */
+async function gone(devices: string[], ms = 3000): Promise<boolean> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (devices.every((d) => !loopInfo(d.slice(5)))) return true;
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 20));
   }
-  return false;
 }

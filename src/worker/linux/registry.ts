@@ -4,6 +4,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { Engine, Lifetime } from '../../common/protocol';
+import type { ChainLink, ImageFormat, ImageSubtype } from '../../common/image';
+import type { VolumeRecord } from './volumes';
+import type { MountRecord } from './mounts';
 
 export interface DiskRecord {
   device: string;
@@ -16,7 +19,17 @@ export interface DiskRecord {
   attachedAt: string;
   workerPid: number;
   /** Engine-owned resources to release on detach (daemon pid, FUSE mount, scratch dir). */
-  resources?: { pid?: number; fuseMount?: string; dir?: string };
+  resources?: { pid?: number; fuseMount?: string; dir?: string; daemon?: string; marker?: string };
+  /** "dev:inode" of the backing file at attach time: the record still matches after the file is renamed. */
+  backingIno?: string;
+  format?: ImageFormat;
+  subtype?: ImageSubtype;
+  /** The image's chain (self first) as the format layer resolved it at attach time. */
+  chain?: ChainLink[];
+  /** Partitions / file systems found after attach; partition loop devices we made are listed here too. */
+  volumes?: VolumeRecord[];
+  /** Mounts we made of this disk's volumes. */
+  mounts?: MountRecord[];
 }
 
 export function runDir(): string {
@@ -38,7 +51,7 @@ export class Registry {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
 
-  private file(device: string): string { return path.join(this.dir, `${path.basename(device)}.json`); }
+  file(device: string): string { return path.join(this.dir, `${path.basename(device)}.json`); }
 
   put(r: DiskRecord): void {
     const tmp = `${this.file(r.device)}.${process.pid}.tmp`;

@@ -1,0 +1,44 @@
+// What an engine leaves running while a disk is attached, and how to take it down again. The same record
+// goes into the registry (for a later worker) and to the reaper (for a worker that dies).
+import * as fs from 'fs';
+import * as path from 'path';
+import { runDir } from '../registry';
+import { stopProcess, unmountFuse, alive, mountedUnder } from './process';
+
+export interface EngineHandle {
+  daemon: 'qemu-storage-daemon' | 'vhdimount';
+  pid: number;
+  /** A string on the daemon's command line (its scratch folder): a reused pid is never signalled. */
+  marker: string;
+  /** The FUSE mount the daemon serves (a file for qemu, a folder for vhdimount). */
+  fuseMount: string;
+  /** The raw file the loop device sits on. */
+  exportFile: string;
+  /** Scratch folder, removed on stop. */
+  dir: string;
+}
+
+/** A fresh private scratch folder under runDir()/engines. */
+export function scratchDir(kind: string): string {
+  const base = path.join(runDir(), 'engines');
+  fs.mkdirSync(base, { recursive: true, mode: 0o700 });
+  return fs.mkdtempSync(path.join(base, `${kind}-`));
+}
+
+export interface StopReport { ms: number; how: 'gone' | 'terminated' | 'killed' }
+
+/** Stops the daemon (SIGTERM, SIGKILL after 5 s), unmounts its FUSE mount if it left one, removes the scratch folder. */
+export async function stopEngine(h: Pick<EngineHandle, 'pid' | 'marker' | 'fuseMount' | 'dir'>): Promise<StopReport> {
+  const t0 = Date.now();
+  const how = h.pid ? await stopProcess(h.pid, h.marker) : 'gone';
+  await unmountFuse(h.fuseMount); // a killed daemon leaves "Transport endpoint is not connected"
+  if (h.dir && !alive(h.pid) && !mountedUnder(h.dir)) fs.rmSync(h.dir, { recursive: true, force: true });
+  // stopProcess waited for the exit; a daemon that survived SIGKILL (stuck in the kernel) keeps its folder
+  return { ms: Date.now() - t0, how };
+}
+
+/** Undoes a half-started engine; never throws (the caller is already reporting the first error). */
+export async function abandon(dir: string, pid: number | undefined, marker: string, fuseMount: string): Promise<void> {
+  try { await stopEngine({ pid: pid ?? 0, marker, fuseMount, dir }); } catch { /* best effort */ }
+  try { if (!mountedUnder(dir)) fs.rmSync(dir, { recursive: true, force: true }); } catch { /* a stale mount inside: reported by list() later */ }
+}

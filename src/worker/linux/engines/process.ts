@@ -1,0 +1,119 @@
+// Helpers for the daemons the engines start: liveness that ignores zombies, stopping by pid only when the
+// pid still runs the program we started, FUSE unmount with fallbacks, and running tools without a shell.
+import * as cp from 'child_process';
+import * as fs from 'fs';
+import { ErrorCode } from '../../../common/protocol';
+import { WorkerError } from '../../errors';
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * True while `pid` runs. A zombie counts as gone: daemonized processes are reparented to PID 1, and some
+ * inits (this project's CI VM among them) reap only every ~1.5 s, which made "daemon stop" look slow.
+ */
+export function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch { return false; }
+}
+
+/** The pid's argv, or null when it is gone. */
+export function cmdline(pid: number): string[] | null {
+  try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1); } catch { return null; }
+}
+
+/** True when `pid` is alive and its command line mentions `marker` (so a reused pid is never killed). */
+export function runs(pid: number, marker: string): boolean {
+  const argv = cmdline(pid);
+  return alive(pid) && argv !== null && argv.some((a) => a.includes(marker));
+}
+
+export async function waitFor(cond: () => boolean, timeoutMs: number, stepMs = 5): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (cond()) return true;
+    if (Date.now() >= end) return false;
+    await sleep(stepMs);
+  }
+}
+
+/** SIGTERM, wait, SIGKILL: returns how it ended. Does nothing when the pid no longer runs our program. */
+export async function stopProcess(pid: number, marker: string, timeoutMs = 5000): Promise<'gone' | 'terminated' | 'killed'> {
+  if (!runs(pid, marker)) return 'gone';
+  try { process.kill(pid, 'SIGTERM'); } catch { return 'gone'; }
+  if (await waitFor(() => !alive(pid), timeoutMs)) return 'terminated';
+  try { process.kill(pid, 'SIGKILL'); } catch { /* raced with exit */ }
+  await waitFor(() => !alive(pid), 2000);
+  return 'killed';
+}
+
+export interface RunResult { code: number | null; stdout: string; stderr: string }
+
+/** execFile with a timeout; never throws for a non-zero exit (the caller decides). ENOENT is reported as code null. */
+export function run(file: string, args: string[], timeoutMs = 30_000): Promise<RunResult & { missing?: boolean }> {
+  return new Promise((resolve) => {
+    cp.execFile(file, args, { timeout: timeoutMs, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
+      const e = err as (NodeJS.ErrnoException & { code?: number | string }) | null;
+      if (e && e.code === 'ENOENT') { resolve({ code: null, stdout: '', stderr: `${file}: not found`, missing: true }); return; }
+      resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+/** Absolute path of a program, searched in the usual sbin/bin folders (the worker may run with a thin PATH). */
+export function which(name: string): string | null {
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+  for (const d of dirs) {
+    if (!d.startsWith('/')) continue;
+    const p = `${d}/${name}`;
+    try { fs.accessSync(p, fs.constants.X_OK); if (fs.statSync(p).isFile()) return p; } catch { /* next */ }
+  }
+  return null;
+}
+
+/** The program, or a MissingDependency error naming the Debian package that has it. */
+export function requireTool(name: string, pkg: string, why: string): string {
+  const p = which(name);
+  if (!p) throw new WorkerError(ErrorCode.MissingDependency, `${why} needs ${name}, which is not installed: apt-get install ${pkg}`, { missing: pkg });
+  return p;
+}
+
+/** Mount points (unescaped) and their fs types, from /proc/self/mountinfo. */
+export function mountedAt(p: string): { fsType: string } | null {
+  let text = '';
+  try { text = fs.readFileSync('/proc/self/mountinfo', 'utf8'); } catch { return null; }
+  for (const line of text.split('\n')) {
+    const f = line.split(' ');
+    if (f.length < 10) continue;
+    const mp = f[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    if (mp === p) return { fsType: f[f.indexOf('-') + 1] };
+  }
+  return null;
+}
+
+/** True when `dir` or anything below it is a mount point (so it must not be removed recursively). */
+export function mountedUnder(dir: string): boolean {
+  let text = '';
+  try { text = fs.readFileSync('/proc/self/mountinfo', 'utf8'); } catch { return true; }
+  return text.split('\n').some((line) => {
+    const mp = (line.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    return mp === dir || mp.startsWith(`${dir}/`);
+  });
+}
+
+/** Unmounts a FUSE mount: fusermount3 -u, then lazily, then umount -l for a dead daemon's stale mount. */
+export async function unmountFuse(mountPoint: string): Promise<void> {
+  if (!mountedAt(mountPoint)) return;
+  // a plain unmount first (it waits for the file system to be released), lazy ones for busy or dead mounts
+  const steps = [['fusermount3', ['-u']], ['fusermount', ['-u']], ['fusermount3', ['-u', '-z']], ['fusermount', ['-u', '-z']], ['umount', ['-l']]] as const;
+  for (const [tool, args] of steps) {
+    const bin = which(tool);
+    if (!bin) continue;
+    await run(bin, [...args, mountPoint], 10_000); // mount points are absolute paths: never taken for options
+    if (!mountedAt(mountPoint)) return;
+  }
+  if (mountedAt(mountPoint)) throw new WorkerError(ErrorCode.Busy, `Could not unmount ${mountPoint}`, { reason: 'fuse-unmount', path: mountPoint });
+}

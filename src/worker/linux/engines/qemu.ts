@@ -1,0 +1,81 @@
+// Dynamic VHD, VHDX, qcow2, VMDK, VDI: qemu-storage-daemon exports the image as a raw file over FUSE, and the
+// loop device sits on that file. Blockdev and export options are passed as JSON, so no image name (commas,
+// quotes, newlines) can be misparsed; the daemon runs with --daemonize, which exits the parent only once the
+// export is served (or with the reason it is not).
+import * as cp from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { ErrorCode } from '../../../common/protocol';
+import type { ImageInfo } from '../../../common/image';
+import { WorkerError } from '../../errors';
+import { EngineHandle, scratchDir, abandon } from './engine';
+import { requireTool, runs, waitFor } from './process';
+
+export type QemuDriver = 'vpc' | 'vhdx' | 'qcow2' | 'vmdk' | 'vdi';
+
+const START_TIMEOUT_MS = 20_000;
+
+export async function startQemu(image: ImageInfo, driver: QemuDriver, readOnly: boolean): Promise<EngineHandle> {
+  const qsd = requireTool('qemu-storage-daemon', 'qemu-system-common', `Attaching ${image.format.toUpperCase()} images`);
+  const dir = scratchDir('qemu');
+  const exportFile = path.join(dir, 'export.raw');
+  const pidFile = path.join(dir, 'pid');
+  const ro = readOnly;
+  try {
+    fs.writeFileSync(exportFile, '', { mode: 0o600 }); // the FUSE export mountpoint must be an existing regular file
+    const args = [
+      '--blockdev', JSON.stringify({ driver: 'file', 'node-name': 'file0', filename: image.path, 'read-only': ro, aio: 'threads', locking: 'on' }),
+      '--blockdev', JSON.stringify({ driver, 'node-name': 'disk0', file: 'file0', 'read-only': ro }),
+      '--export', JSON.stringify({ type: 'fuse', id: 'exp0', 'node-name': 'disk0', mountpoint: exportFile, writable: !ro, growable: false }),
+      '--chardev', `socket,id=qmp0,path=${path.join(dir, 'qmp.sock').replace(/,/g, ',,')},server=on,wait=off`,
+      '--monitor', 'chardev=qmp0',
+      '--pidfile', pidFile,
+      '--daemonize',
+    ];
+    const { code, stderr } = await spawnAndWait(qsd, args);
+    if (code !== 0) throw startError(image, stderr);
+    const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+    const handle: EngineHandle = { daemon: 'qemu-storage-daemon', pid, marker: dir, fuseMount: exportFile, exportFile, dir };
+    // the export is served once the daemon's parent exits; its size is the disk's virtual size
+    const ready = await waitFor(() => runs(pid, dir) && sizeOf(exportFile) === image.virtualSize, 5000);
+    if (!ready) {
+      const size = sizeOf(exportFile);
+      await abandon(dir, pid, dir, exportFile);
+      throw new WorkerError(ErrorCode.OsError,
+        `qemu-storage-daemon exported ${size ?? 'nothing'} bytes for ${image.path}, expected ${image.virtualSize}`, { reason: 'export-size', path: image.path });
+    }
+    return handle;
+  } catch (e) {
+    let pid: number | undefined;
+    try { pid = Number(fs.readFileSync(pidFile, 'utf8').trim()) || undefined; } catch { /* never started */ }
+    await abandon(dir, pid, dir, exportFile);
+    throw e;
+  }
+}
+
+function sizeOf(p: string): number | null {
+  try { return fs.statSync(p).size; } catch { return null; }
+}
+
+function spawnAndWait(file: string, args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = cp.spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => { if (stderr.length < 8192) stderr += d.toString(); });
+    const timer = setTimeout(() => { child.kill('SIGKILL'); resolve({ code: null, stderr: `${stderr}\n(timed out after ${START_TIMEOUT_MS} ms)` }); }, START_TIMEOUT_MS);
+    child.once('error', (e) => { clearTimeout(timer); reject(e); });
+    // 'exit', not 'close': the daemonized grandchild may hold stderr a moment longer
+    child.once('exit', (code) => { clearTimeout(timer); setImmediate(() => resolve({ code, stderr: stderr.trim() })); });
+  });
+}
+
+function startError(image: ImageInfo, stderr: string): WorkerError {
+  const msg = stderr.replace(/^qemu-storage-daemon: /gm, '').trim() || 'no message';
+  if (/Failed to get "?\w+"? lock|Is another process using the image/i.test(msg)) {
+    return new WorkerError(ErrorCode.Busy, `${image.path} is in use by another program (qemu could not lock it): ${msg}`, { reason: 'locked', path: image.path });
+  }
+  if (/fuse|\/dev\/fuse/i.test(msg) && /not permitted|denied|No such device/i.test(msg)) {
+    return new WorkerError(ErrorCode.MissingDependency, `qemu-storage-daemon could not create its FUSE export: ${msg}`, { missing: 'fuse3', path: image.path });
+  }
+  return new WorkerError(ErrorCode.ImageProblem, `qemu-storage-daemon could not open ${image.path}: ${msg}`, { reason: 'qemu-open', path: image.path });
+}

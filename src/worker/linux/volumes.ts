@@ -1,0 +1,86 @@
+// After an attach: the disk's partitions and file systems. Kernel partscan where the kernel parses partition
+// tables; otherwise (kernels built without partition parsers) the format layer reads MBR/GPT and each partition
+// gets its own loop device with offset + sizelimit on the disk's loop device.
+import * as fs from 'fs';
+import { RangeReader } from '../../formats/reader';
+import { readPartitionTable, PartitionEntry } from '../../formats/partitions';
+import { run, which } from './engines/process';
+
+export interface VolumeRecord {
+  device: string;
+  /** Partition number, or null for a file system on the whole disk. */
+  index: number | null;
+  offset: number;
+  size: number;
+  fsType: string | null;
+  label: string | null;
+  /** True when the kernel made the node (loopNpM); false when we made a loop device for it. */
+  kernelPartition: boolean;
+}
+
+/** The partition table on the disk, read from the file the loop device sits on (a regular file, so it has a size). */
+export async function readPartitions(backingFile: string, base: number, diskSize: number): Promise<PartitionEntry[]> {
+  const r = await RangeReader.open(backingFile);
+  try {
+    const t = await readPartitionTable(r, base, diskSize);
+    if (!t) return [];
+    return t.partitions.filter((p) => !['0x05', '0x0f', '0x85'].includes(p.type) && p.size > 0 && p.start + p.size <= diskSize);
+  } finally { await r.close(); }
+}
+
+/** Partitions the kernel found itself (loopNpM under /sys/block/loopN), with their byte ranges. */
+export function kernelPartitions(device: string): { device: string; index: number; offset: number; size: number }[] {
+  const name = device.replace(/^\/dev\//, '');
+  let entries: string[] = [];
+  try { entries = fs.readdirSync(`/sys/block/${name}`).filter((n) => n.startsWith(`${name}p`)); } catch { return []; }
+  return entries.map((n) => {
+    const read = (f: string) => Number(fs.readFileSync(`/sys/block/${name}/${n}/${f}`, 'utf8').trim());
+    return { device: `/dev/${n}`, index: Number(n.slice(name.length + 1)), offset: read('start') * 512, size: read('size') * 512 };
+  }).sort((a, b) => a.index - b.index);
+}
+
+export interface FsProbe { fsType: string | null; label: string | null }
+
+/**
+ * The file system on a block device. Our own superblock check first (no process spawn: attach stays cheap);
+ * with `deep`, blkid's low-level probe for everything else (used when the user asks to mount).
+ */
+export async function probeFs(device: string, deep = false): Promise<FsProbe> {
+  const own = ownProbe(device);
+  if (own.fsType || !deep) return own;
+  const blkid = which('blkid');
+  if (blkid) {
+    const r = await run(blkid, ['-p', '-o', 'export', device], 10_000);
+    if (r.code === 0) {
+      const kv = new Map(r.stdout.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as [string, string]));
+      return { fsType: kv.get('TYPE') ?? null, label: kv.get('LABEL') ?? null };
+    }
+  }
+  return own;
+}
+
+function ownProbe(device: string): FsProbe {
+  let fd: number;
+  try { fd = fs.openSync(device, 'r'); } catch { return { fsType: null, label: null }; }
+  try {
+    const b = Buffer.alloc(68 * 1024);
+    const n = fs.readSync(fd, b, 0, b.length, 0);
+    const at = (off: number, s: string) => n >= off + s.length && b.toString('latin1', off, off + s.length) === s;
+    const text = (off: number, len: number) => b.toString('latin1', off, off + len).replace(/[\0 ]+$/, '') || null;
+    if (n >= 1082 && b.readUInt16LE(1080) === 0xef53) {
+      const compat = b.readUInt32LE(1024 + 0x5c), incompat = b.readUInt32LE(1024 + 0x60);
+      const type = incompat & 0x40 || incompat & 0x200 ? 'ext4' : compat & 4 ? 'ext3' : 'ext2';
+      return { fsType: type, label: text(1024 + 0x78, 16) };
+    }
+    if (at(3, 'NTFS    ')) return { fsType: 'ntfs', label: null };
+    if (at(82, 'FAT32   ')) return { fsType: 'vfat', label: text(71, 11) };
+    if (at(54, 'FAT12   ') || at(54, 'FAT16   ')) return { fsType: 'vfat', label: text(43, 11) };
+    if (at(0x8001, 'CD001')) return { fsType: 'iso9660', label: text(0x8028, 32) };
+    for (let off = 0x8000; off < 0x8000 + 16 * 2048; off += 2048) if (at(off + 1, 'NSR02') || at(off + 1, 'NSR03')) return { fsType: 'udf', label: null };
+    if (at(3, 'EXFAT   ')) return { fsType: 'exfat', label: null };
+    if (at(0, 'XFSB')) return { fsType: 'xfs', label: text(108, 12) };
+    if (at(0, 'hsqs')) return { fsType: 'squashfs', label: null };
+    if (at(0x10040, '_BHRfS_M')) return { fsType: 'btrfs', label: text(0x1012b, 256) };
+    return { fsType: null, label: null };
+  } finally { fs.closeSync(fd); }
+}

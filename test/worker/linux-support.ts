@@ -1,0 +1,128 @@
+// Helpers for the Linux engine/volume tests: image makers (qemu-img, qemu-io), leak checks covering everything
+// the engines create (loop devices, FUSE mounts, daemons, scratch folders), and clean-up that always runs.
+import * as assert from 'assert';
+import * as cp from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { ResponseError } from 'vscode-jsonrpc';
+import * as P from '../../src/common/protocol';
+import { forceDetachUnder, loopsUnder } from '../support/worker';
+
+export function need(tool: string, pkg: string): string {
+  for (const d of ['/usr/bin', '/usr/sbin', '/bin', '/sbin']) if (fs.existsSync(`${d}/${tool}`)) return `${d}/${tool}`;
+  assert.fail(`${tool} is not installed (apt-get install ${pkg}); this test needs it`);
+}
+
+export function qemuImg(args: string[]): string {
+  return cp.execFileSync(need('qemu-img', 'qemu-utils'), args, { encoding: 'utf8' });
+}
+
+/** Writes `pattern` bytes at `offset` into an image through qemu (so the image's own format is honoured). */
+export function qemuWrite(img: string, fmt: string, pattern: number, offset: number, len: number): void {
+  cp.execFileSync(need('qemu-io', 'qemu-utils'), ['-f', fmt, '-c', `write -P 0x${pattern.toString(16)} ${offset} ${len}`, img], { stdio: 'ignore' });
+}
+
+/** The image's virtual disk as raw bytes (qemu-img convert), for comparing what went through the device. */
+export function rawOf(img: string, fmt: string, dir: string): Buffer {
+  const out = path.join(dir, `raw-${Date.now()}-${Math.random().toString(36).slice(2)}.raw`);
+  qemuImg(['convert', '-f', fmt, '-O', 'raw', img, out]);
+  try { return fs.readFileSync(out); } finally { fs.rmSync(out, { force: true }); }
+}
+
+export function readDevice(device: string, offset: number, length: number): Buffer {
+  const fd = fs.openSync(device, 'r');
+  try { const b = Buffer.alloc(length); fs.readSync(fd, b, 0, length, offset); return b; } finally { fs.closeSync(fd); }
+}
+
+export function writeDevice(device: string, offset: number, data: Buffer): void {
+  const fd = fs.openSync(device, 'r+');
+  try { fs.writeSync(fd, data, 0, data.length, offset); fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+}
+
+export const RUN_DIR = process.env.VDISK_RUN_DIR ?? '/run/vdisk';
+
+/** Daemons whose command line mentions `marker` (qemu-storage-daemon / vhdimount started for files under a dir). */
+export function daemonsMentioning(marker: string): number[] {
+  const out: number[] = [];
+  for (const n of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${n}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
+      const argv = fs.readFileSync(`/proc/${n}/cmdline`, 'utf8');
+      if (/qemu-storage-daemon|vhdimount|fuseiso|ntfs-3g|fusefat/.test(argv) && argv.includes(marker)) out.push(Number(n));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+/** FUSE/volume mounts under the given folders (the worker's run dir, a test's mount root). */
+export function mountsUnder(...dirs: string[]): string[] {
+  const text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  return text.split('\n').map((l) => (l.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((mp) => dirs.some((d) => mp === d || mp.startsWith(`${d}/`)));
+}
+
+/** Loop devices sitting on our engines' export files or on other loop devices (partition loops). */
+export function engineLoops(): string[] {
+  const out: string[] = [];
+  for (const n of fs.readdirSync('/sys/block').filter((x) => /^loop\d+$/.test(x))) {
+    try {
+      const b = fs.readFileSync(`/sys/block/${n}/loop/backing_file`, 'utf8').trim();
+      if (b.startsWith(`${RUN_DIR}/engines/`)) out.push(`/dev/${n}`);
+    } catch { /* unbound */ }
+  }
+  return out;
+}
+
+export function engineDirs(): string[] {
+  try { return fs.readdirSync(path.join(RUN_DIR, 'engines')); } catch { return []; }
+}
+
+export interface Leaks { loops: string[]; engineLoops: string[]; mounts: string[]; daemons: number[]; scratch: string[] }
+
+export function leaks(dir: string, mountRoot?: string): Leaks {
+  return {
+    loops: loopsUnder(dir),
+    engineLoops: engineLoops(),
+    mounts: mountsUnder(`${RUN_DIR}/engines`, `${RUN_DIR}/mnt`, ...(mountRoot ? [mountRoot] : [])),
+    daemons: [...new Set(daemonsMentioning(RUN_DIR).concat(daemonsMentioning(dir)))],
+    scratch: engineDirs(),
+  };
+}
+
+export const NO_LEAKS: Leaks = { loops: [], engineLoops: [], mounts: [], daemons: [], scratch: [] };
+
+/** Waits (up to `ms`) until nothing is left; returns what is left. */
+export async function settle(dir: string, mountRoot?: string, ms = 8000): Promise<Leaks> {
+  const end = Date.now() + ms;
+  let l = leaks(dir, mountRoot);
+  while (JSON.stringify(l) !== JSON.stringify(NO_LEAKS) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 50));
+    l = leaks(dir, mountRoot);
+  }
+  return l;
+}
+
+/** Removes whatever a failed test left (mounts, partition and disk loops, daemons, scratch folders). Never throws. */
+export function forceCleanup(dir: string, mountRoot?: string): void {
+  const run = (f: string, a: string[]) => { try { cp.execFileSync(f, a, { stdio: 'ignore', timeout: 10_000 }); } catch { /* best effort */ } };
+  for (const m of mountsUnder(`${RUN_DIR}/mnt`, ...(mountRoot ? [mountRoot] : []), dir).reverse()) run('umount', ['-l', m]);
+  // loops on loops first (partitions), then disks
+  const disks = new Set([...loopsUnder(dir), ...engineLoops()]);
+  for (const n of fs.readdirSync('/sys/block').filter((x) => /^loop\d+$/.test(x))) {
+    try { if (disks.has(fs.readFileSync(`/sys/block/${n}/loop/backing_file`, 'utf8').trim())) run('losetup', ['-d', `/dev/${n}`]); } catch { /* unbound */ }
+  }
+  for (const d of engineLoops()) run('losetup', ['-d', d]);
+  forceDetachUnder(dir);
+  for (const pid of daemonsMentioning(RUN_DIR).concat(daemonsMentioning(dir))) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  for (const m of mountsUnder(`${RUN_DIR}/engines`).reverse()) run('umount', ['-l', m]);
+  for (const e of engineDirs()) { try { fs.rmSync(path.join(RUN_DIR, 'engines', e), { recursive: true, force: true }); } catch { /* busy */ } }
+}
+
+export const rejectsWith = (code: P.ErrorCode, re: RegExp, reason?: string) => (e: unknown) => {
+  assert.ok(e instanceof ResponseError, String(e));
+  assert.strictEqual(e.code, code, `${P.ErrorCode[e.code]}: ${e.message}`);
+  assert.match(e.message, re);
+  if (reason) assert.strictEqual((e.data as P.ErrorData).reason, reason);
+  return true;
+};
