@@ -71,7 +71,7 @@ export async function findVolumes(device: string, backing: string, base: number,
   const kparts = kernelPartitions(device);
   const parts = kparts.length ? kparts : (await readPartitions(backing, base, diskSize)).map((p) => ({ device: '', index: p.index, offset: p.start, size: p.size }));
   if (!parts.length) {
-    const fsp = await probeFs(device);
+    const fsp = await probeFs(device, false, { file: backing, offset: base });
     if (fsp.fsType) out.push({ device, index: null, offset: 0, size: diskSize, ...fsp, kernelPartition: false });
     return out;
   }
@@ -82,7 +82,7 @@ export async function findVolumes(device: string, backing: string, base: number,
       fds.set(a.device, a.fd);
       dev = a.device;
     }
-    const fsp = await probeFs(dev);
+    const fsp = await probeFs(dev, false, { file: backing, offset: base + p.offset });
     out.push({ device: dev, index: p.index, offset: p.offset, size: p.size, ...fsp, kernelPartition: !!p.device });
   }
   return out;

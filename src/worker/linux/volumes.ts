@@ -45,8 +45,8 @@ export interface FsProbe { fsType: string | null; label: string | null }
  * The file system on a block device. Our own superblock check first (no process spawn: attach stays cheap);
  * with `deep`, blkid's low-level probe for everything else (used when the user asks to mount).
  */
-export async function probeFs(device: string, deep = false): Promise<FsProbe> {
-  const own = ownProbe(device);
+export async function probeFs(device: string, deep = false, source?: { file: string; offset: number }): Promise<FsProbe> {
+  const own = source ? ownProbe(source.file, source.offset) : ownProbe(device, 0);
   if (own.fsType || !deep) return own;
   const blkid = which('blkid');
   if (blkid) {
@@ -59,12 +59,13 @@ export async function probeFs(device: string, deep = false): Promise<FsProbe> {
   return own;
 }
 
-function ownProbe(device: string): FsProbe {
+/** `path` at `offset`: the device itself, or (cheaper: already in the page cache) the file the device shows. */
+function ownProbe(path: string, offset: number): FsProbe {
   let fd: number;
-  try { fd = fs.openSync(device, 'r'); } catch { return { fsType: null, label: null }; }
+  try { fd = fs.openSync(path, 'r'); } catch { return { fsType: null, label: null }; }
   try {
     const b = Buffer.alloc(68 * 1024);
-    const n = fs.readSync(fd, b, 0, b.length, 0);
+    const n = fs.readSync(fd, b, 0, b.length, offset);
     const at = (off: number, s: string) => n >= off + s.length && b.toString('latin1', off, off + s.length) === s;
     const text = (off: number, len: number) => b.toString('latin1', off, off + len).replace(/[\0 ]+$/, '') || null;
     if (n >= 1082 && b.readUInt16LE(1080) === 0xef53) {
