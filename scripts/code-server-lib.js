@@ -87,9 +87,12 @@ async function startCodeServer({ folder, env = {}, vsix = [], smokeTestDriver = 
   return { url: `http://${host}:${port}/`, port, proc, dirs, stop, output: () => out };
 }
 
-/** A workbench URL for `folder`; `payload` entries (e.g. extensionTestsPath) are passed as vscode-remote URIs. */
+/**
+ * A workbench URL for `folder` (or a `.code-workspace` file); `payload` entries (e.g. extensionTestsPath) are
+ * passed as vscode-remote URIs.
+ */
 function workbenchUrl(server, folder, payload = {}) {
-  let url = `${server.url}?folder=${encodeURIComponent(folder)}`;
+  let url = `${server.url}?${folder.endsWith('.code-workspace') ? 'workspace' : 'folder'}=${encodeURIComponent(folder)}`;
   const entries = Object.entries(payload).map(([k, v]) => [k, k.endsWith('Path') ? `vscode-remote://127.0.0.1:${server.port}${v}` : v]);
   if (entries.length) url += `&payload=${encodeURIComponent(JSON.stringify(entries))}`;
   return url;

@@ -44,7 +44,11 @@ async function runInHost(ws, resultFile) {
     });
     if (verbose) page.on('console', (m) => console.log('[browser]', m.text()));
     page.on('pageerror', (e) => console.error('[page error]', e.message));
-    await page.goto(lib.workbenchUrl(server, ws, { extensionDevelopmentPath: extDir, extensionTestsPath: testsPath, skipWelcome: 'true' }));
+    // a multi-root workspace, as a user who opens volumes beside their project has: the web workbench cannot turn a
+    // single-folder window into one without a reload, which would end the test run
+    const wsFile = `${ws}.code-workspace`;
+    fs.writeFileSync(wsFile, JSON.stringify({ folders: [{ path: ws }] }));
+    await page.goto(lib.workbenchUrl(server, wsFile, { extensionDevelopmentPath: extDir, extensionTestsPath: testsPath, skipWelcome: 'true' }));
     let timer;
     const timedOut = new Promise((r) => { timer = setTimeout(() => r('timeout'), timeoutMs); });
     const code = await Promise.race([done, timedOut]);

@@ -12,6 +12,7 @@ const path = require('path');
 
 const ROOT = path.resolve(__dirname, '..');
 const WS = path.join(ROOT, 'sample-workspace');
+const WS_FILE = path.join(WS, 'vdisk-samples.code-workspace');
 const STATE = path.join(ROOT, '.vscode-test/code-server');   // user data + extensions, kept between starts
 const port = Number(process.env.PORT || 8080);
 
@@ -74,6 +75,8 @@ function ensureSampleWorkspace() {
     makeSampleImages(WS);
   }
   fs.writeFileSync(path.join(WS, 'README.md'), SAMPLE_README);
+  // multi-root, so that "Open Volume in VS Code" can add mounted volumes beside the samples without a reload
+  fs.writeFileSync(WS_FILE, JSON.stringify({ folders: [{ path: WS }] }, null, 2));
 }
 
 async function main() {
@@ -89,10 +92,10 @@ async function main() {
   const { vsixPath } = await packageExtension({ quiet: true });
   ensureSampleWorkspace();
   step(`starting code-server on 127.0.0.1:${port}`);
-  const server = await lib.startCodeServer({ folder: WS, vsix: [vsixPath], smokeTestDriver: false, baseDir: STATE,
+  const server = await lib.startCodeServer({ folder: WS_FILE, vsix: [vsixPath], smokeTestDriver: false, baseDir: STATE,
     bindAddr: `127.0.0.1:${port}`, settings: { 'workbench.startupEditor': 'readme' },
     log: (s) => { if (!/ENOTFOUND|EAI_AGAIN/.test(s)) process.stdout.write(s); } });   // the gallery is offline
-  console.log(`\n[start] vdisk is installed. Open: ${server.url}?folder=${encodeURIComponent(WS)}\n[start] Ctrl-C stops code-server.`);
+  console.log(`\n[start] vdisk is installed. Open: ${lib.workbenchUrl(server, WS_FILE)}\n[start] Ctrl-C stops code-server.`);
   let stopping = false;
   const shutdown = (sig) => {
     if (stopping) return;

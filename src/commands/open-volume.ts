@@ -4,7 +4,7 @@ import type { VolumeInfo } from '../common/protocol';
 import { UserError } from '../host/run-command';
 import type { CommandContext } from './context';
 import { isNode } from './targets';
-import { diskTarget, folderOf } from './volume-folders';
+import { changeFolders, diskTarget, folderOf } from './volume-folders';
 import { mount } from './mount';
 
 /** Open Volume in VS Code: mounts if needed and adds the volume as a workspace folder (removed again on detach). */
@@ -22,11 +22,14 @@ export async function openVolume(ctx: CommandContext, args: unknown[]): Promise<
   const mountPoint = volume.mountPoint!;
   if (!folderOf(volume)) {
     const name = `${volume.label || volume.fsType || 'volume'} (${disk.image ? path.basename(disk.image) : disk.device})`;
-    const added = new Promise<void>((resolve) => { const sub = vscode.workspace.onDidChangeWorkspaceFolders(() => { sub.dispose(); resolve(); }); });
-    if (!vscode.workspace.updateWorkspaceFolders(vscode.workspace.workspaceFolders?.length ?? 0, 0, { uri: vscode.Uri.file(mountPoint), name })) {
-      throw new UserError(`VS Code did not add ${mountPoint} to the workspace`);
+    const at = vscode.workspace.workspaceFolders?.length ?? 0;
+    if (!(await changeFolders(() => vscode.workspace.updateWorkspaceFolders(at, 0, { uri: vscode.Uri.file(mountPoint), name })))) {
+      const pick = await vscode.window.showInformationMessage(
+        `${mountPoint} is mounted, but this window could not add it as a workspace folder.`, 'Open in New Window', 'Copy Path');
+      if (pick === 'Open in New Window') await vscode.commands.executeCommand('vscode.openFolder', vscode.Uri.file(mountPoint), { forceNewWindow: true });
+      if (pick === 'Copy Path') await vscode.env.clipboard.writeText(mountPoint);
+      return mountPoint;
     }
-    await added;
   }
   await vscode.commands.executeCommand('workbench.view.explorer');
   return mountPoint;

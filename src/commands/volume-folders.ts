@@ -27,13 +27,23 @@ export function folderOf(v: VolumeInfo): vscode.WorkspaceFolder | undefined {
   return v.mountPoint ? vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file' && f.uri.fsPath === v.mountPoint) : undefined;
 }
 
+/**
+ * Applies a workspace-folder change and waits until VS Code reports it. False when it did not happen in time:
+ * a single-folder window in VS Code for the Web, for one, turns multi-root only by reloading.
+ */
+export async function changeFolders(update: () => boolean, timeoutMs = 5000): Promise<boolean> {
+  let sub: vscode.Disposable | undefined;
+  const changed = new Promise<boolean>((resolve) => {
+    sub = vscode.workspace.onDidChangeWorkspaceFolders(() => resolve(true));
+    setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    return update() && await changed;
+  } finally { sub?.dispose(); }
+}
+
 /** Removes the workspace folders of a disk's mounted volumes (before unmount or detach). */
 export async function closeVolumeFolders(disk: AttachedDisk): Promise<void> {
   const folders = (disk.volumes ?? []).map(folderOf).filter((f): f is vscode.WorkspaceFolder => f !== undefined).sort((a, b) => b.index - a.index);
-  for (const f of folders) {
-    const removed = new Promise<void>((resolve) => {
-      const sub = vscode.workspace.onDidChangeWorkspaceFolders(() => { sub.dispose(); resolve(); });
-    });
-    if (vscode.workspace.updateWorkspaceFolders(f.index, 1)) await removed;
-  }
+  for (const f of folders) await changeFolders(() => vscode.workspace.updateWorkspaceFolders(f.index, 1));
 }

@@ -251,6 +251,28 @@ describe('commands and tree (extension host)', function () {
     } finally { r.dispose(); shown.dispose(); }
   });
 
+  it('mounts a volume, opens it as a workspace folder, and detach closes and unmounts it', async () => {
+    const content = path.join(dir, 'content'); fs.mkdirSync(content, { recursive: true });
+    fs.writeFileSync(path.join(content, 'hello.txt'), 'from inside the image');
+    const img = path.join(dir, 'volume.img');
+    cp.execFileSync('truncate', ['-s', '8M', img]);
+    cp.execFileSync('mkfs.ext4', ['-q', '-F', '-L', 'HOSTVOL', '-d', content, img]);
+    const [disk] = (await vscode.commands.executeCommand<AttachedDisk[]>('vdisk.attachReadOnly', vscode.Uri.file(img)))!;
+    const node = (await roots(a)).find((n) => n.kind === 'disk' && n.disk.device === disk.device)!;
+    const volumeNode = (await a.disks.getChildren(node)).find((n) => n.kind === 'volume');
+    assert.ok(volumeNode, 'the disk shows its ext4 volume');
+    assert.match(String(a.disks.getTreeItem(volumeNode).description), /^ext4 · 8 MiB · not mounted$/);
+    const mountPoint = await vscode.commands.executeCommand<string>('vdisk.openVolume', volumeNode);
+    assert.ok(mountPoint && fs.readFileSync(path.join(mountPoint, 'hello.txt'), 'utf8') === 'from inside the image');
+    assert.ok(vscode.workspace.workspaceFolders?.some((f) => f.uri.fsPath === mountPoint), 'added as a workspace folder');
+    const mounted = (await a.disks.getChildren((await roots(a)).find((n) => n.kind === 'disk' && n.disk.device === disk.device)!)).find((n) => n.kind === 'volume')!;
+    assert.match(String(a.disks.getTreeItem(mounted).description), /mounted at /);
+    await vscode.commands.executeCommand('vdisk.detach', disk.device);
+    assert.ok(!vscode.workspace.workspaceFolders?.some((f) => f.uri.fsPath === mountPoint), 'the folder is gone from the workspace');
+    assert.ok(!fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(mountPoint), 'unmounted');
+    assert.ok(!fs.existsSync(`/sys/block/${path.basename(disk.device)}/loop/backing_file`), 'detached');
+  });
+
   it('Detach All detaches every disk attached by vdisk', async () => {
     const second = path.join(dir, 'second.img');
     await vscode.commands.executeCommand('vdisk.attachReadOnly', vscode.Uri.file(raw), [vscode.Uri.file(raw), vscode.Uri.file(second)]);
