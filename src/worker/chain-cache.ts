@@ -1,4 +1,5 @@
-// Chains for `vdisk/list`: every listed image is inspected, so keep each answer while no file of its chain changed.
+// Inspections for `vdisk/list` and `vdisk/inspect`: the tree, the inspector and the palette ask about the same images
+// again and again, so keep each answer while no file of its chain changed (identity, size, mtime and ctime).
 import * as fs from 'fs';
 import type { ImageInfo } from '../common/image';
 import { inspectImage } from '../formats';
@@ -6,7 +7,7 @@ import { inspectImage } from '../formats';
 const MAX = 256;
 
 function stamp(file: string): string {
-  try { const s = fs.statSync(file); return s.isFile() ? `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}` : 'not-a-file'; } catch { return 'gone'; }
+  try { const s = fs.statSync(file); return s.isFile() ? `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}` : 'not-a-file'; } catch { return 'gone'; }
 }
 
 export class ChainCache {
@@ -14,13 +15,19 @@ export class ChainCache {
 
   /** The image's reading, or null when it cannot be read (deleted, not a file). */
   async get(file: string): Promise<ImageInfo | null> {
+    try { return await this.inspect(file); } catch { return null; }
+  }
+
+  /** inspectImage, answered from the cache while the chain's files are unchanged; throws what inspectImage throws. */
+  async inspect(file: string): Promise<ImageInfo> {
     const hit = this.entries.get(file);
-    if (hit && hit.stamps === this.stamps(hit.info) && !hit.info.problems.some((p) => p.code === 'parent-missing')) return hit.info;
-    if (stamp(file) === 'gone' || stamp(file) === 'not-a-file') return null;
-    let info: ImageInfo;
-    try { info = await inspectImage(file); } catch { return null; }
+    if (hit && hit.stamps === this.stamps(hit.info)) return structuredClone(hit.info);
+    const info = await inspectImage(file);
+    // an answer with problems is never kept: a missing or mismatching parent can be fixed without any file of the
+    // resolved chain changing
+    if (info.problems.length) { this.entries.delete(file); return info; }
     if (this.entries.size >= MAX) this.entries.delete(this.entries.keys().next().value as string);
-    this.entries.set(file, { stamps: this.stamps(info), info });
+    this.entries.set(file, { stamps: this.stamps(info), info: structuredClone(info) });
     return info;
   }
 

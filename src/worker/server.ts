@@ -6,7 +6,7 @@ import * as P from '../common/protocol';
 import type { ImageInfo } from '../common/image';
 import type { Backend } from './backend';
 import { WorkerError } from './errors';
-import { inspectImage, createDifferencingDisk, FormatError } from '../formats';
+import { createDifferencingDisk, FormatError } from '../formats';
 import { blockingProblems } from './attach-policy';
 import { ExternalChangeWatcher } from './watch';
 import { applySettings } from './settings';
@@ -48,7 +48,7 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
 
   connection.onRequest(P.Attach, handle(async (p: P.AttachParams, token) => {
     const params = checkAttachParams(p);
-    const image = await inspectForAttach(params.path);
+    const image = await inspectForAttach(params.path, chains);
     if (image.virtualSize === 0) {
       throw new WorkerError(P.ErrorCode.UnsupportedImage, `${path.basename(image.path)} is empty: a disk of 0 bytes cannot be attached`, { reason: 'empty', path: image.path });
     }
@@ -84,7 +84,7 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
 
   connection.onRequest(P.Inspect, handle(async (p: P.PathParams) => {
     if (!p || typeof p.path !== 'string' || !p.path) throw new WorkerError(P.ErrorCode.InvalidParams, 'inspect needs a path');
-    return inspectForAttach(p.path);
+    return inspectForAttach(p.path, chains);
   }));
 
   connection.onRequest(P.CreateDiff, handle(async (p: P.CreateDiffParams) => {
@@ -130,14 +130,14 @@ function checkAttachParams(p: P.AttachParams): P.AttachParams {
   return { path: path.resolve(p.path), readOnly: p.readOnly !== false, lifetime: p.lifetime };
 }
 
-async function inspectForAttach(p: string): Promise<ImageInfo> {
+async function inspectForAttach(p: string, chains: ChainCache): Promise<ImageInfo> {
   const abs = path.resolve(p);
   let st: fs.Stats;
   try { st = fs.statSync(abs); } catch {
     throw new WorkerError(P.ErrorCode.NotFound, `${abs} does not exist`, { path: abs });
   }
   if (!st.isFile()) throw new WorkerError(P.ErrorCode.UnsupportedImage, `${abs} is not a regular file`, { path: abs, reason: 'not-a-file' });
-  try { return await inspectImage(abs); } catch (e) { throw fromFormatError(e, abs); }
+  try { return await chains.inspect(abs); } catch (e) { throw fromFormatError(e, abs); }
 }
 
 function fromFormatError(e: unknown, p: string): unknown {
