@@ -1,10 +1,9 @@
 // What each problem code (src/formats/problems.ts, docs/formats.md) means for the user, and what to do about it.
-// Keyed by ProblemCode so a new code without an explanation fails the type check.
-import type { ProblemCode } from '../../formats/problems';
+// test/unit/problem-help.test.ts fails when a code in src/formats/problems.ts has no explanation here.
 
 export interface ProblemHelp { meaning: string; action: string }
 
-export const PROBLEM_HELP: Record<ProblemCode, ProblemHelp> = {
+export const PROBLEM_HELP: Record<string, ProblemHelp> = {
   'footer-missing': {
     meaning: 'The last 512 bytes of a VHD describe the disk. They are gone or damaged, usually because a copy or download stopped early; the spare copy at the start of the file was used to read it.',
     action: 'Copy the file again from its source. Windows reports the footer as missing and will not attach it; attach it read-only here only to recover data.',
@@ -85,6 +84,6 @@ export const PROBLEM_HELP: Record<ProblemCode, ProblemHelp> = {
 
 /** Help for a code; an unknown code (a newer worker) still gets a sensible text. */
 export function problemHelp(code: string): ProblemHelp {
-  return (PROBLEM_HELP as Record<string, ProblemHelp>)[code]
+  return PROBLEM_HELP[code]
     ?? { meaning: 'A problem this version of the extension has no explanation for.', action: 'See the message and the log for details.' };
 }
