@@ -3,23 +3,11 @@ import * as assert from 'assert';
 import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { ResponseError } from 'vscode-jsonrpc';
 import * as P from '../../src/common/protocol';
 import { WorkerClient } from '../../src/host/worker-client';
-import { forceDetachUnder, isRoot, loopsUnder, makeExt4, newClient, sha256, tmpDir } from '../support/worker';
+import { loopsUnder, makeExt4, newClient, sha256 } from '../support/worker';
+import { deviceSuite, readDevice, rejectsWith } from './linux-support';
 
-const rejectsWith = (code: P.ErrorCode, re: RegExp, reason?: string) => (e: unknown) => {
-  assert.ok(e instanceof ResponseError, String(e));
-  assert.strictEqual(e.code, code, `${P.ErrorCode[e.code]}: ${e.message}`);
-  assert.match(e.message, re);
-  if (reason) assert.strictEqual((e.data as P.ErrorData).reason, reason);
-  return true;
-};
-
-function readDevice(device: string, offset: number, length: number): Buffer {
-  const fd = fs.openSync(device, 'r');
-  try { const b = Buffer.alloc(length); fs.readSync(fd, b, 0, length, offset); return b; } finally { fs.closeSync(fd); }
-}
 
 function gone(device: string): boolean {
   return !fs.existsSync(`/sys/block/${path.basename(device)}/loop/backing_file`);
@@ -35,17 +23,7 @@ describe('loop engine (real devices)', function () {
   let dir: string;
   let client: WorkerClient;
 
-  before(function () {
-    if (!isRoot) { console.log('    (these tests need root for loop devices; CI runs as root)'); this.skip(); }
-  });
-  beforeEach(() => { dir = tmpDir(); client = newClient(); });
-  afterEach(async () => {
-    await client.stop();
-    const left = loopsUnder(dir);
-    forceDetachUnder(dir);
-    fs.rmSync(dir, { recursive: true, force: true });
-    assert.deepStrictEqual(left, [], 'a test left loop devices behind');
-  });
+  deviceSuite('vdisk-test-', (d, c) => { dir = d; client = c; }, () => client);
 
   it('attaches a raw image read-only: the device shows its bytes, refuses writes, and the file is unchanged', async () => {
     const img = path.join(dir, 'disk.img');

@@ -8,8 +8,8 @@ import * as path from 'path';
 import * as P from '../../src/common/protocol';
 import { createDifferencingDisk } from '../../src/formats';
 import { WorkerClient } from '../../src/host/worker-client';
-import { isRoot, newClient, sha256, tmpDir } from '../support/worker';
-import { forceCleanup, NO_LEAKS, qemuImg, qemuWrite, rawOf, readDevice, rejectsWith, settle, writeDevice } from './linux-support';
+import { newClient, sha256 } from '../support/worker';
+import { deviceSuite, qemuImg, qemuWrite, rawOf, readDevice, rejectsWith, writeDevice } from './linux-support';
 
 const MiB = 1 << 20;
 const FORMATS: { name: string; fmt: string; opts: string[]; ext: string }[] = [
@@ -26,17 +26,7 @@ describe('Linux engines: qemu-storage-daemon and vhdimount (real devices)', func
   let dir: string;
   let client: WorkerClient;
 
-  before(function () {
-    if (!isRoot) { console.log('    (these tests need root for loop devices; CI runs as root)'); this.skip(); }
-  });
-  beforeEach(() => { dir = tmpDir('vdisk-eng-'); client = newClient(); });
-  afterEach(async () => {
-    await client.stop();
-    const left = await settle(dir);
-    forceCleanup(dir);
-    fs.rmSync(dir, { recursive: true, force: true });
-    assert.deepStrictEqual(left, NO_LEAKS, 'a test left something behind');
-  });
+  deviceSuite('vdisk-eng-', (d, c) => { dir = d; client = c; }, () => client);
 
   function make(f: typeof FORMATS[number], name = `disk.${f.ext}`): string {
     const img = path.join(dir, name);

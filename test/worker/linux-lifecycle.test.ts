@@ -8,8 +8,8 @@ import * as path from 'path';
 import * as P from '../../src/common/protocol';
 import { createDifferencingDisk } from '../../src/formats';
 import { WorkerClient } from '../../src/host/worker-client';
-import { CLI, isRoot, newClient, tmpDir } from '../support/worker';
-import { forceCleanup, leaks, NO_LEAKS, qemuImg, qemuWrite, readDevice, rejectsWith, RUN_DIR, settle } from './linux-support';
+import { CLI, newClient } from '../support/worker';
+import { deviceSuite, leaks, NO_LEAKS, qemuImg, qemuWrite, readDevice, rejectsWith, RUN_DIR, settle } from './linux-support';
 
 const MiB = 1 << 20;
 
@@ -28,17 +28,7 @@ describe('Linux backend lifecycle: crashes, failures, concurrency (real devices)
   let dir: string;
   let client: WorkerClient;
 
-  before(function () {
-    if (!isRoot) { console.log('    (these tests need root for loop devices; CI runs as root)'); this.skip(); }
-  });
-  beforeEach(() => { dir = tmpDir('vdisk-life-'); client = newClient(); });
-  afterEach(async () => {
-    await client.stop();
-    const left = await settle(dir);
-    forceCleanup(dir);
-    fs.rmSync(dir, { recursive: true, force: true });
-    assert.deepStrictEqual(left, NO_LEAKS, 'a test left something behind');
-  });
+  deviceSuite('vdisk-life-', (d, c) => { dir = d; client = c; }, () => client);
 
   it('kill -9 of the worker with session disks of every engine (one mounted) leaves no loop device, FUSE mount or daemon', async () => {
     const vhdx = path.join(dir, 'd.vhdx'); qemuImg(['create', '-q', '-f', 'vhdx', vhdx, '32M']);

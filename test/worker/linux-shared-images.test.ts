@@ -5,27 +5,15 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as P from '../../src/common/protocol';
 import { WorkerClient } from '../../src/host/worker-client';
-import { isRoot, newClient, tmpDir } from '../support/worker';
 import { requireSharedImages, sharedImage } from '../support/shared-images';
-import { forceCleanup, NO_LEAKS, settle } from './linux-support';
+import { deviceSuite } from './linux-support';
 
 describe('Linux engines on real third-party images', function () {
   this.timeout(60_000);
   let dir: string;
   let client: WorkerClient;
 
-  before(function () {
-    if (!isRoot) { console.log('    (these tests need root for loop devices; CI runs as root)'); this.skip(); }
-    requireSharedImages(this);
-  });
-  beforeEach(() => { dir = tmpDir('vdisk-shared-'); client = newClient(); });
-  afterEach(async () => {
-    await client.stop();
-    const left = await settle(dir);
-    forceCleanup(dir);
-    fs.rmSync(dir, { recursive: true, force: true });
-    assert.deepStrictEqual(left, NO_LEAKS, 'a test left something behind');
-  });
+  deviceSuite('vdisk-shared-', (d, c) => { dir = d; client = c; }, () => client, { before: (ctx) => { requireSharedImages(ctx); } });
 
   for (const rel of ['vhd/dissect-win10-dynamic.vhd.gz', 'vhdx/dissect-win10-dynamic.vhdx.gz', 'vhdx/dissect-win10-fixed.vhdx.gz']) {
     it(`${rel}: qemu engine, the NTFS partition is found and mounts read-only`, async function () {

@@ -6,7 +6,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ResponseError } from 'vscode-jsonrpc';
 import * as P from '../../src/common/protocol';
-import { forceDetachUnder, loopsUnder } from '../support/worker';
+import { WorkerClient } from '../../src/host/worker-client';
+import { forceDetachUnder, isRoot, loopsUnder, newClient, tmpDir } from '../support/worker';
 
 export function need(tool: string, pkg: string): string {
   for (const d of ['/usr/bin', '/usr/sbin', '/bin', '/sbin']) if (fs.existsSync(`${d}/${tool}`)) return `${d}/${tool}`;
@@ -126,3 +127,25 @@ export const rejectsWith = (code: P.ErrorCode, re: RegExp, reason?: string) => (
   if (reason) assert.strictEqual((e.data as P.ErrorData).reason, reason);
   return true;
 };
+
+/**
+ * The hooks every device suite needs: skip unless root (CI is), a fresh temp folder and worker client per test,
+ * and afterwards a stop, a leak check (loop devices, engine loops, FUSE mounts, daemons, scratch) and a forced clean-up.
+ * `set` hands the folder and client to the suite's own variables; `current` returns the client to stop (tests may swap it).
+ */
+export function deviceSuite(prefix: string, set: (dir: string, client: WorkerClient) => void, current: () => WorkerClient,
+  o: { before?: (ctx: Mocha.Context) => void } = {}): void {
+  let dir = '';
+  before(function () {
+    if (!isRoot) { console.log('    (these tests need root for loop devices; CI runs as root)'); this.skip(); }
+    o.before?.(this);
+  });
+  beforeEach(() => { dir = tmpDir(prefix); set(dir, newClient()); });
+  afterEach(async () => {
+    await current().stop();
+    const left = await settle(dir);
+    forceCleanup(dir);
+    fs.rmSync(dir, { recursive: true, force: true });
+    assert.deepStrictEqual(left, NO_LEAKS, 'a test left something behind');
+  });
+}

@@ -5,14 +5,15 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as P from '../../src/common/protocol';
 import { WorkerClient } from '../../src/host/worker-client';
-import { forceDetachUnder, isRoot, loopsUnder, newClient, tmpDir } from '../support/worker';
+import { loopsUnder, newClient } from '../support/worker';
+import { deviceSuite } from './linux-support';
 
 function fdCount(pid: number): number { return fs.readdirSync(`/proc/${pid}/fd`).length; }
 function rssKiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : 0;
 }
-async function settle(dir: string): Promise<string[]> {
+async function loopsSettled(dir: string): Promise<string[]> {
   for (let i = 0; i < 100 && loopsUnder(dir).length; i++) await new Promise((r) => setTimeout(r, 20));
   return loopsUnder(dir);
 }
@@ -21,15 +22,7 @@ describe('load and faults (real devices)', function () {
   this.timeout(120_000);
   let dir: string;
   let client: WorkerClient;
-  before(function () { if (!isRoot) { console.log('    (needs root for loop devices)'); this.skip(); } });
-  beforeEach(() => { dir = tmpDir(); client = newClient(); });
-  afterEach(async () => {
-    await client.stop();
-    const left = await settle(dir);
-    forceDetachUnder(dir);
-    fs.rmSync(dir, { recursive: true, force: true });
-    assert.deepStrictEqual(left, [], 'a test left loop devices behind');
-  });
+  deviceSuite('vdisk-load-', (d, c) => { dir = d; client = c; }, () => client);
 
   it('runs 1,000 sequential attach/detach cycles without growth in fds, memory or devices', async () => {
     // a small heap makes V8 collect as it goes, so growth means a leak rather than a lazy collector
@@ -64,7 +57,7 @@ describe('load and faults (real devices)', function () {
       process.kill(client.pid!, 'SIGKILL');
       // it may have finished before the signal landed; if not, it must fail with WorkerDied
       await pending.catch((e: { code?: number }) => assert.strictEqual(e.code, P.ErrorCode.WorkerDied));
-      assert.deepStrictEqual(await settle(dir), [], 'session disks go with the worker');
+      assert.deepStrictEqual(await loopsSettled(dir), [], 'session disks go with the worker');
       assert.ok(Array.isArray(await client.request(P.List)));
     });
   }
