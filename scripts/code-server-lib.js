@@ -37,15 +37,17 @@ function csArgs(dirs) {
  * baseDir: where user data/extensions/config live (kept on stop); without it a temp dir, removed on stop.
  * smokeTestDriver: the built workbench honours extensionDevelopmentPath/extensionTestsPath from the URL payload
  * only with it on; side effect: notification toasts are suppressed (they still reach the notification centre).
+ * workspaceTrust: turn VS Code's workspace trust on (off by default), so an untrusted folder opens in Restricted Mode.
  */
 async function startCodeServer({ folder, env = {}, vsix = [], smokeTestDriver = true, bindAddr = '127.0.0.1:0',
-  baseDir, settings = {}, log = () => {} } = {}) {
+  baseDir, settings = {}, workspaceTrust = false, log = () => {} } = {}) {
   for (const f of [NODE24, CS_ENTRY]) if (!fs.existsSync(f)) throw new Error(`missing ${f}: run scripts/setup-code-server.sh`);
   const base = baseDir || mkTmp('vdisk-cs-');
   const dirs = { base, userData: path.join(base, 'user-data'), extensions: path.join(base, 'extensions'), config: path.join(base, 'config') };
   for (const d of Object.values(dirs)) fs.mkdirSync(d, { recursive: true });
   fs.mkdirSync(path.join(dirs.userData, 'User'), { recursive: true });
-  fs.writeFileSync(path.join(dirs.userData, 'User/settings.json'), JSON.stringify({ ...QUIET_SETTINGS, ...settings }, null, 2));
+  fs.writeFileSync(path.join(dirs.userData, 'User/settings.json'), JSON.stringify({ ...QUIET_SETTINGS,
+    ...(workspaceTrust ? { 'security.workspace.trust.enabled': true } : {}), ...settings }, null, 2));
   const childEnv = { ...process.env, XDG_CONFIG_HOME: dirs.config, XDG_DATA_HOME: path.join(base, 'xdg-data'), ...env };
   delete childEnv.VDISK_RESULT_FILE;   // the outer runner's tally file is not the extension host's business
   for (const v of vsix) {
@@ -56,7 +58,7 @@ async function startCodeServer({ folder, env = {}, vsix = [], smokeTestDriver = 
     log(r.stdout);
   }
   const args = [CS_ENTRY, '--bind-addr', bindAddr, '--auth', 'none', ...csArgs(dirs),
-    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
+    '--disable-telemetry', '--disable-update-check', ...(workspaceTrust ? [] : ['--disable-workspace-trust']), '--disable-getting-started-override',
     '--ignore-last-opened', ...(smokeTestDriver ? ['--vscode-option', 'enable-smoke-test-driver'] : [])];
   if (folder) args.push(folder);
   // own process group: stop() must reach the extension host and the worker it forks, not only the server
