@@ -48,7 +48,7 @@ export async function parseWith(r: RangeReader, file: string): Promise<ParsedIma
 async function inspectRaw(r: RangeReader, file: string): Promise<ParsedImage> {
   const p = baseParsed('raw', r.size);
   p.subtype = null;
-  p.details = { dataOffset: 0, dataSize: r.size, partitionTable: await readPartitionTable(r) };
+  p.details = { dataOffset: 0, dataSize: r.size, partitionTable: await readPartitionTable(r, 0, r.size, p.problems) };
   // Content decides the format; a file named .iso that is not one is told why Windows would refuse it.
   if (path.extname(file).toLowerCase() === '.iso') p.problems.push(...(await checkWindowsIsoRules(r)));
   return p;

@@ -2,9 +2,12 @@
 import { RangeReader, u64le } from './reader';
 import { guidLE, ZERO_GUID } from './guid';
 import { problem } from './problems';
-import { ParsedImage, baseParsed, cstr, isPow2 } from './types';
+import { ParsedImage, baseParsed, cstr } from './types';
 
 export const VDI_SIGNATURE = 0xbeda107f;
+const VDI_BLOCK_SIZE = 1024 * 1024;
+/** qemu's limit: the block map is at most 1 GiB of 4-byte entries. */
+const MAX_BLOCKS = 0x3fffffff / 4;
 
 export async function inspectVdi(r: RangeReader): Promise<ParsedImage> {
   const p = baseParsed('vdi', 0);
@@ -16,28 +19,42 @@ export async function inspectVdi(r: RangeReader): Promise<ParsedImage> {
   const version = b.readUInt32LE(0x44);
   p.creator = cstr(b.subarray(0, 64)).replace(/[\s\n]+$/, '') || null;
   p.details.version = `${version >>> 16}.${version & 0xffff}`;
-  if (version >>> 16 !== 1) {
+  // VirtualBox writes 1.1 only; qemu refuses every other version, sector size and block size
+  if (version !== 0x00010001) {
     p.problems.push(problem('bad-header', `VDI version ${p.details.version}`));
     return p;
   }
+  const bad = (d: string) => p.problems.push(problem('bad-header', d));
   const type = b.readUInt32LE(0x4c);
   p.subtype = type === 2 ? 'fixed' : type === 4 ? 'differencing' : type === 1 || type === 3 ? 'dynamic' : null;
-  if (p.subtype === null) p.problems.push(problem('bad-header', `VDI image type ${type}`));
+  if (p.subtype === null) bad(`VDI image type ${type}`);
   const sector = b.readUInt32LE(0x168);
-  if (sector === 512 || sector === 4096) p.logicalSectorSize = p.physicalSectorSize = sector;
+  if (sector === 512) p.logicalSectorSize = p.physicalSectorSize = sector;
+  else bad(`sector size ${sector}`);
   const size = u64le(b, 0x170);
-  if (size === null) p.problems.push(problem('bad-header', 'virtual size'));
+  if (size === null) bad('virtual size');
   else p.virtualSize = size;
   const block = b.readUInt32LE(0x178);
-  if (isPow2(block)) p.blockSize = block;
-  else p.problems.push(problem('bad-header', `block size ${block}`));
-  p.details.blocks = b.readUInt32LE(0x180);
-  p.details.allocatedBlocks = b.readUInt32LE(0x184);
-  p.details.offsetBlocks = b.readUInt32LE(0x154);
-  p.details.offsetData = b.readUInt32LE(0x158);
+  if (block === VDI_BLOCK_SIZE) p.blockSize = block;
+  else bad(`block size ${block}`);
+  const blocks = b.readUInt32LE(0x180);
+  const allocated = b.readUInt32LE(0x184);
+  const offsetBlocks = b.readUInt32LE(0x154);
+  const offsetData = b.readUInt32LE(0x158);
+  p.details.blocks = blocks;
+  p.details.allocatedBlocks = allocated;
+  p.details.offsetBlocks = offsetBlocks;
+  p.details.offsetData = offsetData;
+  if (offsetBlocks % 512 !== 0) bad(`block map offset ${offsetBlocks} not sector-aligned`);
+  if (offsetData % 512 !== 0) bad(`data offset ${offsetData} not sector-aligned`);
+  if (blocks > MAX_BLOCKS) bad(`${blocks} blocks`);
+  else if (size !== null && size > blocks * VDI_BLOCK_SIZE) bad(`${size} bytes but the block map covers ${blocks} blocks`);
+  if (allocated > blocks) bad(`${allocated} of ${blocks} blocks allocated`);
+  if (offsetBlocks + blocks * 4 > r.size) p.problems.push(problem('truncated', `block map of ${blocks} entries at ${offsetBlocks} beyond the end of the file`));
   p.id = guidLE(b, 0x188);
   p.details.modifyUuid = guidLE(b, 0x198);
   const link = guidLE(b, 0x1a8);
   if (p.subtype === 'differencing' && link !== ZERO_GUID) p.details.parentUuid = link;
+  else if (p.subtype !== 'differencing' && (link !== ZERO_GUID || guidLE(b, 0x1b8) !== ZERO_GUID)) bad('a parent link in an image that is not differencing');
   return p;
 }

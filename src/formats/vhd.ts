@@ -157,6 +157,10 @@ export async function inspectVhd(r: RangeReader): Promise<ParsedImage> {
   } else if (head && isVhdFooter(head)) {
     footerBuf = head;
     p.problems.push(problem('footer-missing', 'using the footer copy at offset 0'));
+  } else if (r.size < 512) {
+    // detection saw "conectix" at 0, but the footer copy itself is cut short
+    p.problems.push(problem('truncated', `${r.size} bytes is shorter than one 512-byte VHD footer`));
+    return p;
   } else {
     throw new Error('not a VHD');
   }
@@ -185,7 +189,7 @@ export async function inspectVhd(r: RangeReader): Promise<ParsedImage> {
     p.details.dataSize = dataSize;
     if (p.virtualSize > dataSize) p.problems.push(problem('truncated', `${p.virtualSize} bytes declared, ${dataSize} present`));
     // the data is a plain byte range: its partition table is as readable as a raw image's
-    p.details.partitionTable = await readPartitionTable(r, 0, dataSize);
+    p.details.partitionTable = await readPartitionTable(r, 0, dataSize, p.problems);
     return p;
   }
   if (f.diskType !== 3 && f.diskType !== 4) {
@@ -193,6 +197,10 @@ export async function inspectVhd(r: RangeReader): Promise<ParsedImage> {
     return p;
   }
   p.subtype = f.diskType === 3 ? 'dynamic' : 'differencing';
+  // qemu reads the copy at 0, Windows the end: two different copies make two different disks
+  if (footerBuf === tail && (!head || !head.equals(tail))) {
+    p.problems.push(problem('bad-header', `the footer copy at offset 0 ${head && isVhdFooter(head) ? 'differs from the footer at the end' : 'is missing'}`));
+  }
   await readDynamic(r, f, p);
   return p;
 }

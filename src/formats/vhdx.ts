@@ -84,9 +84,9 @@ export function parseParentLocator(b: Buffer): { type: string; entries: Record<s
 
 export async function inspectVhdx(r: RangeReader): Promise<ParsedImage> {
   const p = baseParsed('vhdx', 0);
-  const ident = await r.readExact(0, 520);
-  if (!ident || ident.toString('latin1', 0, 8) !== 'vhdxfile') throw new Error('not a VHDX');
-  p.creator = cstr(ident.subarray(8, 520), 'utf16le') || null;
+  const ident = await r.read(0, 520);
+  if (ident.toString('latin1', 0, 8) !== 'vhdxfile') throw new Error('not a VHDX');
+  p.creator = cstr(ident.subarray(8, ident.length & ~1), 'utf16le') || null;
   if (r.size < 1 * MiB) {
     p.problems.push(problem('truncated', `${r.size} bytes is smaller than the VHDX header section`));
     return p;
@@ -99,6 +99,10 @@ export async function inspectVhdx(r: RangeReader): Promise<ParsedImage> {
     return p;
   }
   const cur = valid.reduce((a, b) => (b.sequence > a.sequence ? b : a));
+  // the specification (and qemu) treat two valid headers with the same sequence number as a corrupt file
+  if (valid.length === 2 && valid[0].sequence === valid[1].sequence) {
+    p.problems.push(problem('bad-header', `both headers carry sequence number ${cur.sequence}`));
+  }
   p.details.headerSequence = headers.map((h) => (h.valid ? h.sequence.toString() : null));
   p.details.currentHeader = cur.index;
   if (valid.length === 1) p.details.headerWarning = `header ${3 - cur.index} is damaged; the other copy is in use`;
@@ -115,7 +119,11 @@ export async function inspectVhdx(r: RangeReader): Promise<ParsedImage> {
   await noteLog(r, cur, p);
 
   let regions = parseRegionTable((await r.readExact(192 * KiB, 64 * KiB))!);
-  if (!regions) regions = parseRegionTable((await r.readExact(256 * KiB, 64 * KiB))!);
+  if (!regions) {
+    regions = parseRegionTable((await r.readExact(256 * KiB, 64 * KiB))!);
+    // like a damaged header: the second copy serves (qemu refuses the image instead)
+    if (regions) p.details.regionTableWarning = 'region table 1 is damaged; the copy at 256 KiB is in use';
+  }
   if (!regions) {
     p.problems.push(problem('region-table-invalid', 'neither region table copy is valid'));
     return p;
@@ -134,8 +142,22 @@ export async function inspectVhdx(r: RangeReader): Promise<ParsedImage> {
       return p;
     }
   }
+  // regions live after the 1 MiB header section and never overlap each other (or the log)
+  const spans = regions.map((x) => [x.offset, x.offset + x.length, x.guid] as const);
+  if (cur.logOffset > 0 && cur.logLength > 0) spans.push([cur.logOffset, cur.logOffset + cur.logLength, 'log']);
+  for (const [a0, a1, ag] of spans) {
+    if (a0 < 1 * MiB && a1 > a0) {
+      p.problems.push(problem('region-table-invalid', `region ${ag} at ${a0} inside the header section`));
+      return p;
+    }
+    const other = spans.find(([b0, b1, bg]) => bg !== ag && a0 < b1 && b0 < a1);
+    if (other) {
+      p.problems.push(problem('region-table-invalid', `region ${ag} (${a0}-${a1}) overlaps ${other[2]} (${other[0]}-${other[1]})`));
+      return p;
+    }
+  }
   if (!(await readMetadata(r, meta, p))) return p;
-  await summariseBat(r, bat, p);
+  await summariseBat(r, bat, p, spans);
   return p;
 }
 
@@ -227,7 +249,7 @@ async function readMetadata(r: RangeReader, meta: Region, p: ParsedImage): Promi
   return true;
 }
 
-async function summariseBat(r: RangeReader, bat: Region, p: ParsedImage): Promise<void> {
+async function summariseBat(r: RangeReader, bat: Region, p: ParsedImage, spans: (readonly [number, number, string])[]): Promise<void> {
   const bs = p.blockSize!;
   const chunkRatio = (2 ** 23 * p.logicalSectorSize) / bs;
   const dataBlocks = Math.ceil(p.virtualSize / bs);
@@ -255,8 +277,9 @@ async function summariseBat(r: RangeReader, bat: Region, p: ParsedImage): Promis
     // file offset in MiB = bits 20-63: the high 12 bits of the low word, then the high word
     const off = ((lo >>> 20) + b.readUInt32LE(at + 4) * 4096) * MiB;
     const len = Math.min(bs, p.virtualSize - i * bs);
-    if (off < 1 * MiB || off + len > r.size) outside++;
+    // a payload block inside the header section, beyond the end or over the BAT, metadata or log is damage
+    if (off < 1 * MiB || off + len > r.size || spans.some(([s0, s1]) => off < s1 && s0 < off + len)) outside++;
   }
   p.details.allocatedBlocks = allocated;
-  if (outside) p.problems.push(problem('bat-out-of-range', `${outside} block(s) outside the file`));
+  if (outside) p.problems.push(problem('bat-out-of-range', `${outside} block(s) outside the file's data area`));
 }

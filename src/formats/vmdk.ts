@@ -9,27 +9,47 @@ export const DESCRIPTOR_MARK = '# Disk DescriptorFile';
 /** A descriptor is a few hundred bytes; anything larger than this is not one. */
 export const MAX_DESCRIPTOR_BYTES = 64 * 1024;
 
-export interface VmdkDescriptor { fields: Record<string, string>; extents: { access: string; sectors: number; type: string; file: string | null }[] }
+export interface VmdkDescriptor {
+  fields: Record<string, string>;
+  extents: { access: string; sectors: number; type: string; file: string | null }[];
+  /** Lines VMware and qemu would refuse: extents (unknown type, unquoted or unterminated file name, trailing text)
+   * and key = value lines with unbalanced quotes. */
+  invalid: string[];
+}
+
+/** VMware's create types (qemu opens a subset). */
+const CREATE_TYPES = new Set(['monolithicSparse', 'monolithicFlat', 'twoGbMaxExtentSparse', 'twoGbMaxExtentFlat', 'streamOptimized',
+  'vmfs', 'vmfsSparse', 'vmfsThin', 'vmfsPreallocated', 'vmfsEagerZeroedThick', 'vmfsRDM', 'vmfsRaw', 'vmfsPassthroughRawDeviceMap',
+  'fullDevice', 'partitionedDevice', 'custom', 'seSparse']);
+/** ZERO needs no file; FLAT needs the file and its start offset; the others a file and an optional offset. */
+const STRICT_EXTENT = /^(RW|RDONLY|NOACCESS)\s+\d+\s+(?:ZERO|FLAT\s+"[^"]*"\s+\d+|(?:SPARSE|VMFS|VMFSSPARSE|VMFSRDM|VMFSRAW|SESPARSE)\s+"[^"]*"(?:\s+\d+)?)\s*$/;
 
 export function parseDescriptor(text: string): VmdkDescriptor {
   const fields: Record<string, string> = {};
   const extents: VmdkDescriptor['extents'] = [];
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.replace(/\0.*$/, '').trim();
+  const invalid: string[] = [];
+  // a descriptor is a C string to VMware and qemu: it ends at the first NUL (embedded ones are NUL-padded)
+  for (const raw of text.split('\0')[0].split(/\r?\n/)) {
+    const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
+    if (/^(RW|RDONLY|NOACCESS)\b/.test(line) && !STRICT_EXTENT.test(line)) invalid.push(line.slice(0, 80));
     const ext = /^(RW|RDONLY|NOACCESS)\s+(\d+)\s+(\w+)(?:\s+"([^"]*)")?/.exec(line);
     if (ext) {
       extents.push({ access: ext[1], sectors: Number(ext[2]), type: ext[3], file: ext[4] ?? null });
       continue;
     }
-    const kv = /^([\w.]+)\s*=\s*"?([^"]*)"?$/.exec(line);
-    if (kv) fields[kv[1]] = kv[2];
+    const kv = /^([\w.]+)\s*=\s*(?:"([^"]*)"|([^"]*))$/.exec(line);
+    if (kv) fields[kv[1]] = (kv[2] ?? kv[3]).trim();
+    else if (/^[\w.]+\s*=/.test(line)) invalid.push(line.slice(0, 80));
   }
-  return { fields, extents };
+  return { fields, extents, invalid };
 }
 
 function applyDescriptor(p: ParsedImage, d: VmdkDescriptor, sparseHeader: boolean): void {
   const type = d.fields.createType ?? null;
+  if (type !== null && !CREATE_TYPES.has(type)) p.problems.push(problem('bad-header', `unknown createType ${JSON.stringify(type.slice(0, 40))}`));
+  if (d.invalid.length) p.problems.push(problem('bad-header', `invalid descriptor line ${JSON.stringify(d.invalid[0])}`));
+  else if (type === null && sparseHeader) p.problems.push(problem('bad-header', 'the embedded descriptor has no createType'));
   p.details.createType = type;
   p.details.cid = d.fields.CID ?? null;
   p.details.extents = d.extents;
@@ -54,8 +74,11 @@ export async function inspectVmdk(r: RangeReader): Promise<ParsedImage> {
   const head = await r.read(0, 512);
   if (head.toString('latin1', 0, 4) !== VMDK_MAGIC) {
     const text = (await r.read(0, Math.min(r.size, MAX_DESCRIPTOR_BYTES))).toString('utf8');
-    applyDescriptor(p, parseDescriptor(text), false);
+    const d = parseDescriptor(text);
+    applyDescriptor(p, d, false);
     p.details.descriptorFile = true;
+    if (!d.extents.length) p.problems.push(problem('bad-header', 'the descriptor names no extent'));
+    else if (!d.fields.createType) p.problems.push(problem('bad-header', 'the descriptor has no createType'));
     return p;
   }
   if (head.length < 80) {
@@ -68,10 +91,27 @@ export async function inspectVmdk(r: RangeReader): Promise<ParsedImage> {
   const grain = u64le(head, 20);
   const descOff = u64le(head, 28);
   const descSize = u64le(head, 36);
-  if (capacity === null || !Number.isSafeInteger(capacity * 512)) p.problems.push(problem('bad-header', 'capacity'));
+  // capacity 0 makes qemu read the embedded descriptor as a descriptor file: not a sparse extent any more
+  if (capacity === null || capacity === 0 || !Number.isSafeInteger(capacity * 512)) p.problems.push(problem('bad-header', `capacity ${capacity}`));
   else p.virtualSize = capacity * 512;
-  if (grain !== null && grain > 0 && grain <= 2048) p.blockSize = grain * 512;
+  if (grain !== null && grain > 0 && grain <= 2048 && (grain & (grain - 1)) === 0) p.blockSize = grain * 512;
   else p.problems.push(problem('bad-header', `grain size ${grain}`));
+  const version = head.readUInt32LE(4), gtes = head.readUInt32LE(44);
+  if (version < 1 || version > 3) p.problems.push(problem('bad-header', `sparse extent version ${version}`));
+  if (gtes === 0 || gtes > 512) p.problems.push(problem('bad-header', `${gtes} entries per grain table`));
+  // qemu caps the grain directory at 32 Mi entries (a petabyte at the usual 64 KiB grains)
+  else if (capacity && p.blockSize && Math.ceil(capacity / (gtes * (p.blockSize / 512))) > 32 * 1024 * 1024) {
+    p.problems.push(problem('bad-header', `grain directory of ${Math.ceil(capacity / (gtes * (p.blockSize / 512)))} entries`));
+  }
+  const overhead = u64le(head, 64);
+  if (overhead === null || overhead * 512 > r.size) p.problems.push(problem('truncated', `grains start at sector ${overhead ?? head.readBigUInt64LE(64)}, beyond the end of the file`));
+  if (head.readBigUInt64LE(56) === 0xffffffffffffffffn && !(await streamFooterOk(r))) p.problems.push(problem('bad-header', 'stream-optimized footer missing or damaged'));
+  for (const [name, at] of [['redundant grain directory', 48], ['grain directory', 56]] as const) {
+    // streamOptimized writes GD_AT_END (all ones) and keeps the real offset in a footer
+    if (head.readBigUInt64LE(at) === 0xffffffffffffffffn) continue;
+    const sector = u64le(head, at);
+    if (sector === null || sector * 512 >= r.size) p.problems.push(problem('truncated', `${name} at sector ${sector ?? head.readBigUInt64LE(at)} beyond the end of the file`));
+  }
   p.details.uncleanShutdown = head[72] !== 0;
   p.details.compression = head.readUInt16LE(77);
   if (descOff && descSize) {
@@ -82,4 +122,12 @@ export async function inspectVmdk(r: RangeReader): Promise<ParsedImage> {
     }
   }
   return p;
+}
+
+/** A streamOptimized extent ends with a footer marker, a copy of the header and an end-of-stream marker. */
+async function streamFooterOk(r: RangeReader): Promise<boolean> {
+  if (r.size < 2048) return false;
+  const f = await r.readExact(r.size - 1536, 1536);
+  return !!f && f.readUInt32LE(8) === 0 && f.readUInt32LE(12) === 3 && f.toString('latin1', 512, 516) === VMDK_MAGIC
+    && f.readBigUInt64LE(1024) === 0n && f.readUInt32LE(1032) === 0 && f.readUInt32LE(1036) === 0;
 }

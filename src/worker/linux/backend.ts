@@ -17,7 +17,8 @@ import { Reaper, ReapEntry } from './reaper';
 import { mountRoot, mountVolume, unmountVolume } from './mounts';
 import { computeDeps } from './deps';
 import { probeFs } from './volumes';
-import { privilegeProblem } from './privilege';
+import { attachRoute, directLoopProblem, privilegeProblem } from './privilege';
+import { udisksAttach, udisksDetach, udisksMount, udisksUnmount, viaUdisks } from './udisks';
 
 type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
 
@@ -36,6 +37,7 @@ export class LinuxBackend implements Backend {
     const out: string[] = [];
     const p = privilegeProblem();
     if (p) out.push(p);
+    else if (directLoopProblem()) out.push('Not running as root: attaching goes through udisks2 (raw, ISO and fixed VHD images only; mounts under /media/$USER; polkit decides what this user may do).');
     if (!fs.existsSync('/dev/loop-control')) out.push('/dev/loop-control is missing: the kernel has no loop device support.');
     if (!fs.existsSync('/dev/fuse')) out.push('/dev/fuse is missing: VHDX, dynamic VHD, qcow2, VMDK, VDI and differencing images cannot be attached.');
     if (!which('qemu-storage-daemon')) out.push('qemu-storage-daemon is not installed (apt-get install qemu-system-common): dynamic VHD, VHDX, qcow2, VMDK and VDI images cannot be attached.');
@@ -45,8 +47,9 @@ export class LinuxBackend implements Backend {
 
   async attach(params: AttachParams, image: ImageInfo, token: CancellationToken): Promise<AttachedDisk> {
     await this.reapOrphans();
-    const p = privilegeProblem();
-    if (p) throw new WorkerError(ErrorCode.PermissionDenied, p, { reason: 'not-root' });
+    const route = await attachRoute();
+    if ('problem' in route) throw new WorkerError(ErrorCode.PermissionDenied, route.problem, { reason: 'not-root' });
+    if (route.route === 'udisks') return this.attachViaUdisks(params, image);
     const session = params.lifetime === 'session';
     let reapId: string | undefined;
     const out = await attachImage(params, image, {
@@ -90,6 +93,12 @@ export class LinuxBackend implements Backend {
     if (foreign.length) {
       throw new WorkerError(ErrorCode.Busy, `${loop.device} is mounted at ${foreign.join(', ')}: unmount it first (vdisk only unmounts what it mounted itself)`, { reason: 'mounted' });
     }
+    if (viaUdisks(ours) || directLoopProblem()) {
+      await udisksDetach(ours, loop.device);
+      if (ours) this.registry.remove(loop.device);
+      this.log('info', `detached ${loop.device} (${loop.backingFile}) through udisks`);
+      return { device: loop.device, image: loop.backingFile };
+    }
     if (ours) await this.unmountAll(ours);
     const toDetach = [...volumeDevs.filter((d) => ours?.volumes?.find((v) => v.device === d && !v.kernelPartition)).reverse(), loop.device];
     for (const dev of toDetach) {
@@ -127,6 +136,7 @@ export class LinuxBackend implements Backend {
 
   async mount(device: string, _token: CancellationToken): Promise<VolumeInfo[]> {
     const { record, volumes } = this.volumesFor(device);
+    if (viaUdisks(record)) return this.mountViaUdisks(device, record, volumes);
     // partitions and file systems may have been made since the attach (through the device): look again
     if (device === record.device && !(record.mounts ?? []).length
       && await rescanVolumes(record, loopInfo(device.slice(5))?.sizeBytes ?? 0, this.held)) {
@@ -172,6 +182,9 @@ export class LinuxBackend implements Backend {
     await Promise.all(records.map(async (r) => {
       try { await this.unmountAll(r); } catch (e) { this.log('warn', `dispose: ${(e as Error).message}`); }
     }));
+    for (const r of records.filter(viaUdisks)) {
+      try { await udisksDetach(r, r.device); this.registry.remove(r.device); } catch (e) { this.log('warn', `dispose: ${(e as Error).message}`); }
+    }
     for (const fd of [...this.held.values()].reverse()) { try { fs.closeSync(fd); } catch { /* closed */ } }
     const devices = [...this.held.keys()];
     this.held.clear();
@@ -185,6 +198,37 @@ export class LinuxBackend implements Backend {
   }
 
   // ---- helpers -------------------------------------------------------------------------------
+
+  private async attachViaUdisks(params: AttachParams, image: ImageInfo): Promise<AttachedDisk> {
+    const t = Date.now();
+    const r = await udisksAttach(image, params.readOnly, params.lifetime);
+    try { this.registry.put(r); } catch (e) { await udisksDetach(r, r.device).catch(() => undefined); throw e; }
+    this.log('info', `attached ${image.path} as ${r.device} through udisks (${params.readOnly ? 'read-only' : 'read-write'}, ${params.lifetime}; ${Date.now() - t} ms)`);
+    return this.toDisk(loopInfo(r.device.slice(5)) ?? fallbackInfo(r), r);
+  }
+
+  /** udisks mounts under /media/$USER; the file systems are probed from the image (the device is root's). */
+  private async mountViaUdisks(device: string, record: DiskRecord, volumes: NonNullable<DiskRecord['volumes']>): Promise<VolumeInfo[]> {
+    const base = loopInfo(record.device.slice(5))?.offset ?? 0;
+    if (!volumes.length && device === record.device) {
+      const p = await probeFs(device, false, { file: record.backingFile, offset: base });
+      if (p.fsType) volumes.push({ device, index: null, offset: 0, size: loopInfo(device.slice(5))?.sizeBytes ?? 0, ...p, kernelPartition: false });
+      record.volumes = volumes;
+    }
+    for (const v of volumes) Object.assign(v, await probeFs(v.device, false, { file: record.backingFile, offset: base + v.offset }));
+    const mounted = new Set((record.mounts ?? []).map((m) => m.device));
+    const candidates = volumes.filter((v) => v.fsType && !mounted.has(v.device) && !this.foreignMount(v.device));
+    if (!candidates.length && !volumes.some((v) => mounted.has(v.device))) {
+      throw new WorkerError(ErrorCode.UnsupportedImage, `${device} has no file system that can be mounted`, { reason: 'no-filesystem' });
+    }
+    for (const v of candidates) {
+      const m = await udisksMount(v.device, record.readOnly);
+      record.mounts = [...(record.mounts ?? []), m];
+      this.registry.put(record);
+      this.log('info', `mounted ${v.device} (${v.fsType}) at ${m.mountPoint} through udisks`);
+    }
+    return this.volumeInfos(record);
+  }
 
   /** Tells the reaper what to undo for a session disk; plain loop disks without mounts need nothing (autoclear). */
   private reap(r: DiskRecord): void {
@@ -207,7 +251,7 @@ export class LinuxBackend implements Backend {
 
   private async unmountAll(r: DiskRecord, which: (m: { device: string }) => boolean = () => true): Promise<void> {
     for (const m of [...(r.mounts ?? [])].filter(which)) {
-      await unmountVolume(m);
+      if (m.tool === 'udisks') await udisksUnmount(m); else await unmountVolume(m);
       r.mounts = (r.mounts ?? []).filter((x) => x.mountPoint !== m.mountPoint);
       this.registry.put(r);
     }
@@ -260,8 +304,13 @@ export class LinuxBackend implements Backend {
     for (const r of this.registry.all()) {
       if (r.lifetime !== 'session' || r.workerPid === process.pid || alive(r.workerPid)) continue;
       this.log('info', `cleaning up ${r.device} (${r.image}), a session disk of worker ${r.workerPid} that is gone`);
-      for (const m of r.mounts ?? []) await unmountVolume(m).catch(() => undefined);
       const l = loopInfo(r.device.slice(5));
+      if (viaUdisks(r)) {
+        if (l && sameBacking(r, l)) await udisksDetach(r, r.device).catch((e) => this.log('warn', (e as Error).message));
+        this.registry.remove(r.device);
+        continue;
+      }
+      for (const m of r.mounts ?? []) await unmountVolume(m).catch(() => undefined);
       if (l && sameBacking(r, l)) {
         for (const v of [...(r.volumes ?? [])].reverse()) if (!v.kernelPartition && v.device !== r.device) { try { loopDetach(v.device); } catch { /* gone */ } }
         try { loopDetach(r.device); } catch { /* gone */ }
@@ -301,7 +350,8 @@ export class LinuxBackend implements Backend {
       image: ours ? (r.engine === 'loop' ? l.backingFile : r.image) : l.backingFile,
       readOnly: l.readOnly,
       engine: ours ? r.engine : 'loop',
-      lifetime: l.autoclear ? 'session' : 'permanent',
+      // udisks disks cannot be held by an unprivileged fd: their lifetime is ours to keep (see udisks.ts)
+      lifetime: ours && viaUdisks(r) ? r.lifetime : l.autoclear ? 'session' : 'permanent',
       ours,
       sizeBytes: l.sizeBytes,
     };

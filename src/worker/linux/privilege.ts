@@ -1,28 +1,36 @@
 // What an unprivileged worker lacks, said exactly. Root (or write access to /dev/loop-control with
-// CAP_SYS_ADMIN) attaches directly; otherwise udisks2 over the system D-Bus would be the way.
+// CAP_SYS_ADMIN) attaches directly; otherwise udisks2 over the system D-Bus does it (udisks.ts).
 import * as fs from 'fs';
-import { which } from './engines/process';
+import { udisksProblem, udisksStaticProblem } from './udisks';
 
-export function systemBusSocket(): string {
-  const addr = process.env.DBUS_SYSTEM_BUS_ADDRESS;
-  const m = addr && /unix:path=([^,;]+)/.exec(addr);
-  return m ? m[1] : '/run/dbus/system_bus_socket';
-}
+export { systemBusSocket } from './udisks';
 
-/** Null when this process can attach loop devices itself; otherwise the reason and what is missing. */
-export function privilegeProblem(): string | null {
+/** Null when this process can set up loop devices itself; otherwise why not. */
+export function directLoopProblem(): string | null {
   if (process.getuid?.() === 0) return null;
-  let loopCtl = 'cannot open /dev/loop-control for writing';
   try {
     fs.accessSync('/dev/loop-control', fs.constants.W_OK);
     return null; // a loop-control group member: LOOP_CONFIGURE itself still needs CAP_SYS_ADMIN and fails with EPERM if absent
-  } catch (e) { loopCtl = `cannot open /dev/loop-control for writing (${(e as NodeJS.ErrnoException).code})`; }
-  const missing: string[] = [];
-  if (!which('udisksctl')) missing.push('udisksctl is not installed (apt-get install udisks2)');
-  const bus = systemBusSocket();
-  if (!fs.existsSync(bus)) missing.push(`there is no system D-Bus at ${bus} (start dbus)`);
-  const why = missing.length
-    ? `and udisks2 cannot be used instead: ${missing.join('; ')}`
-    : 'and attaching through udisks2 is not implemented by this build (udisksctl and the system bus are present)';
-  return `Not running as root (uid ${process.getuid?.()}): the worker ${loopCtl}, ${why}. Run VS Code (or the vdisk CLI) as root, or attach with "udisksctl loop-setup -f <image>" yourself.`;
+  } catch (e) { return `cannot open /dev/loop-control for writing (${(e as NodeJS.ErrnoException).code})`; }
+}
+
+function neither(direct: string, udisks: string): string {
+  return `Not running as root (uid ${process.getuid?.()}): the worker ${direct}, and udisks2 cannot be used instead: ${udisks}. `
+    + 'Run VS Code (or the vdisk CLI) as root, or fix what udisks2 lacks.';
+}
+
+/** Null when attaching can work (directly or through udisks, judged without waiting); otherwise what is missing. */
+export function privilegeProblem(): string | null {
+  const direct = directLoopProblem();
+  if (!direct) return null;
+  const u = udisksStaticProblem();
+  return u ? neither(direct, u) : null;
+}
+
+/** How this worker attaches: 'direct' (ioctls), 'udisks', or the exact reason neither works (asks the bus, ≤ 3 s). */
+export async function attachRoute(): Promise<{ route: 'direct' | 'udisks' } | { problem: string }> {
+  const direct = directLoopProblem();
+  if (!direct) return { route: 'direct' };
+  const u = await udisksProblem();
+  return u ? { problem: neither(direct, u) } : { route: 'udisks' };
 }

@@ -105,6 +105,15 @@ const makers: Record<keyof typeof PROBLEM_CODES, Maker> = {
     return { file: f };
   },
   'iso-no-volume-descriptor': async (d) => { const f = path.join(d, 'empty.iso'); fs.writeFileSync(f, Buffer.alloc(64 * 1024)); return { file: f }; },
+  'partition-table-invalid': async (d) => {
+    // an MBR partition that ends 1 MiB past the end of a 2 MiB disk (the disk image was cut short)
+    const f = path.join(d, 'cut.img');
+    fs.writeFileSync(f, Buffer.alloc(0));
+    fs.truncateSync(f, 2 << 20);
+    run('sfdisk', ['-q', f], { input: 'label: dos\nstart=2048, size=2048, type=83\n' });
+    fs.truncateSync(f, 1536 * 1024);
+    return { file: f };
+  },
 };
 
 describe('formats: every problem code is provoked', function () {

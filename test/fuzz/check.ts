@@ -1,0 +1,126 @@
+// The oracle run on every fuzz case: inspectImage must return (FormatError is not expected either: the file is
+// readable), within 1 s, without a large allocation or an unbounded amount of reading, with every failure a named
+// problem, and a parent link that is either resolved (and shown) or explained by a problem.
+import * as cp from 'child_process';
+import type { ImageInfo } from '../../src/common/image';
+import { inspectImage, FormatError, PROBLEM_CODES } from '../../src/formats';
+import type { ProblemCode } from '../../src/formats/problems';
+import { observeReads } from '../../src/formats/reader';
+
+export const CASE_LIMIT_MS = 1000;
+export const MAX_ALLOCATION = 64 * 1024 * 1024;
+export const MAX_READ_BYTES_PER_CASE = 64 * 1024 * 1024;
+
+export type FailureKind = 'exception' | 'format-error' | 'unnamed-failure' | 'bad-result' | 'silent-parent' | 'missing-expected'
+  | 'slow' | 'allocation' | 'reads' | 'hang' | 'qemu-refuses';
+export interface CaseFailure { kind: FailureKind; error: string }
+
+let bigAllocation: string | null = null;
+let guardDepth = 0;
+const B = Buffer as unknown as Record<'alloc' | 'allocUnsafe' | 'allocUnsafeSlow', (size: number, ...rest: unknown[]) => Buffer>;
+const originals = { alloc: B.alloc, allocUnsafe: B.allocUnsafe, allocUnsafeSlow: B.allocUnsafeSlow };
+
+/** Any single Buffer allocation above MAX_ALLOCATION fails (and is recorded) while the guard is on. */
+export function installAllocationGuard(): () => void {
+  if (guardDepth++ === 0) {
+    for (const k of Object.keys(originals) as (keyof typeof originals)[]) {
+      const orig = originals[k];
+      B[k] = function guarded(size: number, ...rest: unknown[]): Buffer {
+        if (typeof size === 'number' && size > MAX_ALLOCATION) {
+          bigAllocation ??= `Buffer.${k}(${size})\n${new Error().stack?.split('\n').slice(2, 7).join('\n')}`;
+          throw new RangeError(`fuzz guard: Buffer.${k}(${size}) exceeds ${MAX_ALLOCATION}`);
+        }
+        return orig.call(Buffer, size, ...rest);
+      };
+    }
+  }
+  return () => { if (--guardDepth === 0) Object.assign(B, originals); };
+}
+
+function problemsOk(info: ImageInfo): CaseFailure | null {
+  for (const p of info.problems) {
+    if (!(p.code in PROBLEM_CODES) || typeof p.message !== 'string') return { kind: 'bad-result', error: `unknown problem code ${JSON.stringify(p)}` };
+    // the catch-all in parseWith: a parser threw instead of naming the damage
+    if (/cannot parse/.test(p.message)) return { kind: 'unnamed-failure', error: p.message };
+  }
+  return null;
+}
+
+function resultOk(file: string, info: ImageInfo, expect: ProblemCode | null): CaseFailure | null {
+  const bad = (error: string): CaseFailure => ({ kind: 'bad-result', error });
+  try {
+    JSON.parse(JSON.stringify(info));
+  } catch (e) {
+    return bad(`result is not JSON (${(e as Error).message}): it cannot cross the worker protocol`);
+  }
+  if (info.path !== file || info.chain[0]?.path !== file) return bad(`path/chain[0] is not the inspected file`);
+  if (!Number.isSafeInteger(info.virtualSize) || info.virtualSize < 0) return bad(`virtualSize ${info.virtualSize}`);
+  const named = problemsOk(info);
+  if (named) return named;
+  if (info.parent) {
+    const resolved = info.chain[1]?.path ?? null;
+    if (info.parent.resolvedPath !== resolved) return bad(`parent.resolvedPath ${info.parent.resolvedPath} but chain[1] ${resolved}`);
+  }
+  // a differencing disk whose parent was not reached must say why
+  const diff = info.subtype === 'differencing' && (info.format === 'vhd' || info.format === 'vhdx');
+  if (diff && info.chain.length === 1 && info.problems.length === 0) return { kind: 'silent-parent', error: 'differencing disk, no parent reached, no problem reported' };
+  if (diff && !info.parent && info.problems.length === 0) return { kind: 'silent-parent', error: 'differencing disk without a parent reference and no problem' };
+  if (expect && !info.problems.some((p) => p.code === expect)) {
+    return { kind: 'missing-expected', error: `expected ${expect}, got ${JSON.stringify(info.problems.map((p) => p.code))}` };
+  }
+  return null;
+}
+
+export interface CaseRun { failure: CaseFailure | null; ms: number; info: ImageInfo | null }
+
+/** Runs inspectImage on `file` under the guards; the caller installs the allocation guard once. */
+export async function checkFile(file: string, expect: ProblemCode | null = null, differential = false): Promise<CaseRun> {
+  let readBytes = 0;
+  bigAllocation = null;
+  const stop = observeReads((_p, _o, n) => { readBytes += n; });
+  const t0 = performance.now();
+  let info: ImageInfo | null = null;
+  let failure: CaseFailure | null = null;
+  try {
+    info = await inspectImage(file);
+  } catch (e) {
+    const err = e as Error;
+    failure = e instanceof FormatError
+      ? { kind: 'format-error', error: `FormatError ${e.code} for a readable file: ${e.message}` }
+      : { kind: 'exception', error: `${err?.name}: ${err?.message}\n${err?.stack?.split('\n').slice(1, 8).join('\n')}` };
+  } finally {
+    stop();
+  }
+  const ms = performance.now() - t0;
+  if (bigAllocation) failure = { kind: 'allocation', error: bigAllocation };
+  else if (readBytes > MAX_READ_BYTES_PER_CASE) failure = { kind: 'reads', error: `${readBytes} bytes read` };
+  else if (!failure && info) failure = resultOk(file, info, expect);
+  if (!failure && ms > CASE_LIMIT_MS) failure = { kind: 'slow', error: `${ms.toFixed(0)} ms` };
+  if (!failure && info && differential) failure = qemuRefusal(file, info);
+  return { failure, ms, info };
+}
+
+/** qemu's driver for each format it can open, and the refusals that are known, deliberate differences. */
+const QEMU_DRIVER: Partial<Record<string, string>> = { vhd: 'vpc', vhdx: 'vhdx', qcow2: 'qcow2', vmdk: 'vmdk', vdi: 'vdi' };
+const KNOWN_DIFFERENCES: [RegExp, string][] = [
+  [/No such file or directory|Invalid argument|Input\/output error/, 'vmdk: extent files are not opened by the format layer'],
+  [/^$/, 'qemu-img prints nothing (LUKS encryption without a key)'],
+  [/Operation not supported/, 'vhdx: qemu cannot open differencing VHDX'],
+  [/Too much extra metadata in snapshot table entry/, 'qcow2: snapshot entries are not walked'],
+];
+
+/**
+ * Differential oracle, sampled (it spawns qemu-img): an image vdisk reports clean that qemu-img refuses to open is
+ * an unnamed failure, unless the refusal is a documented difference (KNOWN_DIFFERENCES, or a VHDX whose first region
+ * table is damaged, which Windows tolerates and qemu does not).
+ */
+export function qemuRefusal(file: string, info: ImageInfo): CaseFailure | null {
+  const driver = QEMU_DRIVER[info.format];
+  if (!driver || info.problems.length || info.subtype === 'differencing' || info.details?.regionTableWarning) return null;
+  const q = cp.spawnSync('qemu-img', ['info', '--output=json', '-f', driver, file], { encoding: 'utf8', timeout: 10000 });
+  if (q.error) throw new Error(`qemu-img cannot run: ${q.error.message} (apt-get install qemu-utils)`);
+  if (q.status === 0) return null;
+  const msg = q.stderr.trim().split('\n')[0].replace(/^qemu-img: Could not open '[^']*': /, '');
+  if (KNOWN_DIFFERENCES.some(([re]) => re.test(msg))) return null;
+  return { kind: 'qemu-refuses', error: `reported clean, but qemu-img refuses it: ${msg}` };
+}
