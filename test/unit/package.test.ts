@@ -90,7 +90,7 @@ describe('scripts/package.js platform VSIX', function () {
   }
 
   it('ships a koffi that loads and calls libc from the unpacked linux-x64 VSIX', function () {
-    if (process.platform !== 'linux' || process.arch !== 'x64') this.skip();
+    if (process.platform !== 'linux' || process.arch !== 'x64') { console.log(`    (skipped: loading the linux-x64 koffi needs a linux-x64 host, this is ${process.platform}-${process.arch})`); this.skip(); }
     const dir = path.join(tmp, 'unpacked');
     for (const e of readZip(built['linux-x64'].vsixPath)) {
       if (!e.name.startsWith('extension/node_modules/')) continue;

@@ -37,6 +37,14 @@ async function main(): Promise<void> {
     out.sessionFileContent = rmp ? fs.readFileSync(path.join(rmp, fileInImage), 'utf8') : null;
     try { fs.writeFileSync(path.join(rmp ?? '/nonexistent', 'new.txt'), 'x'); out.sessionWrite = 'ok'; } catch (e) { out.sessionWrite = (e as NodeJS.ErrnoException).code; }
     await step('stop', async () => { await client.stop(); return 'stopped'; });
+    // kill -9 with a mounted session disk: the worker's reaper asks udisks to unmount and delete the loop
+    const doomed = await step('attachKilled', () => client.request(P.Attach, { path: image, readOnly: true, lifetime: 'session' }));
+    const kv = await step('mountKilled', () => client.request(P.Mount, { device: doomed.device }));
+    out.killedMountPoint = kv.find((v) => v.mountPoint)?.mountPoint ?? null;
+    process.kill(client.pid!, 'SIGKILL');
+    const bound = () => fs.existsSync(`/sys/block/${path.basename(doomed.device)}/loop/backing_file`);
+    for (let i = 0; i < 150 && bound(); i++) await new Promise((r) => setTimeout(r, 100));
+    out.killedLoopGone = !bound();
   } catch { /* recorded in out; the test cleans up */ }
   await client.stop().catch(() => undefined);
   process.stdout.write(JSON.stringify(out));

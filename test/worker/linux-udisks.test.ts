@@ -99,6 +99,9 @@ function asNobody(args: string[], env: NodeJS.ProcessEnv, timeout = 60_000) {
   return cp.spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, ...args], { encoding: 'utf8', env, timeout });
 }
 
+/** The tests that start systemd-udevd (machine-wide) run on CI, which runs nothing beside them, or when asked. */
+const UDISKS_FULL = process.env.VDISK_TEST_UDISKS === '1' || process.env.CI === 'true';
+
 describe('linux: unprivileged attach through udisks2', function () {
   this.timeout(120_000);
   let dir: string;
@@ -106,7 +109,7 @@ describe('linux: unprivileged attach through udisks2', function () {
   let image: string;
 
   before(function () {
-    if (!isRoot) this.skip(); // the test itself plays root (daemons) and nobody (the worker)
+    if (!isRoot) { console.log('    (skipped: needs root to run the D-Bus, polkit and udisks daemons and a worker as nobody)'); this.skip(); }
     for (const f of [UDISKSD, POLKITD, '/usr/bin/udisksctl', '/usr/bin/dbus-daemon', '/usr/bin/gdbus']) {
       assert.ok(fs.existsSync(f), `${f} is missing: apt-get install --no-install-recommends udisks2 polkitd dbus libglib2.0-bin`);
     }
@@ -140,7 +143,7 @@ describe('linux: unprivileged attach through udisks2', function () {
   });
 
   it('fails within seconds naming what udisks lacks, and leaves no loop device', async function () {
-    if (fs.existsSync('/run/udev/control')) this.skip(); // udevd runs here, so udisks works: the round trip below covers it
+    if (fs.existsSync('/run/udev/control')) { console.log('    (skipped: systemd-udevd runs on this machine, so udisks cannot lack it; the round trip covers this path)'); this.skip(); }
     await bus.startUdisks();
     const t = Date.now();
     const r = asNobody([CLI, 'attach', '--read-only', image], { ...bus.env, VDISK_RUN_DIR: path.join(dir, 'run') });
@@ -152,8 +155,8 @@ describe('linux: unprivileged attach through udisks2', function () {
   });
 
   it('a udisks call that never answers times out within the limit and names the loop it left (VDISK_TEST_UDISKS=1)', async function () {
-    if (process.env.VDISK_TEST_UDISKS !== '1') this.skip(); // creates /run/udev/control, which is machine-wide
-    if (fs.existsSync('/run/udev')) this.skip(); // udev state exists here: not faking it
+    if (!UDISKS_FULL) { console.log('    (skipped: creates /run/udev/control, machine-wide; runs on CI or with VDISK_TEST_UDISKS=1)'); this.skip(); }
+    if (fs.existsSync('/run/udev')) { console.log('    (skipped: this machine has real udev state in /run/udev; not faking it)'); this.skip(); }
     // udisks waits for a udev event that never comes when udevd does not run; a stand-in control file makes the
     // worker believe udevd runs, so the call really goes out and hangs
     fs.mkdirSync('/run/udev');
@@ -177,8 +180,9 @@ describe('linux: unprivileged attach through udisks2', function () {
   });
 
   it('attaches, lists, mounts, unmounts and detaches an ext4 image as nobody (VDISK_TEST_UDISKS=1)', async function () {
-    if (process.env.VDISK_TEST_UDISKS !== '1') {
-      this.skip(); // starts systemd-udevd, which is machine-wide (see docs/linux.md)
+    if (!UDISKS_FULL) {
+      console.log('    (skipped: starts systemd-udevd, which is machine-wide; runs on CI or with VDISK_TEST_UDISKS=1, see docs/linux.md)');
+      this.skip();
     }
     const ownUdevd = !fs.existsSync('/run/udev/control');
     const hadUdevDir = fs.existsSync('/run/udev');
@@ -206,6 +210,8 @@ describe('linux: unprivileged attach through udisks2', function () {
       assert.strictEqual(out.sessionFileContent, 'hello from udisks\n', info);
       assert.strictEqual(out.sessionWrite, 'EROFS', info);
       assert.strictEqual(out.stop, 'stopped', info);
+      assert.ok(String(out.killedMountPoint).startsWith('/media/nobody/'), info);
+      assert.strictEqual(out.killedLoopGone, true, `kill -9: the reaper did not delete the udisks loop\n${info}`);
       assert.ok(!fs.readFileSync('/proc/self/mountinfo', 'utf8').includes('/media/nobody/'), 'a udisks mount outlived the worker');
       assert.deepStrictEqual(loopsOn(image), [], 'the session disk outlived the worker');
       console.log(`      udisks as nobody: attach ${out.attachMs} ms, mount ${out.mountMs} ms, unmount ${out.unmountMs} ms, detach ${out.detachMs} ms, session attach ${out.attachSessionMs} ms; `

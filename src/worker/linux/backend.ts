@@ -95,6 +95,7 @@ export class LinuxBackend implements Backend {
     }
     if (viaUdisks(ours) || directLoopProblem()) {
       await udisksDetach(ours, loop.device);
+      this.reaper.drop(loop.device);
       if (ours) this.registry.remove(loop.device);
       this.log('info', `detached ${loop.device} (${loop.backingFile}) through udisks`);
       return { device: loop.device, image: loop.backingFile };
@@ -183,7 +184,7 @@ export class LinuxBackend implements Backend {
       try { await this.unmountAll(r); } catch (e) { this.log('warn', `dispose: ${(e as Error).message}`); }
     }));
     for (const r of records.filter(viaUdisks)) {
-      try { await udisksDetach(r, r.device); this.registry.remove(r.device); } catch (e) { this.log('warn', `dispose: ${(e as Error).message}`); }
+      try { await udisksDetach(r, r.device); this.reaper.drop(r.device); this.registry.remove(r.device); } catch (e) { this.log('warn', `dispose: ${(e as Error).message}`); }
     }
     for (const fd of [...this.held.values()].reverse()) { try { fs.closeSync(fd); } catch { /* closed */ } }
     const devices = [...this.held.keys()];
@@ -203,6 +204,7 @@ export class LinuxBackend implements Backend {
     const t = Date.now();
     const r = await udisksAttach(image, params.readOnly, params.lifetime);
     try { this.registry.put(r); } catch (e) { await udisksDetach(r, r.device).catch(() => undefined); throw e; }
+    if (r.lifetime === 'session') this.reap(r); // no fd can hold a udisks loop for us: the reaper deletes it if we die
     this.log('info', `attached ${image.path} as ${r.device} through udisks (${params.readOnly ? 'read-only' : 'read-write'}, ${params.lifetime}; ${Date.now() - t} ms)`);
     return this.toDisk(loopInfo(r.device.slice(5)) ?? fallbackInfo(r), r);
   }
@@ -225,6 +227,7 @@ export class LinuxBackend implements Backend {
       const m = await udisksMount(v.device, record.readOnly);
       record.mounts = [...(record.mounts ?? []), m];
       this.registry.put(record);
+      if (record.lifetime === 'session') this.reap(record);
       this.log('info', `mounted ${v.device} (${v.fsType}) at ${m.mountPoint} through udisks`);
     }
     return this.volumeInfos(record);
@@ -233,11 +236,15 @@ export class LinuxBackend implements Backend {
   /** Tells the reaper what to undo for a session disk; plain loop disks without mounts need nothing (autoclear). */
   private reap(r: DiskRecord): void {
     const e = this.reapEntry(r);
-    if (e.pids.length || e.mounts.length) this.reaper.put(e); else this.reaper.drop(e.id);
+    if (e.pids.length || e.mounts.length || e.udisks) this.reaper.put(e); else this.reaper.drop(e.id);
   }
 
   private reapEntry(r: DiskRecord): ReapEntry {
     const res = r.resources;
+    if (viaUdisks(r)) {
+      return { id: r.device, mounts: [], loops: [], pids: [], fuseMounts: [], remove: [this.registry.file(r.device)], rmdirs: [],
+        udisks: { unmount: (r.mounts ?? []).map((m) => m.device), loops: [r.device] } };
+    }
     return {
       id: r.device,
       mounts: (r.mounts ?? []).map((m) => m.mountPoint),
@@ -255,7 +262,7 @@ export class LinuxBackend implements Backend {
       r.mounts = (r.mounts ?? []).filter((x) => x.mountPoint !== m.mountPoint);
       this.registry.put(r);
     }
-    if (r.lifetime === 'session' && this.held.has(r.device)) this.reap(r);
+    if (r.lifetime === 'session' && (this.held.has(r.device) || viaUdisks(r))) this.reap(r);
     // FUSE helpers (ntfs-3g, fuseiso) exit a moment after their unmount and hold the device until then
   }
 

@@ -19,6 +19,11 @@ export interface ReapEntry {
   remove: string[];
   /** Empty folders to remove (mount points): rmdir only, never recursive. */
   rmdirs: string[];
+  /**
+   * A non-root worker's udisks disks: udisks made them root-owned, so umount/losetup cannot undo them; ask udisks
+   * (block devices to unmount, then loop devices to delete).
+   */
+  udisks?: { unmount: string[]; loops: string[] };
 }
 
 /** The reaper's program. Runs as `node -e`, so it must not reference anything outside its own body. */
@@ -64,8 +69,11 @@ export function reaperMain(): void {
     while (!cond() && Date.now() < end) sleepSync(20);
     return cond();
   };
+  const udisksctl = (args: string[]) => runTool(['udisksctl'], [...args, '--no-user-interaction']);
   const reap = () => {
     const all = [...entries.values()];
+    for (const e of all) for (const d of e.udisks?.unmount ?? []) udisksctl(['unmount', '-b', d]);
+    for (const e of all) for (const d of e.udisks?.loops ?? []) if (bound(d)) udisksctl(['loop-delete', '-b', d]);
     for (const e of all) for (const m of e.mounts) unmount(m);
     const loops = all.flatMap((e) => e.loops);
     if (!waitUntil(() => loops.every((l) => !bound(l)), 3000)) {
