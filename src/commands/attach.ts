@@ -13,12 +13,14 @@ export async function attach(ctx: CommandContext, readOnly: boolean, args: unkno
   }
   const images = await imageTargets(args, readOnly ? 'Attach Disk Image (Read-Only)...' : 'Attach Disk Image...');
   const lifetime = config.lifetime();
+  // the third argument: options from "Attach Parent Folder..." (the first two are the Explorer's Uri and selection)
+  const searchFolders = (args[2] as { searchFolders?: string[] } | undefined)?.searchFolders;
   const out: AttachedDisk[] = [];
   try {
     for (const image of images) {
       const disk = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Attaching ${path.basename(image)}${readOnly ? ' (read-only)' : ''}...`, cancellable: true },
-        (_progress, token) => ctx.client.request(Attach, { path: image, readOnly, lifetime }, token));
+        (_progress, token) => ctx.client.request(Attach, { path: image, readOnly, lifetime, searchFolders }, token));
       ctx.log.info(`attached ${disk.image} as ${disk.device} (${disk.readOnly ? 'read-only' : 'read-write'}, ${disk.lifetime})`);
       vscode.window.setStatusBarMessage(`$(database) Attached ${path.basename(image)} as ${disk.device}`, 5000);
       out.push(disk);

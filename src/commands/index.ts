@@ -40,6 +40,8 @@ export const COMMANDS: Record<string, Body> = {
   'vdisk.clearRecent': (ctx) => clearRecent(ctx),
 };
 
+const ATTACHES = new Set(['vdisk.attach', 'vdisk.attachReadOnly', 'vdisk.attachDefault']);
+
 /** Failures of these offer "Retry Read-Only" with the same arguments. */
 const RETRY_READ_ONLY: Record<string, string> = { 'vdisk.attach': 'vdisk.attachReadOnly', 'vdisk.attachDefault': 'vdisk.attachReadOnly' };
 
@@ -48,6 +50,8 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     vscode.commands.registerCommand(id, (...args: unknown[]) => runCommand(ctx.log, id, () => body(ctx, args), {
       retryReadOnly: RETRY_READ_ONLY[id] ? () => vscode.commands.executeCommand(RETRY_READ_ONLY[id], ...args) : undefined,
       retry: () => vscode.commands.executeCommand(id, ...args),
+      retryWithParentFolder: ATTACHES.has(id)
+        ? (folder) => vscode.commands.executeCommand(id, args[0], args[1], { searchFolders: [folder] }) : undefined,
       elevate: () => ctx.client.elevate(),
     })));
 }

@@ -83,7 +83,13 @@ export const Initialize = new RequestType<InitializeParams, InitializeResult, vo
 
 export const Configure = new RequestType<WorkerSettings, void, void>('vdisk/configure');
 
-export interface AttachParams { path: string; readOnly: boolean; lifetime: Lifetime }
+export interface AttachParams {
+  path: string;
+  readOnly: boolean;
+  lifetime: Lifetime;
+  /** Folders where a missing parent may be found by its file name ("Attach Parent Folder..."); identity is checked. */
+  searchFolders?: string[];
+}
 export const Attach = new RequestType<AttachParams, AttachedDisk, void>('vdisk/attach');
 
 /** `target` is a device path or an image path. */
@@ -93,7 +99,7 @@ export const Detach = new RequestType<DetachParams, DetachResult, void>('vdisk/d
 
 export const List = new RequestType0<AttachedDisk[], void>('vdisk/list');
 
-export interface PathParams { path: string }
+export interface PathParams { path: string; searchFolders?: string[] }
 export const Inspect = new RequestType<PathParams, ImageInfo, void>('vdisk/inspect');
 
 export interface CreateDiffParams { parent: string; child: string }

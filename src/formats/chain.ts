@@ -8,7 +8,7 @@ import type { ParentRef, ParsedImage } from './types';
 
 export const DEFAULT_MAX_DEPTH = 64;
 
-export interface Candidate { how: 'relative' | 'volume' | 'absolute' | 'name'; path: string }
+export interface Candidate { how: 'relative' | 'volume' | 'absolute' | 'name' | 'folder'; path: string }
 
 const WIN_ABS = /^(?:[A-Za-z]:[\\/]|\\\\|Volume\{)/i;
 
@@ -32,7 +32,7 @@ const winBase = (s: string) => s.split(/[\\/]/).filter(Boolean).pop() ?? '';
  * volume_path, absolute_win32_path. A drive-letter or volume path cannot be followed on Linux: its file
  * name is tried in the child's folder, which is what the relative rule finds for `.\name`.
  */
-export function parentCandidates(childPath: string, format: string, ref: ParentRef, platform = process.platform): Candidate[] {
+export function parentCandidates(childPath: string, format: string, ref: ParentRef, platform = process.platform, searchFolders: string[] = []): Candidate[] {
   const dir = path.dirname(childPath);
   const order: ('relative' | 'volume' | 'absolute')[] = format === 'vhdx' ? ['relative', 'volume', 'absolute'] : ['relative', 'absolute'];
   const out: Candidate[] = [];
@@ -45,6 +45,10 @@ export function parentCandidates(childPath: string, format: string, ref: ParentR
   }
   // no locator at all: libvhdi's rule, the parent's own name next to the child
   if (out.length === 0 && ref.name && !Object.keys(ref.locators).length) add('name', path.join(dir, winBase(ref.name)));
+  // folders the user pointed at ("Attach Parent Folder..."): the parent's file names there, after Windows' places;
+  // the identity check below still decides
+  const names = [...new Set([...Object.values(ref.locators), ref.name].filter((x): x is string => !!x).map(winBase).filter((b) => !!b))];
+  for (const folder of searchFolders) for (const n of names) add('folder', path.join(folder, n));
   return out;
 }
 
@@ -62,7 +66,7 @@ async function realpathOrNull(p: string): Promise<string | null> {
 const linkOf = (p: string, x: ParsedImage): ChainLink => ({ path: p, format: x.format, subtype: x.subtype, id: x.id });
 
 export async function resolveChain(childPath: string, child: ParsedImage, maxDepth = DEFAULT_MAX_DEPTH,
-  open: (p: string) => Promise<OneFile> = inspectOne): Promise<ChainResult> {
+  open: (p: string) => Promise<OneFile> = inspectOne, searchFolders: string[] = []): Promise<ChainResult> {
   const chain: ChainLink[] = [linkOf(childPath, child)];
   const problems: Problem[] = [];
   const seen = new Set<string>([(await realpathOrNull(childPath)) ?? childPath]);
@@ -76,7 +80,7 @@ export async function resolveChain(childPath: string, child: ParsedImage, maxDep
       break;
     }
     const ref = cur.parent;
-    const cands = parentCandidates(curPath, cur.format, ref);
+    const cands = parentCandidates(curPath, cur.format, ref, process.platform, searchFolders);
     const where = `for ${curPath}`;
     if (!cands.length) {
       problems.push(problem('parent-locator-missing', where));

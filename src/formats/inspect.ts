@@ -8,7 +8,8 @@ import { resolveChain, DEFAULT_MAX_DEPTH } from './chain';
 
 export { FormatError };
 
-export async function inspectImage(file: string, opts: { maxDepth?: number } = {}): Promise<ImageInfo> {
+/** `searchFolders`: more places to look for missing parents, by file name (identity still checked). */
+export async function inspectImage(file: string, opts: { maxDepth?: number; searchFolders?: string[] } = {}): Promise<ImageInfo> {
   const abs = path.resolve(file);
   let st: fs.Stats;
   try {
@@ -27,7 +28,7 @@ export async function inspectImage(file: string, opts: { maxDepth?: number } = {
     throw new FormatError('unreadable', `${abs}: ${(e as Error).message}`);
   }
   const p = one.parsed;
-  const c = await resolveChain(abs, p, opts.maxDepth ?? DEFAULT_MAX_DEPTH);
+  const c = await resolveChain(abs, p, opts.maxDepth ?? DEFAULT_MAX_DEPTH, undefined, (opts.searchFolders ?? []).map((f) => path.resolve(f)));
   return {
     path: abs,
     format: p.format,

@@ -16,6 +16,8 @@ export interface FailureContext {
   retryReadOnly?: () => unknown;
   /** Runs the same command again with the same arguments. */
   retry?: () => unknown;
+  /** Runs the same command again, looking for missing parents in `folder` too. */
+  retryWithParentFolder?: (folder: string) => unknown;
   /** Switches to an elevated worker (Windows); offered with retry on "needs-elevation". */
   elevate?: () => Promise<void>;
 }
@@ -35,6 +37,15 @@ export function actionsFor(err: unknown, ctx: FailureContext = {}): ErrorAction[
       if (data.reason === 'needs-elevation' && ctx.elevate && ctx.retry) {
         const { elevate, retry } = ctx;
         out.push({ title: 'Retry as Administrator', run: () => elevate().then(() => retry(), (e: unknown) => showFailure('vdisk.elevate', e)) });
+      }
+      if (data.reason === 'parent-missing' && ctx.retryWithParentFolder) {
+        const retry = ctx.retryWithParentFolder;
+        out.push({
+          title: 'Attach Parent Folder...', run: async () => {
+            const picked = await vscode.window.showOpenDialog({ title: 'Folder that holds the parent disk', canSelectFolders: true, canSelectFiles: false, openLabel: 'Look Here' });
+            if (picked?.[0]) await retry(picked[0].fsPath);
+          },
+        });
       }
       if (ctx.retryReadOnly && ['iso-read-write', 'differencing-read-write', 'read-only-fs', 'not-root'].includes(data.reason ?? '')) {
         out.push({ title: 'Retry Read-Only', run: ctx.retryReadOnly });

@@ -6,7 +6,7 @@ import * as P from '../common/protocol';
 import type { ImageInfo } from '../common/image';
 import type { Backend } from './backend';
 import { WorkerError } from './errors';
-import { createDifferencingDisk, FormatError } from '../formats';
+import { createDifferencingDisk, FormatError, inspectImage } from '../formats';
 import { blockingProblems } from './attach-policy';
 import { ExternalChangeWatcher } from './watch';
 import { applySettings } from './settings';
@@ -48,7 +48,12 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
 
   connection.onRequest(P.Attach, handle(async (p: P.AttachParams, token) => {
     const params = checkAttachParams(p);
-    const image = await inspectForAttach(params.path, chains);
+    if (params.searchFolders?.length && backend.name === 'windows') {
+      throw new WorkerError(P.ErrorCode.NotSupported,
+        'Windows finds a parent disk only where the child\'s parent locators point: move the parent back, or reconnect the child to it in Hyper-V Manager (Edit Disk).',
+        { reason: 'search-folders-windows' });
+    }
+    const image = await inspectForAttach(params.path, chains, params.searchFolders);
     if (image.virtualSize === 0) {
       throw new WorkerError(P.ErrorCode.UnsupportedImage, `${path.basename(image.path)} is empty: a disk of 0 bytes cannot be attached`, { reason: 'empty', path: image.path });
     }
@@ -84,7 +89,7 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
 
   connection.onRequest(P.Inspect, handle(async (p: P.PathParams) => {
     if (!p || typeof p.path !== 'string' || !p.path) throw new WorkerError(P.ErrorCode.InvalidParams, 'inspect needs a path');
-    return inspectForAttach(p.path, chains);
+    return inspectForAttach(p.path, chains, p.searchFolders);
   }));
 
   connection.onRequest(P.CreateDiff, handle(async (p: P.CreateDiffParams) => {
@@ -127,17 +132,26 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
 function checkAttachParams(p: P.AttachParams): P.AttachParams {
   if (!p || typeof p.path !== 'string' || !p.path) throw new WorkerError(P.ErrorCode.InvalidParams, 'attach needs an image path');
   if (p.lifetime !== 'session' && p.lifetime !== 'permanent') throw new WorkerError(P.ErrorCode.InvalidParams, `lifetime must be "session" or "permanent", not ${JSON.stringify(p.lifetime)}`);
-  return { path: path.resolve(p.path), readOnly: p.readOnly !== false, lifetime: p.lifetime };
+  return { path: path.resolve(p.path), readOnly: p.readOnly !== false, lifetime: p.lifetime, searchFolders: checkFolders(p.searchFolders) };
 }
 
-async function inspectForAttach(p: string, chains: ChainCache): Promise<ImageInfo> {
+async function inspectForAttach(p: string, chains: ChainCache, searchFolders?: string[]): Promise<ImageInfo> {
   const abs = path.resolve(p);
   let st: fs.Stats;
   try { st = fs.statSync(abs); } catch {
     throw new WorkerError(P.ErrorCode.NotFound, `${abs} does not exist`, { path: abs });
   }
   if (!st.isFile()) throw new WorkerError(P.ErrorCode.UnsupportedImage, `${abs} is not a regular file`, { path: abs, reason: 'not-a-file' });
-  try { return await chains.inspect(abs); } catch (e) { throw fromFormatError(e, abs); }
+  const folders = checkFolders(searchFolders);
+  try {
+    return folders.length ? await inspectImage(abs, { searchFolders: folders }) : await chains.inspect(abs);
+  } catch (e) { throw fromFormatError(e, abs); }
+}
+
+function checkFolders(f: unknown): string[] {
+  if (f === undefined) return [];
+  if (!Array.isArray(f) || f.some((x) => typeof x !== 'string' || !x)) throw new WorkerError(P.ErrorCode.InvalidParams, 'searchFolders must be a list of folder paths');
+  return (f as string[]).map((x) => path.resolve(x));
 }
 
 function fromFormatError(e: unknown, p: string): unknown {

@@ -273,6 +273,25 @@ describe('commands and tree (extension host)', function () {
     assert.ok(!fs.existsSync(`/sys/block/${path.basename(disk.device)}/loop/backing_file`), 'detached');
   });
 
+  it('offers "Attach Parent Folder..." when a parent moved, and attaches with the folder it names', async () => {
+    const a1 = path.join(dir, 'pf-a'); const b1 = path.join(dir, 'pf-b');
+    fs.mkdirSync(a1, { recursive: true }); fs.mkdirSync(b1, { recursive: true });
+    const parent = path.join(a1, 'pbase.vhdx');
+    cp.execFileSync('qemu-img', ['create', '-q', '-f', 'vhdx', parent, '16M']);
+    const child = path.join(a1, 'pchild.vhdx');
+    await vscode.commands.executeCommand('vdisk.createDiff', vscode.Uri.file(parent), child);
+    fs.renameSync(parent, path.join(b1, 'pbase.vhdx'));
+    const shown = nextError(a);
+    assert.strictEqual(await vscode.commands.executeCommand('vdisk.attachReadOnly', vscode.Uri.file(child)), undefined);
+    const e = await shown;
+    assert.match(e.message, /parent/i);
+    assert.deepStrictEqual(e.actions, ['Attach Parent Folder...', 'Show Log']);
+    // what the action runs once the user picked the folder
+    const disks = await vscode.commands.executeCommand<AttachedDisk[]>('vdisk.attachReadOnly', vscode.Uri.file(child), undefined, { searchFolders: [b1] });
+    assert.deepStrictEqual(disks?.[0].chain?.map((c) => path.basename(c.path)), ['pchild.vhdx', 'pbase.vhdx']);
+    await vscode.commands.executeCommand('vdisk.detach', disks![0].device);
+  });
+
   it('Detach All detaches every disk attached by vdisk', async () => {
     const second = path.join(dir, 'second.img');
     await vscode.commands.executeCommand('vdisk.attachReadOnly', vscode.Uri.file(raw), [vscode.Uri.file(raw), vscode.Uri.file(second)]);
