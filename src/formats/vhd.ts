@@ -165,6 +165,7 @@ export async function inspectVhd(r: RangeReader): Promise<ParsedImage> {
     throw new Error('not a VHD');
   }
   let f = parseFooter(footerBuf);
+  const tailSound = footerBuf === tail && f.checksumOk;
   if (!f.checksumOk && footerBuf === tail && head && isVhdFooter(head) && parseFooter(head).checksumOk) {
     p.problems.push(problem('footer-checksum', 'the footer at the end is damaged; using the copy at offset 0'));
     f = parseFooter(head);
@@ -197,8 +198,9 @@ export async function inspectVhd(r: RangeReader): Promise<ParsedImage> {
     return p;
   }
   p.subtype = f.diskType === 3 ? 'dynamic' : 'differencing';
-  // qemu reads the copy at 0, Windows the end: two different copies make two different disks
-  if (footerBuf === tail && (!head || !head.equals(tail))) {
+  // qemu reads the copy at 0, Windows the end: two different copies make two different disks. A damaged end footer
+  // is already footer-checksum (and the copy is what we read), so only a sound one is compared with its copy.
+  if (footerBuf === tail && tailSound && (!head || !head.equals(tail))) {
     p.problems.push(problem('bad-header', `the footer copy at offset 0 ${head && isVhdFooter(head) ? 'differs from the footer at the end' : 'is missing'}`));
   }
   await readDynamic(r, f, p);
