@@ -87,7 +87,7 @@ export class LinuxBackend implements Backend {
     const volumeDevs = (ours?.volumes ?? []).filter((v) => v.device !== loop.device).map((v) => v.device);
     const ourMounts = new Set((ours?.mounts ?? []).map((m) => m.mountPoint));
     const foreign = [loop.device, ...volumeDevs].flatMap((d) => {
-      const info = loopInfo(d.slice(5)) ?? kernelPartInfo(d);
+      const info = d === loop.device ? loop : loopInfo(d.slice(5)) ?? kernelPartInfo(d);
       return info ? mountsOf(info.devNo).filter((m) => !ourMounts.has(m)) : [];
     });
     if (foreign.length) {
@@ -393,7 +393,8 @@ function fallbackInfo(r: DiskRecord): LoopInfo {
 async function gone(devices: string[], ms = 3000): Promise<boolean> {
   const end = Date.now() + ms;
   for (;;) {
-    if (devices.every((d) => !loopInfo(d.slice(5)))) return true;
+    // one stat per device: whether the kernel still binds it (the full sysfs reading is not needed here)
+    if (devices.every((d) => !fs.existsSync(`/sys/block/${d.slice(5)}/loop/backing_file`))) return true;
     if (Date.now() > end) return false;
     await new Promise((r) => setTimeout(r, 20));
   }
