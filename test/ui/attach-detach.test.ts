@@ -46,12 +46,22 @@ describe('Explorer attach / tree detach in code-server (packaged VSIX)', functio
   }
 
   it('lists its commands in the palette under the "Virtual Disks" category', async () => {
-    await page.keyboard.press('F1');
+    // the workbench sets isWorkspaceTrusted (which gates the attach entries) a moment after start-up: reopen the
+    // palette until it has, instead of reading the first, possibly early, list
     const input = page.locator('.quick-input-widget input');
-    await input.waitFor();
-    await input.fill('>Virtual Disks: ');
     const rows = page.locator('.quick-input-list .monaco-list-row .label-name');
-    await rows.filter({ hasText: 'Virtual Disks: Attach Disk Image' }).first().waitFor();
+    for (let attempt = 0; ; attempt++) {
+      await page.keyboard.press('F1');
+      await input.waitFor();
+      await input.fill('>Virtual Disks: ');
+      try {
+        await rows.filter({ hasText: 'Virtual Disks: Attach Disk Image' }).first().waitFor({ timeout: 5000 });
+        break;
+      } catch (e) {
+        if (attempt >= 5) throw e;
+        await page.keyboard.press('Escape');
+      }
+    }
     const labels = await rows.allTextContents();
     for (const title of ['Attach Disk Image', 'Attach Disk Image (Read-Only)']) {
       assert.ok(labels.some((l) => l.trim() === `Virtual Disks: ${title}`), `palette lacks "Virtual Disks: ${title}" in ${JSON.stringify(labels)}`);
