@@ -1,5 +1,5 @@
 // What one format parser learns from one file, before the chain is followed.
-import type { ImageFormat, ImageSubtype, Problem } from '../common/image';
+import type { ImageFormat, ImageInfo } from '../common/image';
 
 export interface ParentRef {
   /** The id the child names for its parent, lowercase, or null. */
@@ -10,19 +10,10 @@ export interface ParentRef {
   locators: { relative?: string; absolute?: string; volume?: string };
 }
 
-export interface ParsedImage {
-  format: ImageFormat;
-  subtype: ImageSubtype;
-  virtualSize: number;
-  blockSize: number | null;
-  logicalSectorSize: number;
-  physicalSectorSize: number;
-  id: string | null;
-  virtualDiskId: string | null;
-  creator: string | null;
+/** ImageInfo's per-file facts; the chain, the file's size and path are added once the parents are followed. */
+export interface ParsedImage extends Pick<ImageInfo, 'format' | 'subtype' | 'virtualSize' | 'blockSize' | 'logicalSectorSize'
+  | 'physicalSectorSize' | 'id' | 'virtualDiskId' | 'creator' | 'needsLogReplay' | 'problems'> {
   parent: ParentRef | null;
-  needsLogReplay: boolean;
-  problems: Problem[];
   details: Record<string, unknown>;
 }
 
