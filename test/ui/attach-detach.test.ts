@@ -4,13 +4,11 @@
 // Every step leaves a screenshot in test/ui/screenshots/ and is cross-checked against `losetup -l`.
 import * as assert from 'assert';
 import * as path from 'path';
-import type { BrowserContext, Page } from 'playwright-core';
-import { attachedRow, CodeServer, explorerRow, lib, LoopDevice, menuItem, runMenuItem, shot, toast, uiInputs } from './harness';
+import type { Page } from 'playwright-core';
+import { attachedRow, explorerRow, lib, LoopDevice, menuItem, runMenuItem, shot, toast, uiInputs, useWorkbench } from './harness';
 
 describe('Explorer attach / tree detach in code-server (packaged VSIX)', function () {
   this.timeout(120000);
-  let server: CodeServer | undefined;
-  let browser: BrowserContext | undefined;
   let page: Page;
   const { vsix, workspace } = uiInputs();
   const diskImg = path.join(workspace, 'disk.img');
@@ -18,24 +16,7 @@ describe('Explorer attach / tree detach in code-server (packaged VSIX)', functio
   const ourRow = () => attachedRow(page, 'disk.img')
     .filter({ has: page.locator('.label-description', { hasText: new RegExp(`${device}(\\s|$)`) }) });
 
-  before(async () => {
-    server = await lib.startCodeServer({ folder: workspace, vsix: [vsix], smokeTestDriver: false });
-    browser = await lib.launchChromium();
-    page = browser.pages()[0] || await browser.newPage();
-    await page.goto(lib.workbenchUrl(server, workspace));
-    await page.locator('.monaco-workbench .part.activitybar').waitFor({ timeout: 60000 });
-    // the container's icon appears once the installed extension's contributions are registered
-    await page.locator('.part.activitybar .action-item a[aria-label*="Virtual Disks"]').waitFor({ timeout: 60000 });
-  });
-
-  let failed = false;
-  afterEach(function () { if (this.currentTest?.state === 'failed') failed = true; });
-
-  after(async () => {
-    if (page && failed) await shot(page, '99-after-failure').catch(() => {});   // what the workbench showed
-    if (browser) await browser.close();
-    if (server) await server.stop();
-  });
+  useWorkbench({ folder: workspace, vsix: [vsix], smokeTestDriver: false }, (p) => { page = p; });
 
   async function rightClickInExplorer(name: string): Promise<void> {
     await page.keyboard.press('Escape');
@@ -46,22 +27,12 @@ describe('Explorer attach / tree detach in code-server (packaged VSIX)', functio
   }
 
   it('lists its commands in the palette under the "Virtual Disks" category', async () => {
-    // the workbench sets isWorkspaceTrusted (which gates the attach entries) a moment after start-up: reopen the
-    // palette until it has, instead of reading the first, possibly early, list
+    await page.keyboard.press('F1');
     const input = page.locator('.quick-input-widget input');
+    await input.waitFor();
+    await input.fill('>Virtual Disks: ');
     const rows = page.locator('.quick-input-list .monaco-list-row .label-name');
-    for (let attempt = 0; ; attempt++) {
-      await page.keyboard.press('F1');
-      await input.waitFor();
-      await input.fill('>Virtual Disks: ');
-      try {
-        await rows.filter({ hasText: 'Virtual Disks: Attach Disk Image' }).first().waitFor({ timeout: 5000 });
-        break;
-      } catch (e) {
-        if (attempt >= 5) throw e;
-        await page.keyboard.press('Escape');
-      }
-    }
+    await rows.filter({ hasText: 'Virtual Disks: Attach Disk Image' }).first().waitFor();
     const labels = await rows.allTextContents();
     for (const title of ['Attach Disk Image', 'Attach Disk Image (Read-Only)']) {
       assert.ok(labels.some((l) => l.trim() === `Virtual Disks: ${title}`), `palette lacks "Virtual Disks: ${title}" in ${JSON.stringify(labels)}`);

@@ -8,24 +8,17 @@ import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { BrowserContext, Locator, Page } from 'playwright-core';
-import { CodeServer, explorerRow, lib, LoopDevice, ROOT, runMenuItem, shot, uiInputs } from './harness';
+import type { Locator, Page } from 'playwright-core';
+import { explorerRow, lib, LoopDevice, runMenuItem, shot, uiInputs, useWorkbench, vdiskCli } from './harness';
 
 // scripts/code-server-lib.js has it; harness.ts's typed view of the lib does not list it
-const listLoops = (): LoopDevice[] => (lib as unknown as { listLoops(): LoopDevice[] }).listLoops();
+const listLoops = (): LoopDevice[] => lib.listLoops();
 
 interface ListedDisk { device: string; image?: string; readOnly: boolean; engine: string; chain?: { path: string }[] }
 interface Row { level: number; label: string; description: string }
 
-function cli(...args: string[]): string {
-  const js = path.join(ROOT, 'dist/cli.js');
-  if (!fs.existsSync(js)) throw new Error(`${js} is missing: build first (node esbuild.js)`);
-  const r = cp.spawnSync(process.execPath, [js, ...args], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`vdisk ${args.join(' ')} failed (exit ${r.status}): ${r.stderr}`);
-  return r.stdout;
-}
 
-const listDisks = (): ListedDisk[] => JSON.parse(cli('list', '--json')) as ListedDisk[];
+const listDisks = (): ListedDisk[] => JSON.parse(vdiskCli('list', '--json')) as ListedDisk[];
 
 /** FUSE mount points (mountinfo field 5, octal escapes such as \040 decoded). */
 function fuseMounts(): string[] {
@@ -43,8 +36,6 @@ function servesFrom(engineDir: string, dir: string): boolean {
 
 describe('dependency chain in the "Attached Disks" tree (packaged VSIX)', function () {
   this.timeout(120000);
-  let server: CodeServer | undefined;
-  let browser: BrowserContext | undefined;
   let page: Page;
   const { vsix, workspace } = uiInputs();
   const chainDir = path.join(workspace, 'layers');
@@ -87,28 +78,18 @@ describe('dependency chain in the "Attached Disks" tree (packaged VSIX)', functi
     } finally {
       fs.rmSync(path.dirname(raw), { recursive: true, force: true });
     }
-    cli('create-diff', path.join(chainDir, 'base.vhd'), path.join(chainDir, 'middle.vhd'));
-    cli('create-diff', path.join(chainDir, 'middle.vhd'), top);
-    const options = { folder: workspace, vsix: [vsix], smokeTestDriver: false,
-      settings: { 'workbench.secondarySideBar.defaultVisibility': 'hidden' } };
-    server = await lib.startCodeServer(options);
-    browser = await lib.launchChromium();
-    page = browser.pages()[0] || await browser.newPage();
-    await page.goto(lib.workbenchUrl(server, workspace));
-    await page.locator('.part.activitybar .action-item a[aria-label*="Virtual Disks"]').waitFor({ timeout: 60000 });
+    vdiskCli('create-diff', path.join(chainDir, 'base.vhd'), path.join(chainDir, 'middle.vhd'));
+    vdiskCli('create-diff', path.join(chainDir, 'middle.vhd'), top);
   });
 
-  let failed = false;
-  afterEach(function () { if (this.currentTest?.state === 'failed') failed = true; });
+  useWorkbench({ folder: workspace, vsix: [vsix], smokeTestDriver: false,
+    settings: { 'workbench.secondarySideBar.defaultVisibility': 'hidden' } }, (p) => { page = p; });
 
   after(async () => {
-    if (page && failed) await shot(page, '99-after-failure').catch(() => {});
-    if (browser) await browser.close();
-    if (server) await server.stop();
     // a session attach ends with its worker, but a failed run must not leave the vhdimount-backed device behind
     // (the runner's leftover check only sees loop devices whose backing file is in the workspace)
     for (const d of ourDisks()) {
-      try { cli('detach', d.device); console.error(`      cleanup: detached ${d.device} (${d.image})`); } catch (e) { console.error(`      cleanup: ${(e as Error).message}`); }
+      try { vdiskCli('detach', d.device); console.error(`      cleanup: detached ${d.device} (${d.image})`); } catch (e) { console.error(`      cleanup: ${(e as Error).message}`); }
     }
     fs.rmSync(chainDir, { recursive: true, force: true });
   });

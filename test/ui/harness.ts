@@ -1,17 +1,23 @@
 // Typed access to scripts/code-server-lib.js for the UI flows, plus workbench locators and screenshots.
 // The flows run in plain Node (mocha) and drive headless Chromium through playwright-core.
+import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
 
 export interface LoopDevice { name: string; backFile: string; readOnly: boolean }
 export interface CodeServer { url: string; port: number; stop(): Promise<void>; output(): string }
+export interface StartOptions {
+  folder?: string; vsix?: string[]; smokeTestDriver?: boolean; env?: Record<string, string>;
+  settings?: Record<string, unknown>; workspaceTrust?: boolean;
+}
 interface Lib {
   ROOT: string;
-  startCodeServer(o: { folder?: string; vsix?: string[]; smokeTestDriver?: boolean; env?: Record<string, string> }): Promise<CodeServer>;
+  startCodeServer(o: StartOptions): Promise<CodeServer>;
   workbenchUrl(server: CodeServer, folder: string, payload?: Record<string, string>): string;
   launchChromium(): Promise<BrowserContext>;
   loopsUnder(dir: string): LoopDevice[];
+  listLoops(): LoopDevice[];
 }
 
 function repoRoot(): string {
@@ -75,4 +81,63 @@ export function attachedRow(page: Page, text: string): Locator {
 
 export function toast(page: Page, text: RegExp): Locator {
   return page.locator('.notifications-toasts .notification-toast').filter({ hasText: text });
+}
+
+/**
+ * The hooks every flow needs. Before: code-server with `options` (the packaged VSIX among them) and Chromium on its
+ * workbench, once vdisk's activity-bar entry shows. After: a picture if a test failed, then both stopped.
+ * `set` hands the page to the suite. Hooks run in the order they are registered: a suite that prepares files
+ * registers that `before` first, and its own clean-up `after` later (it then runs once the workbench is gone).
+ */
+export function useWorkbench(options: StartOptions, set: (page: Page) => void): void {
+  let server: CodeServer | undefined;
+  let browser: BrowserContext | undefined;
+  let page: Page | undefined;
+  let failed = false;
+  before(async () => {
+    server = await lib.startCodeServer(options);
+    browser = await lib.launchChromium();
+    page = browser.pages()[0] || await browser.newPage();
+    set(page);
+    await page.goto(lib.workbenchUrl(server, options.folder!));
+    await page.locator('.part.activitybar .action-item a[aria-label*="Virtual Disks"]').waitFor({ timeout: 60000 });
+    if (!options.workspaceTrust) await untilTrusted(page);
+  });
+  afterEach(function () { if (this.currentTest?.state === 'failed') failed = true; });
+  after(async () => {
+    if (page && failed) await shot(page, '99-after-failure').catch(() => undefined);   // what the workbench showed
+    if (browser) await browser.close();
+    if (server) await server.stop();
+  });
+}
+
+/**
+ * The workbench sets isWorkspaceTrusted, which gates every attach entry, a moment after start-up (even with trust
+ * switched off): wait until the palette offers Attach, so no flow acts on the early, untrusted menus.
+ */
+async function untilTrusted(page: Page): Promise<void> {
+  const input = page.locator('.quick-input-widget input');
+  const attach = page.locator('.quick-input-list .monaco-list-row .label-name', { hasText: 'Virtual Disks: Attach Disk Image' });
+  for (let attempt = 0; ; attempt++) {
+    await page.keyboard.press('F1');
+    await input.waitFor();
+    await input.fill('>Virtual Disks: Attach');
+    try {
+      await attach.first().waitFor({ timeout: 5000 });
+      break;
+    } catch (e) {
+      if (attempt >= 5) throw new Error(`the workspace never became trusted: ${(e as Error).message}`);
+    } finally {
+      await page.keyboard.press('Escape');
+    }
+  }
+}
+
+/** `node dist/cli.js ...args`: its stdout, or an error with its stderr. */
+export function vdiskCli(...args: string[]): string {
+  const js = path.join(ROOT, 'dist/cli.js');
+  if (!fs.existsSync(js)) throw new Error(`${js} is missing: build first (node esbuild.js)`);
+  const r = cp.spawnSync(process.execPath, [js, ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`vdisk ${args.join(' ')} failed (exit ${r.status}): ${r.stderr}`);
+  return r.stdout;
 }

@@ -6,8 +6,8 @@ import * as assert from 'assert';
 import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import type { BrowserContext, FrameLocator, Page } from 'playwright-core';
-import { CodeServer, explorerRow, lib, ROOT, shot, uiInputs } from './harness';
+import type { FrameLocator, Page } from 'playwright-core';
+import { explorerRow, lib, shot, uiInputs, useWorkbench, vdiskCli } from './harness';
 
 // What the functions passed to evaluate() use inside the page (the tests compile without the DOM library).
 declare const document: { activeElement: unknown };
@@ -15,20 +15,12 @@ declare function getComputedStyle(el: unknown): { backgroundColor: string };
 
 describe('image inspector in code-server (packaged VSIX)', function () {
   this.timeout(120000);
-  let server: CodeServer | undefined;
-  let browser: BrowserContext | undefined;
   let page: Page;
   const { vsix, workspace } = uiInputs();
   const chainDir = path.join(workspace, 'chain');
   const base = path.join(chainDir, 'base.vhd');
   const moved = path.join(chainDir, 'base.vhd.moved');
 
-  function cli(...args: string[]): void {
-    const js = path.join(ROOT, 'dist/cli.js');
-    if (!fs.existsSync(js)) throw new Error(`${js} is missing: build first (node esbuild.js)`);
-    const r = cp.spawnSync(process.execPath, [js, ...args], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`vdisk ${args.join(' ')} failed: ${r.stderr}`);
-  }
 
   /** The inspector page: the workbench's webview iframe, then the page's own frame inside it. */
   function inspector(): FrameLocator {
@@ -82,22 +74,16 @@ describe('image inspector in code-server (packaged VSIX)', function () {
   before(async () => {
     fs.mkdirSync(chainDir, { recursive: true });
     cp.execFileSync('qemu-img', ['create', '-q', '-f', 'vpc', base, '256M']);
-    cli('create-diff', base, path.join(chainDir, 'middle.vhd'));
-    cli('create-diff', path.join(chainDir, 'middle.vhd'), path.join(chainDir, 'top.vhd'));
-    // a known starting theme, and no empty secondary side bar taking a third of the screenshots
-    const options = { folder: workspace, vsix: [vsix], smokeTestDriver: false,
-      settings: { 'workbench.colorTheme': 'Default Dark Modern', 'workbench.secondarySideBar.defaultVisibility': 'hidden' } };
-    server = await lib.startCodeServer(options);
-    browser = await lib.launchChromium();
-    page = browser.pages()[0] || await browser.newPage();
-    await page.goto(lib.workbenchUrl(server, workspace));
-    await page.locator('.part.activitybar .action-item a[aria-label*="Virtual Disks"]').waitFor({ timeout: 60000 });
+    vdiskCli('create-diff', base, path.join(chainDir, 'middle.vhd'));
+    vdiskCli('create-diff', path.join(chainDir, 'middle.vhd'), path.join(chainDir, 'top.vhd'));
   });
+
+  // a known starting theme, and no empty secondary side bar taking a third of the screenshots
+  useWorkbench({ folder: workspace, vsix: [vsix], smokeTestDriver: false,
+    settings: { 'workbench.colorTheme': 'Default Dark Modern', 'workbench.secondarySideBar.defaultVisibility': 'hidden' } }, (p) => { page = p; });
 
   after(async () => {
     if (fs.existsSync(moved)) fs.renameSync(moved, base);
-    if (browser) await browser.close();
-    if (server) await server.stop();
     fs.rmSync(chainDir, { recursive: true, force: true });
   });
 

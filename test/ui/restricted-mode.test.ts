@@ -2,27 +2,21 @@
 // trusted (the trust prompt, when shown, is answered "No"), so the Explorer context menu of disk.img offers
 // Inspect but no Attach, the palette has no Attach commands, and the empty "Attached Disks" view says why.
 import * as assert from 'assert';
-import type { BrowserContext, Page } from 'playwright-core';
-import { CodeServer, explorerRow, lib, LoopDevice, menuItem, shot, uiInputs } from './harness';
+import type { Page } from 'playwright-core';
+import { explorerRow, lib, LoopDevice, menuItem, shot, uiInputs, useWorkbench } from './harness';
 
-const listLoops = (): LoopDevice[] => (lib as unknown as { listLoops(): LoopDevice[] }).listLoops();
+const listLoops = (): LoopDevice[] => lib.listLoops();
 
 describe('Restricted Mode (workspace trust on, packaged VSIX)', function () {
   this.timeout(120000);
-  let server: CodeServer | undefined;
-  let browser: BrowserContext | undefined;
   let page: Page;
   const { vsix, workspace } = uiInputs();
   let prompted = false;
 
+  useWorkbench({ folder: workspace, vsix: [vsix], smokeTestDriver: false, workspaceTrust: true,
+    settings: { 'workbench.secondarySideBar.defaultVisibility': 'hidden' } }, (p) => { page = p; });
+
   before(async () => {
-    const options = { folder: workspace, vsix: [vsix], smokeTestDriver: false, workspaceTrust: true,
-      settings: { 'workbench.secondarySideBar.defaultVisibility': 'hidden' } };
-    server = await lib.startCodeServer(options);
-    browser = await lib.launchChromium();
-    page = browser.pages()[0] || await browser.newPage();
-    await page.goto(lib.workbenchUrl(server, workspace));
-    await page.locator('.part.activitybar .action-item a[aria-label*="Virtual Disks"]').waitFor({ timeout: 60000 });
     // VS Code asks once per folder whether to trust it; "No" keeps Restricted Mode
     const no = page.locator('.monaco-dialog-box .monaco-button', { hasText: /^\s*No, I don.t trust the authors\s*$/ });
     prompted = await no.waitFor({ timeout: 10000 }).then(() => true, () => false);
@@ -30,15 +24,6 @@ describe('Restricted Mode (workspace trust on, packaged VSIX)', function () {
       await no.click();
       await page.locator('.monaco-dialog-box').waitFor({ state: 'detached', timeout: 10000 });
     }
-  });
-
-  let failed = false;
-  afterEach(function () { if (this.currentTest?.state === 'failed') failed = true; });
-
-  after(async () => {
-    if (page && failed) await shot(page, '99-after-failure').catch(() => {});
-    if (browser) await browser.close();
-    if (server) await server.stop();
   });
 
   it('opens the sample workspace in Restricted Mode', async () => {
