@@ -5,9 +5,9 @@ import * as path from 'path';
 import { FormatError } from './errors';
 import { inspectImage } from './inspect';
 import { randomGuid } from './guid';
-import { buildVhdChild, vhdGeometry } from './vhd-writer';
-import { buildVhdxChild } from './vhdx-writer';
-import { MiB } from './vhdx';
+import { buildVhdChild, vhdGeometry } from './vhd/writer';
+import { buildVhdxChild } from './vhdx/writer';
+import { MiB } from './vhdx/inspect';
 
 /** `.\name` / `..\dir\name`, as Windows writes relative locators. */
 export function windowsRelative(fromDir: string, to: string): string {

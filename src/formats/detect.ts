@@ -1,11 +1,11 @@
 // Format detection by content only (never by file name).
 import type { ImageFormat } from '../common/image';
 import { RangeReader } from './reader';
-import { VHD_COOKIE } from './vhd';
-import { QCOW_MAGIC } from './qcow2';
-import { VMDK_MAGIC, DESCRIPTOR_MARK } from './vmdk';
-import { VDI_SIGNATURE } from './vdi';
-import { VolumeDescriptor, scanVolumeDescriptors, hasUdfNsr } from './iso';
+import { VHD_COOKIE } from './vhd/inspect';
+import { QCOW_MAGIC } from './qcow2/inspect';
+import { VMDK_MAGIC, DESCRIPTOR_MARK } from './vmdk/inspect';
+import { VDI_SIGNATURE } from './vdi/inspect';
+import { VolumeDescriptor, scanVolumeDescriptors, hasUdfNsr } from './iso/inspect';
 
 export interface Detection { format: ImageFormat; descriptors: VolumeDescriptor[] }
 

@@ -6,5 +6,5 @@ export { createDifferencingDisk } from './create-diff';
 export { detectFormat } from './detect';
 export { PROBLEM_CODES, problem, hasProblem } from './problems';
 export type { ProblemCode } from './problems';
-export { checkWindowsIsoRules } from './iso';
+export { checkWindowsIsoRules } from './iso/inspect';
 export { DEFAULT_MAX_DEPTH } from './chain';

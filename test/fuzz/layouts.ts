@@ -1,7 +1,7 @@
 // Where each format keeps its counts, offsets and checksums, found in a pristine seed: the fuzzer writes huge values
 // into these fields, cuts files at these boundaries and re-seals checksums so a mutation reaches the deeper parsers.
 import { crc32cWithZeroField } from '../../src/formats/crc32c';
-import { vhdChecksum } from '../../src/formats/vhd';
+import { vhdChecksum } from '../../src/formats/vhd/inspect';
 import type { FuzzFormat } from './corpus';
 import type { Overlay } from './overlay';
 

@@ -1,8 +1,8 @@
 // Parent-locator and parent-link cases for differencing VHD/VHDX children: locator strings of every length and
 // encoding, paths that leave the child's folder, and cyclic links (self, A -> B -> A) with matching ids.
 import * as path from 'path';
-import { vhdChecksum } from '../../src/formats/vhd';
-import { parentLocatorItem } from '../../src/formats/vhdx-writer';
+import { vhdChecksum } from '../../src/formats/vhd/inspect';
+import { parentLocatorItem } from '../../src/formats/vhdx/writer';
 import { guidLE } from '../../src/formats/guid';
 import { Overlay } from './overlay';
 import { Rng, int, pick } from './prng';

@@ -11,7 +11,7 @@ import { runFuzz, signature, HANG_MS } from '../fuzz/runner';
 import { listFixtures, replayFixture } from '../fuzz/replay';
 import { sharedImagesAvailable } from '../support/shared-images';
 import { qemuCreate, readAt, patch } from './formats/helpers';
-import { vhdChecksum } from '../../src/formats/vhd';
+import { vhdChecksum } from '../../src/formats/vhd/inspect';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const FIXTURES = path.join(ROOT, 'test/fixtures/fuzz');

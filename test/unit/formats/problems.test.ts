@@ -5,7 +5,7 @@ import * as path from 'path';
 import { inspectImage, createDifferencingDisk, PROBLEM_CODES } from '../../../src/formats';
 import { crc32c } from '../../../src/formats/crc32c';
 import { guidToBytesLE } from '../../../src/formats/guid';
-import { buildVhdChild } from '../../../src/formats/vhd-writer';
+import { buildVhdChild } from '../../../src/formats/vhd/writer';
 import { codes, tempDir, qemuCreate, patch, readAt, run } from './helpers';
 
 type Maker = (d: string) => Promise<{ file: string; maxDepth?: number }>;

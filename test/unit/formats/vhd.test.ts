@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { inspectImage, detectFormat } from '../../../src/formats';
-import { parseDynamicHeader, parseFooter, vhdChecksum, decodeLocator } from '../../../src/formats/vhd';
+import { parseDynamicHeader, parseFooter, vhdChecksum, decodeLocator } from '../../../src/formats/vhd/inspect';
 import { sharedImage, SHARED_IMAGES } from '../../support/shared-images';
 import { codes, qemuCreate, qemuInfo, tempDir, vhdiInfo, run, patch, readAt } from './helpers';
 

@@ -4,8 +4,8 @@ import { inspectImage, detectFormat } from '../../../src/formats';
 import * as fs from 'fs';
 import { crc32c } from '../../../src/formats/crc32c';
 import { guidLE, randomGuid } from '../../../src/formats/guid';
-import { buildVhdxChild } from '../../../src/formats/vhdx-writer';
-import { parseVhdxHeader, PARENT_LOCATOR_TYPE, META_FILE_PARAMETERS } from '../../../src/formats/vhdx';
+import { buildVhdxChild } from '../../../src/formats/vhdx/writer';
+import { parseVhdxHeader, PARENT_LOCATOR_TYPE, META_FILE_PARAMETERS } from '../../../src/formats/vhdx/inspect';
 import { sharedImage, SHARED_IMAGES } from '../../support/shared-images';
 import { codes, qemuCreate, qemuInfo, tempDir, vhdiInfo, patch, readAt, run } from './helpers';
 

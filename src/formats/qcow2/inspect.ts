@@ -1,8 +1,8 @@
 // qcow2 header (big-endian): size, cluster size, backing file name, and the header checks qemu makes before it
 // opens an image (table sizes, alignment, feature bits), so an image qemu refuses is never reported clean.
-import { RangeReader, u64be } from './reader';
-import { problem } from './problems';
-import { ParsedImage, baseParsed } from './types';
+import { RangeReader, u64be } from '../reader';
+import { problem } from '../problems';
+import { ParsedImage, baseParsed } from '../types';
 
 export const QCOW_MAGIC = 0x514649fb; // "QFI\xfb"
 /** qemu's limits (block/qcow2.h): L1 table 32 MiB, refcount table 8 MiB, 65536 snapshots. */

@@ -1,7 +1,7 @@
 // Writes an empty differencing VHD (type 4): footer copy, dynamic header with W2ru + W2ku locators,
 // an all-unallocated BAT, footer. Every block reads through to the parent until written.
-import { guidToBytesBE } from './guid';
-import { vhdChecksum, VHD_COOKIE, DYN_COOKIE } from './vhd';
+import { guidToBytesBE } from '../guid';
+import { vhdChecksum, VHD_COOKIE, DYN_COOKIE } from './inspect';
 
 export interface VhdChildSpec {
   virtualSize: number;

@@ -1,8 +1,8 @@
 // VMDK: hosted sparse extent header ("KDMV", little-endian) with its embedded descriptor, or a
 // stand-alone text descriptor ("# Disk DescriptorFile") that names the extent files.
-import { RangeReader, u64le } from './reader';
-import { problem } from './problems';
-import { ParsedImage, baseParsed } from './types';
+import { RangeReader, u64le } from '../reader';
+import { problem } from '../problems';
+import { ParsedImage, baseParsed } from '../types';
 
 export const VMDK_MAGIC = 'KDMV';
 export const DESCRIPTOR_MARK = '# Disk DescriptorFile';

@@ -1,10 +1,10 @@
 // VHD (Virtual PC / Hyper-V gen 1): footer, dynamic header, BAT summary and parent locators.
 // All fields big-endian. See ../shared/docs/virtdisk-reference.md section 6.
-import { RangeReader, u64be } from './reader';
-import { guidBE } from './guid';
-import { problem } from './problems';
-import { readPartitionTable } from './partitions';
-import { ParsedImage, baseParsed, cstr, isPow2 } from './types';
+import { RangeReader, u64be } from '../reader';
+import { guidBE } from '../guid';
+import { problem } from '../problems';
+import { readPartitionTable } from '../partitions';
+import { ParsedImage, baseParsed, cstr, isPow2 } from '../types';
 
 export const VHD_COOKIE = 'conectix';
 export const DYN_COOKIE = 'cxsparse';

@@ -1,9 +1,9 @@
 // UDF: the recognition sequence (BEA01 / NSR02|NSR03 / TEA01), the anchor at block 256 in the disc's own
 // block size (512-4096), and from the main volume descriptor sequence the labels and partition size.
-import { RangeReader } from './reader';
-import { problem } from './problems';
-import { ParsedImage, baseParsed } from './types';
-import { VolumeDescriptor, isoFacts, windowsIsoProblems } from './iso';
+import { RangeReader } from '../reader';
+import { problem } from '../problems';
+import { ParsedImage, baseParsed } from '../types';
+import { VolumeDescriptor, isoFacts, windowsIsoProblems } from '../iso/inspect';
 
 const BLOCK_SIZES = [512, 1024, 2048, 4096];
 /** The main volume descriptor sequence is read up to this many bytes (it is a few blocks in practice). */

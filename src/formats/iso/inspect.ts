@@ -1,9 +1,9 @@
 // ISO 9660 volume descriptors (from 32 KiB), Joliet and El Torito, and the rules Windows applies
 // before it will open a file as an ISO: size a multiple of 2048, >= 34,816 bytes, CD001 or UDF identifier.
-import type { Problem } from '../common/image';
-import { RangeReader } from './reader';
-import { problem } from './problems';
-import { ParsedImage, baseParsed } from './types';
+import type { Problem } from '../../common/image';
+import { RangeReader } from '../reader';
+import { problem } from '../problems';
+import { ParsedImage, baseParsed } from '../types';
 
 export const VRS_START = 32 * 1024;
 export const ISO_MIN_SIZE = 34816;

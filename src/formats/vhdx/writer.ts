@@ -1,11 +1,11 @@
 // Writes an empty differencing VHDX: identifier, two headers, two region tables, an empty log,
 // metadata (HasParent, sizes, disk id, parent locator) and an all-NOT_PRESENT BAT, sparse on disk.
-import { crc32c } from './crc32c';
-import { guidToBytesLE, ZERO_GUID } from './guid';
+import { crc32c } from '../crc32c';
+import { guidToBytesLE, ZERO_GUID } from '../guid';
 import {
   MiB, KiB, REGION_BAT, REGION_METADATA, META_FILE_PARAMETERS, META_VIRTUAL_DISK_SIZE, META_VIRTUAL_DISK_ID,
   META_LOGICAL_SECTOR, META_PHYSICAL_SECTOR, META_PARENT_LOCATOR, PARENT_LOCATOR_TYPE,
-} from './vhdx';
+} from './inspect';
 
 export interface VhdxChildSpec {
   virtualSize: number;

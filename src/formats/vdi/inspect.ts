@@ -1,8 +1,8 @@
 // VirtualBox VDI header (little-endian): "<<< ... >>>" text, signature 0xbeda107f at 0x40.
-import { RangeReader, u64le } from './reader';
-import { guidLE, ZERO_GUID } from './guid';
-import { problem } from './problems';
-import { ParsedImage, baseParsed, cstr } from './types';
+import { RangeReader, u64le } from '../reader';
+import { guidLE, ZERO_GUID } from '../guid';
+import { problem } from '../problems';
+import { ParsedImage, baseParsed, cstr } from '../types';
 
 export const VDI_SIGNATURE = 0xbeda107f;
 const VDI_BLOCK_SIZE = 1024 * 1024;

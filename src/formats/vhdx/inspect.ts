@@ -1,10 +1,10 @@
 // VHDX: file identifier, the two headers (CRC-32C, current by sequence number), region table,
 // metadata items, parent locator and a BAT summary. All fields little-endian.
-import { RangeReader, u64le } from './reader';
-import { crc32cWithZeroField } from './crc32c';
-import { guidLE, normalizeGuid, ZERO_GUID } from './guid';
-import { problem } from './problems';
-import { ParsedImage, baseParsed, cstr, isPow2 } from './types';
+import { RangeReader, u64le } from '../reader';
+import { crc32cWithZeroField } from '../crc32c';
+import { guidLE, normalizeGuid, ZERO_GUID } from '../guid';
+import { problem } from '../problems';
+import { ParsedImage, baseParsed, cstr, isPow2 } from '../types';
 
 export const KiB = 1024;
 export const MiB = 1024 * 1024;

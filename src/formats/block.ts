@@ -1,0 +1,16 @@
+// The block layer's contract: the virtual disk of an image (through its whole chain) as positional reads.
+// Browsing, convert, merge and compact read disks through this; each format's folder provides one opener.
+
+export interface BlockReader {
+  /** The virtual disk's size in bytes. */
+  readonly size: number;
+  /** The logical sector size the image declares (512 or 4096). */
+  readonly sectorSize: number;
+  /**
+   * Fills `buf` from the virtual disk at `offset` and returns the bytes filled: `buf.length`, or fewer only where
+   * the disk ends. Never writes. Unallocated ranges read as zeros (or from the parent for a differencing layer).
+   */
+  read(buf: Uint8Array, offset: number): Promise<number>;
+  /** Closes every file this reader opened (each layer of the chain). */
+  close(): Promise<void>;
+}
