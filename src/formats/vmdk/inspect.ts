@@ -46,6 +46,21 @@ export function parseDescriptor(text: string): VmdkDescriptor {
   return { fields, extents, invalid };
 }
 
+/**
+ * The descriptor text with extent file names replaced: `rename(index)` gives the new name of the index-th extent line
+ * (as parseDescriptor numbers them), or null to keep it. The text ends at the first NUL, as VMware and qemu read it.
+ */
+export function renameExtents(text: string, rename: (index: number) => string | null): string {
+  let index = 0;
+  // blank lines are dropped: qemu's sscanf skips a blank line into the next one and reads an extent line after it
+  // twice (a larger disk than the descriptor describes); the rewritten copy means exactly what parseDescriptor read
+  return text.split('\0')[0].split(/\r?\n/).filter((l) => l.trim()).map((raw) => {
+    if (!/^(RW|RDONLY|NOACCESS)\s+(\d+)\s+(\w+)/.test(raw.trim())) return raw;
+    const to = rename(index++);
+    return to === null ? raw : raw.replace(/"[^"]*"/, JSON.stringify(to));
+  }).join('\n');
+}
+
 function applyDescriptor(p: ParsedImage, d: VmdkDescriptor, sparseHeader: boolean): void {
   const type = d.fields.createType ?? null;
   if (type !== null && !CREATE_TYPES.has(type)) p.problems.push(problem('bad-header', `unknown createType ${JSON.stringify(type.slice(0, 40))}`));

@@ -2,6 +2,7 @@
 // pid still runs the program we started, FUSE unmount with fallbacks, and running tools without a shell.
 import * as cp from 'child_process';
 import * as fs from 'fs';
+import * as path from 'path';
 import { ErrorCode } from '../../../common/protocol';
 import { WorkerError } from '../../errors';
 
@@ -74,8 +75,16 @@ export function which(name: string): string | null {
   return null;
 }
 
-/** The program, or a MissingDependency error naming the Debian package that has it. */
-export function requireTool(name: string, pkg: string, why: string): string {
+/**
+ * The program, or a MissingDependency error naming the Debian package that has it. `name` may be a path (a user
+ * setting, named by `setting`): then that file must be executable, and the error names the setting.
+ */
+export function requireTool(name: string, pkg: string, why: string, setting?: string): string {
+  if (name.includes('/')) {
+    try { fs.accessSync(name, fs.constants.X_OK); if (fs.statSync(name).isFile()) return name; } catch { /* below */ }
+    throw new WorkerError(ErrorCode.MissingDependency, `${why} needs ${path.basename(name)}, but ${name}${setting ? ` (setting ${setting})` : ''} is not an executable file`,
+      { missing: pkg, path: name });
+  }
   const p = which(name);
   if (!p) throw new WorkerError(ErrorCode.MissingDependency, `${why} needs ${name}, which is not installed: apt-get install ${pkg}`, { missing: pkg });
   return p;
