@@ -6,12 +6,14 @@ import * as path from 'path';
 import { ErrorCode } from '../../common/protocol';
 import { WorkerError } from '../errors';
 import { runDir } from './registry';
+import { settings } from '../settings';
 import { mountedAt, requireTool, run, unmountFuse, which } from './engines/process';
 
 export interface MountRecord { device: string; mountPoint: string; kind: 'kernel' | 'fuse'; tool?: string }
 
+/** Where volumes are mounted: the vdisk.mountRoot setting (or $VDISK_MOUNT_ROOT), else runDir()/mnt. */
 export function mountRoot(): string {
-  return process.env.VDISK_MOUNT_ROOT ? path.resolve(process.env.VDISK_MOUNT_ROOT) : path.join(runDir(), 'mnt');
+  return settings().mountRoot ?? path.join(runDir(), 'mnt');
 }
 
 /** Kernel file system name for a blkid TYPE, when the kernel can mount it here. */

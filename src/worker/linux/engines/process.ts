@@ -75,13 +75,19 @@ export function which(name: string): string | null {
   return null;
 }
 
+/** The program (a name looked up like `which`, or a path from a setting), or null when it cannot be run. */
+export function findTool(name: string): string | null {
+  if (!name.includes('/')) return which(name);
+  try { fs.accessSync(name, fs.constants.X_OK); return fs.statSync(name).isFile() ? name : null; } catch { return null; }
+}
+
 /**
  * The program, or a MissingDependency error naming the Debian package that has it. `name` may be a path (a user
  * setting, named by `setting`): then that file must be executable, and the error names the setting.
  */
 export function requireTool(name: string, pkg: string, why: string, setting?: string): string {
   if (name.includes('/')) {
-    try { fs.accessSync(name, fs.constants.X_OK); if (fs.statSync(name).isFile()) return name; } catch { /* below */ }
+    if (findTool(name)) return name;
     throw new WorkerError(ErrorCode.MissingDependency, `${why} needs ${path.basename(name)}, but ${name}${setting ? ` (setting ${setting})` : ''} is not an executable file`,
       { missing: pkg, path: name });
   }
