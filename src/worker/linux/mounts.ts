@@ -7,6 +7,7 @@ import { ErrorCode } from '../../common/protocol';
 import { WorkerError } from '../errors';
 import { runDir } from './registry';
 import { settings } from '../settings';
+import { fsModuleAvailable } from './kernel-modules';
 import { mountedAt, requireTool, run, unmountFuse, which } from './engines/process';
 
 export interface MountRecord { device: string; mountPoint: string; kind: 'kernel' | 'fuse'; tool?: string }
@@ -27,16 +28,9 @@ export function kernelFs(fsType: string): string | null {
   try { have = fs.readFileSync('/proc/filesystems', 'utf8'); } catch { /* no procfs */ }
   const loaded = new Set(have.split('\n').map((l) => l.split('\t').pop()!.trim()).filter(Boolean));
   for (const n of names[fsType] ?? [fsType]) {
-    if (loaded.has(n) || moduleExists(n)) return n;
+    if (loaded.has(n) || fsModuleAvailable(n)) return n;
   }
   return null;
-}
-
-function moduleExists(name: string): boolean {
-  let release = '';
-  try { release = fs.readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(); } catch { return false; }
-  const dir = `/lib/modules/${release}/kernel/fs/${name}`;
-  return fs.existsSync(dir);
 }
 
 interface FuseTool { bin: string; pkg: string; args: (dev: string, dir: string, ro: boolean) => string[] }
