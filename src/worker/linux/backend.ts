@@ -114,7 +114,7 @@ export class LinuxBackend implements Backend {
         `${loop.device} is still open in another process; the kernel will detach it when that process closes it`, { reason: 'in-use' });
     }
     let stopMs = 0;
-    if (ours?.resources?.pid) stopMs = (await stopEngine({ pid: ours.resources.pid, marker: ours.resources.marker ?? ours.resources.dir ?? '', fuseMount: ours.resources.fuseMount ?? '', dir: ours.resources.dir ?? '' })).ms;
+    if (ours?.resources?.pid) stopMs = (await stopEngine({ pid: ours.resources.pid, marker: ours.resources.marker ?? '', fuseMount: ours.resources.fuseMount ?? '', dir: ours.resources.dir ?? '' })).ms;
     if (ours) { this.registry.remove(loop.device); this.reaper.drop(ours.device); }
     this.log('info', `detached ${loop.device} (${loop.backingFile})${ours?.resources ? `; ${ours.resources.daemon} stopped in ${stopMs} ms` : ''}`);
     return { device: loop.device, image: ours && ours.engine !== 'loop' ? ours.image : loop.backingFile };
@@ -251,7 +251,7 @@ export class LinuxBackend implements Backend {
       id: r.device,
       mounts: (r.mounts ?? []).map((m) => m.mountPoint),
       loops: [...(r.volumes ?? []).filter((v) => !v.kernelPartition && v.device !== r.device).map((v) => v.device), r.device],
-      pids: res?.pid ? [{ pid: res.pid, marker: res.marker ?? res.dir ?? '' }] : [],
+      pids: res?.pid ? [{ pid: res.pid, marker: res.marker ?? '' }] : [],
       fuseMounts: res?.fuseMount ? [res.fuseMount] : [],
       remove: [...(res?.dir ? [res.dir] : []), this.registry.file(r.device)],
       rmdirs: [...(r.mounts ?? []).map((m) => m.mountPoint), ...(r.mounts?.length ? [path.dirname(r.mounts[0].mountPoint)] : [])],

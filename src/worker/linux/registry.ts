@@ -1,8 +1,8 @@
 // Our own record of the disks we attached, so that a later worker (or the CLI) knows which loop devices
-// are ours, how they were attached and what to clean up. One JSON file per device in a root-owned run dir.
+// are ours, how they were attached and what to clean up. One JSON file per device in a private, verified run dir.
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
+import { ensurePrivateDir, runDir, trustedFile } from './run-dir';
 import type { Engine, Lifetime } from '../../common/protocol';
 import type { ChainLink, ImageFormat, ImageSubtype } from '../../common/image';
 import type { VolumeRecord } from './volumes';
@@ -32,23 +32,13 @@ export interface DiskRecord {
   mounts?: MountRecord[];
 }
 
-export function runDir(): string {
-  const candidates = [process.env.VDISK_RUN_DIR,
-    process.getuid?.() === 0 ? '/run/vdisk' : undefined,
-    process.env.XDG_RUNTIME_DIR ? path.join(process.env.XDG_RUNTIME_DIR, 'vdisk') : undefined,
-    path.join(os.tmpdir(), `vdisk-${process.getuid?.() ?? 'user'}`)];
-  for (const c of candidates) {
-    if (!c) continue;
-    try { fs.mkdirSync(c, { recursive: true, mode: 0o700 }); fs.accessSync(c, fs.constants.W_OK); return c; } catch { /* next */ }
-  }
-  throw new Error('no writable run directory for vdisk state');
-}
+export { runDir } from './run-dir';
 
 export class Registry {
   private readonly dir: string;
   constructor(dir = path.join(runDir(), 'disks')) {
     this.dir = dir;
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    ensurePrivateDir(dir);
   }
 
   file(device: string): string { return path.join(this.dir, `${path.basename(device)}.json`); }
@@ -59,8 +49,11 @@ export class Registry {
     fs.renameSync(tmp, this.file(r.device));
   }
 
+  /** A record is trusted only from our verified folder, as a regular file of ours (no symlink planted in it). */
   get(device: string): DiskRecord | undefined {
-    try { return JSON.parse(fs.readFileSync(this.file(device), 'utf8')) as DiskRecord; } catch { return undefined; }
+    const f = this.file(device);
+    if (ensurePrivateDir(this.dir) && !trustedFile(f)) return undefined;
+    try { return JSON.parse(fs.readFileSync(f, 'utf8')) as DiskRecord; } catch { return undefined; }
   }
 
   remove(device: string): void { fs.rmSync(this.file(device), { force: true }); }

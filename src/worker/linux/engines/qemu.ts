@@ -9,7 +9,7 @@ import { ErrorCode } from '../../../common/protocol';
 import type { ImageInfo } from '../../../common/image';
 import { WorkerError } from '../../errors';
 import { EngineHandle, scratchDir, abandon } from './engine';
-import { requireTool, runs, waitFor } from './process';
+import { alive, processIdentity, requireTool, waitFor } from './process';
 import { qemuGraph } from './qemu-graph';
 import { settings } from '../../settings';
 
@@ -42,20 +42,20 @@ export async function startQemu(image: ImageInfo, driver: QemuDriver, readOnly: 
     const { code, stderr } = result;
     if (code !== 0) throw startError(image, stderr);
     const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
-    const handle: EngineHandle = { daemon: 'qemu-storage-daemon', pid, marker: dir, fuseMount: exportFile, exportFile, dir };
     // the export is served once the daemon's parent exits; its size is the disk's virtual size
-    const ready = await waitFor(() => runs(pid, dir) && sizeOf(exportFile) === image.virtualSize, 5000);
-    if (!ready) {
+    const ready = await waitFor(() => alive(pid) && sizeOf(exportFile) === image.virtualSize, 5000);
+    const marker = processIdentity(pid);
+    if (!ready || !marker) {
       const size = sizeOf(exportFile);
-      await abandon(dir, pid, dir, exportFile);
+      await abandon(dir, pid, exportFile);
       throw new WorkerError(ErrorCode.OsError,
         `qemu-storage-daemon exported ${size ?? 'nothing'} bytes for ${image.path}, expected ${image.virtualSize}`, { reason: 'export-size', path: image.path });
     }
-    return handle;
+    return { daemon: 'qemu-storage-daemon', pid, marker, fuseMount: exportFile, exportFile, dir };
   } catch (e) {
     let pid: number | undefined;
     try { pid = Number(fs.readFileSync(pidFile, 'utf8').trim()) || undefined; } catch { /* never started */ }
-    await abandon(dir, pid, dir, exportFile);
+    await abandon(dir, pid, exportFile);
     throw e;
   }
 }

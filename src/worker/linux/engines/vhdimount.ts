@@ -11,7 +11,7 @@ import { inspectImage } from '../../../formats';
 import { openLayerFile, LayerRefused } from '../../../formats/layers';
 import { WorkerError } from '../../errors';
 import { EngineHandle, scratchDir, abandon } from './engine';
-import { alive, requireTool, waitFor } from './process';
+import { alive, processIdentity, requireTool, waitFor } from './process';
 import { settings } from '../../settings';
 
 const READY_TIMEOUT_MS = 15_000;
@@ -85,10 +85,12 @@ export async function startVhdimount(image: ImageInfo): Promise<EngineHandle> {
         `vhdimount could not serve ${image.path}${size !== null ? ` (it exported ${size} bytes, expected ${image.virtualSize})` : ''}: ${text || 'no message'}`,
         { reason: 'vhdimount-open', path: image.path });
     }
-    return { daemon: 'vhdimount', pid, marker: mnt, fuseMount: mnt, exportFile, dir };
+    const marker = processIdentity(pid);
+    if (!marker) throw new WorkerError(ErrorCode.ImageProblem, `vhdimount exited while serving ${image.path}`, { reason: 'vhdimount-open', path: image.path });
+    return { daemon: 'vhdimount', pid, marker, fuseMount: mnt, exportFile, dir };
   } catch (e) {
     closeAll();
-    await abandon(dir, pid, mnt, mnt);
+    await abandon(dir, pid, mnt);
     if (e instanceof LayerRefused) throw new WorkerError(ErrorCode.ImageProblem, `Cannot attach ${path.basename(image.path)}: ${e.message}`, { reason: e.code, path: image.path });
     throw e;
   }
