@@ -12,9 +12,11 @@ import { WorkerError } from '../errors';
 import type { Handle } from './api';
 import * as C from './constants';
 import { PermanentRecord } from './permanent-record';
-import { DiskKind, Log, VirtDisk, kindFromPath } from './virtdisk';
+import { Log, VirtDisk, kindFromPath } from './virtdisk';
 import { freeDriveLetter, mountPoints, parseDevice, volumesOf } from './volumes';
 import { DepsHandle, depsHandleFor } from './deps-target';
+import { kindForImage } from './attachable';
+import { CreateDiskParams, ImageManagement, WindowsImageManager } from './manage';
 
 interface Held { handle: Handle; image: string; readOnly: boolean }
 
@@ -25,14 +27,25 @@ export function createWindowsBackend(log: Log, virtDisk: () => VirtDisk = () => 
   return new WindowsBackend(log, virtDisk);
 }
 
-export class WindowsBackend implements Backend {
+export class WindowsBackend implements Backend, ImageManagement {
   readonly name = 'windows' as const;
   onDidChange?: Backend['onDidChange'];
   private vdisk: VirtDisk | undefined;
   private readonly held = new Map<string, Held>();
   private readonly record = new PermanentRecord();
 
+  private readonly manage = new WindowsImageManager(() => this.vd());
   constructor(private readonly log: Log, private readonly load: () => VirtDisk) {}
+
+  // Image management (manage.ts; docs/windows.md "Managing images"): for the cross-platform commands to call.
+  createDisk(p: CreateDiskParams): Promise<void> { return this.manage.createDisk(p); }
+  createDifferencing(child: string, parent: string): Promise<void> { return this.manage.createDifferencing(child, parent); }
+  setParent(child: string, parent: string, ignoreIdMismatch: boolean): Promise<void> { return this.manage.setParent(child, parent, ignoreIdMismatch); }
+  setPhysicalSectorSize(image: string, bytes: 512 | 4096): Promise<void> { return this.manage.setPhysicalSectorSize(image, bytes); }
+  setIdentifier(image: string, id: string): Promise<void> { return this.manage.setIdentifier(image, id); }
+  merge(child: string, depth: number): Promise<void> { return this.manage.merge(child, depth); }
+  compact(image: string): Promise<void> { return this.manage.compact(image); }
+  resize(image: string, sizeBytes: number): Promise<void> { return this.manage.resize(image, sizeBytes); }
 
   private vd(): VirtDisk {
     if (!this.vdisk) {
@@ -257,21 +270,5 @@ export class WindowsBackend implements Backend {
       try { this.vd().close(held.handle); } catch (e) { this.log('warn', `closing ${device}: ${(e as Error).message}`); }
     }
     this.held.clear();
-  }
-}
-
-function kindForImage(image: ImageInfo): DiskKind {
-  switch (image.format) {
-    case 'vhd': return 'vhd';
-    case 'vhdx': return 'vhdx';
-    case 'iso': case 'udf': return 'iso';
-    case 'raw':
-      throw new WorkerError(ErrorCode.NotSupported,
-        `${path.basename(image.path)} is a raw disk image: Windows attaches only VHD, VHDX and ISO images. Use "Browse Disk Image" to read its files without attaching it, or convert it to VHDX.`,
-        { path: image.path, reason: 'raw-not-attachable-on-windows' });
-    default:
-      throw new WorkerError(ErrorCode.UnsupportedImage,
-        `${path.basename(image.path)} is a ${image.format} image: Windows attaches only VHD, VHDX and ISO images. Convert it to VHDX (qemu-img convert -O vhdx) first.`,
-        { path: image.path, reason: 'format-not-attachable-on-windows' });
   }
 }

@@ -28,7 +28,7 @@ export function kindFromPath(p: string): DiskKind | null {
   return null;
 }
 
-function storageType(kind: DiskKind | null): object {
+export function storageType(kind: DiskKind | null): object {
   if (!kind) return { DeviceId: C.VIRTUAL_STORAGE_TYPE_DEVICE.UNKNOWN, VendorId: C.VENDOR_UNKNOWN };
   const DeviceId = { iso: C.VIRTUAL_STORAGE_TYPE_DEVICE.ISO, vhd: C.VIRTUAL_STORAGE_TYPE_DEVICE.VHD,
     vhdx: C.VIRTUAL_STORAGE_TYPE_DEVICE.VHDX, vhdset: C.VIRTUAL_STORAGE_TYPE_DEVICE.VHDSET }[kind];
@@ -200,7 +200,7 @@ export class VirtDisk {
   }
 
   /** One GET_VIRTUAL_DISK_INFO query: returns the union's bytes (offset 8 on) or null when Windows refuses it. */
-  private info(h: Handle, version: number, path: string): Buffer | null {
+  query(h: Handle, version: number, path: string): Buffer | null {
     let size = 1024;
     for (let attempt = 0; attempt < 4; attempt++) {
       const buf = Buffer.alloc(size);
@@ -218,11 +218,11 @@ export class VirtDisk {
   /** Size, identifier, parent location, provider subtype and physical-disk facts; missing pieces are null. */
   information(h: Handle, path: string): VirtualDiskInformation {
     const V = C.GET_VIRTUAL_DISK_INFO_VERSION;
-    const size = this.info(h, V.SIZE, path);
-    const id = this.info(h, V.IDENTIFIER, path);
-    const sub = this.info(h, V.PROVIDER_SUBTYPE, path);
-    const parent = this.info(h, V.PARENT_LOCATION, path);
-    const phys = this.info(h, V.PHYSICAL_DISK, path);
+    const size = this.query(h, V.SIZE, path);
+    const id = this.query(h, V.IDENTIFIER, path);
+    const sub = this.query(h, V.PROVIDER_SUBTYPE, path);
+    const parent = this.query(h, V.PARENT_LOCATION, path);
+    const phys = this.query(h, V.PHYSICAL_DISK, path);
     return {
       virtualSize: size ? Number(size.readBigUInt64LE(0)) : null,
       physicalSize: size ? Number(size.readBigUInt64LE(8)) : null,
