@@ -47,7 +47,8 @@ export function fileSha(file: string): { sha: string; size: number } {
 
 /** `qemu-img convert -O raw` of `file` into `out` (kept for random reads). */
 export function qemuRaw(file: string, out: string, fmt?: string): string {
-  run('qemu-img', ['convert', ...(fmt ? ['-f', fmt] : []), '-O', 'raw', file, out]);
+  // from the image's folder: qemu opens a qcow2 data file relative to the working directory
+  run('qemu-img', ['convert', ...(fmt ? ['-f', fmt] : []), '-O', 'raw', file, out], { cwd: path.dirname(file) });
   return out;
 }
 
