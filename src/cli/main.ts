@@ -4,6 +4,7 @@ import * as path from 'path';
 import * as P from '../common/protocol';
 import { WorkerClient, Logger } from '../host/worker-client';
 import { formatDisk, formatImage } from './format';
+import { capabilityReport } from '../common/describe-capabilities';
 
 const USAGE = `usage: vdisk <command> [options]
   attach <image> [--read-only] [--lifetime session|permanent] [--wait] [--json]
@@ -15,6 +16,7 @@ const USAGE = `usage: vdisk <command> [options]
   create-diff <parent> <child> [--json]
                           create a differencing VHD/VHDX child (format from the child's extension)
   deps <device|path> [--json]
+  capabilities [--json]   what this user can attach here, how, and what is missing
 Use -- before a file name that starts with a dash.`;
 
 class UsageError extends Error {}
@@ -108,6 +110,12 @@ async function run(args: Args, client: WorkerClient, out: (s: string) => void): 
       const t = target.startsWith('/dev/') ? target : path.resolve(target);
       const deps = await client.request(P.Deps, { target: t });
       print(deps, () => deps.map((d) => `${d.ancestorLevel}\t${d.dependencyDevice}\t${d.dependentVolumeRelativePath}\t${d.flags.join(',')}`).join('\n'));
+      return 0;
+    }
+    case 'capabilities': {
+      need(args, 0, 'no arguments');
+      const caps = await client.request(P.GetCapabilities);
+      print(caps, () => capabilityReport(caps));
       return 0;
     }
     case '':

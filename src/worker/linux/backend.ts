@@ -6,6 +6,10 @@ import type { CancellationToken } from 'vscode-jsonrpc';
 import { AttachedDisk, AttachParams, DependencyEntry, DetachResult, ErrorCode, VolumeInfo } from '../../common/protocol';
 import type { ImageInfo } from '../../common/image';
 import type { Backend } from '../backend';
+import type { Environment } from '../policy';
+import { linuxEnvironment } from './environment';
+import { needsRoot } from '../policy';
+import { requireServedOwner, requireUserAccessToImage, servedUser } from './served-user';
 import { WorkerError } from '../errors';
 import { loopDetach, loopStatus } from './loop';
 import { listLoops, loopInfo, LoopInfo, mountsOf } from './sysfs';
@@ -33,6 +37,8 @@ export class LinuxBackend implements Backend {
 
   constructor(private readonly log: LogFn) {}
 
+  environment(): Promise<Environment> { return linuxEnvironment(); }
+
   limitations(): string[] {
     const out: string[] = [];
     const p = privilegeProblem();
@@ -47,8 +53,9 @@ export class LinuxBackend implements Backend {
 
   async attach(params: AttachParams, image: ImageInfo, token: CancellationToken): Promise<AttachedDisk> {
     await this.reapOrphans();
+    await requireUserAccessToImage(image, params.readOnly); // an elevated worker: only what its user may open
     const route = await attachRoute();
-    if ('problem' in route) throw new WorkerError(ErrorCode.PermissionDenied, route.problem, { reason: 'not-root' });
+    if ('problem' in route) throw needsRoot(image, route.problem);
     if (route.route === 'udisks') return this.attachViaUdisks(params, image);
     const session = params.lifetime === 'session';
     let reapId: string | undefined;
@@ -61,6 +68,8 @@ export class LinuxBackend implements Backend {
       },
     }).catch((e) => { if (reapId) this.reaper.drop(reapId); throw e; });
     const r = out.record;
+    const served = servedUser();
+    if (served) r.forUid = served.uid;
     try {
       this.registry.put(r);
     } catch (e) {
@@ -84,6 +93,7 @@ export class LinuxBackend implements Backend {
     const loop = this.resolveTarget(target);
     const record = this.registry.get(loop.device);
     const ours = record && sameBacking(record, loop) ? record : undefined;
+    requireServedOwner(ours, loop.device);
     const volumeDevs = (ours?.volumes ?? []).filter((v) => v.device !== loop.device).map((v) => v.device);
     const ourMounts = new Set((ours?.mounts ?? []).map((m) => m.mountPoint));
     const foreign = [loop.device, ...volumeDevs].flatMap((d) => {
@@ -137,6 +147,7 @@ export class LinuxBackend implements Backend {
 
   async mount(device: string, _token: CancellationToken): Promise<VolumeInfo[]> {
     const { record, volumes } = this.volumesFor(device);
+    requireServedOwner(record, device);
     if (viaUdisks(record)) return this.mountViaUdisks(device, record, volumes);
     // partitions and file systems may have been made since the attach (through the device): look again
     if (device === record.device && !(record.mounts ?? []).length
@@ -172,6 +183,7 @@ export class LinuxBackend implements Backend {
 
   async unmount(device: string, _token: CancellationToken): Promise<VolumeInfo[]> {
     const { record, volumes } = this.volumesFor(device);
+    requireServedOwner(record, device);
     const devs = new Set(volumes.map((v) => v.device));
     await this.unmountAll(record, (m) => devs.has(m.device));
     return this.volumeInfos(record);
