@@ -14,8 +14,14 @@ export interface ElevationSession { dir: string; pipe: string; secret: string; s
 /** The secret file and the socket live in a private folder (0700, the user's own); Windows: the user's temp folder. */
 export function openElevationSession(): ElevationSession {
   const own = process.platform !== 'win32';
-  const base = own && process.env.XDG_RUNTIME_DIR && fs.existsSync(process.env.XDG_RUNTIME_DIR) ? process.env.XDG_RUNTIME_DIR : os.tmpdir();
-  const dir = own ? fs.mkdtempSync(path.join(base, 'vdisk-elevate-')) : os.tmpdir(); // mkdtemp: mode 0700
+  let dir = os.tmpdir();
+  if (own) {
+    // mkdtemp: mode 0700, ours; the runtime dir when this user has a usable one, else the temp folder
+    const bases = [process.env.XDG_RUNTIME_DIR, os.tmpdir()].filter((b): b is string => !!b);
+    dir = '';
+    for (const b of bases) { try { dir = fs.mkdtempSync(path.join(b, 'vdisk-elevate-')); break; } catch { /* next */ } }
+    if (!dir) throw new Error(`no private folder for the elevation socket could be made in ${bases.join(' or ')}`);
+  }
   const s = newElevationSession(dir);
   return {
     dir, ...s,

@@ -15,6 +15,7 @@ import type { Backend } from './backend';
 import { registerHandlers } from './server';
 import { UnsupportedBackend } from './unsupported';
 import { connectElevated } from '../common/elevation';
+import { setUserGuard } from './user-guard';
 
 function log(level: LogLevel, msg: string): void {
   process.stderr.write(`[${level}] ${msg.replace(/\n/g, '\n    ')}\n`);
@@ -75,7 +76,9 @@ function elevatedPeerCheck(): ((s: net.Socket) => void) | undefined {
   const { serveInvokingUser } = require('./linux/served-user') as typeof import('./linux/served-user');
   const { requirePeerUid } = require('./linux/peer') as typeof import('./linux/peer');
   /* eslint-enable @typescript-eslint/no-require-imports */
+  const { requireUserAccess, giveToUser } = require('./linux/served-user') as typeof import('./linux/served-user'); // eslint-disable-line @typescript-eslint/no-require-imports
   const user = serveInvokingUser();
+  setUserGuard({ require: requireUserAccess, adopt: giveToUser });
   log('info', `elevated worker ${process.pid} serving ${user.name} (uid ${user.uid})`);
   return (s) => requirePeerUid(s, user.uid);
 }

@@ -7,7 +7,8 @@ import type { ImageInfo } from '../common/image';
 import type { Backend } from './backend';
 import { WorkerError } from './errors';
 import { createDifferencingDisk, FormatError, inspectImage } from '../formats';
-import { blockingProblems, browsingAvailable, capabilities, checkAttach } from './policy';
+import { blockingProblems, browsingAvailable, capabilities, checkAttach, filesOpened } from './policy';
+import { userGuard } from './user-guard';
 import { ExternalChangeWatcher } from './watch';
 import { applySettings } from './settings';
 import { ChainCache } from './chain-cache';
@@ -102,8 +103,12 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
     if (!p || typeof p.parent !== 'string' || typeof p.child !== 'string' || !p.parent || !p.child) {
       throw new WorkerError(P.ErrorCode.InvalidParams, 'create-diff needs a parent and a child path');
     }
+    const guard = userGuard();
+    guard?.require([{ path: path.resolve(p.parent), write: false }, { path: path.dirname(path.resolve(p.child)), write: true }]);
     try {
-      return await createDifferencingDisk(path.resolve(p.parent), path.resolve(p.child));
+      const r = await createDifferencingDisk(path.resolve(p.parent), path.resolve(p.child));
+      guard?.adopt(r.child);
+      return r;
     } catch (e) { throw fromFormatError(e, p.parent); }
   }));
 
@@ -149,9 +154,14 @@ async function inspectForAttach(p: string, chains: ChainCache, searchFolders?: s
   }
   if (!st.isFile()) throw new WorkerError(P.ErrorCode.UnsupportedImage, `${abs} is not a regular file`, { path: abs, reason: 'not-a-file' });
   const folders = checkFolders(searchFolders);
+  const guard = userGuard();
+  guard?.require([{ path: abs, write: false }]); // an elevated worker reads nothing its user could not
+  let info: ImageInfo;
   try {
-    return folders.length ? await inspectImage(abs, { searchFolders: folders }) : await chains.inspect(abs);
+    info = folders.length || guard ? await inspectImage(abs, { searchFolders: folders }) : await chains.inspect(abs);
   } catch (e) { throw fromFormatError(e, abs); }
+  guard?.require(filesOpened(info, true));
+  return info;
 }
 
 function checkFolders(f: unknown): string[] {

@@ -12,10 +12,10 @@ import { mountedAt, requireTool, run, unmountFuse, which } from './engines/proce
 export interface MountRecord { device: string; mountPoint: string; kind: 'kernel' | 'fuse'; tool?: string }
 
 export function mountRoot(): string {
-  // an elevated worker mounts only under its own root-owned folder: a folder the user controls could be swapped for a
-  // symlink between mkdir and mount
+  // an elevated worker mounts only under root-owned folders the user can pass through (runDir is 0700): a folder
+  // the user controls could be swapped for a symlink between mkdir and mount
   const served = servedUser();
-  if (served) return path.join(runDir(), 'mnt', `uid-${served.uid}`);
+  if (served) return path.join('/run/vdisk-mnt', `uid-${served.uid}`);
   return process.env.VDISK_MOUNT_ROOT ? path.resolve(process.env.VDISK_MOUNT_ROOT) : path.join(runDir(), 'mnt');
 }
 

@@ -74,7 +74,7 @@ export function requireUserAccess(files: { path: string; write: boolean }[]): vo
   if (!denied.length) return;
   const d = denied[0];
   throw new WorkerError(ErrorCode.PermissionDenied,
-    `${user.name} cannot ${d.write ? 'write' : 'read'} ${d.path} (${d.err}): the elevated worker attaches only what you could open yourself`,
+    `${user.name} cannot ${d.write ? 'write' : 'read'} ${d.path} (${d.err}): the elevated worker opens only what you could open yourself`,
     { reason: 'user-access', path: d.path });
 }
 
