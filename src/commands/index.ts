@@ -18,6 +18,8 @@ import { unmount } from './unmount';
 import { openVolume } from './open-volume';
 import { elevate } from './elevate';
 import { showCapabilities } from './show-capabilities';
+import { newDisk } from './new-disk';
+import { locateParent } from './locate-parent';
 
 type Body = (ctx: CommandContext, args: unknown[]) => Promise<unknown>;
 
@@ -42,6 +44,8 @@ export const COMMANDS: Record<string, Body> = {
   'vdisk.clearRecent': (ctx) => clearRecent(ctx),
   'vdisk.showCapabilities': async () => showCapabilities(),
   'vdisk.elevate': (ctx) => elevate(ctx),
+  'vdisk.newDisk': (ctx, args) => newDisk(ctx, args),
+  'vdisk.locateParent': (ctx, args) => locateParent(ctx, args),
 };
 
 const ATTACHES = new Set(['vdisk.attach', 'vdisk.attachReadOnly', 'vdisk.attachDefault']);

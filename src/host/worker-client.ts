@@ -53,6 +53,8 @@ interface Running {
 export interface WorkerEvents {
   state: [WorkerState];
   disksChanged: [P.DisksChangedParams];
+  /** A long request's progress (vdisk/progress, for the request that named the token). */
+  progress: [P.ProgressParams];
   /** The worker went away unexpectedly; `restartable` false means the restart policy said DoNotRestart. */
   crash: [{ how: string; restartable: boolean; elevated: boolean; message?: string }];
   /** A worker answered vdisk/initialize (a fresh start, a restart, or the switch to an elevated worker). */
@@ -148,6 +150,7 @@ export class WorkerClient extends EventEmitter {
   private async connect(reader: MessageReader, writer: MessageWriter, proc: Pick<Running, 'pid' | 'elevated' | 'exited' | 'kill'>, died: Promise<never>): Promise<Running> {
     const connection = createMessageConnection(reader, writer);
     connection.onNotification(P.DisksChanged, (p) => this.emit('disksChanged', p));
+    connection.onNotification(P.ProgressNotification, (p) => this.emit('progress', p));
     connection.listen();
     died.catch(() => connection.dispose());
     const info = await Promise.race([

@@ -2,6 +2,8 @@
 // the manifest test to ask whether a menu entry can show before the extension has activated.
 
 type Ctx = (key: string) => unknown;
+/** A value that matches any comparison: a tree item's own contextValue, which any of ours may be. */
+export const ANY = Symbol('any');
 type Node = (ctx: Ctx) => unknown;
 
 export function parseWhen(src: string): Node {
@@ -20,13 +22,13 @@ export function parseWhen(src: string): Node {
     if (op === '==' || op === '!=') {
       next();
       const v = value(next());
-      return (c) => (op === '==' ? c(key) == v : c(key) != v); // eslint-disable-line eqeqeq
+      return (c) => (c(key) === ANY || (op === '==' ? c(key) == v : c(key) != v)); // eslint-disable-line eqeqeq
     }
     if (op?.startsWith('=~')) {
       next();
       const m = /^=~\s*\/((?:\\.|[^/])*)\/([a-z]*)$/.exec(op)!;
       const re = new RegExp(m[1], m[2]);
-      return (c) => { const v = c(key); return typeof v === 'string' && re.test(v); };
+      return (c) => { const v = c(key); return v === ANY || (typeof v === 'string' && re.test(v)); };
     }
     if (op === 'in' || op === 'not in') {
       next();

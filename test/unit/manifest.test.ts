@@ -3,7 +3,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { evaluateWhen } from '../support/when-clause';
+import { ANY, evaluateWhen } from '../support/when-clause';
 import { CAPABILITY_KEYS, capabilityContext } from '../../src/host/capability-keys';
 import { capabilities, Environment } from '../../src/worker/policy';
 
@@ -92,6 +92,20 @@ describe('manifest', () => {
     assert.strictEqual(ctx.find((e: { command: string }) => e.command === 'vdisk.detach').when, 'resourcePath in vdisk.attachedImages');
   });
 
+  it('on Windows the Explorer offers Attach for VHD, VHDX and ISO but not .img (Windows cannot attach raw images)', () => {
+    const evaluate = (when: string, ctx: Record<string, string | boolean>) => evaluateWhen(when, ctx); // no vdisk.* key: before activation
+    const ctx = contributes.menus['explorer/context'];
+    for (const command of ['vdisk.attach', 'vdisk.attachReadOnly']) {
+      const when: string = ctx.find((e: { command: string }) => e.command === command).when;
+      const on = (isWindows: boolean, ext: string) => evaluate(when, { isWorkspaceTrusted: true, explorerResourceIsFolder: false, isWindows, isLinux: !isWindows, resourceExtname: ext, 'vdisk.linuxFormats': !isWindows });
+      for (const ext of ['.vhd', '.VHDX', '.avhdx', '.iso']) assert.ok(on(true, ext) && on(false, ext), `${command} ${ext}`);
+      assert.strictEqual(on(true, '.img'), false, `${command} offered for .img on Windows`);
+      assert.strictEqual(on(false, '.img'), true, `${command} not offered for .img on Linux`);
+      assert.strictEqual(on(true, '.qcow2'), false);
+      assert.strictEqual(evaluate(when, { isWorkspaceTrusted: false, isWindows: true, resourceExtname: '.vhdx' }), false, 'untrusted');
+    }
+  });
+
   it('sets every context key its when-clauses use', () => {
     for (const when of whenClauses()) {
       for (const key of keysOf(when)) {
@@ -136,9 +150,11 @@ describe('manifest', () => {
   function canShow(when: string, ctx: (over: Record<string, unknown>) => (k: string) => unknown): boolean {
     for (const resourceExtname of EXTS) {
       for (const view of VIEWS) {
-        // viewItem is a tree item's own value: any of ours may be asked for
-        const get = ctx({ resourceExtname, view, resourcePath: `/x/a${resourceExtname}` });
-        if (evaluateWhen(when, (k) => (k === 'viewItem' ? 'vdisk.disk vdisk.volume vdisk.recent hasImage mounted unmounted' : get(k)))) return true;
+        for (const explorerResourceIsFolder of [false, true]) {
+          // viewItem is a tree item's own value: any of ours may be asked for
+          const get = ctx({ resourceExtname, view, explorerResourceIsFolder, resourcePath: `/x/a${resourceExtname}` });
+          if (evaluateWhen(when, (k) => (k === 'viewItem' ? ANY : get(k)))) return true;
+        }
       }
     }
     return false;
