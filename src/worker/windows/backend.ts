@@ -8,6 +8,8 @@ import type { AttachedDisk, AttachParams, DependencyEntry, DetachResult, VolumeI
 import { ErrorCode } from '../../common/protocol';
 import type { ImageInfo } from '../../common/image';
 import type { Backend } from '../backend';
+import type { Environment } from '../policy';
+import { windowsEnvironment } from './environment';
 import { WorkerError } from '../errors';
 import type { Handle } from './api';
 import * as C from './constants';
@@ -71,11 +73,10 @@ export class WindowsBackend implements Backend, ImageManagement {
     }
   }
 
+  async environment(): Promise<Environment> { return windowsEnvironment(() => this.vd()); }
+
   async attach(params: AttachParams, image: ImageInfo, token: CancellationToken): Promise<AttachedDisk> {
-    const kind = kindForImage(image);
-    if (kind === 'iso' && !params.readOnly) {
-      throw new WorkerError(ErrorCode.UnsupportedImage, `${image.path} is an optical disc image: Windows attaches ISO images read-only only.`, { path: image.path, reason: 'iso-read-write' });
-    }
+    const kind = kindForImage(image); // the format rules were checked by the server (policy.ts)
     if (token.isCancellationRequested) throw new WorkerError(ErrorCode.Cancelled, 'Attach cancelled');
     const vd = this.vd();
     const permanent = params.lifetime === 'permanent';
