@@ -14,7 +14,7 @@ import type { LayerRequest } from '../../../src/formats/layer-files';
 import { openLayerFile } from '../../../src/formats/layer-files';
 import { run, tempDir, tool, which } from '../formats/helpers';
 import { diskSha, fileSha, makeSource, qemuRaw } from './helpers';
-import { Overlay, applyOverlays, writeVhdChildBlock, writeVhdxChildBlock } from './diff-writer';
+import { Overlay, applyOverlays, writeVhdChildBlock, writeVhdxChildBlock } from '../../support/diff-writer';
 
 const MiB = 1 << 20;
 const SIZE = 6 * MiB;
