@@ -8,3 +8,8 @@ export { PROBLEM_CODES, problem, hasProblem } from './problems';
 export type { ProblemCode } from './problems';
 export { checkWindowsIsoRules } from './iso/inspect';
 export { DEFAULT_MAX_DEPTH } from './chain';
+export { openDisk } from './open-disk';
+export type { OpenDiskOptions } from './open-disk';
+export type { BlockReader } from './block';
+export { openLayerFile } from './layer-files';
+export type { LayerOpener, LayerRequest, LayerFile, LayerRole } from './layer-files';

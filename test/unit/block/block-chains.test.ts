@@ -262,6 +262,16 @@ describe('block layer: qcow2 and VMDK backing chains, data files and the layer r
     await rejectsWith(openDisk(f('df-dev.qcow2')), 'refused-layer', /data file .* under \/dev/);
   });
 
+  it('no file stays open: after refusals part-way down a chain, and after close', async function () {
+    const fds = () => fs.readdirSync('/proc/self/fd').length;
+    const before = fds();
+    for (const img of ['top.qcow2', 'vchild.vmdk', 'via-link.qcow2', 'cyc-a.qcow2', 'df-dev.qcow2', 'lost.qcow2', 'dir-extent.vmdk']) {
+      try { await (await openDisk(f(img))).close(); } catch { /* refusals are the point */ }
+    }
+    try { await openDisk(f('d4.qcow2'), { maxDepth: 2 }); } catch { /* too deep, after opening three layers */ }
+    assert.strictEqual(fds(), before);
+  });
+
   it('a missing backing file is named with the layer that names it', async function () {
     run('qemu-img', ['create', '-q', '-f', 'qcow2', '-u', '-b', 'nowhere.qcow2', '-F', 'qcow2', f('lost.qcow2'), '1M'], { cwd: dir() });
     await rejectsWith(openDisk(f('lost.qcow2')), 'not-found', /backing file .*nowhere\.qcow2 \(named by .*lost\.qcow2\): no such file/);
