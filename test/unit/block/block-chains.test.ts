@@ -11,7 +11,7 @@ import { inspectImage } from '../../../src/formats/inspect';
 import { createDifferencingDisk } from '../../../src/formats/create-diff';
 import { META_LOGICAL_SECTOR } from '../../../src/formats/vhdx/inspect';
 import type { LayerRequest } from '../../../src/formats/layer-files';
-import { openLayerFile } from '../../../src/formats/layer-files';
+import { defaultLayerOpener as openLayerFile } from '../../../src/formats/layer-files';
 import { run, tempDir, tool, which } from '../formats/helpers';
 import { diskSha, fileSha, makeSource, qemuRaw } from './helpers';
 import { Overlay, applyOverlays, writeVhdChildBlock, writeVhdxChildBlock } from '../../support/diff-writer';
@@ -219,7 +219,7 @@ describe('block layer: qcow2 and VMDK backing chains, data files and the layer r
     await rejectsWith(openDisk(f('cyc-a.qcow2')), 'chain-broken', /loops back/);
     run('qemu-img', ['create', '-q', '-f', 'qcow2', f('d0.qcow2'), '1M']);
     for (let i = 1; i <= 4; i++) run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', `d${i - 1}.qcow2`, '-F', 'qcow2', f(`d${i}.qcow2`)], { cwd: dir() });
-    await rejectsWith(openDisk(f('d4.qcow2'), { maxDepth: 3 }), 'chain-broken', /deeper than 3/);
+    await rejectsWith(openDisk(f('d4.qcow2'), { maxDepth: 3 }), 'chain-broken', /deeper than 3|more than 3 levels/);
     await (await openDisk(f('d4.qcow2'), { maxDepth: 4 })).close();
   });
 
@@ -252,7 +252,7 @@ describe('block layer: qcow2 and VMDK backing chains, data files and the layer r
     await rejectsWith(openDisk(f('via-link.qcow2')), 'refused-layer', /under \/dev/);
     fs.mkdirSync(f('adir'));
     fs.writeFileSync(f('dir-extent.vmdk'), '# Disk DescriptorFile\nversion=1\nCID=1\nparentCID=ffffffff\ncreateType="monolithicFlat"\n\n# Extent description\nRW 2048 FLAT "adir" 0\n');
-    await rejectsWith(openDisk(f('dir-extent.vmdk')), 'refused-layer', /not a regular file \(a directory\)/);
+    await rejectsWith(openDisk(f('dir-extent.vmdk')), 'refused-layer', /adir is a folder|not a regular file \(a directory\)/);
     run('mkfifo', [f('fifo')]);
     fs.writeFileSync(f('fifo-extent.vmdk'), '# Disk DescriptorFile\nversion=1\nCID=1\nparentCID=ffffffff\ncreateType="monolithicFlat"\n\n# Extent description\nRW 2048 FLAT "fifo" 0\n');
     await rejectsWith(openDisk(f('fifo-extent.vmdk')), 'refused-layer', /not a regular file/);
@@ -274,6 +274,6 @@ describe('block layer: qcow2 and VMDK backing chains, data files and the layer r
 
   it('a missing backing file is named with the layer that names it', async function () {
     run('qemu-img', ['create', '-q', '-f', 'qcow2', '-u', '-b', 'nowhere.qcow2', '-F', 'qcow2', f('lost.qcow2'), '1M'], { cwd: dir() });
-    await rejectsWith(openDisk(f('lost.qcow2')), 'not-found', /backing file .*nowhere\.qcow2 \(named by .*lost\.qcow2\): no such file/);
+    await rejectsWith(openDisk(f('lost.qcow2')), 'not-found', /backing file "nowhere\.qcow2" of .*lost\.qcow2: .*nowhere\.qcow2 does not exist/);
   });
 });
