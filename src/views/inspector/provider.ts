@@ -9,6 +9,7 @@ import type { ImageInfo } from '../../common/image';
 import type { WorkerClient } from '../../host/worker-client';
 import type { AttachedDisksProvider } from '../attached-disks';
 import type { Refresher } from '../refresher';
+import type { Capabilities } from '../../common/protocol';
 import { InspectorAssets, inspectorHtml, loadAssets } from './html';
 import { ActionId, FromWebview, InspectorModel, parseFromWebview, ToWebview } from './messages';
 import { buildReadyModel, triedIn } from './model';
@@ -18,16 +19,19 @@ export const INSPECTOR_VIEW_TYPE = 'vdisk.inspector';
 
 const COMMAND_OF: Record<ActionId, string> = {
   attach: 'vdisk.attach', attachReadOnly: 'vdisk.attachReadOnly', detach: 'vdisk.detach',
-  createDiff: 'vdisk.createDiff', inspectText: 'vdisk.inspect',
+  createDiff: 'vdisk.createDiff', inspectText: 'vdisk.inspect', locateParent: 'vdisk.locateParent',
 };
 const LABEL_OF: Record<ActionId, string> = {
   attach: 'Attach', attachReadOnly: 'Attach Read-Only', detach: 'Detach', createDiff: 'Create Differencing Child', inspectText: 'Inspect as Text',
+  locateParent: 'Locate Parent',
 };
 
 /** Optional collaborators: the refresher keeps the tree's context keys current; Recent Images records what was opened. */
 export interface InspectorExtras {
   refresher?: Refresher;
   recent?: { add(file: string): Promise<void> };
+  /** The worker's capability report: which attach buttons can work for this user here. */
+  caps?: () => Capabilities | undefined;
 }
 
 /** Milliseconds from openCustomDocument: webview created, page script running, first facts sent, first facts drawn. */
@@ -220,7 +224,7 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
   private render(s: Session): void {
     if (!s.info) return;
     const model = buildReadyModel(s.info, this.disks.disks as readonly AttachedDisk[], {
-      revision: ++this.revision, trusted: vscode.workspace.isTrusted, platform: process.platform,
+      revision: ++this.revision, trusted: vscode.workspace.isTrusted, caps: this.extras.caps?.(),
       busy: s.busy, status: s.status, inspectMs: s.inspectMs,
     });
     if (s.timings.factsPostedMs === undefined) s.timings.factsPostedMs = performance.now() - s.openedAt;
@@ -291,6 +295,10 @@ function outcome(action: ActionId, result: unknown): string {
       return `Attached as ${list.map((d) => `${d.device}${d.readOnly ? ' (read-only)' : ''}`).join(', ')}.`;
     case 'detach':
       return `Detached ${list.map((d) => d.device).join(', ')}.`;
+    case 'locateParent': {
+      const r = result as { child?: string; parent?: string };
+      return `${path.basename(r.child ?? '')} now uses ${r.parent}.`;
+    }
     default: {
       const child = result instanceof vscode.Uri ? result.fsPath : typeof result === 'string' ? result
         : (result as { child?: string }).child;

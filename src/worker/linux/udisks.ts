@@ -8,8 +8,9 @@ import type { ImageInfo } from '../../common/image';
 import { WorkerError } from '../errors';
 import { run, which } from './engines/process';
 import { planAttach } from './plan';
+import { needsRoot } from '../policy';
 import { DiskRecord } from './registry';
-import { listLoops, loopInfo, mountsOf } from './sysfs';
+import { blockDevNo, listLoops, loopInfo, mountsOf } from './sysfs';
 import { kernelPartitions, probeFs, readPartitions, VolumeRecord } from './volumes';
 import type { MountRecord } from './mounts';
 
@@ -104,8 +105,7 @@ export async function udisksMount(device: string, readOnly: boolean): Promise<Mo
   const m = /^Mounted \S+ at (.+)$/m.exec(r.stdout);
   if (r.code !== 0 || !m) throw udisksError(`mount ${device}`, r);
   // the kernel's word over udisksctl's message (whose wording has changed between versions)
-  let devNo = '';
-  try { devNo = fs.readFileSync(`/sys/class/block/${device.slice(5)}/dev`, 'utf8').trim(); } catch { /* gone */ }
+  const devNo = blockDevNo(device);
   const where = devNo ? mountsOf(devNo) : [];
   return { device, mountPoint: where.length === 1 ? where[0] : m[1].replace(/\.$/, ''), kind: 'kernel', tool: 'udisks' };
 }
@@ -128,9 +128,7 @@ export async function udisksUnmount(m: MountRecord): Promise<void> {
 export async function udisksAttach(image: ImageInfo, readOnly: boolean, lifetime: DiskRecord['lifetime']): Promise<DiskRecord> {
   const plan = planAttach(image, readOnly);
   if (plan.engine !== 'loop') {
-    throw new WorkerError(ErrorCode.PermissionDenied,
-      `Not running as root: ${image.format} ${image.subtype ?? ''} images need ${plan.engine === 'qemu' ? 'qemu-storage-daemon' : 'vhdimount'} plus a loop device, which only root can set up here (udisks can attach raw, ISO and fixed VHD images only).`,
-      { reason: 'not-root' });
+    throw needsRoot(image, `Not running as root: it needs ${plan.engine === 'qemu' ? 'qemu-storage-daemon' : 'vhdimount'} plus a loop device, which only root can set up here (udisks can attach raw, ISO and fixed VHD images only).`);
   }
   const made: string[] = [];
   try {
