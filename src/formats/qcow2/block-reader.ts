@@ -7,7 +7,7 @@ import { ByteLru, MappedDisk, PagedTable, Piece, corrupt, readExact, u64 } from 
 import { FormatError } from '../errors';
 import { LayerContext, LayerFile, resolveNamed } from '../layer-files';
 
-const CACHE_BYTES = 16 * 1024 * 1024;
+const CACHE_BYTES = 4 * 1024 * 1024;
 const MAX_L1_BYTES = 32 * 1024 * 1024;
 const EXT_BACKING_FORMAT = 0xe2792aca;
 const EXT_DATA_FILE = 0x44415441;
