@@ -4,7 +4,7 @@ import * as path from 'path';
 import * as P from '../common/protocol';
 import { WorkerClient, Logger } from '../host/worker-client';
 import { formatDisk, formatImage } from './format';
-import { ArgError, createArgs } from './manage-args';
+import { ArgError, convertArgs, createArgs } from './manage-args';
 import { formatSize } from '../common/sizes';
 
 const USAGE = `usage: vdisk <command> [options]
@@ -22,6 +22,8 @@ const USAGE = `usage: vdisk <command> [options]
                           a new empty disk (SIZE in bytes or with K, M, G, T: powers of 1024)
   set-parent <child> <parent> [--ignore-id-mismatch] [--json]
                           reconnect a differencing disk to its moved or renamed parent
+  convert <source> <dest> --format vhd|vhdx|raw [--type dynamic|fixed] [--force] [--json]
+                          one standalone image from an image and its whole chain (never over DEST without --force)
 Use -- before a file name that starts with a dash.`;
 
 class UsageError extends Error {}
@@ -30,7 +32,7 @@ const isUsage = (e: unknown) => e instanceof UsageError || e instanceof ArgError
 interface Args { command: string; positional: string[]; flags: Map<string, string | true> }
 
 const VALUE_FLAGS = new Set(['--lifetime', '--size', '--format', '--type', '--block-size', '--logical-sector', '--physical-sector']);
-const BOOL_FLAGS = new Set(['--read-only', '--wait', '--json', '--help', '-h', '--ignore-id-mismatch']);
+const BOOL_FLAGS = new Set(['--read-only', '--wait', '--json', '--help', '-h', '--ignore-id-mismatch', '--force']);
 
 export function parseArgs(argv: string[]): Args {
   const positional: string[] = [];
@@ -129,6 +131,13 @@ async function run(args: Args, client: WorkerClient, out: (s: string) => void): 
       const [child, parent] = need(args, 2, 'a child and a parent path');
       const r = await client.request(P.SetParent, { child: path.resolve(child), parent: path.resolve(parent), ignoreIdMismatch: args.flags.has('--ignore-id-mismatch') });
       print(r, () => `${r.child} now names ${r.parent} (relative ${r.locators.relative}, absolute ${r.locators.absolute})${r.idRewritten ? '; its parent identity was rewritten' : ''}`);
+      return 0;
+    }
+    case 'convert': {
+      const [source, dest] = need(args, 2, 'a source and a destination path');
+      const params = convertArgs(path.resolve(source), path.resolve(dest), (f) => args.flags.get(f));
+      const r = await withProgress(client, 'convert', (progressToken) => client.request(P.Convert, { ...params, progressToken }));
+      print(r, () => `Wrote ${r.type} ${r.format.toUpperCase()} ${r.dest} (${formatSize(r.virtualSize)} disk, ${formatSize(r.dataBytes)} of data, file ${formatSize(r.fileSize)})`);
       return 0;
     }
     case '':

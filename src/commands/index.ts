@@ -18,6 +18,7 @@ import { unmount } from './unmount';
 import { openVolume } from './open-volume';
 import { newDisk } from './new-disk';
 import { locateParent } from './locate-parent';
+import { convert } from './convert';
 
 type Body = (ctx: CommandContext, args: unknown[]) => Promise<unknown>;
 
@@ -42,6 +43,7 @@ export const COMMANDS: Record<string, Body> = {
   'vdisk.clearRecent': (ctx) => clearRecent(ctx),
   'vdisk.newDisk': (ctx, args) => newDisk(ctx, args),
   'vdisk.locateParent': (ctx, args) => locateParent(ctx, args),
+  'vdisk.convert': (ctx, args) => convert(ctx, args),
 };
 
 const ATTACHES = new Set(['vdisk.attach', 'vdisk.attachReadOnly', 'vdisk.attachDefault']);

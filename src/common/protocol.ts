@@ -210,3 +210,8 @@ export interface SetParentResult {
   idRewritten: boolean;
 }
 export const SetParent = new RequestType<SetParentParams, SetParentResult, void>('vdisk/setParent');
+export interface ConvertParams {
+  source: string; dest: string; format: 'vhd' | 'vhdx' | 'raw'; type?: 'fixed' | 'dynamic'; force?: boolean; progressToken?: string;
+}
+export interface ConvertResult { dest: string; format: 'vhd' | 'vhdx' | 'raw'; type: 'fixed' | 'dynamic'; virtualSize: number; fileSize: number; dataBytes: number }
+export const Convert = new RequestType<ConvertParams, ConvertResult, void>('vdisk/convert');

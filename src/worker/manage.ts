@@ -1,4 +1,4 @@
-// Handlers of the write operations on images (issue 13): create, set-parent (and, as they land, convert).
+// Handlers of the write operations on images (issue 13): create, set-parent, convert.
 // Every one refuses an image that is attached (the backend's own list), checks its parameters, and writes through
 // the format layer, which never leaves a half-written output. On Windows these use our pure-TypeScript writers
 // too, until the VirtDisk bindings (src/worker/windows/manage.ts, branch h/win) land.
@@ -11,6 +11,8 @@ import { WorkerError } from './errors';
 import { createImage } from '../formats/manage/create';
 import { CancelledError, Progress } from '../formats/manage/output';
 import { IdMismatchError, setParent } from '../formats/manage/set-parent';
+import { convertImage } from '../formats/manage/convert';
+import { inspectImage } from '../formats';
 
 export type Handle = <A, R>(fn: (params: A, token: CancellationToken) => Promise<R>) =>
   (params: A, token: CancellationToken) => Promise<unknown>;
@@ -44,6 +46,16 @@ export function registerManageHandlers({ connection, backend, handle, fromFormat
     if (!fs.existsSync(child)) throw new WorkerError(P.ErrorCode.NotFound, `${child} does not exist`, { path: child });
     await refuseAttached(backend, [child]);
     return run(child, () => setParent(child, path.resolve(p.parent), { ignoreIdMismatch: p.ignoreIdMismatch === true }));
+  }));
+
+  connection.onRequest(P.Convert, handle(async (p: P.ConvertParams, token) => {
+    if (!p || typeof p.source !== 'string' || typeof p.dest !== 'string' || !p.source || !p.dest) throw new WorkerError(P.ErrorCode.InvalidParams, 'convert needs a source and a destination path');
+    const source = path.resolve(p.source), dest = path.resolve(p.dest);
+    if (!fs.existsSync(source)) throw new WorkerError(P.ErrorCode.NotFound, `${source} does not exist`, { path: source });
+    const chain = await run(source, () => inspectImage(source)).then((i) => i.chain.map((l) => l.path));
+    await refuseAttached(backend, chain, true); // a read-write attach changes the data under the reader
+    if (fs.existsSync(dest)) await refuseAttached(backend, [dest]);
+    return run(source, () => convertImage({ ...p, source, dest }, progress(connection, p.progressToken, token)));
   }));
 }
 

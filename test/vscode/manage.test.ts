@@ -5,7 +5,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { VdiskApi } from '../../src/extension';
 import type { InspectorProvider } from '../../src/views/inspector/provider';
-import type { CreateImageResult, SetParentResult } from '../../src/common/protocol';
+import type { ConvertResult, CreateImageResult, SetParentResult } from '../../src/common/protocol';
 
 const EXT_ID = 'vdisk.vdisk';
 
@@ -95,5 +95,18 @@ describe('managing images (extension host)', function () {
     assert.ok(fs.readFileSync(child).equals(before));
     const r = await vscode.commands.executeCommand<SetParentResult>('vdisk.locateParent', vscode.Uri.file(child), other, { ignoreIdMismatch: true });
     assert.strictEqual(r?.idRewritten, true);
+  });
+
+  it('Convert writes a standalone image from the Explorer selection, and refuses to replace a file unless forced', async () => {
+    const src = at('conv-src.img');
+    fs.writeFileSync(src, Buffer.alloc(8 << 20, 0x5a));
+    const dest = at('conv-out.vhdx');
+    const r = await vscode.commands.executeCommand<ConvertResult>('vdisk.convert', vscode.Uri.file(src), { dest, format: 'vhdx', type: 'dynamic' });
+    assert.strictEqual(r?.virtualSize, 8 << 20);
+    assert.strictEqual(r?.dataBytes, 8 << 20);
+    assert.strictEqual(a.recent.paths[0], dest);
+    const shown = nextError(a);
+    assert.strictEqual(await vscode.commands.executeCommand('vdisk.convert', vscode.Uri.file(src), { dest, format: 'vhdx' }), undefined);
+    assert.match((await shown).message, /will not be overwritten/);
   });
 });
