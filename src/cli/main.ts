@@ -24,6 +24,8 @@ const USAGE = `usage: vdisk <command> [options]
                           reconnect a differencing disk to its moved or renamed parent
   convert <source> <dest> --format vhd|vhdx|raw [--type dynamic|fixed] [--force] [--json]
                           one standalone image from an image and its whole chain (never over DEST without --force)
+  merge <child> [--into <ancestor>] [--keep-child] [--force] [--json]
+                          write a differencing disk's data into its parent (or an ancestor), then remove it
 Use -- before a file name that starts with a dash.`;
 
 class UsageError extends Error {}
@@ -31,8 +33,8 @@ const isUsage = (e: unknown) => e instanceof UsageError || e instanceof ArgError
 
 interface Args { command: string; positional: string[]; flags: Map<string, string | true> }
 
-const VALUE_FLAGS = new Set(['--lifetime', '--size', '--format', '--type', '--block-size', '--logical-sector', '--physical-sector']);
-const BOOL_FLAGS = new Set(['--read-only', '--wait', '--json', '--help', '-h', '--ignore-id-mismatch', '--force']);
+const VALUE_FLAGS = new Set(['--into', '--lifetime', '--size', '--format', '--type', '--block-size', '--logical-sector', '--physical-sector']);
+const BOOL_FLAGS = new Set(['--read-only', '--wait', '--json', '--help', '-h', '--ignore-id-mismatch', '--force', '--keep-child']);
 
 export function parseArgs(argv: string[]): Args {
   const positional: string[] = [];
@@ -138,6 +140,16 @@ async function run(args: Args, client: WorkerClient, out: (s: string) => void): 
       const params = convertArgs(path.resolve(source), path.resolve(dest), (f) => args.flags.get(f));
       const r = await withProgress(client, 'convert', (progressToken) => client.request(P.Convert, { ...params, progressToken }));
       print(r, () => `Wrote ${r.type} ${r.format.toUpperCase()} ${r.dest} (${formatSize(r.virtualSize)} disk, ${formatSize(r.dataBytes)} of data, file ${formatSize(r.fileSize)})`);
+      return 0;
+    }
+    case 'merge': {
+      const [child] = need(args, 1, 'one differencing disk');
+      const into = args.flags.get('--into');
+      const r = await withProgress(client, 'merge', (progressToken) => client.request(P.Merge, {
+        child: path.resolve(child), into: typeof into === 'string' ? path.resolve(into) : undefined,
+        keepChild: args.flags.has('--keep-child'), force: args.flags.has('--force'), progressToken,
+      }));
+      print(r, () => `Merged ${r.merged.map((m) => path.basename(m)).join(', ')} into ${r.target} (${formatSize(r.bytes)})${r.removed.length ? `; removed ${r.removed.map((m) => path.basename(m)).join(', ')}` : ''}`);
       return 0;
     }
     case '':

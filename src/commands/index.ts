@@ -19,6 +19,7 @@ import { openVolume } from './open-volume';
 import { newDisk } from './new-disk';
 import { locateParent } from './locate-parent';
 import { convert } from './convert';
+import { merge } from './merge';
 
 type Body = (ctx: CommandContext, args: unknown[]) => Promise<unknown>;
 
@@ -44,6 +45,7 @@ export const COMMANDS: Record<string, Body> = {
   'vdisk.newDisk': (ctx, args) => newDisk(ctx, args),
   'vdisk.locateParent': (ctx, args) => locateParent(ctx, args),
   'vdisk.convert': (ctx, args) => convert(ctx, args),
+  'vdisk.merge': (ctx, args) => merge(ctx, args),
 };
 
 const ATTACHES = new Set(['vdisk.attach', 'vdisk.attachReadOnly', 'vdisk.attachDefault']);

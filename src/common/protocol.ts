@@ -215,3 +215,17 @@ export interface ConvertParams {
 }
 export interface ConvertResult { dest: string; format: 'vhd' | 'vhdx' | 'raw'; type: 'fixed' | 'dynamic'; virtualSize: number; fileSize: number; dataBytes: number }
 export const Convert = new RequestType<ConvertParams, ConvertResult, void>('vdisk/convert');
+
+export interface MergeParams {
+  child: string;
+  /** An ancestor further up the chain (default: the parent); the layers between are merged too. */
+  into?: string;
+  keepChild?: boolean;
+  /** Merge even though other images (same folders, `otherImages`) use the ancestor. */
+  force?: boolean;
+  /** More images the user has (Recent Images) to check for dependents. */
+  otherImages?: string[];
+  progressToken?: string;
+}
+export interface MergeResult { target: string; merged: string[]; removed: string[]; bytes: number }
+export const Merge = new RequestType<MergeParams, MergeResult, void>('vdisk/merge');

@@ -5,7 +5,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { VdiskApi } from '../../src/extension';
 import type { InspectorProvider } from '../../src/views/inspector/provider';
-import type { ConvertResult, CreateImageResult, SetParentResult } from '../../src/common/protocol';
+import type { ConvertResult, CreateImageResult, MergeResult, SetParentResult } from '../../src/common/protocol';
 
 const EXT_ID = 'vdisk.vdisk';
 
@@ -108,5 +108,20 @@ describe('managing images (extension host)', function () {
     const shown = nextError(a);
     assert.strictEqual(await vscode.commands.executeCommand('vdisk.convert', vscode.Uri.file(src), { dest, format: 'vhdx' }), undefined);
     assert.match((await shown).message, /will not be overwritten/);
+  });
+
+  it('Merge writes the child into its parent, removes it, and refuses a parent another image uses', async () => {
+    const base = at('m-base.vhdx'), child = at('m-child.avhdx'), other = at('m-other.avhdx');
+    await vscode.commands.executeCommand('vdisk.newDisk', { path: base, format: 'vhdx', type: 'dynamic', size: 16 << 20, blockSize: 1 << 20 });
+    await vscode.commands.executeCommand('vdisk.createDiff', vscode.Uri.file(base), child);
+    await vscode.commands.executeCommand('vdisk.createDiff', vscode.Uri.file(base), other);
+    const shown = nextError(a);
+    assert.strictEqual(await vscode.commands.executeCommand('vdisk.merge', vscode.Uri.file(child), {}), undefined);
+    assert.match((await shown).message, /m-other\.avhdx also uses m-base\.vhdx/);
+    assert.ok(fs.existsSync(child));
+    const r = await vscode.commands.executeCommand<MergeResult>('vdisk.merge', vscode.Uri.file(child), { force: true });
+    assert.deepStrictEqual(r?.removed, [child]);
+    assert.ok(!fs.existsSync(child));
+    assert.ok(!a.recent.paths.includes(child));
   });
 });
