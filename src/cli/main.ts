@@ -26,6 +26,8 @@ const USAGE = `usage: vdisk <command> [options]
                           one standalone image from an image and its whole chain (never over DEST without --force)
   merge <child> [--into <ancestor>] [--keep-child] [--force] [--json]
                           write a differencing disk's data into its parent (or an ancestor), then remove it
+  compact <image> [--zero-only] [--json]
+                          release a dynamic VHD/VHDX's zero blocks and those a clean ext4 inside marks free; qcow2 via qemu-img
 Use -- before a file name that starts with a dash.`;
 
 class UsageError extends Error {}
@@ -34,7 +36,7 @@ const isUsage = (e: unknown) => e instanceof UsageError || e instanceof ArgError
 interface Args { command: string; positional: string[]; flags: Map<string, string | true> }
 
 const VALUE_FLAGS = new Set(['--into', '--lifetime', '--size', '--format', '--type', '--block-size', '--logical-sector', '--physical-sector']);
-const BOOL_FLAGS = new Set(['--read-only', '--wait', '--json', '--help', '-h', '--ignore-id-mismatch', '--force', '--keep-child']);
+const BOOL_FLAGS = new Set(['--read-only', '--wait', '--json', '--help', '-h', '--ignore-id-mismatch', '--force', '--keep-child', '--zero-only']);
 
 export function parseArgs(argv: string[]): Args {
   const positional: string[] = [];
@@ -150,6 +152,12 @@ async function run(args: Args, client: WorkerClient, out: (s: string) => void): 
         keepChild: args.flags.has('--keep-child'), force: args.flags.has('--force'), progressToken,
       }));
       print(r, () => `Merged ${r.merged.map((m) => path.basename(m)).join(', ')} into ${r.target} (${formatSize(r.bytes)})${r.removed.length ? `; removed ${r.removed.map((m) => path.basename(m)).join(', ')}` : ''}`);
+      return 0;
+    }
+    case 'compact': {
+      const [image] = need(args, 1, 'one image path');
+      const r = await withProgress(client, 'compact', (progressToken) => client.request(P.Compact, { path: path.resolve(image), zeroOnly: args.flags.has('--zero-only'), progressToken }));
+      print(r, () => `Compacted ${r.image}: ${formatSize(r.before)} -> ${formatSize(r.after)} (${formatSize(Math.max(0, r.before - r.after))} reclaimed)${r.freedByFileSystem ? `; ${r.freedByFileSystem} block(s) that ext4 marks free released` : ''}`);
       return 0;
     }
     case '':

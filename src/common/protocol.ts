@@ -229,3 +229,14 @@ export interface MergeParams {
 }
 export interface MergeResult { target: string; merged: string[]; removed: string[]; bytes: number }
 export const Merge = new RequestType<MergeParams, MergeResult, void>('vdisk/merge');
+
+export interface CompactParams { path: string; zeroOnly?: boolean; progressToken?: string }
+export interface CompactResult {
+  image: string; before: number; after: number;
+  /** Bytes of data blocks kept (null for qcow2, compacted by qemu-img). */
+  dataBytes: number | null;
+  /** Blocks released because a file system marks them free (beyond those of zeros). */
+  freedByFileSystem: number;
+  fileSystems: { type: 'ext4'; offset: number; freeBytes: number }[];
+}
+export const Compact = new RequestType<CompactParams, CompactResult, void>('vdisk/compact');

@@ -1,4 +1,4 @@
-// Handlers of the write operations on images (issue 13): create, set-parent, convert, merge.
+// Handlers of the write operations on images (issue 13): create, set-parent, convert, merge, compact.
 // Every one refuses an image that is attached (the backend's own list), checks its parameters, and writes through
 // the format layer, which never leaves a half-written output. On Windows these use our pure-TypeScript writers
 // too, until the VirtDisk bindings (src/worker/windows/manage.ts, branch h/win) land.
@@ -13,6 +13,7 @@ import { CancelledError, Progress } from '../formats/manage/output';
 import { IdMismatchError, setParent } from '../formats/manage/set-parent';
 import { convertImage } from '../formats/manage/convert';
 import { mergeImage } from '../formats/manage/merge';
+import { compactImage } from '../formats/manage/compact';
 import { inspectImage } from '../formats';
 
 export type Handle = <A, R>(fn: (params: A, token: CancellationToken) => Promise<R>) =>
@@ -67,6 +68,14 @@ export function registerManageHandlers({ connection, backend, handle, fromFormat
     await refuseAttached(backend, chain);
     return run(child, () => mergeImage({ child, into: p.into ? path.resolve(p.into) : undefined, keepChild: p.keepChild === true, force: p.force === true,
       otherImages: Array.isArray(p.otherImages) ? p.otherImages.filter((x) => typeof x === 'string') : [] }, progress(connection, p.progressToken, token)));
+  }));
+
+  connection.onRequest(P.Compact, handle(async (p: P.CompactParams, token) => {
+    if (!p || typeof p.path !== 'string' || !p.path) throw new WorkerError(P.ErrorCode.InvalidParams, 'compact needs an image path');
+    const abs = path.resolve(p.path);
+    if (!fs.existsSync(abs)) throw new WorkerError(P.ErrorCode.NotFound, `${abs} does not exist`, { path: abs });
+    await refuseAttached(backend, [abs]); // a mounted file system is neither clean nor still
+    return run(abs, () => compactImage(abs, { zeroOnly: p.zeroOnly === true }, progress(connection, p.progressToken, token)));
   }));
 }
 

@@ -5,7 +5,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { VdiskApi } from '../../src/extension';
 import type { InspectorProvider } from '../../src/views/inspector/provider';
-import type { ConvertResult, CreateImageResult, MergeResult, SetParentResult } from '../../src/common/protocol';
+import type { CompactResult, ConvertResult, CreateImageResult, MergeResult, SetParentResult } from '../../src/common/protocol';
 
 const EXT_ID = 'vdisk.vdisk';
 
@@ -123,5 +123,14 @@ describe('managing images (extension host)', function () {
     assert.deepStrictEqual(r?.removed, [child]);
     assert.ok(!fs.existsSync(child));
     assert.ok(!a.recent.paths.includes(child));
+  });
+
+  it('Compact releases the blocks of zeros of a dynamic VHDX', async () => {
+    const f = at('c.vhdx');
+    await vscode.commands.executeCommand('vdisk.newDisk', { path: f, format: 'vhdx', type: 'dynamic', size: 16 << 20, blockSize: 1 << 20 });
+    const r = await vscode.commands.executeCommand<CompactResult>('vdisk.compact', vscode.Uri.file(f), { zeroOnly: true });
+    assert.strictEqual(r?.image, f);
+    assert.strictEqual(r?.dataBytes, 0);
+    assert.ok(r!.after <= r!.before);
   });
 });

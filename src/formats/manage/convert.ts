@@ -79,10 +79,13 @@ async function writeRaw(disk: BlockReader, out: Output, type: 'fixed' | 'dynamic
   return data;
 }
 
-async function writeVhdx(disk: BlockReader, out: Output, type: 'fixed' | 'dynamic', blockSize: number, progress?: Progress): Promise<number> {
+/** Identity a rewritten image keeps (compact): VHDX ids and sector sizes; VHD the original footer. */
+export interface Keep { dataWriteGuid?: string; virtualDiskId?: string; physicalSectorSize?: number; vhdFooter?: Buffer }
+
+export async function writeVhdx(disk: BlockReader, out: Output, type: 'fixed' | 'dynamic', blockSize: number, progress?: Progress, keep: Keep = {}): Promise<number> {
   const base = buildVhdxBase({
-    virtualSize: disk.size, blockSize, logicalSectorSize: disk.sectorSize, physicalSectorSize: 4096, fixed: type === 'fixed',
-    virtualDiskId: randomGuid(), fileWriteGuid: randomGuid(), dataWriteGuid: randomGuid(), creator: 'vdisk',
+    virtualSize: disk.size, blockSize, logicalSectorSize: disk.sectorSize, physicalSectorSize: keep.physicalSectorSize ?? 4096, fixed: type === 'fixed',
+    virtualDiskId: keep.virtualDiskId ?? randomGuid(), fileWriteGuid: randomGuid(), dataWriteGuid: keep.dataWriteGuid ?? randomGuid(), creator: 'vdisk',
   });
   const batAt = base.pieces.length - (type === 'fixed' ? 1 : 0);
   let bat = type === 'fixed' ? base.pieces[batAt][1] : null;
@@ -107,8 +110,9 @@ async function writeVhdx(disk: BlockReader, out: Output, type: 'fixed' | 'dynami
   return data;
 }
 
-async function writeVhd(disk: BlockReader, out: Output, type: 'fixed' | 'dynamic', blockSize: number, progress?: Progress): Promise<number> {
+export async function writeVhd(disk: BlockReader, out: Output, type: 'fixed' | 'dynamic', blockSize: number, progress?: Progress, keep: Keep = {}): Promise<number> {
   const base = buildVhdBase({ virtualSize: disk.size, type, blockSize, uniqueId: randomGuid() });
+  if (keep.vhdFooter) for (const piece of base.pieces) if (piece[1].toString('latin1', 0, 8) === 'conectix') piece[1] = keep.vhdFooter;
   let data = 0;
   if (type === 'fixed') {
     await eachBlock(disk, 4 * MiB, progress, async (i, buf, zero) => {
