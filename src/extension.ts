@@ -9,10 +9,13 @@ import { AttachedDisksProvider } from './views/attached-disks';
 import { Refresher } from './views/refresher';
 import { REPORT_SCHEME, ReportProvider } from './views/report-provider';
 import { AttachedDisk, Configure, List } from './common/protocol';
+import { whenClauseSpellings } from './common/image-paths';
+import * as fs from 'fs';
 import { config } from './host/config';
 import { DiskCountStatus } from './views/status-bar';
 import { RecentImagesProvider } from './views/recent-images';
 import { InspectorProvider, registerInspector } from './views/inspector/provider';
+import { CapabilityStore } from './host/capabilities';
 
 /** What the extension hands to tests (and to other extensions): no stability promise. */
 export interface VdiskApi {
@@ -40,7 +43,8 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
   const status = new DiskCountStatus();
   const showDisks = async (list: AttachedDisk[]) => {
     status.update(list);
-    await vscode.commands.executeCommand('setContext', 'vdisk.attachedImages', list.flatMap((d) => (d.image ? [d.image] : [])));
+    // every spelling Explorer's resourcePath may have on Windows (drive letter case, the file's own case)
+    await vscode.commands.executeCommand('setContext', 'vdisk.attachedImages', list.flatMap((d) => (d.image ? whenClauseSpellings(d.image, process.platform, onDiskSpelling(d.image)) : [])));
   };
   const refresher = new Refresher(async () => {
     const snapshot = await disks.reload();
@@ -52,7 +56,7 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
     // the view may be hidden: keep the status bar and the Explorer's Detach entry current anyway
     if (!disksView.visible) void client?.request(List).then(showDisks, () => undefined);
   });
-  client.on('crash', (e: { restartable: boolean }) => {
+  client.on('crash', (e) => {
     refresher.request();
     if (!e.restartable) {
       void vscode.window.showErrorMessage('The Virtual Disks worker keeps crashing and was stopped.', 'Restart Worker', 'Show Log').then((pick) => {
@@ -62,11 +66,11 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
     }
   });
 
-  const inspector = registerInspector(context, client, disks, { refresher, recent });
-
-  void vscode.commands.executeCommand('setContext', 'vdisk.linuxFormats', process.platform === 'linux');
+  // menus, palette, welcome views, inspector buttons and error actions follow the worker's capability report
+  const caps = new CapabilityStore(context.globalState, client);
+  const inspector = registerInspector(context, client, disks, { refresher, recent, caps: () => caps.current });
   context.subscriptions.push(
-    log, disksView, recentView, refresher, shownErrors, status, inspector,
+    log, disksView, recentView, refresher, shownErrors, status, inspector, caps,
     vscode.workspace.onDidChangeConfiguration((e) => {
       // a running worker takes new settings at once; a stopped one reads them when it starts
       if (config.affectsWorker(e) && client?.state === 'running') {
@@ -74,7 +78,7 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
       }
     }),
     vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, new ReportProvider(client)),
-    ...registerCommands({ client, log, disks, disksView, refresher, recent }),
+    ...registerCommands({ client, log, disks, disksView, refresher, recent, caps }),
     { dispose: () => void client?.dispose() },
   );
   return { client, disks, disksView: disksView as vscode.TreeView<unknown>, refresher, status, recent, inspector, onDidShowError: shownErrors.event };
@@ -83,4 +87,10 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
 export async function deactivate(): Promise<void> {
   await client?.dispose();
   client = undefined;
+}
+
+/** The file's own spelling on Windows (realpathSync.native asks the file system), or undefined. */
+function onDiskSpelling(p: string): string | undefined {
+  if (process.platform !== 'win32') return undefined;
+  try { return fs.realpathSync.native(p); } catch { return undefined; }
 }
