@@ -20,6 +20,9 @@ import { elevate } from './elevate';
 import { showCapabilities } from './show-capabilities';
 import { newDisk } from './new-disk';
 import { locateParent } from './locate-parent';
+import { convert } from './convert';
+import { merge } from './merge';
+import { compact } from './compact';
 
 type Body = (ctx: CommandContext, args: unknown[]) => Promise<unknown>;
 
@@ -46,6 +49,9 @@ export const COMMANDS: Record<string, Body> = {
   'vdisk.elevate': (ctx) => elevate(ctx),
   'vdisk.newDisk': (ctx, args) => newDisk(ctx, args),
   'vdisk.locateParent': (ctx, args) => locateParent(ctx, args),
+  'vdisk.convert': (ctx, args) => convert(ctx, args),
+  'vdisk.merge': (ctx, args) => merge(ctx, args),
+  'vdisk.compact': (ctx, args) => compact(ctx, args),
 };
 
 const ATTACHES = new Set(['vdisk.attach', 'vdisk.attachReadOnly', 'vdisk.attachDefault']);
