@@ -4,6 +4,7 @@ import * as path from 'path';
 import * as P from '../common/protocol';
 import { WorkerClient, Logger } from '../host/worker-client';
 import { formatDisk, formatImage } from './format';
+import { BROWSE_COMMANDS, BROWSE_USAGE, runBrowse } from './browse';
 
 const USAGE = `usage: vdisk <command> [options]
   attach <image> [--read-only] [--lifetime session|permanent] [--wait] [--json]
@@ -15,6 +16,7 @@ const USAGE = `usage: vdisk <command> [options]
   create-diff <parent> <child> [--json]
                           create a differencing VHD/VHDX child (format from the child's extension)
   deps <device|path> [--json]
+${BROWSE_USAGE}
 Use -- before a file name that starts with a dash.`;
 
 class UsageError extends Error {}
@@ -22,7 +24,7 @@ class UsageError extends Error {}
 interface Args { command: string; positional: string[]; flags: Map<string, string | true> }
 
 const VALUE_FLAGS = new Set(['--lifetime']);
-const BOOL_FLAGS = new Set(['--read-only', '--wait', '--json', '--help', '-h']);
+const BOOL_FLAGS = new Set(['--read-only', '--wait', '--json', '--help', '-h', '--recursive']);
 
 export function parseArgs(argv: string[]): Args {
   const positional: string[] = [];
@@ -53,6 +55,7 @@ function need(args: Args, n: number, what: string): string[] {
 async function run(args: Args, client: WorkerClient, out: (s: string) => void): Promise<number> {
   const json = args.flags.has('--json');
   const print = (v: unknown, text: () => string) => out(json ? JSON.stringify(v, null, 2) : text());
+  if (BROWSE_COMMANDS.has(args.command)) return runBrowse(args, client, out, (m) => new UsageError(m));
   switch (args.command) {
     case 'attach': {
       const [image] = need(args, 1, 'one image path');

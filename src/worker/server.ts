@@ -11,6 +11,7 @@ import { blockingProblems } from './attach-policy';
 import { ExternalChangeWatcher } from './watch';
 import { applySettings } from './settings';
 import { ChainCache } from './chain-cache';
+import { registerBrowseHandlers } from './browse/handlers';
 
 export interface ServerOptions {
   connection: MessageConnection;
@@ -122,8 +123,11 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
     return { slept: Date.now() - start, cancelled: token.isCancellationRequested };
   }));
 
+  const browse = registerBrowseHandlers(connection, handle);
+
   connection.onRequest(P.Shutdown, (token) => handle(async () => {
     watcher?.dispose();
+    await browse.dispose();
     await backend.dispose();
     setImmediate(onShutdown);
   })(undefined, token));
