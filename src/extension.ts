@@ -13,6 +13,7 @@ import { config } from './host/config';
 import { DiskCountStatus } from './views/status-bar';
 import { RecentImagesProvider } from './views/recent-images';
 import { InspectorProvider, registerInspector } from './views/inspector/provider';
+import { registerImageFileSystem } from './views/image-fs';
 
 /** What the extension hands to tests (and to other extensions): no stability promise. */
 export interface VdiskApi {
@@ -74,6 +75,7 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
       }
     }),
     vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, new ReportProvider(client)),
+    registerImageFileSystem(client),
     ...registerCommands({ client, log, disks, disksView, refresher, recent }),
     { dispose: () => void client?.dispose() },
   );

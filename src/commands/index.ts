@@ -16,6 +16,9 @@ import { clearRecent, forgetRecent } from './recent';
 import { mount } from './mount';
 import { unmount } from './unmount';
 import { openVolume } from './open-volume';
+import { browse } from './browse';
+import { extract } from './extract';
+import { copyImagePath } from './copy-image-path';
 
 type Body = (ctx: CommandContext, args: unknown[]) => Promise<unknown>;
 
@@ -38,6 +41,10 @@ export const COMMANDS: Record<string, Body> = {
   'vdisk.copyDevicePath': (_ctx, args) => copyDevicePath(args),
   'vdisk.forgetRecent': (ctx, args) => forgetRecent(ctx, args),
   'vdisk.clearRecent': (ctx) => clearRecent(ctx),
+  'vdisk.browse': (ctx, args) => browse(ctx, args, false),
+  'vdisk.browseInNewWindow': (ctx, args) => browse(ctx, args, true),
+  'vdisk.extract': (ctx, args) => extract(ctx, args),
+  'vdisk.copyPathInImage': (_ctx, args) => copyImagePath(args),
 };
 
 const ATTACHES = new Set(['vdisk.attach', 'vdisk.attachReadOnly', 'vdisk.attachDefault']);

@@ -40,8 +40,8 @@ describe('manifest', () => {
     assert.strictEqual(pkg.main, './dist/extension.js');
   });
 
-  it('leaves activation to VS Code\'s implicit events', () => {
-    assert.deepStrictEqual(pkg.activationEvents ?? [], []);
+  it('leaves activation to VS Code\'s implicit events, except opening a browsed image (no event is implied for a file system)', () => {
+    assert.deepStrictEqual(pkg.activationEvents ?? [], ['onFileSystem:vdisk-image']);
   });
 
   it('supports untrusted workspaces only in a limited way, with the reason', () => {

@@ -174,5 +174,6 @@ function actionsOf(info: ImageInfo, attachments: AttachmentView[], problemCount:
         : problemCount ? 'Fix the problems listed below first: a child of a damaged chain would be damaged too.'
           : 'Create a new differencing disk that records changes on top of this image.'),
     a('inspectText', 'Inspect as Text', true, 'Open these facts as a read-only text report.'),
+    a('browse', 'Browse Files', true, 'Open the files inside the image as a read-only folder in the Explorer, without attaching it (also in Restricted Mode).'),
   ];
 }

@@ -18,10 +18,10 @@ export const INSPECTOR_VIEW_TYPE = 'vdisk.inspector';
 
 const COMMAND_OF: Record<ActionId, string> = {
   attach: 'vdisk.attach', attachReadOnly: 'vdisk.attachReadOnly', detach: 'vdisk.detach',
-  createDiff: 'vdisk.createDiff', inspectText: 'vdisk.inspect',
+  createDiff: 'vdisk.createDiff', inspectText: 'vdisk.inspect', browse: 'vdisk.browse',
 };
 const LABEL_OF: Record<ActionId, string> = {
-  attach: 'Attach', attachReadOnly: 'Attach Read-Only', detach: 'Detach', createDiff: 'Create Differencing Child', inspectText: 'Inspect as Text',
+  attach: 'Attach', attachReadOnly: 'Attach Read-Only', detach: 'Detach', createDiff: 'Create Differencing Child', inspectText: 'Inspect as Text', browse: 'Browse Files',
 };
 
 /** Optional collaborators: the refresher keeps the tree's context keys current; Recent Images records what was opened. */
@@ -289,6 +289,8 @@ function outcome(action: ActionId, result: unknown): string {
   switch (action) {
     case 'attach': case 'attachReadOnly':
       return `Attached as ${list.map((d) => `${d.device}${d.readOnly ? ' (read-only)' : ''}`).join(', ')}.`;
+    case 'browse':
+      return 'The image\'s files are open in the Explorer, read-only (nothing attached).';
     case 'detach':
       return `Detached ${list.map((d) => d.device).join(', ')}.`;
     default: {
