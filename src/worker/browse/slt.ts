@@ -82,8 +82,9 @@ function add(root: FsNode, f: Map<string, string>, fsType: string): boolean {
   if (fsType === 'NTFS' && (parts.some((x) => x.includes(':')) || (parts.length === 1 && parts[0].startsWith('$')))) return false;
   const mode = f.get('Mode') ?? '';
   const link = f.get('Symbolic Link') ?? '';
-  const isDir = f.get('Folder') === '+' || mode.startsWith('d');
-  const isLink = mode.startsWith('l') || (!isDir && link !== '');
+  // 7-Zip marks a link to a folder as a folder too: the link wins
+  const isLink = mode.startsWith('l') || link !== '';
+  const isDir = !isLink && (f.get('Folder') === '+' || mode.startsWith('d'));
   let dir = root;
   for (const name of parts.slice(0, -1)) {
     let next = dir.children!.get(name);
