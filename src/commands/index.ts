@@ -16,6 +16,8 @@ import { clearRecent, forgetRecent } from './recent';
 import { mount } from './mount';
 import { unmount } from './unmount';
 import { openVolume } from './open-volume';
+import { newDisk } from './new-disk';
+import { locateParent } from './locate-parent';
 import { browse } from './browse';
 import { extract } from './extract';
 import { copyImagePath } from './copy-image-path';
@@ -41,6 +43,8 @@ export const COMMANDS: Record<string, Body> = {
   'vdisk.copyDevicePath': (_ctx, args) => copyDevicePath(args),
   'vdisk.forgetRecent': (ctx, args) => forgetRecent(ctx, args),
   'vdisk.clearRecent': (ctx) => clearRecent(ctx),
+  'vdisk.newDisk': (ctx, args) => newDisk(ctx, args),
+  'vdisk.locateParent': (ctx, args) => locateParent(ctx, args),
   'vdisk.browse': (ctx, args) => browse(ctx, args, false),
   'vdisk.browseInNewWindow': (ctx, args) => browse(ctx, args, true),
   'vdisk.extract': (ctx, args) => extract(ctx, args),

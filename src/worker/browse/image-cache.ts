@@ -5,7 +5,8 @@ import * as path from 'path';
 import { ErrorCode } from '../../common/protocol';
 import type { BlockReader } from '../../formats/block';
 import { openDisk } from '../../formats/open-disk';
-import { inspectImage, FormatError } from '../../formats';
+import { FormatError } from '../../formats';
+import { openLayerFile } from '../../formats/layer-files';
 import { findVolumes, Volume } from '../../formats/volumes';
 import { WorkerError } from '../errors';
 import { FILE_SYSTEMS, FsNode, Listing } from './slt';
@@ -69,11 +70,10 @@ async function load(abs: string, searchFolders?: string[]): Promise<OpenImage> {
   try { st = fs.statSync(abs); } catch { throw new WorkerError(ErrorCode.NotFound, `${abs} does not exist`, { path: abs }); }
   if (!st.isFile()) throw new WorkerError(ErrorCode.UnsupportedImage, `${abs} is not a regular file`, { path: abs, reason: 'not-a-file' });
   let disk: BlockReader;
-  let chain: string[];
+  // every file the block layer opens (parents, backing files, data files, extents): its stamps keep the cache valid
+  const chain: string[] = [];
   try {
-    const info = await inspectImage(abs, { searchFolders });
-    chain = info.chain.map((c) => c.path);
-    disk = await openDisk(abs, { searchFolders });
+    disk = await openDisk(abs, { searchFolders, openLayer: async (req) => { const f = await openLayerFile(req); chain.push(f.path); return f; } });
   } catch (e) { throw blockError(e, abs); }
   const stamps = stampsOf(chain);
   try {
