@@ -20,11 +20,13 @@ const f64 = new Float64Array(d.ctl, 32, 1);
 const shared = new Uint8Array(d.data);
 const post = (m: ToMain, transfer?: ArrayBuffer[]) => parentPort!.postMessage(m, transfer);
 
-// 1 MiB blocks of the volume, a few kept: 7-Zip reads metadata in small pieces, close together
-const cache = new Map<number, Uint8Array>();
+// 1 MiB blocks of the volume, a few kept: 7-Zip reads metadata in small pieces, close together. The buffers are
+// reused (LRU), so scanning a large file system's metadata makes no garbage.
+const CACHED = 8;
+const cache = new Map<number, { buf: Uint8Array; len: number }>();
 function block(index: number): Uint8Array {
-  let b = cache.get(index);
-  if (b) { cache.delete(index); cache.set(index, b); return b; }
+  let e = cache.get(index);
+  if (e) { cache.delete(index); cache.set(index, e); return e.buf.subarray(0, e.len); }
   const off = index * BLOCK;
   const len = Math.min(BLOCK, d.volume.size - off);
   f64[0] = d.volume.offset + off;
@@ -33,11 +35,16 @@ function block(index: number): Uint8Array {
   post({ t: 'read' });
   Atomics.wait(i32, CTL.state, 1);
   if (Atomics.load(i32, CTL.state) !== 2) throw new Error('read failed');
-  b = shared.slice(0, len);
+  if (cache.size >= CACHED) {
+    const oldest = cache.keys().next().value as number;
+    e = cache.get(oldest)!;
+    cache.delete(oldest);
+  } else e = { buf: new Uint8Array(BLOCK), len: 0 };
+  e.buf.set(shared.subarray(0, len));
+  e.len = len;
   Atomics.store(i32, CTL.state, 0);
-  cache.set(index, b);
-  if (cache.size > 16) cache.delete(cache.keys().next().value as number);
-  return b;
+  cache.set(index, e);
+  return e.buf.subarray(0, len);
 }
 
 function readVolume(dst: Uint8Array, position: number): number {
