@@ -56,6 +56,9 @@ export class BrowseService {
     const at = await this.locate(p, false);
     if (fs.existsSync(dest) || isLink(dest)) throw new WorkerError(P.ErrorCode.InvalidParams, `${dest} already exists: vdisk never replaces files when extracting`, { reason: 'exists', path: dest });
     if (!fs.existsSync(path.dirname(dest))) throw new WorkerError(P.ErrorCode.NotFound, `${path.dirname(dest)} does not exist`, { path: path.dirname(dest) });
+    try { fs.accessSync(path.dirname(dest), fs.constants.W_OK); } catch {
+      throw new WorkerError(P.ErrorCode.PermissionDenied, `${path.dirname(dest)} is not writable by this user: choose another folder to extract to`, { path: path.dirname(dest), reason: 'destination' });
+    }
     const total = sizeOf(at.node);
     const result = { dest, files: 0, bytes: 0 };
     // the whole multi-volume disk: one folder per volume, each extracted whole
@@ -75,7 +78,7 @@ export class BrowseService {
           args: ['x', ...QUIET, '-spd', '-aos', '-snld', '/in/volume', '-o/out', ...(j.inner ? ['--', j.inner] : [...HIDDEN_TOP].map((h) => `-x!${h}`))],
           onProgress: (bytes) => progress(base + bytes, total), cancelled,
         }).done.catch((e) => { throw this.failure(e, at, j.vol, j.inner); });
-        if (r.rc !== 0) throw this.failure(new Error(r.errors.join(' ') || `exit code ${r.rc}`), at, j.vol, j.inner);
+        if (r.rc !== 0) throw this.failure(new Error(summary(r.errors, r.rc)), at, j.vol, j.inner);
         result.files += r.files; result.bytes += r.bytes;
         progress(result.bytes, total);
       }
@@ -124,8 +127,15 @@ export class BrowseService {
       const code = e.reason === 'block-read' ? P.ErrorCode.ImageProblem : P.ErrorCode.OsError;
       return new WorkerError(code, `${where}: ${e.message}`, { reason: `browse-${e.reason}`, path: at.img.path });
     }
-    const err = e as NodeJS.ErrnoException;
-    return new WorkerError(P.ErrorCode.ImageProblem, `file system: ${where}: 7-Zip: ${err.message}`, { reason: 'file-system', path: at.img.path });
+    const msg = (e as Error).message;
+    if (/can'?not allocate|out of memory/i.test(msg)) {
+      return new WorkerError(P.ErrorCode.OsError, `${where}: 7-Zip needed more memory than its cap: ${msg}`, { reason: 'browse-memory', path: at.img.path });
+    }
+    // 7-Zip names its output paths /out/...: those failures are the destination's, not the image's
+    if (/cannot (open output file|create folder|create symbolic link|set)|no space left|\/out\//i.test(msg)) {
+      return new WorkerError(P.ErrorCode.OsError, `destination: writing ${inner || '/'} from ${path.basename(at.img.path)}: 7-Zip: ${msg}`, { reason: 'destination', path: at.img.path });
+    }
+    return new WorkerError(P.ErrorCode.ImageProblem, `file system: ${where}: 7-Zip: ${msg}`, { reason: 'file-system', path: at.img.path });
   }
 }
 
@@ -138,6 +148,14 @@ function entry(p: string, node: FsNode, dirNames: string[], vol: VolumeView | un
     if (t && t.type !== 'symlink') e.targetType = t.type;
   }
   return e;
+}
+
+/** 7-Zip's first error and how many more: one line for the user. */
+function summary(errors: string[], rc: number): string {
+  const first = errors.find((e) => /error/i.test(e)) ?? errors[0];
+  if (!first) return `exit code ${rc}`;
+  const more = errors.filter((e) => /error/i.test(e)).length - 1;
+  return more > 0 ? `${first} (and ${more} more)` : first;
 }
 
 function sizeOf(n: FsNode): number {
