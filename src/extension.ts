@@ -15,6 +15,7 @@ import { config } from './host/config';
 import { DiskCountStatus } from './views/status-bar';
 import { RecentImagesProvider } from './views/recent-images';
 import { InspectorProvider, registerInspector } from './views/inspector/provider';
+import { CapabilityStore } from './host/capabilities';
 import { registerImageFileSystem } from './views/image-fs';
 
 /** What the extension hands to tests (and to other extensions): no stability promise. */
@@ -56,7 +57,7 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
     // the view may be hidden: keep the status bar and the Explorer's Detach entry current anyway
     if (!disksView.visible) void client?.request(List).then(showDisks, () => undefined);
   });
-  client.on('crash', (e: { restartable: boolean }) => {
+  client.on('crash', (e) => {
     refresher.request();
     if (!e.restartable) {
       void vscode.window.showErrorMessage('The Virtual Disks worker keeps crashing and was stopped.', 'Restart Worker', 'Show Log').then((pick) => {
@@ -66,11 +67,11 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
     }
   });
 
-  const inspector = registerInspector(context, client, disks, { refresher, recent });
-
-  void vscode.commands.executeCommand('setContext', 'vdisk.linuxFormats', process.platform === 'linux');
+  // menus, palette, welcome views, inspector buttons and error actions follow the worker's capability report
+  const caps = new CapabilityStore(context.globalState, client);
+  const inspector = registerInspector(context, client, disks, { refresher, recent, caps: () => caps.current });
   context.subscriptions.push(
-    log, disksView, recentView, refresher, shownErrors, status, inspector,
+    log, disksView, recentView, refresher, shownErrors, status, inspector, caps,
     vscode.workspace.onDidChangeConfiguration((e) => {
       // a running worker takes new settings at once; a stopped one reads them when it starts
       if (config.affectsWorker(e) && client?.state === 'running') {
@@ -79,7 +80,7 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
     }),
     vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, new ReportProvider(client)),
     registerImageFileSystem(client),
-    ...registerCommands({ client, log, disks, disksView, refresher, recent }),
+    ...registerCommands({ client, log, disks, disksView, refresher, recent, caps }),
     { dispose: () => void client?.dispose() },
   );
   return { client, disks, disksView: disksView as vscode.TreeView<unknown>, refresher, status, recent, inspector, onDidShowError: shownErrors.event };

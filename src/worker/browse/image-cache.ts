@@ -6,7 +6,7 @@ import { ErrorCode } from '../../common/protocol';
 import type { BlockReader } from '../../formats/block';
 import { openDisk } from '../../formats/open-disk';
 import { FormatError } from '../../formats';
-import { openLayerFile } from '../../formats/layer-files';
+import { defaultLayerOpener } from '../../formats/layer-files';
 import { findVolumes, Volume } from '../../formats/volumes';
 import { WorkerError } from '../errors';
 import { FILE_SYSTEMS, FsNode, Listing } from './slt';
@@ -73,7 +73,7 @@ async function load(abs: string, searchFolders?: string[]): Promise<OpenImage> {
   // every file the block layer opens (parents, backing files, data files, extents): its stamps keep the cache valid
   const chain: string[] = [];
   try {
-    disk = await openDisk(abs, { searchFolders, openLayer: async (req) => { const f = await openLayerFile(req); chain.push(f.path); return f; } });
+    disk = await openDisk(abs, { searchFolders, openLayer: async (req) => { const f = await defaultLayerOpener(req); chain.push(f.path); return f; } });
   } catch (e) { throw blockError(e, abs); }
   const stamps = stampsOf(chain);
   try {
