@@ -151,9 +151,12 @@ describe('manifest', () => {
     for (const resourceExtname of EXTS) {
       for (const view of VIEWS) {
         for (const explorerResourceIsFolder of [false, true]) {
-          // viewItem is a tree item's own value: any of ours may be asked for
-          const get = ctx({ resourceExtname, view, explorerResourceIsFolder, resourcePath: `/x/a${resourceExtname}` });
-          if (evaluateWhen(when, (k) => (k === 'viewItem' ? ANY : get(k)))) return true;
+          // files on disk, and files inside a browsed image (the vdisk-image: file system)
+          for (const resourceScheme of ['file', 'vdisk-image']) {
+            // viewItem is a tree item's own value: any of ours may be asked for
+            const get = ctx({ resourceExtname, view, explorerResourceIsFolder, resourceScheme, resourcePath: `/x/a${resourceExtname}` });
+            if (evaluateWhen(when, (k) => (k === 'viewItem' ? ANY : get(k)))) return true;
+          }
         }
       }
     }
