@@ -4,6 +4,7 @@ import * as path from 'path';
 import * as P from '../common/protocol';
 import { WorkerClient, Logger } from '../host/worker-client';
 import { formatDisk, formatImage } from './format';
+import { layerLabel } from '../common/describe';
 import { capabilityReport } from '../common/describe-capabilities';
 import { spawnLauncher } from '../host/elevation-launch';
 import { ArgError, convertArgs, createArgs } from './manage-args';
@@ -17,7 +18,7 @@ const USAGE = `usage: vdisk <command> [options]
   unmount <device> [--elevate] [--json]
   list [--json]           every attached virtual disk (ours and other tools')
   inspect <image> [--json]
-  chain <image> [--json]  the image's parent chain, self first
+  chain <image> [--json]  every layer of the image (parents, backing/data files, extents), self first
   create-diff <parent> <child> [--json]
                           create a differencing VHD/VHDX child (format from the child's extension)
   deps <device|path> [--json]
@@ -121,7 +122,7 @@ async function run(args: Args, client: WorkerClient, out: (s: string) => void): 
     case 'chain': {
       const [image] = need(args, 1, 'one image path');
       const info = await client.request(P.Inspect, { path: path.resolve(image) });
-      print(info.chain, () => info.chain.map((c, i) => `${'  '.repeat(i)}${c.path} (${c.format}${c.subtype ? ` ${c.subtype}` : ''}${c.id ? `, ${c.id}` : ''})`).join('\n'));
+      print(info.chain, () => info.chain.map((c, i) => `${'  '.repeat(c.level ? c.level - 1 : i)}${c.path} (${layerLabel(c)}${c.format}${c.subtype ? ` ${c.subtype}` : ''}${c.id ? `, ${c.id}` : ''})`).join('\n'));
       for (const p of info.problems) process.stderr.write(`problem ${p.code}: ${p.message}\n`);
       return 0;
     }
