@@ -9,6 +9,7 @@ import { capabilityReport } from '../common/describe-capabilities';
 import { spawnLauncher } from '../host/elevation-launch';
 import { ArgError, convertArgs, createArgs } from './manage-args';
 import { formatSize } from '../common/sizes';
+import { BROWSE_COMMANDS, BROWSE_USAGE, runBrowse } from './browse';
 
 const USAGE = `usage: vdisk <command> [options]
   attach <image> [--read-only] [--lifetime session|permanent] [--wait] [--elevate] [--json]
@@ -34,6 +35,7 @@ const USAGE = `usage: vdisk <command> [options]
                           write a differencing disk's data into its parent (or an ancestor), then remove it
   compact <image> [--zero-only] [--json]
                           release a dynamic VHD/VHDX's zero blocks and those a clean ext4 inside marks free; qcow2 via qemu-img
+${BROWSE_USAGE}
 --elevate (Linux): run the worker as root through sudo (it prompts on a terminal; sudo -n otherwise); it attaches
 only images you can read yourself, and its mounts belong to you.
 Use -- before a file name that starts with a dash.`;
@@ -44,7 +46,7 @@ const isUsage = (e: unknown) => e instanceof UsageError || e instanceof ArgError
 interface Args { command: string; positional: string[]; flags: Map<string, string | true> }
 
 const VALUE_FLAGS = new Set(['--into', '--lifetime', '--size', '--format', '--type', '--block-size', '--logical-sector', '--physical-sector']);
-const BOOL_FLAGS = new Set(['--read-only', '--wait', '--json', '--help', '-h', '--ignore-id-mismatch', '--elevate', '--force', '--keep-child', '--zero-only']);
+const BOOL_FLAGS = new Set(['--read-only', '--wait', '--json', '--help', '-h', '--ignore-id-mismatch', '--elevate', '--force', '--keep-child', '--zero-only', '--recursive']);
 const ELEVATABLE = new Set(['attach', 'detach', 'mount', 'unmount']);
 
 export function parseArgs(argv: string[]): Args {
@@ -76,6 +78,7 @@ function need(args: Args, n: number, what: string): string[] {
 async function run(args: Args, client: WorkerClient, out: (s: string) => void): Promise<number> {
   const json = args.flags.has('--json');
   const print = (v: unknown, text: () => string) => out(json ? JSON.stringify(v, null, 2) : text());
+  if (BROWSE_COMMANDS.has(args.command)) return runBrowse(args, client, out, (m) => new UsageError(m));
   switch (args.command) {
     case 'attach': {
       const [image] = need(args, 1, 'one image path');
