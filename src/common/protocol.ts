@@ -266,6 +266,36 @@ export interface SetParentResult {
   idRewritten: boolean;
 }
 export const SetParent = new RequestType<SetParentParams, SetParentResult, void>('vdisk/setParent');
+export interface ConvertParams {
+  source: string; dest: string; format: 'vhd' | 'vhdx' | 'raw'; type?: 'fixed' | 'dynamic'; force?: boolean; progressToken?: string;
+}
+export interface ConvertResult { dest: string; format: 'vhd' | 'vhdx' | 'raw'; type: 'fixed' | 'dynamic'; virtualSize: number; fileSize: number; dataBytes: number }
+export const Convert = new RequestType<ConvertParams, ConvertResult, void>('vdisk/convert');
+
+export interface MergeParams {
+  child: string;
+  /** An ancestor further up the chain (default: the parent); the layers between are merged too. */
+  into?: string;
+  keepChild?: boolean;
+  /** Merge even though other images (same folders, `otherImages`) use the ancestor. */
+  force?: boolean;
+  /** More images the user has (Recent Images) to check for dependents. */
+  otherImages?: string[];
+  progressToken?: string;
+}
+export interface MergeResult { target: string; merged: string[]; removed: string[]; bytes: number }
+export const Merge = new RequestType<MergeParams, MergeResult, void>('vdisk/merge');
+
+export interface CompactParams { path: string; zeroOnly?: boolean; progressToken?: string }
+export interface CompactResult {
+  image: string; before: number; after: number;
+  /** Bytes of data blocks kept (null for qcow2, compacted by qemu-img). */
+  dataBytes: number | null;
+  /** Blocks released because a file system marks them free (beyond those of zeros). */
+  freedByFileSystem: number;
+  fileSystems: { type: 'ext4'; offset: number; freeBytes: number }[];
+}
+export const Compact = new RequestType<CompactParams, CompactResult, void>('vdisk/compact');
 
 // ---- browsing an image's files without attaching (7-Zip in WebAssembly, in the worker) ------------------------
 

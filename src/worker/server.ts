@@ -131,6 +131,9 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
   connection.onRequest(P.Sleep, handle(async (p: P.SleepParams, token) => {
     const start = Date.now();
     await new Promise<void>((resolve) => {
+      // a cancel that arrives while the request is still queued gives the handler vscode-jsonrpc's static
+      // Cancelled token, whose onCancellationRequested never fires: look before listening
+      if (token.isCancellationRequested) { resolve(); return; }
       const timer = setTimeout(resolve, Math.max(0, Math.min(p.ms, 600_000)));
       token.onCancellationRequested(() => { clearTimeout(timer); resolve(); });
     });

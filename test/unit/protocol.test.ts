@@ -18,10 +18,11 @@ describe('protocol', () => {
   it('is documented: docs/protocol.md names every method and error code', () => {
     const doc = fs.readFileSync(path.join(ROOT, 'docs/protocol.md'), 'utf8');
     for (const r of requests) assert.ok(doc.includes(r.method), `${r.method} missing from docs/protocol.md`);
-    for (const [name, code] of Object.entries(P.ErrorCode).filter(([, v]) => typeof v === 'number')) {
-      assert.ok(doc.includes(String(code)) && doc.includes(name), `ErrorCode.${name} (${code}) missing from docs/protocol.md`);
-    }
-    assert.ok(doc.includes(`version ${P.PROTOCOL_VERSION}`));
+    // the error table's rows, code and name side by side, must be exactly the enum
+    const rows = [...doc.matchAll(/^\| (\d+) \| (\w+) \|/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
+    const codes = Object.entries(P.ErrorCode).filter(([, v]) => typeof v === 'number').map(([name, code]) => `${code} ${name}`).sort();
+    assert.deepStrictEqual(rows, codes, 'the error table in docs/protocol.md differs from ErrorCode');
+    assert.strictEqual(/^# The worker protocol \(version (\d+)\)$/m.exec(doc)?.[1], String(P.PROTOCOL_VERSION), 'the documented protocol version');
   });
 
   it('keeps error codes out of JSON-RPC\'s reserved range', () => {
