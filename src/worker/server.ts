@@ -13,6 +13,7 @@ import { ExternalChangeWatcher } from './watch';
 import { applySettings } from './settings';
 import { ChainCache } from './chain-cache';
 import { registerManageHandlers } from './manage';
+import { registerBrowseHandlers } from './browse/handlers';
 
 export interface ServerOptions {
   connection: MessageConnection;
@@ -139,8 +140,11 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
     return { slept: Date.now() - start, cancelled: token.isCancellationRequested };
   }));
 
+  const browse = registerBrowseHandlers(connection, handle);
+
   connection.onRequest(P.Shutdown, (token) => handle(async () => {
     watcher?.dispose();
+    await browse.dispose();
     await backend.dispose();
     setImmediate(onShutdown);
   })(undefined, token));

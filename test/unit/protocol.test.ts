@@ -12,7 +12,7 @@ describe('protocol', () => {
     const names = requests.map((r) => r.method);
     assert.ok(names.length >= 10);
     assert.strictEqual(new Set(names).size, names.length);
-    for (const n of names) assert.match(n, /^vdisk\/[a-zA-Z]+$/);
+    for (const n of names) assert.match(n, /^vdisk\/(browse\/)?[a-zA-Z]+$/);
   });
 
   it('is documented: docs/protocol.md names every method and error code', () => {
@@ -44,6 +44,13 @@ describe('bundles', () => {
     assert.ok(!host.includes('koffi'), 'dist/extension.js mentions koffi');
     const worker = fs.readFileSync(path.join(ROOT, 'dist/worker.js'), 'utf8');
     assert.ok(/require\("koffi"\)/.test(worker), 'the worker loads koffi as an external module');
+  });
+
+  it('the extension host bundle never contains 7-Zip (7z-wasm runs in threads of the worker)', () => {
+    const host = fs.readFileSync(path.join(ROOT, 'dist/extension.js'), 'utf8');
+    assert.ok(!/7z-wasm|7zz\.wasm|SevenZip/i.test(host), 'dist/extension.js mentions 7z-wasm');
+    assert.ok(fs.existsSync(path.join(ROOT, 'dist/7zz.wasm')), 'dist/7zz.wasm is next to the bundles');
+    assert.ok(/7zz\.wasm/.test(fs.readFileSync(path.join(ROOT, 'dist/worker.js'), 'utf8')), 'the worker finds 7zz.wasm in dist/');
   });
 
   it('never runs a shell', () => {

@@ -272,19 +272,28 @@ async function summariseBat(r: RangeReader, bat: Region, p: ParsedImage, spans: 
     return;
   }
   const b = (await r.readExact(bat.offset, entries * 8))!;
-  let allocated = 0, outside = 0;
+  let allocated = 0, outside = 0, first = -1, linear = p.subtype === 'fixed';
   for (let i = 0; i < dataBlocks; i++) {
     const at = (i + Math.floor(i / chunkRatio)) * 8;
     const lo = b.readUInt32LE(at);
     const state = lo & 7;
-    if (state !== 6 && state !== 7) continue;
+    if (state !== 6 && state !== 7) { linear = false; continue; }
     allocated++;
     // file offset in MiB = bits 20-63: the high 12 bits of the low word, then the high word
     const off = ((lo >>> 20) + b.readUInt32LE(at + 4) * 4096) * MiB;
     const len = Math.min(bs, p.virtualSize - i * bs);
     // a payload block inside the header section, beyond the end or over the BAT, metadata or log is damage
     if (off < 1 * MiB || off + len > r.size || spans.some(([s0, s1]) => off < s1 && s0 < off + len)) outside++;
+    if (i === 0) first = off;
+    if (state !== 6 || off !== first + i * bs) linear = false;
   }
   p.details.allocatedBlocks = allocated;
   if (outside) p.problems.push(problem('bat-out-of-range', `${outside} block(s) outside the file's data area`));
+  // a non-differencing disk has no sector bitmaps: any such entry not NOT_PRESENT is something we do not understand
+  for (let k = chunkRatio; linear && k < entries; k += chunkRatio + 1) if ((b.readUInt32LE(k * 8) & 7) !== 0 || b.readUInt32LE(k * 8 + 4) !== 0) linear = false;
+  // every payload block FULLY_PRESENT, in order, back to back: the disk is one byte range of the file, which a
+  // loop device can serve directly (linux/plan.ts); a log to replay would change that range first
+  if (linear && !outside && !p.needsLogReplay && !p.problems.length && first >= 1 * MiB && first + p.virtualSize <= r.size) {
+    p.details.flatData = { offset: first, size: p.virtualSize };
+  }
 }

@@ -200,5 +200,6 @@ function actionsOf(info: ImageInfo, attachments: AttachmentView[], problemCount:
     a('inspectText', 'Inspect as Text', true, 'Open these facts as a read-only text report.'),
     ...(brokenLink ? [a('locateParent', 'Locate Parent…', o.trusted && !attached,
       !o.trusted ? untrusted : attached ? `Detach it first: ${alreadyAttached}` : `Pick the parent file; its identity is checked before ${path.basename(info.chain[info.chain.length - 1].path)} is changed.`, true)] : []),
+    a('browse', 'Browse Files', true, 'Open the files inside the image as a read-only folder in the Explorer, without attaching it (also in Restricted Mode).'),
   ];
 }

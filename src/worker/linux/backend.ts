@@ -73,7 +73,7 @@ export class LinuxBackend implements Backend {
     const { stopMs, route } = await release(this.s, loop.device, ours, 'detach');
     const daemon = ours?.resources?.pid ? ours.resources.daemon : undefined;
     this.s.log('info', `detached ${loop.device} (${loop.backingFile})${route === 'udisks' ? ' through udisks' : daemon ? `; ${daemon} stopped in ${stopMs} ms` : ''}`);
-    return { device: loop.device, image: ours && ours.engine !== 'loop' ? ours.image : loop.backingFile };
+    return { device: loop.device, image: ours && (ours.engine !== 'loop' || ours.backingFile !== ours.image) ? ours.image : loop.backingFile };
   }
 
   async list(): Promise<AttachedDisk[]> {
