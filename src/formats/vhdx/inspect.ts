@@ -174,6 +174,8 @@ async function noteLog(r: RangeReader, h: VhdxHeader, p: ParsedImage): Promise<v
   p.details.logEntriesStale = g !== h.logGuid;
 }
 
+const KNOWN_META = new Set([META_FILE_PARAMETERS, META_VIRTUAL_DISK_SIZE, META_VIRTUAL_DISK_ID, META_LOGICAL_SECTOR, META_PHYSICAL_SECTOR, META_PARENT_LOCATOR]);
+
 async function readMetadata(r: RangeReader, meta: Region, p: ParsedImage): Promise<boolean> {
   const hdr = await r.readExact(meta.offset, 32);
   const bad = (d: string) => { p.problems.push(problem('metadata-invalid', d)); return false; };
@@ -188,6 +190,9 @@ async function readMetadata(r: RangeReader, meta: Region, p: ParsedImage): Promi
     const it: MetaItem = { guid: guidLE(tb, o), offset: tb.readUInt32LE(o + 16), length: tb.readUInt32LE(o + 20),
       isUser: (flags & 1) !== 0, isVirtualDisk: (flags & 2) !== 0, isRequired: (flags & 4) !== 0 };
     if (it.length > MAX_ITEM_BYTES || it.offset + it.length > meta.length) return bad(`item ${it.guid} outside the region`);
+    // as qemu and the specification: a known item twice, or an unknown item marked required, cannot be read
+    if (items.has(it.guid)) return bad(`item ${it.guid} appears twice`);
+    if (it.isRequired && !KNOWN_META.has(it.guid)) return bad(`unknown required item ${it.guid}`);
     items.set(it.guid, it);
   }
   // Items sit together (usually within 64 KiB): one read covers them all when it can.
@@ -205,7 +210,7 @@ async function readMetadata(r: RangeReader, meta: Region, p: ParsedImage): Promi
   const vid = await read(META_VIRTUAL_DISK_ID, 16);
   const ls = await read(META_LOGICAL_SECTOR, 4);
   const ps = await read(META_PHYSICAL_SECTOR, 4);
-  if (!fp || !vs || !ls || !ps) return bad('a required item (file parameters, size, sector sizes) is missing');
+  if (!fp || !vs || !ls || !ps || !vid) return bad('a required item (file parameters, size, page 83 id, sector sizes) is missing');
   const blockSize = fp.readUInt32LE(0);
   const flags = fp.readUInt32LE(4);
   const virtualSize = u64le(vs, 0);
