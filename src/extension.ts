@@ -13,6 +13,9 @@ import { config } from './host/config';
 import { DiskCountStatus } from './views/status-bar';
 import { RecentImagesProvider } from './views/recent-images';
 import { InspectorProvider, registerInspector } from './views/inspector/provider';
+import { ImageDecorations } from './views/decorations';
+import { registerVolumeFs } from './views/volume-fs';
+import { shownInfos, askedQuestions } from './host/notify';
 
 /** What the extension hands to tests (and to other extensions): no stability promise. */
 export interface VdiskApi {
@@ -24,6 +27,11 @@ export interface VdiskApi {
   recent: RecentImagesProvider;
   inspector: InspectorProvider;
   onDidShowError: vscode.Event<{ command: string; message: string; actions: string[] }>;
+  /** Successes shown as notifications, and modal questions asked (neither is observable through the API). */
+  onDidInform: vscode.Event<{ message: string }>;
+  onDidAsk: vscode.Event<{ message: string; detail: string; confirm: string }>;
+  /** Explorer badges; `markBrowsed(uri)` for images open for browsing. */
+  decorations: ImageDecorations;
 }
 
 let client: WorkerClient | undefined;
@@ -38,8 +46,10 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
   const recent = new RecentImagesProvider(context.workspaceState, client);
   const recentView = vscode.window.createTreeView('vdisk.recentImages', { treeDataProvider: recent, showCollapseAll: true });
   const status = new DiskCountStatus();
+  const decorations = new ImageDecorations();
   const showDisks = async (list: AttachedDisk[]) => {
     status.update(list);
+    decorations.update(list);
     await vscode.commands.executeCommand('setContext', 'vdisk.attachedImages', list.flatMap((d) => (d.image ? [d.image] : [])));
   };
   const refresher = new Refresher(async () => {
@@ -66,18 +76,20 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
 
   void vscode.commands.executeCommand('setContext', 'vdisk.linuxFormats', process.platform === 'linux');
   context.subscriptions.push(
-    log, disksView, recentView, refresher, shownErrors, status, inspector,
+    log, disksView, recentView, refresher, shownErrors, shownInfos, askedQuestions, status, decorations, inspector,
     vscode.workspace.onDidChangeConfiguration((e) => {
       // a running worker takes new settings at once; a stopped one reads them when it starts
       if (config.affectsWorker(e) && client?.state === 'running') {
         void client.request(Configure, config.worker()).catch((err: Error) => log.error(`settings not applied: ${err.message}`));
       }
     }),
-    vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, new ReportProvider(client)),
+    registerVolumeFs(),
+    vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, new ReportProvider(client, () => client!.request(List))),
     ...registerCommands({ client, log, disks, disksView, refresher, recent }),
     { dispose: () => void client?.dispose() },
   );
-  return { client, disks, disksView: disksView as vscode.TreeView<unknown>, refresher, status, recent, inspector, onDidShowError: shownErrors.event };
+  return { client, disks, disksView: disksView as vscode.TreeView<unknown>, refresher, status, recent, inspector, onDidShowError: shownErrors.event,
+    onDidInform: shownInfos.event, onDidAsk: askedQuestions.event, decorations };
 }
 
 export async function deactivate(): Promise<void> {

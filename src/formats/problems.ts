@@ -21,6 +21,7 @@ export const PROBLEM_CODES = {
   'iso-size-not-multiple-of-2048': 'The ISO file size is not a multiple of 2048 bytes (Windows refuses it)',
   'iso-too-small': 'The ISO file is smaller than 34,816 bytes (Windows refuses it)',
   'iso-no-volume-descriptor': 'No ISO 9660 (CD001) or UDF volume descriptor was found',
+  'content-does-not-match-extension': 'The file name\'s extension names a format the content does not have',
   'partition-table-invalid': 'The MBR or GPT partition table contradicts itself or points past the end of the disk',
 } as const;
 

@@ -1,7 +1,7 @@
 // Read-only `vdisk-report:` documents: an image's facts as text, highlighted by syntaxes/vdisk-report.tmLanguage.json.
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { Inspect } from '../common/protocol';
+import { Inspect, List, type AttachedDisk } from '../common/protocol';
 import { imageReport } from '../common/describe';
 import type { WorkerClient } from '../host/worker-client';
 
@@ -12,10 +12,11 @@ export function reportUri(image: string): vscode.Uri {
 }
 
 export class ReportProvider implements vscode.TextDocumentContentProvider {
-  constructor(private readonly client: WorkerClient) {}
+  constructor(private readonly client: WorkerClient, private readonly attached: () => Promise<readonly AttachedDisk[]>) {}
   async provideTextDocumentContent(uri: vscode.Uri, token: vscode.CancellationToken): Promise<string> {
     const image = new URLSearchParams(uri.query).get('image');
     if (!image) throw new Error(`Malformed report address ${uri.toString()}`);
-    return `${imageReport(await this.client.request(Inspect, { path: image }, token))}\n`;
+    const info = await this.client.request(Inspect, { path: image }, token);
+    return `${imageReport(info, await this.attached())}\n`;
   }
 }

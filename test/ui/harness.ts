@@ -40,10 +40,13 @@ export function uiInputs(): { vsix: string; workspace: string } {
   return { vsix, workspace };
 }
 
-export async function shot(page: Page, name: string): Promise<void> {
-  fs.mkdirSync(SHOTS, { recursive: true });
+/** Pictures of failures go here, never among the committed screenshots. */
+export const FAILURE_SHOTS = path.join(ROOT, 'out/ui-failures');
+
+export async function shot(page: Page, name: string, dir = SHOTS): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
   await page.waitForTimeout(600);   // let toasts and list animations settle so the picture shows the end state
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+  await page.screenshot({ path: path.join(dir, `${name}.png`) });
 }
 
 const exact = (text: string): RegExp => new RegExp(`^\\s*${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`);
@@ -105,7 +108,7 @@ export function useWorkbench(options: StartOptions, set: (page: Page) => void): 
   });
   afterEach(function () { if (this.currentTest?.state === 'failed') failed = true; });
   after(async () => {
-    if (page && failed) await shot(page, '99-after-failure').catch(() => undefined);   // what the workbench showed
+    if (page && failed) await shot(page, 'after-failure', FAILURE_SHOTS).catch(() => undefined);   // what the workbench showed
     if (browser) await browser.close();
     if (server) await server.stop();
   });

@@ -75,17 +75,38 @@ describe('manifest', () => {
     assert.match(String(palette.get('vdisk.attach')), /isWorkspaceTrusted/);
   });
 
-  it('offers attach in the Explorer only for image files, case-insensitively, and detach only for attached ones', () => {
+  it('offers attach in the Explorer only for image files, case-insensitively, read-write never for ISO, and detach only for attached ones', () => {
     const ctx = contributes.menus['explorer/context'];
-    const attachWhen: string = ctx.find((e: { command: string }) => e.command === 'vdisk.attach').when;
-    for (const ext of ['vhd', 'vhdx', 'avhdx', 'iso', 'img']) assert.ok(attachWhen.includes(ext), ext);
-    assert.match(attachWhen, /\/i/);
-    assert.match(attachWhen, /isWorkspaceTrusted/);
-    const regex = /resourceExtname =~ \/(.*?)\/i/.exec(attachWhen)![1];
-    const re = new RegExp(regex, 'i');
-    for (const ok of ['.vhd', '.VHDX', '.avhdx', '.Iso', '.img']) assert.ok(re.test(ok), ok);
-    for (const no of ['.txt', '.vhdz', '.imgx', '.isoo']) assert.ok(!re.test(no), no);
+    const regexOf = (command: string) => {
+      const when: string = ctx.find((e: { command: string }) => e.command === command).when;
+      assert.match(when, /isWorkspaceTrusted/);
+      return new RegExp(/resourceExtname =~ \/(.*?)\/i/.exec(when)![1], 'i');
+    };
+    const ro = regexOf('vdisk.attachReadOnly');
+    const rw = regexOf('vdisk.attach');
+    for (const ok of ['.vhd', '.VHDX', '.avhdx', '.Iso', '.img']) assert.ok(ro.test(ok), ok);
+    for (const ok of ['.vhd', '.VHDX', '.avhdx', '.img']) assert.ok(rw.test(ok), ok);
+    for (const no of ['.txt', '.vhdz', '.imgx', '.isoo']) assert.ok(!ro.test(no) && !rw.test(no), no);
+    assert.ok(!rw.test('.iso') && !rw.test('.ISO'), 'an ISO gets only read-only entries');
     assert.strictEqual(ctx.find((e: { command: string }) => e.command === 'vdisk.detach').when, 'resourcePath in vdisk.attachedImages');
+  });
+
+  it('names the access mode in every attach title and ends titles that open a dialog with "..."', () => {
+    const title = (id: string) => contributes.commands.find((c: { command: string }) => c.command === id).title as string;
+    assert.strictEqual(title('vdisk.attach'), 'Attach Disk Image (Read-Write)...');
+    assert.strictEqual(title('vdisk.attachReadOnly'), 'Attach Disk Image (Read-Only)...');
+    for (const id of ['vdisk.detach', 'vdisk.detachAll', 'vdisk.inspect', 'vdisk.showChain', 'vdisk.createDiff']) assert.match(title(id), /\.\.\.$/, id);
+    // the palette lists matches alphabetically: the single Detach must come before the one that detaches everything
+    assert.ok(title('vdisk.detach') < title('vdisk.detachAll'), `${title('vdisk.detach')} sorts after ${title('vdisk.detachAll')}`);
+  });
+
+  it('describes settings in words', () => {
+    for (const [key, p] of Object.entries(contributes.configuration.properties) as [string, { enum?: string[]; enumDescriptions?: string[]; enumItemLabels?: string[] }][]) {
+      if (!p.enum) continue;
+      assert.strictEqual(p.enumDescriptions?.length, p.enum.length, key);
+      assert.strictEqual(p.enumItemLabels?.length, p.enum.length, `${key} shows raw enum values`);
+      for (const d of p.enumDescriptions!) assert.doesNotMatch(d, /VirtDisk|readOnly|readWrite/, key);
+    }
   });
 
   it('sets every context key its when-clauses use', () => {

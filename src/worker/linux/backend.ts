@@ -157,7 +157,7 @@ export class LinuxBackend implements Backend {
     const mounted = new Set((record.mounts ?? []).map((m) => m.device));
     const candidates = volumes.filter((v) => v.fsType && !mounted.has(v.device) && !this.foreignMount(v.device));
     if (!candidates.length && !volumes.some((v) => mounted.has(v.device))) {
-      throw new WorkerError(ErrorCode.UnsupportedImage, `${device} has no file system that can be mounted`, { reason: 'no-filesystem' });
+      throw noFileSystem(record.image, volumes.length);
     }
     for (const v of candidates) {
       const dir = path.join(mountRoot(), path.basename(record.device), v.index === null ? 'disk' : `p${v.index}`);
@@ -221,7 +221,7 @@ export class LinuxBackend implements Backend {
     const mounted = new Set((record.mounts ?? []).map((m) => m.device));
     const candidates = volumes.filter((v) => v.fsType && !mounted.has(v.device) && !this.foreignMount(v.device));
     if (!candidates.length && !volumes.some((v) => mounted.has(v.device))) {
-      throw new WorkerError(ErrorCode.UnsupportedImage, `${device} has no file system that can be mounted`, { reason: 'no-filesystem' });
+      throw noFileSystem(record.image, volumes.length);
     }
     for (const v of candidates) {
       const m = await udisksMount(v.device, record.readOnly);
@@ -259,6 +259,7 @@ export class LinuxBackend implements Backend {
   private async unmountAll(r: DiskRecord, which: (m: { device: string }) => boolean = () => true): Promise<void> {
     for (const m of [...(r.mounts ?? [])].filter(which)) {
       if (m.tool === 'udisks') await udisksUnmount(m); else await unmountVolume(m);
+      this.log('info', `unmounted ${m.device} from ${m.mountPoint}`);
       r.mounts = (r.mounts ?? []).filter((x) => x.mountPoint !== m.mountPoint);
       this.registry.put(r);
     }
@@ -398,4 +399,11 @@ async function gone(devices: string[], ms = 3000): Promise<boolean> {
     if (Date.now() > end) return false;
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Names the image, not the loop device: the user knows the file. */
+function noFileSystem(image: string, volumeCount: number): WorkerError {
+  const what = volumeCount ? 'none of its volumes has a file system that can be mounted here'
+    : 'it has no file system (a blank disk: partition and format it first)';
+  return new WorkerError(ErrorCode.UnsupportedImage, `${path.basename(image)} cannot be mounted: ${what}`, { reason: 'no-filesystem', path: image });
 }

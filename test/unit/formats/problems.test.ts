@@ -105,6 +105,11 @@ const makers: Record<keyof typeof PROBLEM_CODES, Maker> = {
     return { file: f };
   },
   'iso-no-volume-descriptor': async (d) => { const f = path.join(d, 'empty.iso'); fs.writeFileSync(f, Buffer.alloc(64 * 1024)); return { file: f }; },
+  'content-does-not-match-extension': async (d) => {
+    const f = path.join(d, 'bad.vhdx');
+    fs.writeFileSync(f, 'this is a text file, not a VHDX disk image: 65 bytes of plain text\n');
+    return { file: f };
+  },
   'partition-table-invalid': async (d) => {
     // an MBR partition that ends 1 MiB past the end of a 2 MiB disk (the disk image was cut short)
     const f = path.join(d, 'cut.img');
