@@ -4,7 +4,9 @@
 //   2. build, package the host-platform VSIX (vdisk-<version>-<target>.vsix in the repo root)
 //   3. sample-workspace/ with generated disk images and a README of things to try
 //   4. code-server on 127.0.0.1:$PORT (default 8080, no auth, localhost only) with the VSIX installed;
-//      stays in the foreground until Ctrl-C, then stops code-server (and the extension host) cleanly.
+//      stays in the foreground until Ctrl-C (or SIGTERM/SIGHUP to this process), then stops code-server (and the
+//      extension host) cleanly; a guard process stops it too if this one is killed outright (SIGKILL).
+//   --no-setup: skip steps 1-2 and install no VSIX (tests of this script; needs code-server already set up).
 'use strict';
 const cp = require('child_process');
 const fs = require('fs');
@@ -14,7 +16,13 @@ const ROOT = path.resolve(__dirname, '..');
 const WS = path.join(ROOT, 'sample-workspace');
 const WS_FILE = path.join(WS, 'vdisk-samples.code-workspace');
 const STATE = path.join(ROOT, '.vscode-test/code-server');   // user data + extensions, kept between starts
-const port = Number(process.env.PORT || 8080);
+const port = Number(process.env.PORT ?? 8080);
+const NO_SETUP = process.argv.includes('--no-setup');
+/** Workspace settings of the samples: no Git popup about the repository above them, no empty secondary side bar. */
+const WORKSPACE_SETTINGS = {
+  'git.openRepositoryInParentFolders': 'never',
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
+};
 
 function step(msg) { console.log(`\n[start] ${msg}`); }
 
@@ -76,25 +84,30 @@ function ensureSampleWorkspace() {
   }
   fs.writeFileSync(path.join(WS, 'README.md'), SAMPLE_README);
   // multi-root, so that "Open Volume in VS Code" can add mounted volumes beside the samples without a reload
-  fs.writeFileSync(WS_FILE, JSON.stringify({ folders: [{ path: WS }] }, null, 2));
+  fs.writeFileSync(WS_FILE, JSON.stringify({ folders: [{ path: WS }], settings: WORKSPACE_SETTINGS }, null, 2));
 }
 
 async function main() {
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`PORT=${process.env.PORT} is not a port number`);
-  ensureNodeModules();
-  ensureDebianTools();
-  step('code-server (Node 24) and chromium');
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT=${process.env.PORT} is not a port number`);
   const lib = require('./code-server-lib');
-  lib.ensureCodeServer();
-  step('build + package');
-  run(process.execPath, [path.join(ROOT, 'esbuild.js')]);
-  const { packageExtension } = require('./package');
-  const { vsixPath } = await packageExtension({ quiet: true });
+  const vsix = [];
+  if (!NO_SETUP) {
+    ensureNodeModules();
+    ensureDebianTools();
+    step('code-server (Node 24) and chromium');
+    lib.ensureCodeServer();
+    step('build + package');
+    run(process.execPath, [path.join(ROOT, 'esbuild.js')]);
+    const { packageExtension } = require('./package');
+    vsix.push((await packageExtension({ quiet: true })).vsixPath);
+  }
   ensureSampleWorkspace();
   step(`starting code-server on 127.0.0.1:${port}`);
-  const server = await lib.startCodeServer({ folder: WS_FILE, vsix: [vsixPath], smokeTestDriver: false, baseDir: STATE,
-    bindAddr: `127.0.0.1:${port}`, settings: { 'workbench.startupEditor': 'readme' },
+  const server = await lib.startCodeServer({ folder: WS_FILE, vsix, smokeTestDriver: false, baseDir: STATE,
+    bindAddr: `127.0.0.1:${port}`, settings: { 'workbench.startupEditor': 'readme', ...WORKSPACE_SETTINGS },
     log: (s) => { if (!/ENOTFOUND|EAI_AGAIN/.test(s)) process.stdout.write(s); } });   // the gallery is offline
+  guard(server.proc.pid);
+  console.log(`\n[start] code-server pid ${server.proc.pid}`);
   console.log(`\n[start] vdisk is installed. Open: ${lib.workbenchUrl(server, WS_FILE)}\n[start] Ctrl-C stops code-server.`);
   let stopping = false;
   const shutdown = (sig) => {
@@ -105,11 +118,30 @@ async function main() {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGHUP', () => shutdown('SIGHUP'));   // the terminal closed
   server.proc.once('exit', (code, sig) => {
     if (stopping) return;
     console.error(`[start] code-server exited (${code ?? sig})`);
     process.exit(code || 1);
   });
+}
+
+/**
+ * A small process that outlives this one if it is killed outright: it holds a pipe from us and, when the pipe
+ * closes without a clean stop, stops code-server's process group (code-server runs in its own group, so no signal
+ * to ours reaches it). It ignores the terminal's signals, which we handle ourselves.
+ */
+function guard(pgid) {
+  const code = `process.on('SIGINT', () => {}); process.on('SIGHUP', () => {}); process.stdin.resume();
+    process.stdin.on('end', () => {
+      const kill = (s) => { try { process.kill(-${pgid}, s); return true; } catch { return false; } };
+      if (!kill('SIGTERM')) process.exit(0);
+      const t = setInterval(() => { if (!kill(0)) process.exit(0); }, 100);
+      setTimeout(() => { kill('SIGKILL'); clearInterval(t); process.exit(0); }, 5000);
+    });`;
+  const g = cp.spawn(process.execPath, ['-e', code], { stdio: ['pipe', 'ignore', 'ignore'] });
+  g.unref();
+  g.stdin.on('error', () => {});
 }
 
 main().catch((e) => { console.error(`[start] ${e.message}`); process.exit(1); });
