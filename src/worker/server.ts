@@ -58,14 +58,14 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
     if (inspected.virtualSize === 0 && !params.asRaw) {
       throw new WorkerError(P.ErrorCode.UnsupportedImage, `${name} is empty: a disk of 0 bytes cannot be attached`, { reason: 'empty', path: inspected.path });
     }
-    const small = tooSmall(params.asRaw ? asRawImage(inspected) : inspected);
-    if (small) throw new WorkerError(P.ErrorCode.UnsupportedImage, `Cannot attach ${name}: ${small}`, { reason: 'too-small', path: inspected.path });
     const blocking = blockingProblemsFor(inspected, params.readOnly, params.asRaw === true);
     if (blocking.length) {
       throw new WorkerError(P.ErrorCode.ImageProblem, `Cannot attach ${name}: ${blocking.map((b) => b.message).join('; ')}`,
         { problems: blocking, path: inspected.path, reason: blocking[0].code });
     }
     const image = params.asRaw ? asRawImage(inspected) : inspected;
+    const small = tooSmall(image);
+    if (small) throw new WorkerError(P.ErrorCode.UnsupportedImage, `Cannot attach ${name}: ${small}`, { reason: 'too-small', path: inspected.path });
     const listed = (await Promise.all((params.protectChainsOf ?? []).slice(0, 64).map((f) => chains.get(f)))).filter((i): i is ImageInfo => i !== null);
     const conflict = chainConflict(image, params.readOnly, await listWithChains(), listed);
     if (conflict) throw new WorkerError(P.ErrorCode.ImageProblem, conflict, { reason: 'parent-in-use', path: image.path });
