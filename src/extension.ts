@@ -75,9 +75,13 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
   const inspector = registerInspector(context, client, disks, { refresher, recent });
 
   void vscode.commands.executeCommand('setContext', 'vdisk.linuxFormats', process.platform === 'linux');
+  // the one-click Attach buttons (view title, Recent Images) show the command of the mode they use
+  const showDefaultAccess = () => void vscode.commands.executeCommand('setContext', 'vdisk.defaultReadOnly', config.defaultReadOnly());
+  showDefaultAccess();
   context.subscriptions.push(
     log, disksView, recentView, refresher, shownErrors, shownInfos, askedQuestions, status, decorations, inspector,
     vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('vdisk.defaultAccess')) showDefaultAccess();
       // a running worker takes new settings at once; a stopped one reads them when it starts
       if (config.affectsWorker(e) && client?.state === 'running') {
         void client.request(Configure, config.worker()).catch((err: Error) => log.error(`settings not applied: ${err.message}`));
