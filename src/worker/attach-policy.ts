@@ -50,7 +50,7 @@ export function chainConflict(image: ImageInfo, readOnly: boolean, attached: Att
     const child = attached.find((d) => d.image !== image.path && d.chain?.slice(1).some((l) => l.path === image.path));
     if (child?.image) return `${name(image.path)} is in use as the parent of ${name(child.image)} (attached as ${child.device}): writing to it would corrupt that disk. Attach it read-only, or detach ${name(child.image)} first.`;
     const listed = protectedChains.find((c) => c.path !== image.path && c.chain.slice(1).some((l) => l.path === image.path));
-    if (listed) return `${name(image.path)} is the parent of ${name(listed.path)} (in Recent Images): writing to it would corrupt that differencing disk. Attach it read-only.`;
+    if (listed) return `${name(image.path)} is the parent of ${name(listed.path)} (in Recent Images): writing to it would corrupt that differencing disk. Attach it read-only, or remove ${name(listed.path)} from Recent Images if you no longer need it.`;
   }
   const writable = attached.find((d) => !d.readOnly && d.image && image.chain.slice(1).some((l) => l.path === d.image));
   if (writable?.image) return `${name(image.path)} reads through ${name(writable.image)}, which is attached read-write as ${writable.device}: detach it first (or attach it read-only), or the child would read data that is changing under it.`;
