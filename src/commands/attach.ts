@@ -1,6 +1,7 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { Attach, AttachedDisk } from '../common/protocol';
+import { ResponseError } from 'vscode-jsonrpc';
+import { Attach, AttachedDisk, ErrorData } from '../common/protocol';
 import { config } from '../host/config';
 import { confirm, inform, preConfirmed } from '../host/notify';
 import { UserError } from '../host/run-command';
@@ -33,7 +34,8 @@ export async function attach(ctx: CommandContext, readOnly: boolean, args: unkno
       const access = readOnly ? 'read-only' : 'read-write';
       const disk = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Attaching ${path.basename(image)} (${access}${asRaw ? ', raw' : ''})...`, cancellable: true },
-        (_progress, token) => ctx.client.request(Attach, { path: image, readOnly, lifetime, searchFolders, asRaw, protectChainsOf: ctx.recent.paths }, token));
+        (_progress, token) => ctx.client.request(Attach, { path: image, readOnly, lifetime, searchFolders, asRaw, protectChainsOf: ctx.recent.paths }, token)
+          .catch((e: unknown) => { throw withPath(e, image); }));
       out.push(disk);
       if (config.mountAfterAttach()) await vscode.commands.executeCommand('vdisk.mount', disk.device);
       await ctx.recent.add(image);
@@ -46,4 +48,11 @@ export async function attach(ctx: CommandContext, readOnly: boolean, args: unkno
     }
   }
   return out;
+}
+
+/** Every attach failure names its file, so "Retry Read-Only" retries that file even when a dialog chose it. */
+function withPath(e: unknown, image: string): unknown {
+  if (!(e instanceof ResponseError)) return e;
+  const data = (e.data ?? {}) as ErrorData;
+  return data.path ? e : new ResponseError(e.code, e.message, { ...data, path: image });
 }

@@ -311,7 +311,8 @@ describe('commands and tree (extension host)', function () {
     await vscode.commands.executeCommand('vdisk.detach', disks![0].device);
   });
 
-  it('Detach All detaches every disk attached by vdisk', async () => {
+  // Only ever cancelled here: the test machine is shared, and confirming would detach other runs' disks too.
+  it('Detach Every Disk Image... asks first, and Cancel leaves every disk attached', async () => {
     const second = path.join(dir, 'second.img');
     await vscode.commands.executeCommand('vdisk.attachReadOnly', vscode.Uri.file(raw), [vscode.Uri.file(raw), vscode.Uri.file(second)]);
     assert.strictEqual(oursUnder(a, dir).length, 2);
@@ -319,8 +320,7 @@ describe('commands and tree (extension host)', function () {
     await vscode.commands.executeCommand('vdisk.detachAll');
     assert.match((await asked).message, /^Detach \d+ disks\?$/);
     assert.strictEqual(oursUnder(a, dir).length, 2, 'not confirmed: nothing detached');
-    await vscode.commands.executeCommand('vdisk.detachAll', { confirmed: true });
-    await a.refresher.now();
-    assert.strictEqual(a.disks.disks.filter((d) => d.ours).length, 0);
+    await vscode.commands.executeCommand('vdisk.detach', vscode.Uri.file(raw), [vscode.Uri.file(raw), vscode.Uri.file(second)], { confirmed: true });
+    assert.strictEqual(oursUnder(a, dir).length, 0);
   });
 });
