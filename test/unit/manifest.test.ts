@@ -98,6 +98,12 @@ describe('manifest', () => {
     for (const id of ['vdisk.detach', 'vdisk.detachAll', 'vdisk.inspect', 'vdisk.showChain', 'vdisk.createDiff']) assert.match(title(id), /\.\.\.$/, id);
     // the palette lists matches alphabetically: the single Detach must come before the one that detaches everything
     assert.ok(title('vdisk.detach') < title('vdisk.detachAll'), `${title('vdisk.detach')} sorts after ${title('vdisk.detachAll')}`);
+    // "Mount Volume" for one volume, "Mount Volumes" for several
+    assert.strictEqual(title('vdisk.mountVolume'), 'Mount Volume');
+    assert.strictEqual(title('vdisk.mount'), 'Mount Volumes');
+    const item = contributes.menus['view/item/context'];
+    assert.match(item.find((e: { command: string }) => e.command === 'vdisk.mountVolume').when, /oneVolume/);
+    assert.match(item.find((e: { command: string }) => e.command === 'vdisk.mount').when, /manyVolumes/);
     // buttons name their mode: the one-click entries use the read-only or read-write command, never "default access"
     for (const menu of ['view/title', 'view/item/context', 'explorer/context']) {
       assert.ok(!contributes.menus[menu].some((e: { command: string }) => e.command === 'vdisk.attachDefault'), `${menu} shows an attach without its mode`);

@@ -107,6 +107,10 @@ describe('the experience of a new user (extension host)', function () {
     assert.match(m.facts.find((x) => x.label === 'In use')!.value, /^as the parent of child\.vhdx \(attached as \/dev\/loop\d+\)$/);
     assert.ok(!m.actions.find((x) => x.id === 'attach')!.enabled);
     assert.strictEqual(m.actions.find((x) => x.id === 'attach')!.label, 'Attach Read-Write');
+    // read-only is fine, and the tree says whose parent it is
+    const baseDisk = (await attachRO(f('base.vhdx')))!;
+    assert.match(String(a.disks.getTreeItem(await diskNode(baseDisk.device)).description), /· parent of child\.vhdx$/);
+    await detach(baseDisk.device);
     await detach(disk.device);
     // still the parent of a Recent Image
     assert.ok(a.recent.paths.includes(child));
@@ -122,6 +126,16 @@ describe('the experience of a new user (extension host)', function () {
     assert.ok(!fs.existsSync(f('child2.vhdx')));
     await detach(rw.device);
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
+  it('Recent Images: only an image with a chain (or problems) has an expand arrow', async () => {
+    await a.recent.add(f('blank.img'));
+    await a.recent.add(f('child.vhdx'));
+    const rows = await a.recent.getChildren();
+    const state = (file: string) => a.recent.getTreeItem(rows.find((r) => r.kind === 'recent' && r.path === file)!).collapsibleState;
+    assert.strictEqual(state(f('blank.img')), vscode.TreeItemCollapsibleState.None);
+    assert.strictEqual(state(f('child.vhdx')), vscode.TreeItemCollapsibleState.Collapsed);
+    await a.recent.remove(f('child.vhdx'));
   });
 
   it('a blank disk says so, offers no Mount, and Mount names the image file', async () => {
