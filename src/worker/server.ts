@@ -181,7 +181,7 @@ function fromFormatError(e: unknown, p: string): unknown {
 
 export function toResponseError(e: unknown, log: ServerOptions['log']): ResponseError<P.ErrorData> {
   if (e instanceof WorkerError) {
-    log('warn', `${P.ErrorCode[e.code]}: ${e.message}`);
+    log('debug', `${P.ErrorCode[e.code]}: ${e.message}`);   // the client reports it (once) to the user and its log
     return new ResponseError(e.code, e.message, e.data);
   }
   const err = e as NodeJS.ErrnoException;
