@@ -1,4 +1,5 @@
 // Which Linux engine turns an image into a block device, decided from the format layer's reading.
+import * as path from 'path';
 import { ErrorCode } from '../../common/protocol';
 import type { ImageInfo } from '../../common/image';
 import { WorkerError } from '../errors';
@@ -23,7 +24,7 @@ export function planAttach(image: ImageInfo, readOnly: boolean): AttachPlan {
     case 'udf':
       if (!readOnly) {
         throw new WorkerError(ErrorCode.UnsupportedImage,
-          `${image.format.toUpperCase()} images can only be attached read-only (like Windows, which refuses a read-write ISO)`,
+          `${path.basename(image.path)}: ${image.format.toUpperCase()} images can only be attached read-only (like Windows, which refuses a read-write ISO)`,
           { reason: 'iso-read-write' });
       }
       return range();
