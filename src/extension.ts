@@ -9,6 +9,8 @@ import { AttachedDisksProvider } from './views/attached-disks';
 import { Refresher } from './views/refresher';
 import { REPORT_SCHEME, ReportProvider } from './views/report-provider';
 import { AttachedDisk, Configure, List } from './common/protocol';
+import { whenClauseSpellings } from './common/image-paths';
+import * as fs from 'fs';
 import { config } from './host/config';
 import { DiskCountStatus } from './views/status-bar';
 import { RecentImagesProvider } from './views/recent-images';
@@ -50,7 +52,8 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
   const showDisks = async (list: AttachedDisk[]) => {
     status.update(list);
     decorations.update(list);
-    await vscode.commands.executeCommand('setContext', 'vdisk.attachedImages', list.flatMap((d) => (d.image ? [d.image] : [])));
+    // every spelling Explorer's resourcePath may have on Windows (drive letter case, the file's own case)
+    await vscode.commands.executeCommand('setContext', 'vdisk.attachedImages', list.flatMap((d) => (d.image ? whenClauseSpellings(d.image, process.platform, onDiskSpelling(d.image)) : [])));
   };
   const refresher = new Refresher(async () => {
     const snapshot = await disks.reload();
@@ -99,4 +102,10 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
 export async function deactivate(): Promise<void> {
   await client?.dispose();
   client = undefined;
+}
+
+/** The file's own spelling on Windows (realpathSync.native asks the file system), or undefined. */
+function onDiskSpelling(p: string): string | undefined {
+  if (process.platform !== 'win32') return undefined;
+  try { return fs.realpathSync.native(p); } catch { return undefined; }
 }

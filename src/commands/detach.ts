@@ -6,6 +6,7 @@ import type { CommandContext } from './context';
 import { detachTargets } from './targets';
 import { closeVolumeFolders, folderOf } from './volume-folders';
 import { closeEditorsUnder, mountPointsOf, tabsUnder } from './volume-editors';
+import { sameImagePath } from '../common/image-paths';
 
 /** Detach Disk Image...: a tree node, an Explorer selection of images, or a pick among the attached disks. */
 export async function detach(ctx: CommandContext, args: unknown[]): Promise<DetachResult[]> {
@@ -19,7 +20,7 @@ export async function detach(ctx: CommandContext, args: unknown[]): Promise<Deta
  */
 export async function detachAll(ctx: CommandContext, targets: string[], confirmed = false, alwaysAsk = false): Promise<DetachResult[]> {
   await ctx.refresher.now();
-  const disks = targets.map((t) => ctx.disks.disks.find((d) => d.device === t || d.image === t));
+  const disks = targets.map((t) => ctx.disks.disks.find((d) => d.device === t || sameImagePath(d.image, t)));
   if (!confirmed && !(await askToDetach(targets, disks, alwaysAsk))) throw new vscode.CancellationError();
   const out: DetachResult[] = [];
   try {

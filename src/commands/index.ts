@@ -16,6 +16,8 @@ import { clearRecent, forgetRecent } from './recent';
 import { mount } from './mount';
 import { unmount } from './unmount';
 import { openVolume } from './open-volume';
+import { newDisk } from './new-disk';
+import { locateParent } from './locate-parent';
 
 type Body = (ctx: CommandContext, args: unknown[]) => Promise<unknown>;
 
@@ -39,6 +41,8 @@ export const COMMANDS: Record<string, Body> = {
   'vdisk.forgetRecent': (ctx, args) => forgetRecent(ctx, args),
   'vdisk.clearRecent': (ctx) => clearRecent(ctx),
   'vdisk.mountVolume': (ctx, args) => mount(ctx, args),
+  'vdisk.newDisk': (ctx, args) => newDisk(ctx, args),
+  'vdisk.locateParent': (ctx, args) => locateParent(ctx, args),
 };
 
 const ATTACHES = new Set(['vdisk.attach', 'vdisk.attachReadOnly', 'vdisk.attachDefault']);

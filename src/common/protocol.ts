@@ -185,3 +185,35 @@ export interface ErrorData {
 export function isErrorCode(v: unknown): v is ErrorCode {
   return typeof v === 'number' && v in ErrorCode;
 }
+
+// ---- managing images (issue 13) ----------------------------------
+
+/** Long write operations name a `progressToken`; the worker then sends `vdisk/progress` with it. */
+export interface ProgressParams { token: string; done: number; total: number }
+export const ProgressNotification = new NotificationType<ProgressParams>('vdisk/progress');
+
+export interface CreateImageParams {
+  path: string;
+  format: 'vhd' | 'vhdx';
+  type: 'fixed' | 'dynamic';
+  size: number;
+  blockSize?: number;
+  logicalSectorSize?: number;
+  physicalSectorSize?: number;
+  progressToken?: string;
+}
+export interface CreateImageResult {
+  path: string; format: 'vhd' | 'vhdx'; type: 'fixed' | 'dynamic'; size: number; blockSize: number | null;
+  logicalSectorSize: number; physicalSectorSize: number; id: string;
+}
+export const CreateImage = new RequestType<CreateImageParams, CreateImageResult, void>('vdisk/create');
+
+export interface SetParentParams { child: string; parent: string; ignoreIdMismatch?: boolean }
+export interface SetParentResult {
+  child: string; parent: string; format: 'vhd' | 'vhdx';
+  /** The locators written (relative, absolute). */
+  locators: { relative?: string; absolute?: string };
+  /** True when the child now names the new parent's identity (only with ignoreIdMismatch). */
+  idRewritten: boolean;
+}
+export const SetParent = new RequestType<SetParentParams, SetParentResult, void>('vdisk/setParent');

@@ -1,7 +1,10 @@
 // Thrown only when a file cannot be read at all; anything readable is an image (raw at worst).
 // create-diff adds: 'exists' (child already there), 'unsupported' (parent not VHD/VHDX, bad child extension),
 // 'chain-broken' (the parent's own chain has a problem).
-export type FormatErrorCode = 'not-found' | 'not-an-image' | 'unreadable' | 'exists' | 'unsupported' | 'chain-broken';
+// The block layer (openDisk) adds: 'corrupt' (a structure it needs is damaged), 'refused-layer' (a file the image
+// pulls in is not one vdisk may open: not a regular file, a device, /proc or /sys).
+export type FormatErrorCode = 'not-found' | 'not-an-image' | 'unreadable' | 'exists' | 'unsupported' | 'chain-broken'
+  | 'corrupt' | 'refused-layer';
 
 export class FormatError extends Error {
   constructor(readonly code: FormatErrorCode, message: string) {

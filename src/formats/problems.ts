@@ -22,6 +22,10 @@ export const PROBLEM_CODES = {
   'iso-too-small': 'The ISO file is smaller than 34,816 bytes (Windows refuses it)',
   'iso-no-volume-descriptor': 'No ISO 9660 (CD001) or UDF volume descriptor was found',
   'content-does-not-match-extension': 'The file name\'s extension names a format the content does not have',
+  'layer-missing': 'A file this image pulls in (backing file, data file, extent or parent) cannot be found',
+  'layer-not-a-file': 'A file this image pulls in is not a regular file (a device, FIFO, socket, or a file under /proc, /sys or /dev)',
+  'layer-unreadable': 'A file this image pulls in cannot be opened with your rights, or is not the format the image declares for it',
+  'layer-unsupported': 'The image pulls in a location vdisk does not follow (a protocol or json: name, a Windows path, a raw device mapping, an unknown format)',
   'partition-table-invalid': 'The MBR or GPT partition table contradicts itself or points past the end of the disk',
 } as const;
 

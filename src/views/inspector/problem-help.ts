@@ -80,6 +80,22 @@ export const PROBLEM_HELP: Record<string, ProblemHelp> = {
     meaning: 'The file\'s name promises a disk image format, but its content is something else (often a text file, a download error page or a file renamed by mistake). Windows refuses it as corrupted.',
     action: 'Check where the file came from and rename it to what it is (.img for a raw disk). Only if you know it is a raw disk, use "Attach as Raw Disk", which exposes its bytes as they are.',
   },
+  'layer-missing': {
+    meaning: 'The image keeps part of its data in another file (a qcow2 backing or data file, a VMDK extent or parent), and that file is not where the image says.',
+    action: 'Put the named file back where the message says (names are relative to the image\'s folder), or convert the image to a standalone one where it was made.',
+  },
+  'layer-not-a-file': {
+    meaning: 'The image names a device, FIFO, socket, folder or a file under /proc, /sys or /dev as one of its layers. Attaching it would expose that object through the disk, so vdisk refuses.',
+    action: 'Do not attach images from untrusted sources that name such paths. If it is yours, point the layer at a regular image file (qemu-img rebase -u, or edit the VMDK descriptor).',
+  },
+  'layer-unreadable': {
+    meaning: 'A file this image pulls in cannot be opened with your rights, or is not in the format the image declares for it.',
+    action: 'Check the file\'s permissions, or that the named file is the right one (qemu-img info shows the declared backing format).',
+  },
+  'layer-unsupported': {
+    meaning: 'The image names a layer vdisk will not follow: a network or json: location, a Windows path on Linux, a raw device mapping or a format vdisk does not read.',
+    action: 'Make a standalone copy where the layer is reachable (qemu-img convert), or rebase it onto a local image file.',
+  },
   'partition-table-invalid': {
     meaning: 'The MBR or GPT partition table contradicts itself or points past the end of the disk, so its volumes cannot be trusted.',
     action: 'Attach read-only and check the disk with a partition tool (sfdisk, gdisk, Disk Management) before writing to it.',

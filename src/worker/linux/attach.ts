@@ -7,6 +7,7 @@ import { WorkerError } from '../errors';
 import { loopAttach, loopDetach } from './loop';
 import { planAttach } from './plan';
 import { DiskRecord } from './registry';
+import { devName, loopOffset, waitUnbound } from './sysfs';
 import { EngineHandle, stopEngine } from './engines/engine';
 import { startQemu } from './engines/qemu';
 import { startVhdimount } from './engines/vhdimount';
@@ -116,7 +117,7 @@ export async function rescanVolumes(r: DiskRecord, diskSize: number, held: Map<s
  */
 function tuneReadahead(device: string, fuseMount: string): void {
   const set = (p: string) => { try { fs.writeFileSync(p, '8192'); } catch { /* keep the default */ } };
-  set(`/sys/block/${device.slice(5)}/queue/read_ahead_kb`);
+  set(`/sys/block/${devName(device)}/queue/read_ahead_kb`);
   try {
     const st = fs.statSync(fuseMount);
     set(`/sys/class/bdi/${Math.floor(st.dev / 256) & 0xfff}:${(st.dev & 0xff) | ((st.dev >>> 12) & ~0xff)}/read_ahead_kb`);
@@ -125,10 +126,6 @@ function tuneReadahead(device: string, fuseMount: string): void {
 
 function inodeOf(file: string): string | undefined {
   try { const st = fs.statSync(file, { bigint: true }); return `${st.dev}:${st.ino}`; } catch { return undefined; }
-}
-
-function loopOffset(device: string): number | null {
-  try { return Number(fs.readFileSync(`/sys/block/${device.slice(5)}/loop/offset`, 'utf8').trim()); } catch { return null; }
 }
 
 /** Reverses a partial attach: partition loops, disk loop, engine. Never throws. */
@@ -140,8 +137,7 @@ export async function undo(fds: Map<string, number>, detachLoops: boolean, engin
   }
   for (const dev of devices) {
     // without autoclear, LOOP_CLR_FD works right away; with it, the last close above detached it
-    for (let i = 0; i < 40 && fs.existsSync(`/sys/block/${dev.slice(5)}/loop/backing_file`); i++) await new Promise((r) => setTimeout(r, 25));
-    if (fs.existsSync(`/sys/block/${dev.slice(5)}/loop/backing_file`)) { try { loopDetach(dev); } catch { /* gone */ } }
+    if (!(await waitUnbound([dev], 1000))) { try { loopDetach(dev); } catch { /* gone */ } }
   }
   if (engine) { try { await stopEngine(engine); } catch { /* reported by list() */ } }
 }

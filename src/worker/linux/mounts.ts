@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ErrorCode } from '../../common/protocol';
 import { WorkerError } from '../errors';
-import { runDir } from './registry';
+import { runDir } from './run-dir';
 import { mountedAt, requireTool, run, unmountFuse, which } from './engines/process';
 
 export interface MountRecord { device: string; mountPoint: string; kind: 'kernel' | 'fuse'; tool?: string }

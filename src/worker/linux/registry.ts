@@ -1,12 +1,14 @@
 // Our own record of the disks we attached, so that a later worker (or the CLI) knows which loop devices
 // are ours, how they were attached and what to clean up. One JSON file per device in a root-owned run dir.
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import type { Engine, Lifetime } from '../../common/protocol';
 import type { ChainLink, ImageFormat, ImageSubtype } from '../../common/image';
 import type { VolumeRecord } from './volumes';
 import type { MountRecord } from './mounts';
+import { runDir } from './run-dir';
+
+export { runDir };
 
 export interface DiskRecord {
   device: string;
@@ -30,18 +32,6 @@ export interface DiskRecord {
   volumes?: VolumeRecord[];
   /** Mounts we made of this disk's volumes. */
   mounts?: MountRecord[];
-}
-
-export function runDir(): string {
-  const candidates = [process.env.VDISK_RUN_DIR,
-    process.getuid?.() === 0 ? '/run/vdisk' : undefined,
-    process.env.XDG_RUNTIME_DIR ? path.join(process.env.XDG_RUNTIME_DIR, 'vdisk') : undefined,
-    path.join(os.tmpdir(), `vdisk-${process.getuid?.() ?? 'user'}`)];
-  for (const c of candidates) {
-    if (!c) continue;
-    try { fs.mkdirSync(c, { recursive: true, mode: 0o700 }); fs.accessSync(c, fs.constants.W_OK); return c; } catch { /* next */ }
-  }
-  throw new Error('no writable run directory for vdisk state');
 }
 
 export class Registry {

@@ -72,3 +72,42 @@ export function holdersOf(name: string): string[] {
 function unescapeMountPath(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
+
+/** "loop3" for "/dev/loop3" (sysfs names block devices without /dev/). */
+export function devName(device: string): string {
+  return device.replace(/^\/dev\//, '');
+}
+
+/** loopInfo by device path. */
+export function loopInfoOf(device: string): LoopInfo | undefined {
+  return loopInfo(devName(device));
+}
+
+/** Whether the kernel still binds a loop device to a file (one stat; the full loopInfo is not needed). */
+export function isBound(device: string): boolean {
+  return fs.existsSync(`${SYS_BLOCK}/${devName(device)}/loop/backing_file`);
+}
+
+/**
+ * Waits until none of `devices` is bound. The kernel unbinds synchronously when we were the last opener; FUSE
+ * helpers and udev-style openers take a moment. False when one is still bound after `ms`.
+ */
+export async function waitUnbound(devices: string[], ms = 3000): Promise<boolean> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (!devices.some(isBound)) return true;
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** "major:minor" of any block device (a loop device or a partition the kernel made), or undefined when gone. */
+export function blockDevNo(device: string): string | undefined {
+  return read(`/sys/class/block/${devName(device)}/dev`);
+}
+
+/** The byte offset a loop device starts at in its backing file, or null when it is not bound. */
+export function loopOffset(device: string): number | null {
+  const s = read(`${SYS_BLOCK}/${devName(device)}/loop/offset`);
+  return s === undefined ? null : Number(s);
+}

@@ -9,7 +9,7 @@ import { WorkerError } from '../errors';
 import { run, which } from './engines/process';
 import { planAttach } from './plan';
 import { DiskRecord } from './registry';
-import { listLoops, loopInfo, mountsOf } from './sysfs';
+import { blockDevNo, listLoops, loopInfo, mountsOf } from './sysfs';
 import { kernelPartitions, probeFs, readPartitions, VolumeRecord } from './volumes';
 import type { MountRecord } from './mounts';
 
@@ -104,8 +104,7 @@ export async function udisksMount(device: string, readOnly: boolean): Promise<Mo
   const m = /^Mounted \S+ at (.+)$/m.exec(r.stdout);
   if (r.code !== 0 || !m) throw udisksError(`mount ${device}`, r);
   // the kernel's word over udisksctl's message (whose wording has changed between versions)
-  let devNo = '';
-  try { devNo = fs.readFileSync(`/sys/class/block/${device.slice(5)}/dev`, 'utf8').trim(); } catch { /* gone */ }
+  const devNo = blockDevNo(device);
   const where = devNo ? mountsOf(devNo) : [];
   return { device, mountPoint: where.length === 1 ? where[0] : m[1].replace(/\.$/, ''), kind: 'kernel', tool: 'udisks' };
 }

@@ -2,7 +2,7 @@
 // goes into the registry (for a later worker) and to the reaper (for a worker that dies).
 import * as fs from 'fs';
 import * as path from 'path';
-import { runDir } from '../registry';
+import { runDir } from '../run-dir';
 import { stopProcess, unmountFuse, alive, mountedUnder } from './process';
 
 export interface EngineHandle {
