@@ -20,8 +20,8 @@ export async function inspectOne(file: string): Promise<OneFile> {
   const r = await RangeReader.open(file);
   try {
     const parsed = await parseWith(r, file);
-  parsed.problems.push(...extensionProblems(file, parsed.format));
-  return { parsed, fileSize: r.size };
+    parsed.problems.push(...extensionProblems(file, parsed.format));
+    return { parsed, fileSize: r.size };
   } finally {
     await r.close();
   }
