@@ -110,7 +110,9 @@ export function chainAndProblems(info: ImageInfo): { chain: LayerView[]; problem
     const help = problemHelp(p.code);
     const inParent = IN_PARENT.exec(p.message)?.[1];
     let layer = 0;
-    if (inParent !== undefined) {
+    // a link problem is about the parent that failed (a deeper link's message names the layer that names it as
+    // "(in parent ...)"): it always gets the missing layer at the end of the chain
+    if (inParent !== undefined && !(p.code in LINK_CODES)) {
       const i = chain.findIndex((l) => l.path === inParent);
       layer = i >= 0 ? i : last;
     } else if (p.code in LINK_CODES) {
@@ -135,7 +137,7 @@ function roleOf(level: number): string {
 
 /** "..., tried relative /a/b.vhd, absolute /c/b.vhd" (src/formats/chain.ts) -> the places looked at. */
 export function triedIn(message: string): { how: string; path: string }[] {
-  const m = /, tried (.+)$/.exec(message);
+  const m = /, tried (.+)$/.exec(message.replace(IN_PARENT, ''));
   if (!m) return [];
   return m[1].split(/, (?=(?:relative|volume|absolute|name) )/).map((t) => {
     const sp = t.indexOf(' ');
