@@ -18,6 +18,7 @@ import { InspectorProvider, registerInspector } from './views/inspector/provider
 import { ImageDecorations } from './views/decorations';
 import { registerVolumeFs } from './views/volume-fs';
 import { shownInfos, askedQuestions } from './host/notify';
+import { CapabilityStore } from './host/capabilities';
 
 /** What the extension hands to tests (and to other extensions): no stability promise. */
 export interface VdiskApi {
@@ -65,7 +66,7 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
     // the view may be hidden: keep the status bar and the Explorer's Detach entry current anyway
     if (!disksView.visible) void client?.request(List).then(showDisks, () => undefined);
   });
-  client.on('crash', (e: { restartable: boolean }) => {
+  client.on('crash', (e) => {
     refresher.request();
     if (!e.restartable) {
       void vscode.window.showErrorMessage('The Virtual Disks worker keeps crashing and was stopped.', 'Restart Worker', 'Show Log').then((pick) => {
@@ -75,16 +76,13 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
     }
   });
 
-  const inspector = registerInspector(context, client, disks, { refresher, recent });
+  // menus, palette, welcome views, inspector buttons and error actions follow the worker's capability report
+  const caps = new CapabilityStore(context.globalState, client);
+  const inspector = registerInspector(context, client, disks, { refresher, recent, caps: () => caps.current });
 
-  void vscode.commands.executeCommand('setContext', 'vdisk.linuxFormats', process.platform === 'linux');
-  // the one-click Attach buttons (view title, Recent Images) show the command of the mode they use
-  const showDefaultAccess = () => void vscode.commands.executeCommand('setContext', 'vdisk.defaultReadOnly', config.defaultReadOnly());
-  showDefaultAccess();
   context.subscriptions.push(
-    log, disksView, recentView, refresher, shownErrors, shownInfos, askedQuestions, status, decorations, inspector,
+    log, disksView, recentView, refresher, shownErrors, shownInfos, askedQuestions, status, decorations, inspector, caps,
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('vdisk.defaultAccess')) showDefaultAccess();
       // a running worker takes new settings at once; a stopped one reads them when it starts
       if (config.affectsWorker(e) && client?.state === 'running') {
         void client.request(Configure, config.worker()).catch((err: Error) => log.error(`settings not applied: ${err.message}`));
@@ -92,7 +90,7 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
     }),
     registerVolumeFs(),
     vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, new ReportProvider(client, () => client!.request(List))),
-    ...registerCommands({ client, log, disks, disksView, refresher, recent }),
+    ...registerCommands({ client, log, disks, disksView, refresher, recent, caps }),
     { dispose: () => void client?.dispose() },
   );
   return { client, disks, disksView: disksView as vscode.TreeView<unknown>, refresher, status, recent, inspector, onDidShowError: shownErrors.event,

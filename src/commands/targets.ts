@@ -5,12 +5,16 @@ import type { DiskTreeNode } from '../views/attached-disks';
 import type { RecentNode } from '../views/recent-images';
 import type { AttachedDisk } from '../common/protocol';
 import { UserError } from '../host/run-command';
+import { knownCapabilities } from '../host/capabilities';
+import { attachableExtensions } from '../host/capability-keys';
 
 export const IMAGE_EXTENSIONS = ['vhd', 'vhdx', 'avhdx', 'iso', 'img'];
 export const LINUX_IMAGE_EXTENSIONS = ['qcow2', 'vmdk', 'vdi'];
 
+/** The file picker's filter: what the worker's capability report says this user can attach (all known kinds before it answers). */
 export function imageExtensions(): string[] {
-  return process.platform === 'linux' ? [...IMAGE_EXTENSIONS, ...LINUX_IMAGE_EXTENSIONS] : IMAGE_EXTENSIONS;
+  const caps = knownCapabilities();
+  return caps ? attachableExtensions(caps) : [...IMAGE_EXTENSIONS, ...LINUX_IMAGE_EXTENSIONS];
 }
 
 function isUri(v: unknown): v is vscode.Uri { return v instanceof vscode.Uri; }

@@ -2,7 +2,8 @@
 import * as assert from 'assert';
 import type { ImageInfo } from '../../src/common/image';
 import type { AttachedDisk } from '../../src/common/protocol';
-import { asRawImage, blockingProblemsFor, chainConflict, createDiffConflict, tooSmall } from '../../src/worker/attach-policy';
+import { asRawImage, blockingProblemsFor, tooSmall } from '../../src/worker/policy';
+import { chainConflict, createDiffConflict } from '../../src/worker/chain-guard';
 import { extensionProblems } from '../../src/formats/extension-check';
 
 function image(p: string, format: ImageInfo['format'], parents: string[] = [], size = 1 << 20): ImageInfo {

@@ -9,6 +9,7 @@ import type { ImageInfo } from '../../common/image';
 import type { WorkerClient } from '../../host/worker-client';
 import type { AttachedDisksProvider } from '../attached-disks';
 import type { Refresher } from '../refresher';
+import type { Capabilities } from '../../common/protocol';
 import { InspectorAssets, inspectorHtml, loadAssets } from './html';
 import { ActionId, FromWebview, InspectorModel, parseFromWebview, ToWebview } from './messages';
 import { attachmentsOf, buildReadyModel, triedIn } from './model';
@@ -29,6 +30,8 @@ const LABEL_OF: Record<ActionId, string> = {
 export interface InspectorExtras {
   refresher?: Refresher;
   recent?: { add(file: string): Promise<void>; childrenOf?(image: string): Promise<string[]>; onDidChangeTreeData?: vscode.Event<unknown> };
+  /** The worker's capability report: which attach buttons can work for this user here. */
+  caps?: () => Capabilities | undefined;
 }
 
 /** Milliseconds from openCustomDocument: webview created, page script running, first facts sent, first facts drawn. */
@@ -241,7 +244,7 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
     }
     s.statusFor = key;
     const model = buildReadyModel(s.info, disks, {
-      revision: ++this.revision, trusted: vscode.workspace.isTrusted, platform: process.platform,
+      revision: ++this.revision, trusted: vscode.workspace.isTrusted, caps: this.extras.caps?.(),
       busy: s.busy, status: s.status, inspectMs: s.inspectMs, recentChildren: s.recentChildren,
     });
     if (s.timings.factsPostedMs === undefined) s.timings.factsPostedMs = performance.now() - s.openedAt;
