@@ -19,6 +19,7 @@ import { ImageDecorations } from './views/decorations';
 import { registerVolumeFs } from './views/volume-fs';
 import { shownInfos, askedQuestions } from './host/notify';
 import { CapabilityStore } from './host/capabilities';
+import { registerImageFileSystem } from './views/image-fs';
 
 /** What the extension hands to tests (and to other extensions): no stability promise. */
 export interface VdiskApi {
@@ -35,6 +36,8 @@ export interface VdiskApi {
   onDidAsk: vscode.Event<{ message: string; detail: string; confirm: string }>;
   /** Explorer badges; `markBrowsed(uri)` for images open for browsing. */
   decorations: ImageDecorations;
+  /** Fires once a settings change reached a running worker (vdisk/configure answered), with the error if it failed. */
+  onDidConfigureWorker: vscode.Event<Error | undefined>;
 }
 
 let client: WorkerClient | undefined;
@@ -79,22 +82,24 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
   // menus, palette, welcome views, inspector buttons and error actions follow the worker's capability report
   const caps = new CapabilityStore(context.globalState, client);
   const inspector = registerInspector(context, client, disks, { refresher, recent, caps: () => caps.current });
-
+  const configured = new vscode.EventEmitter<Error | undefined>();
   context.subscriptions.push(
-    log, disksView, recentView, refresher, shownErrors, shownInfos, askedQuestions, status, decorations, inspector, caps,
+    log, disksView, recentView, refresher, shownErrors, shownInfos, askedQuestions, status, decorations, inspector, caps, configured,
     vscode.workspace.onDidChangeConfiguration((e) => {
       // a running worker takes new settings at once; a stopped one reads them when it starts
       if (config.affectsWorker(e) && client?.state === 'running') {
-        void client.request(Configure, config.worker()).catch((err: Error) => log.error(`settings not applied: ${err.message}`));
+        void client.request(Configure, config.worker()).then(() => configured.fire(undefined),
+          (err: Error) => { log.error(`settings not applied: ${err.message}`); configured.fire(err); });
       }
     }),
     registerVolumeFs(),
     vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, new ReportProvider(client, () => client!.request(List))),
+    registerImageFileSystem(client),
     ...registerCommands({ client, log, disks, disksView, refresher, recent, caps }),
     { dispose: () => void client?.dispose() },
   );
   return { client, disks, disksView: disksView as vscode.TreeView<unknown>, refresher, status, recent, inspector, onDidShowError: shownErrors.event,
-    onDidInform: shownInfos.event, onDidAsk: askedQuestions.event, decorations };
+    onDidInform: shownInfos.event, onDidAsk: askedQuestions.event, decorations, onDidConfigureWorker: configured.event };
 }
 
 export async function deactivate(): Promise<void> {

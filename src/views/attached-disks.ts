@@ -7,6 +7,7 @@ import { problemItem } from './problem-item';
 import type { AttachedDisk, VolumeInfo } from '../common/protocol';
 import type { ChainLink, Problem } from '../common/image';
 import { formatBytes } from '../common/describe';
+import { layerRole } from './inspector/model';
 
 export type DiskTreeNode =
   | { kind: 'disk'; id: string; disk: AttachedDisk }
@@ -138,12 +139,11 @@ export class AttachedDisksProvider implements vscode.TreeDataProvider<DiskTreeNo
         const last = (node.disk.chain?.length ?? 0) <= node.level + 1;
         const item = new vscode.TreeItem(path.basename(l.path), vscode.TreeItemCollapsibleState.None);
         item.id = node.id;
-        item.description = [node.level === 1 ? 'parent' : `ancestor ${node.level}`, l.format + (l.subtype ? ` ${l.subtype}` : '')].join(' · ');
-        item.tooltip = new vscode.MarkdownString(`**${escapeMd(l.path)}**\n\n${l.format}${l.subtype ? ` (${l.subtype})` : ''}${l.id ? `\n\nid \`${l.id}\`` : ''}`
-          + `\n\nIn use as the ${node.level === 1 ? 'parent' : 'ancestor'} of ${escapeMd(path.basename(node.disk.image ?? node.disk.device))}: it must not change while the disk is attached.`);
+        item.description = [layerRole(l, node.level), l.format + (l.subtype ? ` ${l.subtype}` : '')].join(' · ');
+        item.tooltip = new vscode.MarkdownString(`**${escapeMd(l.path)}**\n\n${l.format}${l.subtype ? ` (${l.subtype})` : ''}${l.id ? `\n\nid \`${l.id}\`` : ''}`);
         item.iconPath = last && node.disk.problems?.length
           ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground'))
-          : new vscode.ThemeIcon('layers');
+          : new vscode.ThemeIcon(node.level === 0 ? 'file-binary' : l.role === 'extent' || l.role === 'data-file' ? 'file' : 'layers');
         item.resourceUri = vscode.Uri.file(l.path);
         item.contextValue = 'vdisk.image hasImage';
         return item;
