@@ -125,11 +125,11 @@ describe('worker supervision', function () {
     }
   });
 
-  it('forwards the worker\'s stderr to the log with its level', async () => {
+  it('forwards the worker\'s stderr to the log with its level (a refusal at debug: the client logs it once)', async () => {
     const log = captureLog();
     client = newClient({ log });
     await client.request(P.Inspect, { path: '/nonexistent/x.vhd' }).catch(() => undefined);
-    await waitFor(() => log.lines.some((l) => /^warn \[worker\] NotFound: \/nonexistent\/x\.vhd does not exist/.test(l)));
+    await waitFor(() => log.lines.some((l) => /^debug \[worker\] NotFound: \/nonexistent\/x\.vhd does not exist/.test(l)));
   });
 
   it('refuses a client of another protocol version with a clear error', async () => {
