@@ -93,12 +93,10 @@ describe('policy', () => {
     assert.ok(capabilities(env({ browse: true })).kinds.every((k) => k.browse));
   });
 
-  it('lists every file an attach opens: chain, qcow2 backing file, VMDK extents', () => {
-    const chain = image('vhdx', 'differencing', { chain: [{ path: '/a/c.avhdx', format: 'vhdx', subtype: 'differencing', id: null }, { path: '/b/p.vhdx', format: 'vhdx', subtype: 'dynamic', id: null }] });
-    assert.deepStrictEqual(filesOpened(chain, true), [{ path: '/a/c.avhdx', write: false }, { path: '/b/p.vhdx', write: false }]);
-    assert.deepStrictEqual(filesOpened(image('qcow2', null, { details: { backingFile: '../base.qcow2' } }), false),
-      [{ path: '/img/a.qcow2', write: true }, { path: '/base.qcow2', write: false }]);
-    assert.deepStrictEqual(filesOpened(image('vmdk', null, { details: { extents: [{ file: 'a-flat.vmdk' }, { file: null }] } }), false),
-      [{ path: '/img/a.vmdk', write: true }, { path: '/img/a-flat.vmdk', write: true }]);
+  it('lists every file an attach opens from the chain\'s layers; read-write writes only the image and its own extents', () => {
+    const link = (p: string, role: string, of?: number) => ({ path: p, format: 'vmdk' as const, subtype: null, id: null, role, ...(of !== undefined ? { of } : {}) }) as ImageInfo['chain'][number];
+    const chain = image('vmdk', null, { chain: [link('/a/c.vmdk', 'image'), link('/a/c-f001.vmdk', 'extent', 0), link('/b/p.vmdk', 'parent', 0), link('/b/p-f001.vmdk', 'extent', 2)] });
+    assert.deepStrictEqual(filesOpened(chain, false), [{ path: '/a/c.vmdk', write: true }, { path: '/a/c-f001.vmdk', write: true }, { path: '/b/p.vmdk', write: false }, { path: '/b/p-f001.vmdk', write: false }]);
+    assert.ok(filesOpened(chain, true).every((f) => !f.write));
   });
 });

@@ -109,7 +109,15 @@ describe('linux: elevation for an unprivileged user (sudo)', function () {
     fs.chownSync(child, NOBODY, NOBODY);
     r = cliAsNobody(['attach', '--elevate', '--read-only', child]);
     assert.strictEqual(r.status, 2, r.stderr);
-    assert.match(r.stderr, /nobody cannot read .*locked\/base\.vhd/);
+    assert.match(r.stderr, /locked\/base\.vhd: nobody may not read it \(EACCES\)/); // found by the layer check, never opened
+    const lockedBacking = path.join(parentDir, 'base.qcow2');
+    cp.execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', lockedBacking, '16M']);
+    const over = path.join(dir, 'over.qcow2');
+    cp.execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', lockedBacking, '-F', 'qcow2', over]);
+    fs.chownSync(over, NOBODY, NOBODY);
+    r = cliAsNobody(['attach', '--elevate', '--read-only', over]);
+    assert.strictEqual(r.status, 2, r.stderr);
+    assert.match(r.stderr, /locked\/base\.qcow2: nobody may not read it \(EACCES\)/);
     const rootRaw = path.join(dir, 'raw.img');
     fs.chownSync(rootRaw, 0, 0);
     r = cliAsNobody(['attach', '--elevate', rootRaw]);

@@ -5,8 +5,8 @@ import * as fs from 'fs';
 import { ErrorCode } from '../../common/protocol';
 import { WorkerError } from '../errors';
 import type { ImageInfo } from '../../common/image';
-import { inspectImage } from '../../formats';
 import { filesOpened } from '../policy';
+import { setLayerAccessCheck } from '../../formats/layers';
 
 export interface ServedUser { uid: number; gid: number; name: string }
 
@@ -36,6 +36,12 @@ export function serveInvokingUser(env: NodeJS.ProcessEnv = process.env): ServedU
   const pw = passwdEntry(uid);
   const gid = env.PKEXEC_UID === undefined && env.SUDO_GID !== undefined ? Number(env.SUDO_GID) : pw?.gid ?? uid;
   served = { uid, gid, name: pw?.name ?? `uid ${uid}` };
+  const user = served;
+  // every layer the format layer, the engines and the block readers open is checked against this user's rights
+  setLayerAccessCheck((real, write) => {
+    const err = userAccess(user, [{ path: real, write }])[0];
+    return err ? `${real}: ${user.name} may not ${write ? 'write' : 'read'} it (${err})` : null;
+  });
   return served;
 }
 
@@ -83,22 +89,9 @@ export function giveToUser(dir: string): void {
   if (served) fs.chownSync(dir, served.uid, served.gid);
 }
 
-/**
- * Every file the attach opens (chain layers, qcow2 backing files, VMDK extents) must be readable by the served user,
- * and the files written writable. qcow2 backing chains are not part of the format layer's chain: they are followed
- * here, each backing file checked before it is read.
- */
+/** Every file the attach opens (each layer of the chain) must be readable by the served user, those written writable. */
 export async function requireUserAccessToImage(image: ImageInfo, readOnly: boolean): Promise<void> {
-  if (!served) return;
-  let files = filesOpened(image, readOnly);
-  requireUserAccess(files);
-  for (let depth = 0, cur = image; cur.format === 'qcow2' && typeof cur.details?.backingFile === 'string' && cur.details.backingFile; depth++) {
-    if (depth >= 16) throw new WorkerError(ErrorCode.ImageProblem, `${image.path}: the qcow2 backing chain is deeper than 16`, { reason: 'chain-too-deep' });
-    const backing = files[files.length - 1].path;
-    cur = await inspectImage(backing);
-    files = filesOpened(cur, true);
-    requireUserAccess(files);
-  }
+  if (served) requireUserAccess(filesOpened(image, readOnly));
 }
 
 /** The elevated worker detaches, mounts and unmounts only disks it attached for the served user. */
