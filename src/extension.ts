@@ -63,6 +63,10 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
         if (pick === 'Restart Worker') void vscode.commands.executeCommand('vdisk.restartWorker');
         if (pick === 'Show Log') log.show(true);
       });
+    } else if (e.elevated) {
+      // its session disks went with it; the next action uses an unelevated worker until the user elevates again
+      void vscode.window.showWarningMessage(`The elevated Virtual Disks worker ended (${e.how}); disks it attached for this session were released.`, 'Show Log')
+        .then((pick) => { if (pick === 'Show Log') log.show(true); });
     }
   });
 

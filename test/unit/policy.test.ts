@@ -8,7 +8,7 @@ import { capabilityReport } from '../../src/common/describe-capabilities';
 const TOOLS = { 'qemu-storage-daemon': true, vhdimount: true, fusermount3: true, udisksctl: true, pkexec: true, sudo: true, fuseiso: true, 'ntfs-3g': true, fusefat: true };
 function env(o: Partial<Environment> = {}): Environment {
   return { platform: 'linux', user: { uid: 1000, name: 'ann' }, privileged: false, elevated: false, loop: true, fuse: true, tools: { ...TOOLS },
-    udisks: 'systemd-udevd is not running', polkitAgent: null, virtdisk: null, browse: false, notes: [], ...o };
+    udisks: 'systemd-udevd is not running', polkitAgent: null, virtdisk: null, browse: false, userAllowOther: false, notes: [], ...o };
 }
 function image(format: ImageInfo['format'], subtype: ImageInfo['subtype'] = null, o: Partial<ImageInfo> = {}): ImageInfo {
   return { path: `/img/a.${format}`, format, subtype, virtualSize: 1 << 20, fileSize: 1 << 20, blockSize: null, logicalSectorSize: 512, physicalSectorSize: 512,
@@ -56,6 +56,9 @@ describe('policy', () => {
     assert.strictEqual(kind(c, 'qcow2').readWrite, 'elevation');
     assert.deepStrictEqual(c.elevation.find((e) => e.available)?.route, 'pkexec');
     assert.strictEqual(c.unprivilegedRoute?.available, true);
+    assert.match(kind(c, 'qcow2').readOnlyWhy!, /user_allow_other.*0-byte file/);
+    const allowed = capabilities(env({ udisks: null, polkitAgent: 'polkit-gnome-au', userAllowOther: true }));
+    assert.match(kind(allowed, 'qcow2').readOnlyWhy!, /does not drive that route yet/);
   });
 
   it('no route at all: "no", naming what is missing', () => {
