@@ -27,6 +27,7 @@ export interface VdiskApi {
   recent: RecentImagesProvider;
   inspector: InspectorProvider;
   onDidShowError: vscode.Event<{ command: string; message: string; actions: string[] }>;
+  caps: CapabilityStore;
 }
 
 let client: WorkerClient | undefined;
@@ -85,7 +86,7 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
     ...registerCommands({ client, log, disks, disksView, refresher, recent, caps }),
     { dispose: () => void client?.dispose() },
   );
-  return { client, disks, disksView: disksView as vscode.TreeView<unknown>, refresher, status, recent, inspector, onDidShowError: shownErrors.event };
+  return { client, disks, disksView: disksView as vscode.TreeView<unknown>, refresher, status, recent, inspector, onDidShowError: shownErrors.event, caps };
 }
 
 export async function deactivate(): Promise<void> {
