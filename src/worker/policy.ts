@@ -74,6 +74,11 @@ function ruleFor(kind: ImageKind, platform: NodeJS.Platform): Rule {
 export function checkAttach(image: ImageInfo, readOnly: boolean, platform: NodeJS.Platform): void {
   const rule = ruleFor(kindOf(image), platform);
   const name = path.basename(image.path);
+  if (rule.engine === null && platform === 'win32' && image.format === 'raw') {
+    throw new WorkerError(ErrorCode.NotSupported,
+      `${name} is a raw disk image: Windows attaches only VHD, VHDX and ISO images. Use "Browse Disk Image" to read its files without attaching it, or convert it to VHDX.`,
+      { path: image.path, reason: 'raw-not-attachable-on-windows' });
+  }
   if (rule.engine === null) {
     const reason = platform === 'win32' ? 'format-not-attachable-on-windows' : 'platform';
     throw new WorkerError(ErrorCode.UnsupportedImage, `${name} is a ${image.format} image: ${rule.why}`, { path: image.path, reason });

@@ -25,7 +25,8 @@ describe('policy', () => {
     refuses(() => checkAttach(image('iso'), false, 'linux'), 'iso-read-write');
     refuses(() => checkAttach(image('udf'), false, 'win32'), 'iso-read-write');
     refuses(() => checkAttach(image('vhdx', 'differencing'), false, 'linux'), 'differencing-read-write');
-    refuses(() => checkAttach(image('raw'), true, 'win32'), 'format-not-attachable-on-windows');
+    assert.throws(() => checkAttach(image('raw'), true, 'win32'), (e: unknown) => (e as { code: number }).code === P.ErrorCode.NotSupported
+      && (e as { data: P.ErrorData }).data.reason === 'raw-not-attachable-on-windows' && /"Browse Disk Image"/.test((e as Error).message));
     refuses(() => checkAttach(image('qcow2'), true, 'win32'), 'format-not-attachable-on-windows');
     checkAttach(image('vhdx', 'differencing'), false, 'win32');
     checkAttach(image('iso'), true, 'linux');

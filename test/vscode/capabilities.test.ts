@@ -15,6 +15,8 @@ async function api(): Promise<VdiskApi> {
 
 describe('capabilities (extension host)', function () {
   this.timeout(60_000);
+  // later suites check that activation alone starts no worker: leave none running
+  after(async () => { await (await api()).client.stop(); });
 
   it('takes the worker\'s report from its first answer, with every image kind', async () => {
     const a = await api();
