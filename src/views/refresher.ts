@@ -14,6 +14,9 @@ export class Refresher implements vscode.Disposable {
     private readonly isVisible: () => boolean,
     onDidChangeVisibility: vscode.Event<unknown>,
     private readonly delayMs = 150,
+    /** The debounce timer; tests pass their own to step time instead of sleeping. */
+    private readonly timers: { set(fn: () => void, ms: number): NodeJS.Timeout; clear(t: NodeJS.Timeout | undefined): void } =
+      { set: (fn, ms) => setTimeout(fn, ms), clear: (t) => clearTimeout(t) },
   ) {
     this.disposables.push(onDidChangeVisibility(() => { if (this.isVisible() && this.stale) this.request(); }));
   }
@@ -21,13 +24,13 @@ export class Refresher implements vscode.Disposable {
   /** Something may have changed: reload soon if visible, else when next shown. */
   request(): void {
     if (!this.isVisible()) { this.stale = true; return; }
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.now(), this.delayMs);
+    this.timers.clear(this.timer);
+    this.timer = this.timers.set(() => void this.now(), this.delayMs);
   }
 
   /** Reload right away (the Refresh command, and after our own attach/detach); resolves when painted. */
   async now(): Promise<void> {
-    clearTimeout(this.timer);
+    this.timers.clear(this.timer);
     this.stale = false;
     if (this.running) { this.again = true; return this.running; }
     this.running = (async () => {
@@ -37,7 +40,7 @@ export class Refresher implements vscode.Disposable {
   }
 
   dispose(): void {
-    clearTimeout(this.timer);
+    this.timers.clear(this.timer);
     for (const d of this.disposables) d.dispose();
   }
 }

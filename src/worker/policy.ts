@@ -225,15 +225,12 @@ export function linuxEngine(image: Pick<ImageInfo, 'format' | 'subtype'>): 'loop
 }
 
 /**
- * Every file an attach opens: the format layer's chain lists each layer (VHD/VHDX parents, qcow2 backing and data
- * files, VMDK extents and parents, formats/layers.ts). A read-write attach writes the image and its own extents and
- * data file; every deeper layer is only read.
+ * Every file an attach opens: the format layer's chain lists each one (src/formats/layers.ts: parents, qcow2 backing
+ * and data files, VMDK extents and parents). Written on a read-write attach: the image and the extents and data file
+ * it pulls in itself (level 1); parents and backing files are only read.
  */
 export function filesOpened(image: ImageInfo, readOnly: boolean): { path: string; write: boolean }[] {
-  const out = image.chain.map((c, i) => ({
-    path: c.path,
-    write: !readOnly && (i === 0 || ((c.role === 'extent' || c.role === 'data-file') && c.of === 0)),
-  }));
+  const out = image.chain.map((c, i) => ({ path: c.path, write: !readOnly && (i === 0 || ((c.level ?? 2) === 1 && (c.role === 'extent' || c.role === 'data-file'))) }));
   if (!out.length) out.push({ path: image.path, write: !readOnly });
   return out.filter((f, i) => out.findIndex((g) => g.path === f.path) === i);
 }

@@ -102,14 +102,24 @@ export async function checkFile(file: string, expect: ProblemCode | null = null,
   return { failure, ms, info };
 }
 
-/** qemu's driver for each format it can open, and the refusals that are known, deliberate differences. */
+/** qemu's driver for each format it can open. */
 const QEMU_DRIVER: Partial<Record<string, string>> = { vhd: 'vpc', vhdx: 'vhdx', qcow2: 'qcow2', vmdk: 'vmdk', vdi: 'vdi' };
-const KNOWN_DIFFERENCES: [RegExp, string][] = [
-  [/No such file or directory|Invalid argument|Input\/output error/, 'vmdk: extent files are not opened by the format layer'],
-  [/^$/, 'qemu-img prints nothing (LUKS encryption without a key)'],
-  [/Operation not supported/, 'vhdx: qemu cannot open differencing VHDX'],
-  [/Too much extra metadata in snapshot table entry/, 'qcow2: snapshot entries are not walked'],
+
+/**
+ * qemu-img refusals of images vdisk reports clean that are known, deliberate differences: per format, the message
+ * qemu prints, when it applies, and why. Nothing else is forgiven (no blanket errno texts, no empty output).
+ */
+interface KnownDifference { format: string; message: RegExp; applies?: (info: ImageInfo) => boolean; reason: string }
+export const KNOWN_DIFFERENCES: KnownDifference[] = [
+  { format: 'qcow2', message: /^$/, applies: (i) => i.details?.encrypted === true,
+    reason: 'an encrypted qcow2 (LUKS) cannot be opened without its key; qemu-img exits silently' },
+  { format: 'qcow2', message: /Too much extra metadata in snapshot table entry/,
+    reason: 'snapshot table entries are not walked (vdisk attaches the active layer only)' },
 ];
+
+export function knownDifference(info: ImageInfo, message: string): KnownDifference | undefined {
+  return KNOWN_DIFFERENCES.find((k) => k.format === info.format && k.message.test(message) && (k.applies?.(info) ?? true));
+}
 
 /**
  * Differential oracle, sampled (it spawns qemu-img): an image vdisk reports clean that qemu-img refuses to open is
@@ -123,7 +133,7 @@ export function qemuRefusal(file: string, info: ImageInfo): CaseFailure | null {
   if (q.error) throw new Error(`qemu-img cannot run: ${q.error.message} (apt-get install qemu-utils)`);
   if (q.status === 0) return null;
   const msg = q.stderr.trim().split('\n')[0].replace(/^qemu-img: Could not open '[^']*': /, '');
-  if (KNOWN_DIFFERENCES.some(([re]) => re.test(msg))) return null;
+  if (knownDifference(info, msg)) return null;
   return { kind: 'qemu-refuses', error: `reported clean, but qemu-img refuses it: ${msg}` };
 }
 

@@ -97,10 +97,19 @@ describe('policy', () => {
     assert.ok(capabilities(env({ browse: true })).kinds.every((k) => k.browse));
   });
 
-  it('lists every file an attach opens from the chain\'s layers; read-write writes only the image and its own extents', () => {
-    const link = (p: string, role: string, of?: number) => ({ path: p, format: 'vmdk' as const, subtype: null, id: null, role, ...(of !== undefined ? { of } : {}) }) as ImageInfo['chain'][number];
-    const chain = image('vmdk', null, { chain: [link('/a/c.vmdk', 'image'), link('/a/c-f001.vmdk', 'extent', 0), link('/b/p.vmdk', 'parent', 0), link('/b/p-f001.vmdk', 'extent', 2)] });
-    assert.deepStrictEqual(filesOpened(chain, false), [{ path: '/a/c.vmdk', write: true }, { path: '/a/c-f001.vmdk', write: true }, { path: '/b/p.vmdk', write: false }, { path: '/b/p-f001.vmdk', write: false }]);
-    assert.ok(filesOpened(chain, true).every((f) => !f.write));
+  it('lists every file an attach opens: chain, qcow2 backing file, VMDK extents', () => {
+    const chain = image('vhdx', 'differencing', { chain: [{ path: '/a/c.avhdx', format: 'vhdx', subtype: 'differencing', id: null }, { path: '/b/p.vhdx', format: 'vhdx', subtype: 'dynamic', id: null }] });
+    assert.deepStrictEqual(filesOpened(chain, true), [{ path: '/a/c.avhdx', write: false }, { path: '/b/p.vhdx', write: false }]);
+    // every layer comes from the chain the format layer resolved (src/formats/layers.ts), with its role
+    assert.deepStrictEqual(filesOpened(image('qcow2', null, { chain: [
+      { path: '/img/a.qcow2', format: 'qcow2', subtype: 'dynamic', id: null, role: 'image', level: 1 },
+      { path: '/data/a.raw', format: 'raw', subtype: null, id: null, role: 'data-file', level: 1, of: 0 },
+      { path: '/base.qcow2', format: 'qcow2', subtype: 'dynamic', id: null, role: 'backing', level: 2, of: 0 },
+      { path: '/base.raw', format: 'raw', subtype: null, id: null, role: 'data-file', level: 2, of: 2 }] }), false),
+    [{ path: '/img/a.qcow2', write: true }, { path: '/data/a.raw', write: true }, { path: '/base.qcow2', write: false }, { path: '/base.raw', write: false }]);
+    assert.deepStrictEqual(filesOpened(image('vmdk', null, { chain: [
+      { path: '/img/a.vmdk', format: 'vmdk', subtype: 'fixed', id: null, role: 'image', level: 1 },
+      { path: '/img/a-flat.vmdk', format: 'raw', subtype: null, id: null, role: 'extent', level: 1, of: 0 }] }), false),
+    [{ path: '/img/a.vmdk', write: true }, { path: '/img/a-flat.vmdk', write: true }]);
   });
 });

@@ -167,7 +167,12 @@ describeLinux('commands and tree (extension host)', 'its images are made with tr
     const [disk] = (await vscode.commands.executeCommand<AttachedDisk[]>('vdisk.attachReadOnly', vscode.Uri.file(raw)))!;
     const node = (await roots(a)).find((n) => n.kind === 'disk' && n.disk.device === disk.device)!;
     assert.strictEqual(await vscode.commands.executeCommand('vdisk.copyDevicePath', node), disk.device);
-    await vscode.commands.executeCommand('vdisk.revealImage', node);
+    assert.strictEqual(await vscode.commands.executeCommand('vdisk.revealImage', node), raw, 'reveals the image of that disk in the Explorer');
+    // a disk without an image file: a clear error instead of a silent no-op
+    const shown = nextError(a);
+    const diskNode = node as Extract<DiskTreeNode, { kind: 'disk' }>;
+    await vscode.commands.executeCommand('vdisk.revealImage', { ...diskNode, disk: { ...diskNode.disk, image: undefined } });
+    assert.match((await shown).message, /no image file to reveal/);
     await vscode.commands.executeCommand('vdisk.detach', node);
   });
 
@@ -236,19 +241,30 @@ describeLinux('commands and tree (extension host)', 'its images are made with tr
     let visible = false;
     let reloads = 0;
     const shown = new vscode.EventEmitter<void>();
-    const r = new Refresher(async () => { reloads++; }, () => visible, shown.event, 30);
+    // a hand-stepped debounce timer: what is pending is inspected and fired by the test, no sleeping
+    const pending = new Map<NodeJS.Timeout, () => void>();
+    let n = 0;
+    const timers = {
+      set: (fn: () => void, ms: number) => { assert.strictEqual(ms, 30); const t = n++ as unknown as NodeJS.Timeout; pending.set(t, fn); return t; },
+      clear: (t: NodeJS.Timeout | undefined) => { if (t !== undefined) pending.delete(t); },
+    };
+    const fire = async () => { const fns = [...pending.values()]; pending.clear(); for (const f of fns) f(); await r.now(); };
+    const r = new Refresher(async () => { reloads++; }, () => visible, shown.event, 30, timers);
     try {
       r.request(); r.request();
-      await new Promise((res) => setTimeout(res, 80));
+      assert.strictEqual(pending.size, 0, 'hidden: nothing scheduled');
       assert.strictEqual(reloads, 0, 'hidden: no reload');
       visible = true; shown.fire();
-      await new Promise((res) => setTimeout(res, 80));
-      assert.strictEqual(reloads, 1, 'shown again: one reload for the stale state');
+      assert.strictEqual(pending.size, 1, 'shown again: one reload scheduled for the stale state');
+      const f = [...pending.values()][0]; pending.clear(); f();
+      await r.now(); // joins the reload the timer started, then reloads once more
+      assert.strictEqual(reloads, 2);
       for (let i = 0; i < 10; i++) r.request();
-      await new Promise((res) => setTimeout(res, 80));
-      assert.strictEqual(reloads, 2, 'a burst of requests: one reload');
-      await r.now();
-      assert.strictEqual(reloads, 3);
+      assert.strictEqual(pending.size, 1, 'a burst of requests: one pending reload');
+      await fire();
+      assert.strictEqual(reloads, 4, 'the burst reloaded once (plus the explicit now())');
+      shown.fire();
+      assert.strictEqual(pending.size, 0, 'shown while not stale: nothing to do');
     } finally { r.dispose(); shown.dispose(); }
   });
 

@@ -2,6 +2,7 @@
 // connection and checks every file it opens, and every mount point it makes, against that user's rights.
 import * as cp from 'child_process';
 import * as fs from 'fs';
+import * as path from 'path';
 import { ErrorCode } from '../../common/protocol';
 import { WorkerError } from '../errors';
 import type { ImageInfo } from '../../common/image';
@@ -84,14 +85,24 @@ export function requireUserAccess(files: { path: string; write: boolean }[]): vo
     { reason: 'user-access', path: d.path });
 }
 
-/** A folder the elevated worker made for the served user (a mount point): theirs, not root's. */
-export function giveToUser(dir: string): void {
-  if (served) fs.chownSync(dir, served.uid, served.gid);
+/** What the elevated worker made for the served user (a mount point, a new image, extracted files): theirs, not root's. */
+export function giveToUser(file: string): void {
+  if (!served) return;
+  const u = served;
+  const walk = (p: string) => {
+    fs.lchownSync(p, u.uid, u.gid);
+    if (fs.lstatSync(p).isDirectory()) for (const e of fs.readdirSync(p)) walk(path.join(p, e));
+  };
+  walk(file);
 }
 
-/** Every file the attach opens (each layer of the chain) must be readable by the served user, those written writable. */
+/**
+ * Every file the attach opens (every layer of the chain: parents, qcow2 backing and data files, VMDK extents) must be
+ * readable by the served user, and the files written writable.
+ */
 export async function requireUserAccessToImage(image: ImageInfo, readOnly: boolean): Promise<void> {
-  if (served) requireUserAccess(filesOpened(image, readOnly));
+  if (!served) return;
+  requireUserAccess(filesOpened(image, readOnly));
 }
 
 /** The elevated worker detaches, mounts and unmounts only disks it attached for the served user. */
