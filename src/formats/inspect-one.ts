@@ -11,6 +11,7 @@ import { inspectVmdk } from './vmdk/inspect';
 import { inspectVdi } from './vdi/inspect';
 import { readPartitionTable } from './partitions';
 import { problem } from './problems';
+import { extensionProblems } from './extension-check';
 import { ParsedImage, baseParsed } from './types';
 
 export interface OneFile { parsed: ParsedImage; fileSize: number }
@@ -18,7 +19,9 @@ export interface OneFile { parsed: ParsedImage; fileSize: number }
 export async function inspectOne(file: string): Promise<OneFile> {
   const r = await RangeReader.open(file);
   try {
-    return { parsed: await parseWith(r, file), fileSize: r.size };
+    const parsed = await parseWith(r, file);
+    parsed.problems.push(...extensionProblems(file, parsed.format));
+    return { parsed, fileSize: r.size };
   } finally {
     await r.close();
   }
