@@ -31,6 +31,7 @@ export interface VdiskApi {
   recent: RecentImagesProvider;
   inspector: InspectorProvider;
   onDidShowError: vscode.Event<{ command: string; message: string; actions: string[] }>;
+  caps: CapabilityStore;
   /** Successes shown as notifications, and modal questions asked (neither is observable through the API). */
   onDidInform: vscode.Event<{ message: string }>;
   onDidAsk: vscode.Event<{ message: string; detail: string; confirm: string }>;
@@ -79,6 +80,10 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
         if (pick === 'Restart Worker') void vscode.commands.executeCommand('vdisk.restartWorker');
         if (pick === 'Show Log') log.show(true);
       });
+    } else if (e.elevated) {
+      // its session disks went with it; the next action uses an unelevated worker until the user elevates again
+      void vscode.window.showWarningMessage(`The elevated Virtual Disks worker ended (${e.how}); disks it attached for this session were released.`, 'Show Log')
+        .then((pick) => { if (pick === 'Show Log') log.show(true); });
     }
   });
 
@@ -102,7 +107,7 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
     { dispose: () => void client?.dispose() },
   );
   return { client, disks, disksView: disksView as vscode.TreeView<unknown>, refresher, status, recent, inspector, onDidShowError: shownErrors.event,
-    onDidInform: shownInfos.event, onDidAsk: askedQuestions.event, decorations, onDidConfigureWorker: configured.event };
+    onDidInform: shownInfos.event, onDidAsk: askedQuestions.event, decorations, onDidConfigureWorker: configured.event, caps };
 }
 
 export async function deactivate(): Promise<void> {
