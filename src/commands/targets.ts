@@ -4,10 +4,11 @@ import * as path from 'path';
 import type { DiskTreeNode } from '../views/attached-disks';
 import type { RecentNode } from '../views/recent-images';
 import type { AttachedDisk } from '../common/protocol';
+import { extensionsOf } from '../common/formats';
 import { UserError } from '../host/run-command';
 
-export const IMAGE_EXTENSIONS = ['vhd', 'vhdx', 'avhdx', 'iso', 'img'];
-export const LINUX_IMAGE_EXTENSIONS = ['qcow2', 'vmdk', 'vdi'];
+export const IMAGE_EXTENSIONS = extensionsOf((f) => f.menus === 'all');
+export const LINUX_IMAGE_EXTENSIONS = extensionsOf((f) => f.menus === 'linux');
 
 export function imageExtensions(): string[] {
   return process.platform === 'linux' ? [...IMAGE_EXTENSIONS, ...LINUX_IMAGE_EXTENSIONS] : IMAGE_EXTENSIONS;

@@ -1,7 +1,9 @@
 // What the format layer says about an image file; crosses the worker boundary as-is.
 // Field names are fixed by the CLI's `inspect --json` contract (docs/protocol.md).
 
-export type ImageFormat = 'vhd' | 'vhdx' | 'iso' | 'udf' | 'qcow2' | 'vmdk' | 'vdi' | 'raw';
+import type { ImageFormat } from './formats';
+
+export type { ImageFormat };
 export type ImageSubtype = 'fixed' | 'dynamic' | 'differencing' | null;
 
 export interface Problem {

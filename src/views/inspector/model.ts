@@ -3,6 +3,7 @@ import * as path from 'path';
 import type { ImageInfo } from '../../common/image';
 import type { AttachedDisk } from '../../common/protocol';
 import { formatBytes } from '../../common/describe';
+import { formatName } from '../../common/formats';
 import type { ActionId, ActionView, AttachmentView, FactView, LayerView, ProblemView, ReadyModel } from './messages';
 import { problemHelp } from './problem-help';
 
@@ -26,12 +27,8 @@ const LINK_CODES: Record<string, string> = {
 const LAST_LAYER_CODES = new Set(['chain-cycle', 'chain-too-deep']);
 const IN_PARENT = / \(in parent (.+)\)$/;
 
-const FORMAT_NAMES: Record<string, string> = {
-  vhd: 'VHD', vhdx: 'VHDX', iso: 'ISO 9660', udf: 'UDF', qcow2: 'QCOW2', vmdk: 'VMDK', vdi: 'VDI', raw: 'Raw',
-};
-
 export function kindOf(format: string, subtype: string | null): string {
-  return `${FORMAT_NAMES[format] ?? format}${subtype ? ` ${subtype}` : ''}`;
+  return `${formatName(format)}${subtype ? ` ${subtype}` : ''}`;
 }
 
 const bytes = (n: number): string => `${formatBytes(n)} (${n.toLocaleString('en-US')} bytes)`;

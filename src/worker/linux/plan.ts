@@ -1,42 +1,34 @@
-// Which Linux engine turns an image into a block device, decided from the format layer's reading.
+// Which Linux engine turns an image into a block device, decided from the format layer's reading and the format's
+// descriptor (formats/registry.ts): a byte range of the file on a loop device, libvhdi for VHD/VHDX differencing
+// chains, qemu-storage-daemon for the rest.
 import { ErrorCode } from '../../common/protocol';
 import type { ImageInfo } from '../../common/image';
+import { FORMAT_REGISTRY } from '../../formats/registry';
+import type { FormatDescriptor } from '../../formats/descriptor';
 import { WorkerError } from '../errors';
 
 export type AttachPlan =
   | { engine: 'loop'; offset: number; sizeLimit: number }
-  | { engine: 'qemu'; driver: 'vpc' | 'vhdx' | 'qcow2' | 'vmdk' | 'vdi' }
+  | { engine: 'qemu'; driver: NonNullable<FormatDescriptor['qemuDriver']> }
   | { engine: 'vhdimount' };
 
 export function planAttach(image: ImageInfo, readOnly: boolean): AttachPlan {
+  const f: FormatDescriptor = FORMAT_REGISTRY[image.format];
   const d = image.details ?? {};
-  const range = (): AttachPlan => {
+  if (f.readOnlyMedium && !readOnly) {
+    throw new WorkerError(ErrorCode.UnsupportedImage,
+      `${image.format.toUpperCase()} images can only be attached read-only (like Windows, which refuses a read-write ISO)`,
+      { reason: 'iso-read-write' });
+  }
+  if (f.fileRange(image.subtype)) {
     const offset = typeof d.dataOffset === 'number' ? d.dataOffset : 0;
     const size = typeof d.dataSize === 'number' ? d.dataSize : image.fileSize - offset;
     // sizelimit 0 means "to the end of the file"; only set it when the data stops before the end
     return { engine: 'loop', offset, sizeLimit: offset + size < image.fileSize ? size : 0 };
-  };
-  switch (image.format) {
-    case 'raw':
-      return range();
-    case 'iso':
-    case 'udf':
-      if (!readOnly) {
-        throw new WorkerError(ErrorCode.UnsupportedImage,
-          `${image.format.toUpperCase()} images can only be attached read-only (like Windows, which refuses a read-write ISO)`,
-          { reason: 'iso-read-write' });
-      }
-      return range();
-    case 'vhd':
-      if (image.subtype === 'fixed') return range();
-      if (image.subtype === 'differencing') return differencing(readOnly);
-      return { engine: 'qemu', driver: 'vpc' };
-    case 'vhdx':
-      if (image.subtype === 'differencing') return differencing(readOnly);
-      return { engine: 'qemu', driver: 'vhdx' };
-    case 'qcow2': case 'vmdk': case 'vdi':
-      return { engine: 'qemu', driver: image.format };
   }
+  if (f.vhdimountChains && image.subtype === 'differencing') return differencing(readOnly);
+  if (f.qemuDriver) return { engine: 'qemu', driver: f.qemuDriver };
+  throw new WorkerError(ErrorCode.UnsupportedImage, `${f.displayName} images cannot be attached on Linux: no engine reads them`, { reason: 'no-engine' });
 }
 
 function differencing(readOnly: boolean): AttachPlan {

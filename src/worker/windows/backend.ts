@@ -13,6 +13,7 @@ import type { Handle } from './api';
 import * as C from './constants';
 import { PermanentRecord } from './permanent-record';
 import { DiskKind, Log, VirtDisk, kindFromPath } from './virtdisk';
+import { FORMAT_REGISTRY } from '../../formats/registry';
 import { freeDriveLetter, mountPoints, parseDevice, volumesOf } from './volumes';
 
 interface Held { handle: Handle; image: string; readOnly: boolean }
@@ -262,13 +263,9 @@ class WindowsBackend implements Backend {
 }
 
 function kindForImage(image: ImageInfo): DiskKind {
-  switch (image.format) {
-    case 'vhd': return 'vhd';
-    case 'vhdx': return 'vhdx';
-    case 'iso': case 'udf': return 'iso';
-    default:
-      throw new WorkerError(ErrorCode.UnsupportedImage,
-        `${path.basename(image.path)} is a ${image.format} image: Windows attaches only VHD, VHDX and ISO images. Convert it to VHDX (qemu-img convert -O vhdx) first.`,
-        { path: image.path, reason: 'format-not-attachable-on-windows' });
-  }
+  const kind = FORMAT_REGISTRY[image.format].virtDisk;
+  if (kind) return kind;
+  throw new WorkerError(ErrorCode.UnsupportedImage,
+    `${path.basename(image.path)} is a ${image.format} image: Windows attaches only VHD, VHDX and ISO images. Convert it to VHDX (qemu-img convert -O vhdx) first.`,
+    { path: image.path, reason: 'format-not-attachable-on-windows' });
 }
