@@ -2,13 +2,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { ChainLink, ParentLink, Problem } from '../common/image';
+import type { ParentCandidate } from '../common/problems';
 import { inspectOne, OneFile } from './inspect-one';
 import { problem } from './problems';
 import type { ParentRef, ParsedImage } from './types';
 
 export const DEFAULT_MAX_DEPTH = 64;
 
-export interface Candidate { how: 'relative' | 'volume' | 'absolute' | 'name' | 'folder'; path: string }
+export type Candidate = ParentCandidate;
 
 const WIN_ABS = /^(?:[A-Za-z]:[\\/]|\\\\|Volume\{)/i;
 
@@ -109,13 +110,14 @@ export async function resolveChain(childPath: string, child: ParsedImage, maxDep
     if (!found) {
       if (mismatch) problems.push(problem('parent-id-mismatch', mismatch));
       else if (unreadable) problems.push(problem('parent-unreadable', unreadable));
-      else problems.push(problem('parent-missing', `${where}, tried ${cands.map((c) => `${c.how} ${c.path}`).join(', ')}`));
+      else problems.push({ ...problem('parent-missing', `${where}, tried ${cands.map((c) => `${c.how} ${c.path}`).join(', ')}`), tried: cands });
       break;
     }
     if (chain.length === 1 && parentLink) parentLink.resolvedPath = found.path;
     seen.add(found.path);
     chain.push(linkOf(found.path, found.info));
-    for (const pr of found.info.problems) problems.push({ code: pr.code, message: `${pr.message} (in parent ${found.path})` });
+    const layer = { index: chain.length - 1, path: found.path };
+    for (const pr of found.info.problems) problems.push({ code: pr.code, message: `${pr.message} (in parent ${found.path})`, layer });
     curPath = found.path;
     cur = found.info;
   }

@@ -1,7 +1,9 @@
 // Thrown only when a file cannot be read at all; anything readable is an image (raw at worst).
 // create-diff adds: 'exists' (child already there), 'unsupported' (parent not VHD/VHDX, bad child extension),
 // 'chain-broken' (the parent's own chain has a problem).
-export type FormatErrorCode = 'not-found' | 'not-an-image' | 'unreadable' | 'exists' | 'unsupported' | 'chain-broken';
+import type { FormatErrorCode } from '../common/error-reasons';
+
+export type { FormatErrorCode };
 
 export class FormatError extends Error {
   constructor(readonly code: FormatErrorCode, message: string) {

@@ -11,7 +11,7 @@ import {
   RequestType, RequestType0, ResponseError, SocketMessageReader, SocketMessageWriter, StreamMessageReader, StreamMessageWriter,
 } from 'vscode-jsonrpc/node';
 import * as P from '../common/protocol';
-import { acceptElevatedWorker, newElevationSession } from '../common/elevation';
+import { acceptElevatedWorker, newElevationSession } from './elevation';
 
 export type WorkerState = 'stopped' | 'starting' | 'running' | 'failed';
 

@@ -13,7 +13,7 @@ import type { LogLevel } from '../common/protocol';
 import type { Backend } from './backend';
 import { registerHandlers } from './server';
 import { UnsupportedBackend } from './unsupported';
-import { connectElevated } from '../common/elevation';
+import { connectElevated } from './elevation';
 
 function log(level: LogLevel, msg: string): void {
   process.stderr.write(`[${level}] ${msg.replace(/\n/g, '\n    ')}\n`);

@@ -1,6 +1,6 @@
 // ImageInfo (from the worker) + the disks attached now -> the page model the webview draws. Pure: no `vscode`.
 import * as path from 'path';
-import type { ImageInfo } from '../../common/image';
+import type { ImageInfo, Problem } from '../../common/image';
 import type { AttachedDisk } from '../../common/protocol';
 import { formatBytes } from '../../common/describe';
 import { formatName } from '../../common/formats';
@@ -25,7 +25,6 @@ const LINK_CODES: Record<string, string> = {
   'parent-id-mismatch': 'wrong parent (identity differs)',
 };
 const LAST_LAYER_CODES = new Set(['chain-cycle', 'chain-too-deep']);
-const IN_PARENT = / \(in parent (.+)\)$/;
 
 export function kindOf(format: string, subtype: string | null): string {
   return `${formatName(format)}${subtype ? ` ${subtype}` : ''}`;
@@ -98,13 +97,12 @@ export function chainAndProblems(info: ImageInfo): { chain: LayerView[]; problem
   const last = chain.length - 1;
   const problems: ProblemView[] = info.problems.map((p) => {
     const help = problemHelp(p.code);
-    const inParent = IN_PARENT.exec(p.message)?.[1];
     let layer = 0;
-    if (inParent !== undefined) {
-      const i = chain.findIndex((l) => l.path === inParent);
+    if (p.layer) {
+      const i = chain.findIndex((l) => l.path === p.layer!.path);
       layer = i >= 0 ? i : last;
     } else if (p.code in LINK_CODES) {
-      if (chain[chain.length - 1].status !== 'missing') chain.push(missingLayer(info, chain.length, p.code, p.message));
+      if (chain[chain.length - 1].status !== 'missing') chain.push(missingLayer(info, chain.length, p));
       layer = chain.length - 1;
     } else if (LAST_LAYER_CODES.has(p.code)) {
       layer = last;
@@ -123,19 +121,9 @@ function roleOf(level: number): string {
   return level === 0 ? 'image' : level === 1 ? 'parent' : `ancestor ${level}`;
 }
 
-/** "..., tried relative /a/b.vhd, absolute /c/b.vhd" (src/formats/chain.ts) -> the places looked at. */
-export function triedIn(message: string): { how: string; path: string }[] {
-  const m = /, tried (.+)$/.exec(message);
-  if (!m) return [];
-  return m[1].split(/, (?=(?:relative|volume|absolute|name) )/).map((t) => {
-    const sp = t.indexOf(' ');
-    return { how: t.slice(0, sp), path: t.slice(sp + 1) };
-  });
-}
-
-function missingLayer(info: ImageInfo, level: number, code: string, message: string): LayerView {
+function missingLayer(info: ImageInfo, level: number, p: Problem): LayerView {
   const child = path.basename(info.chain[info.chain.length - 1]?.path ?? info.path);
-  const tried = triedIn(message);
+  const tried = p.tried ?? [];
   // the first layer's parent link is in ImageInfo; deeper ones only in the problem's message
   const link = level === 1 ? info.parent : null;
   const loc = link?.locators ?? {};
@@ -145,7 +133,7 @@ function missingLayer(info: ImageInfo, level: number, code: string, message: str
   const note = tried.length ? `named by ${child}; looked for at ${tried.map((t) => `${t.how} ${t.path}`).join('; ')}`
     : recorded.length ? `named by ${child}; recorded locations: ${recorded.join('; ')}`
       : `named by ${child}, which records no location for it`;
-  return { level, role: roleOf(level), path: null, name, kind: LINK_CODES[code], id: link?.id ?? null, status: 'missing', problems: [], note };
+  return { level, role: roleOf(level), path: null, name, kind: LINK_CODES[p.code], id: link?.id ?? null, status: 'missing', problems: [], note };
 }
 
 function actionsOf(info: ImageInfo, attachments: AttachmentView[], problemCount: number, o: ModelOptions): ActionView[] {

@@ -11,7 +11,7 @@ import type { AttachedDisksProvider } from '../attached-disks';
 import type { Refresher } from '../refresher';
 import { InspectorAssets, inspectorHtml, loadAssets } from './html';
 import { ActionId, FromWebview, InspectorModel, parseFromWebview, ToWebview } from './messages';
-import { buildReadyModel, triedIn } from './model';
+import { buildReadyModel } from './model';
 import { ImageWatcher } from './watcher';
 
 export const INSPECTOR_VIEW_TYPE = 'vdisk.inspector';
@@ -72,7 +72,7 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
   private assets: Promise<InspectorAssets> | undefined;
   private disksTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly mediaRoot: vscode.Uri, private readonly client: WorkerClient,
+  constructor(private readonly extensionRoot: vscode.Uri, private readonly client: WorkerClient,
     private readonly disks: AttachedDisksProvider, private readonly extras: InspectorExtras = {}) {
     this.disposables.push(
       disks.onDidChangeTreeData(() => { for (const s of this.sessions.values()) if (s.info) this.render(s); }),
@@ -101,7 +101,7 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
         watcher: new ImageWatcher(() => void this.load(this.sessions.get(key)!, 'Reloaded: the image or a file of its chain changed on disk.')),
       };
       this.sessions.set(key, s);
-      this.assets ??= loadAssets(this.mediaRoot);
+      this.assets ??= loadAssets(this.extensionRoot);
       void this.load(s, '');   // starts before the webview exists: the page usually gets facts, not a spinner
       void this.reloadDisks();
     }
@@ -111,7 +111,7 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
   async resolveCustomEditor(doc: InspectorDocument, panel: vscode.WebviewPanel): Promise<void> {
     const s = this.sessions.get(doc.uri.toString());
     if (!s) throw new Error(`vdisk inspector: no session for ${doc.uri.toString()}`);
-    this.assets ??= loadAssets(this.mediaRoot);
+    this.assets ??= loadAssets(this.extensionRoot);
     const assets = await this.assets;
     panel.webview.options = { enableScripts: true, enableCommandUris: false, localResourceRoots: [] };
     panel.webview.html = inspectorHtml(assets, path.basename(s.file), s.model);
@@ -200,7 +200,7 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
       s.inspectMs = Math.round(performance.now() - t0);
       s.timings.inspectMs ??= s.inspectMs;
       s.status = status;
-      const lookedAt = info.problems.flatMap((p) => triedIn(p.message).map((t) => t.path));
+      const lookedAt = info.problems.flatMap((p) => (p.tried ?? []).map((t) => t.path));
       s.watcher.watch([s.file, info.path, ...info.chain.map((c) => c.path), ...lookedAt], info.problems.some((p) => p.code.startsWith('parent-')));
       this.render(s);
     } catch (e) {
@@ -314,7 +314,7 @@ function hintFor(code: number | null): string {
  */
 export function registerInspector(context: vscode.ExtensionContext, client: WorkerClient, disks: AttachedDisksProvider,
   extras: InspectorExtras = {}): InspectorProvider {
-  const provider = new InspectorProvider(vscode.Uri.joinPath(context.extensionUri, 'media', 'inspector'), client, disks, extras);
+  const provider = new InspectorProvider(context.extensionUri, client, disks, extras);
   const registration = vscode.window.registerCustomEditorProvider(INSPECTOR_VIEW_TYPE, provider, {
     supportsMultipleEditorsPerDocument: true,
     webviewOptions: { retainContextWhenHidden: false, enableFindWidget: true },

@@ -1,0 +1,28 @@
+// Every machine-readable `reason` a worker error carries (ErrorData.reason, docs/protocol.md "Errors"). The host
+// decides its offers (Retry Read-Only, Retry as Administrator, Attach Parent Folder...) by these, never by the message.
+import type { ProblemCode } from './problems';
+
+/** Why the format layer could not read a file at all (FormatError.code); also a reason of NotFound/UnsupportedImage. */
+export type FormatErrorCode = 'not-found' | 'not-an-image' | 'unreadable' | 'exists' | 'unsupported' | 'chain-broken';
+
+export type WorkerReason =
+  // the request or the image's format
+  | 'empty' | 'not-a-file' | 'iso-read-write' | 'differencing-read-write' | 'format-not-attachable-on-windows' | 'no-engine'
+  | 'search-folders-windows' | 'chain-name-clash' | 'no-filesystem' | 'no-volumes' | 'no-drive-letter'
+  // privileges
+  | 'not-root' | 'not-authorized' | 'permission' | 'read-only-fs' | 'needs-elevation' | 'uac-declined' | 'elevation-needs-node'
+  // in use, busy
+  | 'in-use' | 'mounted' | 'mount-busy' | 'locked'
+  // engines, mounts, tools
+  | 'qemu-open' | 'vhdimount-open' | 'export-size' | 'fuse-unmount' | 'mount-failed' | 'udisks-failed'
+  // Windows (win32-errors.ts)
+  | 'not-found' | 'not-supported' | 'invalid-parameter' | 'virtdisk-not-implemented' | 'virtdisk-missing' | 'virtdisk-error'
+  | 'insufficient-buffer' | 'compressed' | 'loopback-share' | 'cancelled' | 'file-corrupt' | 'encrypted' | 'win32'
+  // the host's supervision (never sent by a worker)
+  | 'restart-budget';
+
+/** A VirtDisk FACILITY_VIRTUALIZATION error by its name, lowercased (error_vhd_drive_footer_missing, ...). */
+export type VirtDiskErrorReason = `error_${string}`;
+
+/** The first blocking problem's code, for ImageProblem errors. */
+export type ErrorReason = WorkerReason | FormatErrorCode | ProblemCode | VirtDiskErrorReason;
