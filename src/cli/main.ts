@@ -4,6 +4,8 @@ import * as path from 'path';
 import * as P from '../common/protocol';
 import { WorkerClient, Logger } from '../host/worker-client';
 import { formatDisk, formatImage } from './format';
+import { ArgError, createArgs } from './manage-args';
+import { formatSize } from '../common/sizes';
 
 const USAGE = `usage: vdisk <command> [options]
   attach <image> [--read-only] [--lifetime session|permanent] [--wait] [--json]
@@ -15,13 +17,17 @@ const USAGE = `usage: vdisk <command> [options]
   create-diff <parent> <child> [--json]
                           create a differencing VHD/VHDX child (format from the child's extension)
   deps <device|path> [--json]
+  create <path> --size SIZE --format vhd|vhdx --type dynamic|fixed [--block-size N] [--logical-sector 512|4096]
+         [--physical-sector 512|4096] [--json]
+                          a new empty disk (SIZE in bytes or with K, M, G, T: powers of 1024)
 Use -- before a file name that starts with a dash.`;
 
 class UsageError extends Error {}
+const isUsage = (e: unknown) => e instanceof UsageError || e instanceof ArgError;
 
 interface Args { command: string; positional: string[]; flags: Map<string, string | true> }
 
-const VALUE_FLAGS = new Set(['--lifetime']);
+const VALUE_FLAGS = new Set(['--lifetime', '--size', '--format', '--type', '--block-size', '--logical-sector', '--physical-sector']);
 const BOOL_FLAGS = new Set(['--read-only', '--wait', '--json', '--help', '-h']);
 
 export function parseArgs(argv: string[]): Args {
@@ -110,10 +116,29 @@ async function run(args: Args, client: WorkerClient, out: (s: string) => void): 
       print(deps, () => deps.map((d) => `${d.ancestorLevel}\t${d.dependencyDevice}\t${d.dependentVolumeRelativePath}\t${d.flags.join(',')}`).join('\n'));
       return 0;
     }
+    case 'create': {
+      const [file] = need(args, 1, 'one image path');
+      const params = createArgs(path.resolve(file), (f) => args.flags.get(f));
+      const r = await withProgress(client, 'create', (progressToken) => client.request(P.CreateImage, { ...params, progressToken }));
+      print(r, () => `Created ${r.type} ${r.format.toUpperCase()} ${r.path} (${formatSize(r.size)}${r.blockSize ? `, ${formatSize(r.blockSize)} blocks` : ''}, ${r.logicalSectorSize}/${r.physicalSectorSize}-byte sectors)`);
+      return 0;
+    }
     case '':
       throw new UsageError('no command given');
     default:
       throw new UsageError(`unknown command ${args.command}`);
+  }
+}
+
+/** Runs a long request with a progress token; a terminal sees the percentage on stderr. */
+async function withProgress<R>(client: WorkerClient, what: string, fn: (token: string) => Promise<R>): Promise<R> {
+  const token = `${what}-${process.pid}`;
+  const tty = process.stderr.isTTY;
+  const on = (p: P.ProgressParams) => { if (tty && p.token === token) process.stderr.write(`\r${what}: ${Math.floor((100 * p.done) / Math.max(1, p.total))}%`); };
+  client.on('progress', on);
+  try { return await fn(token); } finally {
+    client.off('progress', on);
+    if (tty) process.stderr.write('\r\x1b[K');
   }
 }
 
@@ -141,7 +166,7 @@ async function main(): Promise<number> {
   try {
     return await run(args, client, (s) => process.stdout.write(`${s}\n`));
   } catch (e) {
-    if (e instanceof UsageError) { process.stderr.write(`vdisk: ${e.message}\n${USAGE}\n`); return 1; }
+    if (isUsage(e)) { process.stderr.write(`vdisk: ${e.message}\n${USAGE}\n`); return 1; }
     process.stderr.write(`vdisk: ${oneLine((e as Error).message ?? String(e))}\n`);
     return 2;
   } finally {

@@ -16,6 +16,7 @@ import { clearRecent, forgetRecent } from './recent';
 import { mount } from './mount';
 import { unmount } from './unmount';
 import { openVolume } from './open-volume';
+import { newDisk } from './new-disk';
 
 type Body = (ctx: CommandContext, args: unknown[]) => Promise<unknown>;
 
@@ -38,6 +39,7 @@ export const COMMANDS: Record<string, Body> = {
   'vdisk.copyDevicePath': (_ctx, args) => copyDevicePath(args),
   'vdisk.forgetRecent': (ctx, args) => forgetRecent(ctx, args),
   'vdisk.clearRecent': (ctx) => clearRecent(ctx),
+  'vdisk.newDisk': (ctx, args) => newDisk(ctx, args),
 };
 
 const ATTACHES = new Set(['vdisk.attach', 'vdisk.attachReadOnly', 'vdisk.attachDefault']);

@@ -8,6 +8,7 @@ export type FormatErrorCode = 'not-found' | 'not-an-image' | 'unreadable' | 'exi
 export type WorkerReason =
   // the request or the image's format
   | 'empty' | 'not-a-file' | 'iso-read-write' | 'differencing-read-write' | 'format-not-attachable-on-windows' | 'no-engine'
+  | 'raw-not-attachable-on-windows' | 'not-vhd' | 'attached'
   | 'search-folders-windows' | 'chain-name-clash' | 'no-filesystem' | 'no-volumes' | 'no-drive-letter'
   // privileges
   | 'not-root' | 'not-authorized' | 'permission' | 'read-only-fs' | 'needs-elevation' | 'uac-declined' | 'elevation-needs-node'
@@ -17,7 +18,7 @@ export type WorkerReason =
   | 'qemu-open' | 'vhdimount-open' | 'export-size' | 'fuse-unmount' | 'mount-failed' | 'udisks-failed'
   // Windows (win32-errors.ts)
   | 'not-found' | 'not-supported' | 'invalid-parameter' | 'virtdisk-not-implemented' | 'virtdisk-missing' | 'virtdisk-error'
-  | 'insufficient-buffer' | 'compressed' | 'loopback-share' | 'cancelled' | 'file-corrupt' | 'encrypted' | 'win32'
+  | 'insufficient-buffer' | 'compressed' | 'loopback-share' | 'cancelled' | 'file-corrupt' | 'encrypted' | 'win32' | 'token-layout'
   // the host's supervision (never sent by a worker)
   | 'restart-budget';
 

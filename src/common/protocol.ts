@@ -179,3 +179,25 @@ export interface ErrorData {
 export function isErrorCode(v: unknown): v is ErrorCode {
   return typeof v === 'number' && v in ErrorCode;
 }
+
+// ---- managing images (issue 13) ----------------------------------
+
+/** Long write operations name a `progressToken`; the worker then sends `vdisk/progress` with it. */
+export interface ProgressParams { token: string; done: number; total: number }
+export const ProgressNotification = new NotificationType<ProgressParams>('vdisk/progress');
+
+export interface CreateImageParams {
+  path: string;
+  format: 'vhd' | 'vhdx';
+  type: 'fixed' | 'dynamic';
+  size: number;
+  blockSize?: number;
+  logicalSectorSize?: number;
+  physicalSectorSize?: number;
+  progressToken?: string;
+}
+export interface CreateImageResult {
+  path: string; format: 'vhd' | 'vhdx'; type: 'fixed' | 'dynamic'; size: number; blockSize: number | null;
+  logicalSectorSize: number; physicalSectorSize: number; id: string;
+}
+export const CreateImage = new RequestType<CreateImageParams, CreateImageResult, void>('vdisk/create');

@@ -21,7 +21,57 @@ export function crc32c(buf: Uint8Array, crc = 0): number {
   return ~update(~crc, buf, 0, buf.length) >>> 0;
 }
 
+/**
+ * The checksummed VHDX structures are mostly zeros (a 64 KiB region table holds a few 32-byte entries), so a
+ * trailing run of zeros is found with native compares and folded in with the zero-byte operator in O(log n),
+ * instead of 8 table lookups per 8 bytes.
+ */
 function update(c: number, buf: Uint8Array, from: number, to: number): number {
+  const end = nonZeroEnd(buf, from, to);
+  c = updateTable(c, buf, from, end);
+  return to > end ? extendByZeros(c, to - end) : c;
+}
+
+const CHUNK = 4096;
+const ZERO_CHUNK = new Uint8Array(CHUNK);
+
+/** The end of `buf[from, to)` without its trailing zero bytes. */
+function nonZeroEnd(buf: Uint8Array, from: number, to: number): number {
+  if (to - from < 2 * CHUNK) return to;
+  let end = to;
+  while (end - CHUNK >= from && Buffer.compare(buf.subarray(end - CHUNK, end), ZERO_CHUNK) === 0) end -= CHUNK;
+  while (end > from && buf[end - 1] === 0) end--;
+  return end;
+}
+
+/** ZERO_OPS[k]: the register's linear map for 2^k zero bytes, as 32 columns (the image of each bit). */
+const ZERO_OPS: Int32Array[] = (() => {
+  const one = new Int32Array(32);
+  for (let i = 0; i < 32; i++) {
+    const v = (1 << i) >>> 0;
+    one[i] = T[v & 0xff] ^ (v >>> 8);
+  }
+  const ops = [one];
+  for (let k = 1; k < 32; k++) {
+    const prev = ops[k - 1], sq = new Int32Array(32);
+    for (let i = 0; i < 32; i++) sq[i] = applyOp(prev, prev[i]);
+    ops.push(sq);
+  }
+  return ops;
+})();
+
+function applyOp(op: Int32Array, v: number): number {
+  let r = 0;
+  for (let i = 0; v !== 0; i++, v >>>= 1) if (v & 1) r ^= op[i];
+  return r;
+}
+
+function extendByZeros(c: number, n: number): number {
+  for (let k = 0; n > 0; k++, n = Math.floor(n / 2)) if (n % 2) c = applyOp(ZERO_OPS[k], c);
+  return c;
+}
+
+function updateTable(c: number, buf: Uint8Array, from: number, to: number): number {
   let i = from;
   // bytewise up to a 4-byte aligned address, then two little-endian words per step (x86/arm64 are little-endian)
   while (i < to && (buf.byteOffset + i) % 4 !== 0) c = T[(c ^ buf[i++]) & 0xff] ^ (c >>> 8);

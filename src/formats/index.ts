@@ -8,3 +8,5 @@ export { PROBLEM_CODES, problem, hasProblem } from './problems';
 export type { ProblemCode } from './problems';
 export { checkWindowsIsoRules } from './iso/inspect';
 export { DEFAULT_MAX_DEPTH } from './chain';
+export { pulledIn, resolveLayerName, checkLayerFile, openLayerFile, mayUseLayer, describeRef, LayerRefused } from './layers';
+export type { LayerRef, LayerCheck, LayerProblemCode } from './layers';

@@ -122,6 +122,7 @@ export class WorkerClient extends EventEmitter {
   private async connect(reader: MessageReader, writer: MessageWriter, proc: Pick<Running, 'pid' | 'elevated' | 'exited' | 'kill'>, died: Promise<never>): Promise<Running> {
     const connection = createMessageConnection(reader, writer);
     connection.onNotification(P.DisksChanged, (p) => this.emit('disksChanged', p));
+    connection.onNotification(P.ProgressNotification, (p) => this.emit('progress', p));
     connection.listen();
     died.catch(() => connection.dispose());
     const info = await Promise.race([

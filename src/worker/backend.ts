@@ -23,6 +23,11 @@ export interface Backend {
   elevate?(pipe: string, secretFile: string): Promise<{ pid: number }>;
   /** Release everything session-scoped (close held handles/fds, stop daemons). Called on shutdown. */
   dispose(): Promise<void>;
+  /**
+   * A cheap fingerprint of the attached disks, polled by ExternalChangeWatcher instead of list() where listing is
+   * expensive (Windows opens every image to describe it). Any change in it means "list again".
+   */
+  changeSignature?(): Promise<string>;
   /** Called by the backend whenever the set of disks changes on its own initiative. */
   onDidChange?: (reason: 'attach' | 'detach' | 'mount' | 'unmount' | 'external') => void;
 }

@@ -11,6 +11,7 @@ import { blockingProblems } from './attach-policy';
 import { ExternalChangeWatcher } from './watch';
 import { applySettings } from './settings';
 import { ChainCache } from './chain-cache';
+import { registerManageHandlers } from './manage';
 
 export interface ServerOptions {
   connection: MessageConnection;
@@ -100,6 +101,8 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
       return await createDifferencingDisk(path.resolve(p.parent), path.resolve(p.child));
     } catch (e) { throw fromFormatError(e, p.parent); }
   }));
+
+  registerManageHandlers({ connection, backend, handle, fromFormatError });
 
   connection.onRequest(P.Deps, handle(async (p: P.DepsParams) => backend.deps(p.target)));
   connection.onRequest(P.Mount, handle(async (p: P.MountParams, token) => { const r = await backend.mount(p.device, token); changed('mount'); return r; }));

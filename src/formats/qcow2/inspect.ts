@@ -13,6 +13,8 @@ const MAX_SNAPSHOTS = 65536;
 const KNOWN_INCOMPATIBLE = 0x1fn;
 /** The backing-format header extension; qemu keeps the name in 16 bytes. */
 const BACKING_FORMAT_EXT = 0xe2792aca;
+/** The external data file name extension ("DATA"); only followed when incompatible bit 2 is set. */
+const DATA_FILE_EXT = 0x44415441;
 
 export async function inspectQcow2(r: RangeReader): Promise<ParsedImage> {
   const b = await r.readExact(0, 104);
@@ -48,26 +50,32 @@ export async function inspectQcow2(r: RangeReader): Promise<ParsedImage> {
   }
   if (version >= 2 && version <= 3 && p.blockSize) {
     checkTables(b, r.size, p.blockSize, version, size, bad, (d) => p.problems.push(problem('truncated', d)));
-    await checkExtensions(r, b, p.blockSize, version, backingOffset, bad);
+    const ext = await checkExtensions(r, b, p.blockSize, version, backingOffset, bad);
+    if (ext.backingFormat !== undefined) p.details.backingFormat = ext.backingFormat;
+    if (version === 3 && (b.readBigUInt64BE(72) & 4n)) p.details.dataFile = ext.dataFile ?? null;
   }
   return p;
 }
 
 /** Header extensions (magic, length, data padded to 8) between the header and the backing name or cluster end. */
 async function checkExtensions(r: RangeReader, b: Buffer, cluster: number, version: number, backingOffset: number | null,
-  bad: (d: string) => void): Promise<void> {
+  bad: (d: string) => void): Promise<{ backingFormat?: string; dataFile?: string }> {
+  const out: { backingFormat?: string; dataFile?: string } = {};
   const start = version === 3 ? b.readUInt32BE(100) : 72;
   const end = backingOffset && backingOffset <= cluster ? backingOffset : cluster;
-  if (start >= end) return;
+  if (start >= end) return out;
   const x = await r.read(start, end - start);
   for (let o = 0; o + 8 <= x.length;) {
     const magic = x.readUInt32BE(o), len = x.readUInt32BE(o + 4);
     o += 8;
-    if (len > end - start - o) { bad(`header extension 0x${magic.toString(16)} of ${len} bytes is too large`); return; }
-    if (magic === 0) return;
-    if (magic === BACKING_FORMAT_EXT && len >= 16) { bad(`backing format name of ${len} bytes`); return; }
+    if (len > end - start - o) { bad(`header extension 0x${magic.toString(16)} of ${len} bytes is too large`); return out; }
+    if (magic === 0) return out;
+    if (magic === BACKING_FORMAT_EXT && len >= 16) { bad(`backing format name of ${len} bytes`); return out; }
+    if (magic === BACKING_FORMAT_EXT) out.backingFormat = x.toString('latin1', o, o + len).replace(/\0.*$/s, '');
+    if (magic === DATA_FILE_EXT) out.dataFile = x.toString('utf8', o, o + len).replace(/\0.*$/s, '');
     o += Math.ceil(len / 8) * 8;
   }
+  return out;
 }
 
 function checkTables(b: Buffer, fileSize: number, cluster: number, version: number, size: number | null,

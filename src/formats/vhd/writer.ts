@@ -39,25 +39,39 @@ export function vhdGeometry(size: number): { cylinders: number; heads: number; s
   return { cylinders: Math.min(65535, Math.floor(cth / heads)), heads, sectors: spt };
 }
 
-function footer(s: VhdChildSpec, ts: number): Buffer {
+export interface VhdFooterSpec {
+  virtualSize: number;
+  geometry: { cylinders: number; heads: number; sectors: number };
+  diskType: 2 | 3 | 4;
+  uniqueId: string;
+  timestamp: number;
+  /** The creator application. Base disks say "win " (see buildVhdBase); children keep "vdsk". */
+  creator?: string;
+}
+
+export function vhdFooter(s: VhdFooterSpec): Buffer {
   const b = Buffer.alloc(SECTOR);
   b.write(VHD_COOKIE, 0, 'latin1');
   b.writeUInt32BE(2, 8); // features: reserved bit always set
   b.writeUInt32BE(0x00010000, 12);
-  b.writeBigUInt64BE(512n, 16);
-  b.writeUInt32BE(ts, 24);
-  b.write('vdsk', 28, 'latin1');
-  b.writeUInt32BE(0x00010000, 32);
+  b.writeBigUInt64BE(s.diskType === 2 ? 0xffffffffffffffffn : 512n, 16);
+  b.writeUInt32BE(s.timestamp, 24);
+  b.write(s.creator ?? 'vdsk', 28, 'latin1');
+  b.writeUInt32BE(s.creator === 'win ' ? 0x000a0000 : 0x00010000, 32); // Windows 10 writes 10.0
   b.write('Wi2k', 36, 'latin1');
   b.writeBigUInt64BE(BigInt(s.virtualSize), 40);
   b.writeBigUInt64BE(BigInt(s.virtualSize), 48);
   b.writeUInt16BE(s.geometry.cylinders, 56);
   b.writeUInt8(s.geometry.heads, 58);
   b.writeUInt8(s.geometry.sectors, 59);
-  b.writeUInt32BE(4, 60);
+  b.writeUInt32BE(s.diskType, 60);
   guidToBytesBE(s.uniqueId).copy(b, 68);
   b.writeUInt32BE(vhdChecksum(b, 64), 64);
   return b;
+}
+
+function footer(s: VhdChildSpec, ts: number): Buffer {
+  return vhdFooter({ virtualSize: s.virtualSize, geometry: s.geometry, diskType: 4, uniqueId: s.uniqueId, timestamp: ts });
 }
 
 /** The pieces of the child file: [offset, bytes], and its total size. */
@@ -85,12 +99,8 @@ export function buildVhdChild(s: VhdChildSpec): { pieces: [number, Buffer][]; si
   const pieces: [number, Buffer][] = [];
   let at = batOffset + batBytes;
   locs.forEach((l, i) => {
-    const o = 576 + i * 24;
     const space = round(Math.max(l.data.length, 1), SECTOR);
-    h.write(l.code, o, 'latin1');
-    h.writeUInt32BE(space, o + 4); // in bytes, as Windows and every real tool write it
-    h.writeUInt32BE(l.data.length, o + 8);
-    h.writeBigUInt64BE(BigInt(at), o + 16);
+    writeLocatorEntry(h, i, l.code, space, l.data.length, at);
     pieces.push([at, l.data]);
     at += space;
   });
@@ -99,4 +109,49 @@ export function buildVhdChild(s: VhdChildSpec): { pieces: [number, Buffer][]; si
   pieces.unshift([0, f], [512, h], [batOffset, bat]);
   pieces.push([at, f]);
   return { pieces, size: at + SECTOR };
+}
+
+/** Parent locator entry `i` of a dynamic header (data space in bytes, as Windows and every real tool write it). */
+export function writeLocatorEntry(h: Buffer, i: number, code: string, space: number, length: number, offset: number): void {
+  const o = 576 + i * 24;
+  h.fill(0, o, o + 24);
+  h.write(code, o, 'latin1');
+  h.writeUInt32BE(space, o + 4);
+  h.writeUInt32BE(length, o + 8);
+  h.writeBigUInt64BE(BigInt(offset), o + 16);
+}
+
+export interface VhdBaseSpec {
+  virtualSize: number;
+  type: 'fixed' | 'dynamic';
+  blockSize: number;
+  uniqueId: string;
+  now?: Date;
+}
+
+/**
+ * A fixed (data then footer) or dynamic (footer copy, header, all-unallocated BAT, footer) VHD as Hyper-V makes it:
+ * current size = the requested size, CHS by the specification's algorithm, creator "win " because qemu trusts the
+ * current size only for the creators it knows (it would otherwise cut the disk to the CHS product).
+ * Pieces are [offset, bytes]; a fixed disk's data range is zeros (the caller writes or allocates it).
+ */
+export function buildVhdBase(s: VhdBaseSpec): { pieces: [number, Buffer][]; size: number; dataBytes: number } {
+  const f = vhdFooter({
+    virtualSize: s.virtualSize, geometry: vhdGeometry(s.virtualSize), diskType: s.type === 'fixed' ? 2 : 3,
+    uniqueId: s.uniqueId, timestamp: vhdTimestamp(s.now ?? new Date()), creator: 'win ',
+  });
+  if (s.type === 'fixed') return { pieces: [[s.virtualSize, f]], size: s.virtualSize + SECTOR, dataBytes: s.virtualSize };
+  const entries = Math.ceil(s.virtualSize / s.blockSize);
+  const batOffset = 1536;
+  const batBytes = round(entries * 4, SECTOR);
+  const h = Buffer.alloc(1024);
+  h.write(DYN_COOKIE, 0, 'latin1');
+  h.writeBigUInt64BE(0xffffffffffffffffn, 8);
+  h.writeBigUInt64BE(BigInt(batOffset), 16);
+  h.writeUInt32BE(0x00010000, 24);
+  h.writeUInt32BE(entries, 28);
+  h.writeUInt32BE(s.blockSize, 32);
+  h.writeUInt32BE(vhdChecksum(h, 36), 36);
+  const end = batOffset + batBytes;
+  return { pieces: [[0, f], [512, h], [batOffset, Buffer.alloc(batBytes, 0xff)], [end, f]], size: end + SECTOR, dataBytes: 0 };
 }

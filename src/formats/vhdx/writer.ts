@@ -27,7 +27,7 @@ export function vhdxBatEntries(virtualSize: number, blockSize: number, logical: 
   return Math.ceil(dataBlocks / chunkRatio) * (chunkRatio + 1);
 }
 
-function header(s: VhdxChildSpec, seq: number): Buffer {
+function header(s: Pick<VhdxChildSpec, 'fileWriteGuid' | 'dataWriteGuid'>, seq: number): Buffer {
   const b = Buffer.alloc(4 * KiB);
   b.write('head', 0, 'latin1');
   b.writeBigUInt64LE(BigInt(seq), 8);
@@ -78,10 +78,12 @@ export function parentLocatorItem(kv: Record<string, string>): Buffer {
   return Buffer.concat([head, ...strings]);
 }
 
-function metadata(s: VhdxChildSpec): Buffer {
+type MetaSpec = Omit<VhdxChildSpec, 'locator'> & { locator?: Record<string, string>; fixed?: boolean };
+
+function metadata(s: MetaSpec): Buffer {
   const fp = Buffer.alloc(8);
   fp.writeUInt32LE(s.blockSize, 0);
-  fp.writeUInt32LE(2, 4); // HasParent
+  fp.writeUInt32LE(s.locator ? 2 : s.fixed ? 1 : 0, 4); // HasParent, LeaveBlocksAllocated
   const vs = Buffer.alloc(8);
   vs.writeBigUInt64LE(BigInt(s.virtualSize));
   const ls = Buffer.alloc(4);
@@ -91,8 +93,9 @@ function metadata(s: VhdxChildSpec): Buffer {
   const REQ = 4, VD = 2;
   const items: [string, Buffer, number][] = [
     [META_FILE_PARAMETERS, fp, REQ], [META_VIRTUAL_DISK_SIZE, vs, REQ | VD], [META_VIRTUAL_DISK_ID, guidToBytesLE(s.virtualDiskId), REQ | VD],
-    [META_LOGICAL_SECTOR, ls, REQ | VD], [META_PHYSICAL_SECTOR, ps, REQ | VD], [META_PARENT_LOCATOR, parentLocatorItem(s.locator), REQ],
+    [META_LOGICAL_SECTOR, ls, REQ | VD], [META_PHYSICAL_SECTOR, ps, REQ | VD],
   ];
+  if (s.locator) items.push([META_PARENT_LOCATOR, parentLocatorItem(s.locator), REQ]);
   const b = Buffer.alloc(META_LENGTH);
   b.write('metadata', 0, 'latin1');
   b.writeUInt16LE(items.length, 10);
@@ -112,13 +115,41 @@ function metadata(s: VhdxChildSpec): Buffer {
 
 export function buildVhdxChild(s: VhdxChildSpec): { pieces: [number, Buffer][]; size: number } {
   const batLength = Math.ceil((vhdxBatEntries(s.virtualSize, s.blockSize, s.logicalSectorSize) * 8) / MiB) * MiB;
+  return { pieces: frame(s, batLength, metadata(s)), size: BAT_OFFSET + batLength };
+}
+
+function frame(s: MetaSpec, batLength: number, meta: Buffer): [number, Buffer][] {
   const ident = Buffer.alloc(8 + 512);
   ident.write('vhdxfile', 0, 'latin1');
   Buffer.from(s.creator.slice(0, 255), 'utf16le').copy(ident, 8);
   const rt = regionTable(batLength);
-  return {
-    pieces: [[0, ident], [64 * KiB, header(s, 1)], [128 * KiB, header(s, 2)], [192 * KiB, rt], [256 * KiB, rt], [META_OFFSET, metadata(s)]],
-    // the log and the BAT are all zeros: left as holes in a sparse file
-    size: BAT_OFFSET + batLength,
-  };
+  // the log (and a dynamic disk's BAT) are all zeros: left as holes in a sparse file
+  return [[0, ident], [64 * KiB, header(s, 1)], [128 * KiB, header(s, 2)], [192 * KiB, rt], [256 * KiB, rt], [META_OFFSET, meta]];
+}
+
+export type VhdxBaseSpec = Omit<VhdxChildSpec, 'locator'> & { fixed: boolean };
+
+/** The BAT entry of payload block `i` (its index among BAT entries: a sector bitmap entry follows every chunk). */
+export function payloadEntryIndex(i: number, blockSize: number, logical: number): number {
+  const chunkRatio = (2 ** 23 * logical) / blockSize;
+  return i + Math.floor(i / chunkRatio);
+}
+
+/**
+ * A dynamic (BAT all NOT_PRESENT) or fixed (every payload block FULLY_PRESENT, laid out in order after the BAT,
+ * LeaveBlocksAllocated set) VHDX. `dataOffset`/`dataBytes`: the fixed disk's payload range, zeros for the caller.
+ */
+export function buildVhdxBase(s: VhdxBaseSpec): { pieces: [number, Buffer][]; size: number; dataOffset: number; dataBytes: number } {
+  const batLength = Math.ceil((vhdxBatEntries(s.virtualSize, s.blockSize, s.logicalSectorSize) * 8) / MiB) * MiB;
+  const pieces = frame(s, batLength, metadata(s));
+  const dataOffset = BAT_OFFSET + batLength;
+  if (!s.fixed) return { pieces, size: dataOffset, dataOffset, dataBytes: 0 };
+  const blocks = Math.ceil(s.virtualSize / s.blockSize);
+  const bat = Buffer.alloc(batLength);
+  for (let i = 0; i < blocks; i++) {
+    const mib = (dataOffset + i * s.blockSize) / MiB;
+    bat.writeBigUInt64LE((BigInt(mib) << 20n) | 6n, payloadEntryIndex(i, s.blockSize, s.logicalSectorSize) * 8);
+  }
+  pieces.push([BAT_OFFSET, bat]);
+  return { pieces, size: dataOffset + blocks * s.blockSize, dataOffset, dataBytes: blocks * s.blockSize };
 }

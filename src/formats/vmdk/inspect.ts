@@ -11,7 +11,8 @@ export const MAX_DESCRIPTOR_BYTES = 64 * 1024;
 
 export interface VmdkDescriptor {
   fields: Record<string, string>;
-  extents: { access: string; sectors: number; type: string; file: string | null }[];
+  /** `offset`: where the extent's data starts in its file, in sectors (FLAT and VMFS extents), else 0. */
+  extents: { access: string; sectors: number; type: string; file: string | null; offset: number }[];
   /** Lines VMware and qemu would refuse: extents (unknown type, unquoted or unterminated file name, trailing text)
    * and key = value lines with unbalanced quotes. */
   invalid: string[];
@@ -33,9 +34,9 @@ export function parseDescriptor(text: string): VmdkDescriptor {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
     if (/^(RW|RDONLY|NOACCESS)\b/.test(line) && !STRICT_EXTENT.test(line)) invalid.push(line.slice(0, 80));
-    const ext = /^(RW|RDONLY|NOACCESS)\s+(\d+)\s+(\w+)(?:\s+"([^"]*)")?/.exec(line);
+    const ext = /^(RW|RDONLY|NOACCESS)\s+(\d+)\s+(\w+)(?:\s+"([^"]*)"(?:\s+(\d+))?)?/.exec(line);
     if (ext) {
-      extents.push({ access: ext[1], sectors: Number(ext[2]), type: ext[3], file: ext[4] ?? null });
+      extents.push({ access: ext[1], sectors: Number(ext[2]), type: ext[3], file: ext[4] ?? null, offset: Number(ext[5] ?? 0) });
       continue;
     }
     const kv = /^([\w.]+)\s*=\s*(?:"([^"]*)"|([^"]*))$/.exec(line);

@@ -76,6 +76,22 @@ export const PROBLEM_HELP: Record<string, ProblemHelp> = {
     meaning: 'The file has no ISO 9660 or UDF volume descriptor, so it is not a disc image (or its start is damaged).',
     action: 'Check where the file came from; a raw disk image should be named .img rather than .iso.',
   },
+  'layer-missing': {
+    meaning: 'The image keeps part of its data in another file (a qcow2 backing or data file, a VMDK extent or parent), and that file is not where the image says.',
+    action: 'Put the named file back where the message says (names are relative to the image\'s folder), or convert the image to a standalone one where it was made.',
+  },
+  'layer-not-a-file': {
+    meaning: 'The image names a device, FIFO, socket, folder or a file under /proc, /sys or /dev as one of its layers. Attaching it would expose that object through the disk, so vdisk refuses.',
+    action: 'Do not attach images from untrusted sources that name such paths. If it is yours, point the layer at a regular image file (qemu-img rebase -u, or edit the VMDK descriptor).',
+  },
+  'layer-unreadable': {
+    meaning: 'A file this image pulls in cannot be opened with your rights, or is not in the format the image declares for it.',
+    action: 'Check the file\'s permissions, or that the named file is the right one (qemu-img info shows the declared backing format).',
+  },
+  'layer-unsupported': {
+    meaning: 'The image names a layer vdisk will not follow: a network or json: location, a Windows path on Linux, a raw device mapping or a format vdisk does not read.',
+    action: 'Make a standalone copy where the layer is reachable (qemu-img convert), or rebase it onto a local image file.',
+  },
   'partition-table-invalid': {
     meaning: 'The MBR or GPT partition table contradicts itself or points past the end of the disk, so its volumes cannot be trusted.',
     action: 'Attach read-only and check the disk with a partition tool (sfdisk, gdisk, Disk Management) before writing to it.',

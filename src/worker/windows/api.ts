@@ -34,13 +34,30 @@ export interface Api {
   LocalFree(p: unknown): unknown;
   ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl: string, revision: number, out: [unknown], size: null): number;
   IsUserAnAdmin(): number;
+  GetCurrentProcess(): Handle;
+  OpenProcessToken(process: Handle, access: number, out: [Handle | null]): number;
+  GetTokenInformation(token: Handle, cls: number, buf: Buffer | null, size: number, needed: [number]): number;
+  // Image management (manage.ts). Synchronous for VirtDisk (Overlapped NULL, as the Windows samples call them) but run
+  // on koffi's worker thread, so a long merge or compact does not stop the worker answering other requests.
+  CreateVirtualDisk(type: object, path: string, mask: number, sd: unknown, flags: number, providerFlags: number, params: object, overlapped: null, out: [Handle | null]): Promise<number>;
+  SetVirtualDiskInformation(h: Handle, info: object): number;
+  MergeVirtualDisk(h: Handle, flags: number, params: object, overlapped: null): Promise<number>;
+  CompactVirtualDisk(h: Handle, flags: number, params: object, overlapped: null): Promise<number>;
+  ResizeVirtualDisk(h: Handle, flags: number, params: object, overlapped: null): Promise<number>;
 }
 
 /** Names of every VirtDisk.dll function bound (the Wine test checks they all resolve). */
 export const VIRTDISK_FUNCTIONS = [
   'OpenVirtualDisk', 'AttachVirtualDisk', 'DetachVirtualDisk', 'GetVirtualDiskPhysicalPath',
   'GetAllAttachedVirtualDiskPhysicalPaths', 'GetStorageDependencyInformation', 'GetVirtualDiskInformation',
+  'CreateVirtualDisk', 'SetVirtualDiskInformation', 'MergeVirtualDisk', 'CompactVirtualDisk', 'ResizeVirtualDisk',
 ] as const;
+
+type KoffiFn = ((...args: unknown[]) => unknown) & { async(...args: unknown[]): void };
+/** A koffi function called on koffi's thread pool: the promise settles with its return value. */
+function onThread(fn: KoffiFn): (...args: unknown[]) => Promise<number> {
+  return (...args) => new Promise((resolve, reject) => fn.async(...args, (err: unknown, rc: number) => (err ? reject(err) : resolve(rc))));
+}
 
 let api: Api | undefined;
 let HANDLE_TYPE: unknown;
@@ -53,7 +70,7 @@ export function loadApi(): Api {
   const k32 = koffi.load('kernel32.dll');
   const adv = koffi.load('advapi32.dll');
   const sh = koffi.load('shell32.dll');
-  const f = (lib: ReturnType<typeof koffi.load>, proto: string) => lib.func(proto);
+  const f = (lib: ReturnType<typeof koffi.load>, proto: string) => lib.func(proto) as unknown as KoffiFn;
   api = {
     OpenVirtualDisk: f(vd, 'uint32_t __stdcall OpenVirtualDisk(VIRTUAL_STORAGE_TYPE *type, const char16_t *path, uint32_t mask, uint32_t flags, OPEN_VIRTUAL_DISK_PARAMETERS *params, _Out_ VD_HANDLE *handle)'),
     AttachVirtualDisk: f(vd, 'uint32_t __stdcall AttachVirtualDisk(VD_HANDLE h, void *sd, uint32_t flags, uint32_t providerFlags, ATTACH_VIRTUAL_DISK_PARAMETERS *params, void *overlapped)'),
@@ -80,6 +97,14 @@ export function loadApi(): Api {
     LocalFree: f(k32, 'void * __stdcall LocalFree(void *p)'),
     ConvertStringSecurityDescriptorToSecurityDescriptorW: f(adv, 'int __stdcall ConvertStringSecurityDescriptorToSecurityDescriptorW(const char16_t *sddl, uint32_t revision, _Out_ void **sd, void *size)'),
     IsUserAnAdmin: f(sh, 'int __stdcall IsUserAnAdmin()'),
+    GetCurrentProcess: f(k32, 'VD_HANDLE __stdcall GetCurrentProcess()'),
+    OpenProcessToken: f(adv, 'int __stdcall OpenProcessToken(VD_HANDLE process, uint32_t access, _Out_ VD_HANDLE *token)'),
+    GetTokenInformation: f(adv, 'int __stdcall GetTokenInformation(VD_HANDLE token, int cls, void *buf, uint32_t size, _Out_ uint32_t *needed)'),
+    CreateVirtualDisk: onThread(f(vd, 'uint32_t __stdcall CreateVirtualDisk(VIRTUAL_STORAGE_TYPE *type, const char16_t *path, uint32_t mask, void *sd, uint32_t flags, uint32_t providerFlags, CREATE_VIRTUAL_DISK_PARAMETERS *params, void *overlapped, _Out_ VD_HANDLE *handle)')),
+    SetVirtualDiskInformation: f(vd, 'uint32_t __stdcall SetVirtualDiskInformation(VD_HANDLE h, SET_VIRTUAL_DISK_INFO *info)'),
+    MergeVirtualDisk: onThread(f(vd, 'uint32_t __stdcall MergeVirtualDisk(VD_HANDLE h, uint32_t flags, MERGE_VIRTUAL_DISK_PARAMETERS *params, void *overlapped)')),
+    CompactVirtualDisk: onThread(f(vd, 'uint32_t __stdcall CompactVirtualDisk(VD_HANDLE h, uint32_t flags, COMPACT_VIRTUAL_DISK_PARAMETERS *params, void *overlapped)')),
+    ResizeVirtualDisk: onThread(f(vd, 'uint32_t __stdcall ResizeVirtualDisk(VD_HANDLE h, uint32_t flags, RESIZE_VIRTUAL_DISK_PARAMETERS *params, void *overlapped)')),
   } as unknown as Api;
   return api;
 }
@@ -91,13 +116,12 @@ export function isInvalidHandle(h: Handle | null): boolean {
   return a === 0n || a === 0xFFFFFFFFFFFFFFFFn;
 }
 
-export function closeHandle(h: Handle | null): void {
-  if (!isInvalidHandle(h)) loadApi().CloseHandle(h!);
+export function closeHandle(h: Handle | null, a: Api = loadApi()): void {
+  if (!isInvalidHandle(h)) a.CloseHandle(h!);
 }
 
 /** Windows' own text for a code (FormatMessageW), for the log; VirtDisk's 0xC03A codes live in virtdisk.dll. */
-export function formatMessage(code: number): string {
-  const a = loadApi();
+export function formatMessage(code: number, a: Api = loadApi()): string {
   const buf = Buffer.alloc(2048);
   let n = a.FormatMessageW(C.FORMAT_MESSAGE_FROM_SYSTEM | C.FORMAT_MESSAGE_IGNORE_INSERTS, null, code >>> 0, 0, buf, 1024, null);
   if (!n) {

@@ -12,31 +12,45 @@ import { WorkerError } from '../errors';
 import type { Handle } from './api';
 import * as C from './constants';
 import { PermanentRecord } from './permanent-record';
-import { DiskKind, Log, VirtDisk, kindFromPath } from './virtdisk';
-import { FORMAT_REGISTRY } from '../../formats/registry';
+import { Log, VirtDisk, kindFromPath } from './virtdisk';
 import { freeDriveLetter, mountPoints, parseDevice, volumesOf } from './volumes';
+import { DepsHandle, depsHandleFor } from './deps-target';
+import { kindForImage } from './attachable';
+import { CreateDiskParams, ImageManagement, WindowsImageManager } from './manage';
 
 interface Held { handle: Handle; image: string; readOnly: boolean }
 
 const samePath = (a: string, b: string) => path.win32.resolve(a).toLowerCase() === path.win32.resolve(b).toLowerCase();
 
-export function createWindowsBackend(log: Log): Backend {
-  return new WindowsBackend(log);
+/** `virtDisk`: how to load the bindings; unit tests pass a VirtDisk over a fake api (test/unit/windows/fake-api.ts). */
+export function createWindowsBackend(log: Log, virtDisk: () => VirtDisk = () => new VirtDisk(log)): Backend {
+  return new WindowsBackend(log, virtDisk);
 }
 
-class WindowsBackend implements Backend {
+export class WindowsBackend implements Backend, ImageManagement {
   readonly name = 'windows' as const;
   onDidChange?: Backend['onDidChange'];
   private vdisk: VirtDisk | undefined;
   private readonly held = new Map<string, Held>();
   private readonly record = new PermanentRecord();
 
-  constructor(private readonly log: Log) {}
+  private readonly manage = new WindowsImageManager(() => this.vd());
+  constructor(private readonly log: Log, private readonly load: () => VirtDisk) {}
+
+  // Image management (manage.ts; docs/windows.md "Managing images"): for the cross-platform commands to call.
+  createDisk(p: CreateDiskParams): Promise<void> { return this.manage.createDisk(p); }
+  createDifferencing(child: string, parent: string): Promise<void> { return this.manage.createDifferencing(child, parent); }
+  setParent(child: string, parent: string, ignoreIdMismatch: boolean): Promise<void> { return this.manage.setParent(child, parent, ignoreIdMismatch); }
+  setPhysicalSectorSize(image: string, bytes: 512 | 4096): Promise<void> { return this.manage.setPhysicalSectorSize(image, bytes); }
+  setIdentifier(image: string, id: string): Promise<void> { return this.manage.setIdentifier(image, id); }
+  merge(child: string, depth: number): Promise<void> { return this.manage.merge(child, depth); }
+  compact(image: string): Promise<void> { return this.manage.compact(image); }
+  resize(image: string, sizeBytes: number): Promise<void> { return this.manage.resize(image, sizeBytes); }
 
   private vd(): VirtDisk {
     if (!this.vdisk) {
       try {
-        this.vdisk = new VirtDisk(this.log);
+        this.vdisk = this.load();
       } catch (e) {
         throw new WorkerError(ErrorCode.MissingDependency, `VirtDisk.dll could not be loaded: ${(e as Error).message}. Virtual disks need Windows 7 / Server 2008 R2 or later.`,
           { missing: 'VirtDisk.dll', reason: 'virtdisk-missing' });
@@ -144,6 +158,16 @@ class WindowsBackend implements Backend {
     return out;
   }
 
+  /**
+   * For the change watcher: GetAllAttachedVirtualDiskPhysicalPaths (one call, every tool's disks) and the drive
+   * letters in use (GetLogicalDrives: volumes of a new disk arrive after it, and unmount removes letters).
+   */
+  async changeSignature(): Promise<string> {
+    const vd = this.vd();
+    const paths = vd.allAttachedPaths().map((p) => p.toLowerCase()).sort();
+    return `${paths.join('\n')}\n#${vd.api.GetLogicalDrives() >>> 0}`;
+  }
+
   /** Device (GetVirtualDiskPhysicalPath) and virtual size (GetVirtualDiskInformation SIZE) of an attached image. */
   private describe(image: string, knownDevice?: string): { device: string; sizeBytes: number | null } {
     const vd = this.vd();
@@ -162,7 +186,7 @@ class WindowsBackend implements Backend {
   /** DEPENDENT_DISK_FLAGs of the disk itself (its level-1 entry), via a disk handle. */
   private diskFlags(device: string): string[] {
     try {
-      const entries = this.depsOfHandle(device, C.GET_STORAGE_DEPENDENCY_FLAG.DISK_HANDLE);
+      const entries = this.depsOfHandle({ path: device, kind: 'disk', flags: C.GET_STORAGE_DEPENDENCY_FLAG.DISK_HANDLE });
       return (entries.find((e) => e.ancestorLevel === 1) ?? entries[0])?.flags ?? [];
     } catch (e) {
       this.log('debug', `dependency flags of ${device}: ${(e as Error).message}`);
@@ -170,41 +194,27 @@ class WindowsBackend implements Backend {
     }
   }
 
-  private depsOfHandle(devicePath: string, flags: number): DependencyEntry[] {
+  private depsOfHandle(t: DepsHandle): DependencyEntry[] {
     const vd = this.vd();
-    const h = vd.openDevice(devicePath);
+    const h = vd.openDevice(t.path, t.kind);
     try {
-      return vd.dependencies(h, flags, devicePath);
+      return vd.dependencies(h, t.flags, t.path);
     } finally { vd.close(h); }
   }
 
   /**
    * `target`: a disk (\\.\PhysicalDriveN, \\.\CdRomN), an attached image file, a volume GUID path, a drive letter or
-   * any path on a volume. Disks are queried with DISK_HANDLE, volumes with HOST_VOLUMES (the whole chain down to
-   * the volumes hosting the image files); a volume on a physical disk has no dependencies: [].
+   * any path on a volume (see depsHandleFor); a volume on a physical disk has no dependencies: [].
    */
   async deps(target: string): Promise<DependencyEntry[]> {
-    const F = C.GET_STORAGE_DEPENDENCY_FLAG;
-    let handlePath: string;
-    let flags: number;
-    if (parseDevice(target)) {
-      handlePath = target; flags = F.DISK_HANDLE | F.HOST_VOLUMES;
-    } else if (kindFromPath(target) && fs.existsSync(target)) {
-      handlePath = this.deviceOf(target); flags = F.DISK_HANDLE | F.HOST_VOLUMES;
-    } else if (/^\\\\\?\\Volume\{[0-9a-f-]+\}\\?$/i.test(target)) {
-      handlePath = target.replace(/\\$/, ''); flags = F.HOST_VOLUMES;
-    } else if (/^[a-z]:/i.test(target)) {
-      handlePath = `\\\\.\\${target.slice(0, 2).toUpperCase()}`; flags = F.HOST_VOLUMES;
-    } else {
-      throw new WorkerError(ErrorCode.InvalidParams, `deps needs a disk, an attached image, a volume or a path on a drive, not ${JSON.stringify(target)}`);
-    }
+    const t = depsHandleFor(target, (image) => (kindFromPath(image) && fs.existsSync(image) ? this.deviceOf(image) : null));
     try {
-      return this.depsOfHandle(handlePath, flags);
+      return this.depsOfHandle(t);
     } catch (e) {
       if (e instanceof WorkerError && e.data.win32 === C.ERROR.VIRTDISK_NOT_VIRTUAL_DISK) return [];
-      if (e instanceof WorkerError && e.data.win32 === C.ERROR.INVALID_PARAMETER && (flags & F.HOST_VOLUMES)) {
-        this.log('debug', `GetStorageDependencyInformation with HOST_VOLUMES rejected for ${handlePath}; asking for direct dependencies only`);
-        return this.depsOfHandle(handlePath, flags & ~F.HOST_VOLUMES);
+      if (e instanceof WorkerError && e.data.win32 === C.ERROR.INVALID_PARAMETER && (t.flags & C.GET_STORAGE_DEPENDENCY_FLAG.HOST_VOLUMES)) {
+        this.log('debug', `GetStorageDependencyInformation with HOST_VOLUMES rejected for ${t.path}; asking for direct dependencies only`);
+        return this.depsOfHandle({ ...t, flags: t.flags & ~C.GET_STORAGE_DEPENDENCY_FLAG.HOST_VOLUMES });
       }
       throw e;
     }
@@ -250,7 +260,8 @@ class WindowsBackend implements Backend {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { launchElevatedWorker } = require('./elevate') as typeof import('./elevate');
     this.log('info', 'starting an elevated worker (UAC prompt)');
-    return launchElevatedWorker({ workerPath: process.argv[1], pipe, secretFile });
+    // this very bundle (dist/worker.js in the extension's folder), run by this process's own executable
+    return launchElevatedWorker({ workerPath: path.resolve(process.argv[1]), pipe, secretFile });
   }
 
   async dispose(): Promise<void> {
@@ -260,12 +271,4 @@ class WindowsBackend implements Backend {
     }
     this.held.clear();
   }
-}
-
-function kindForImage(image: ImageInfo): DiskKind {
-  const kind = FORMAT_REGISTRY[image.format].virtDisk;
-  if (kind) return kind;
-  throw new WorkerError(ErrorCode.UnsupportedImage,
-    `${path.basename(image.path)} is a ${image.format} image: Windows attaches only VHD, VHDX and ISO images. Convert it to VHDX (qemu-img convert -O vhdx) first.`,
-    { path: image.path, reason: 'format-not-attachable-on-windows' });
 }

@@ -19,6 +19,19 @@ export const ATTACH_VIRTUAL_DISK_FLAG = {
 } as const;
 export const ATTACH_VIRTUAL_DISK_VERSION = { V1: 1, V2: 2 } as const;
 export const DETACH_VIRTUAL_DISK_FLAG_NONE = 0;
+/** RWDepth 0: no store of the chain is opened read/write (the detach open of a disk attached read-only). */
+export const OPEN_VIRTUAL_DISK_RW_DEPTH_NONE = 0;
+
+// Image management (manage.ts)
+export const CREATE_VIRTUAL_DISK_VERSION = { V1: 1, V2: 2 } as const;
+export const CREATE_VIRTUAL_DISK_FLAG = { NONE: 0, FULL_PHYSICAL_ALLOCATION: 1 } as const;
+export const SET_VIRTUAL_DISK_INFO = { PARENT_PATH: 1, IDENTIFIER: 2, PARENT_PATH_WITH_DEPTH: 3, PHYSICAL_SECTOR_SIZE: 4, VIRTUAL_DISK_ID: 5 } as const;
+export const MERGE_VIRTUAL_DISK_VERSION = { V1: 1, V2: 2 } as const;
+export const MERGE_VIRTUAL_DISK_FLAG_NONE = 0;
+export const COMPACT_VIRTUAL_DISK_VERSION_1 = 1;
+export const COMPACT_VIRTUAL_DISK_FLAG_NONE = 0;
+export const RESIZE_VIRTUAL_DISK_VERSION_1 = 1;
+export const RESIZE_VIRTUAL_DISK_FLAG = { NONE: 0, ALLOW_UNSAFE_VIRTUAL_SIZE: 1, RESIZE_TO_SMALLEST_SAFE_VIRTUAL_SIZE: 2 } as const;
 
 export const GET_STORAGE_DEPENDENCY_FLAG = { NONE: 0, HOST_VOLUMES: 1, DISK_HANDLE: 2 } as const;
 export const STORAGE_DEPENDENCY_INFO_VERSION_2 = 2;
@@ -37,6 +50,16 @@ export const GET_VIRTUAL_DISK_INFO_VERSION = {
 
 // kernel32
 export const GENERIC_READ = 0x80000000;
+export const FILE_READ_ATTRIBUTES = 0x80;
+export const FILE_SHARE_DELETE = 4;
+export const TOKEN_QUERY = 8;
+/** TOKEN_INFORMATION_CLASS TokenUser */
+export const TOKEN_USER_CLASS = 1;
+// winnt.h file rights for the attached disk's security descriptor (virtdisk.ts attachSddl)
+export const FILE_GENERIC_READ = 0x120089;
+export const FILE_GENERIC_WRITE = 0x120116;
+export const FILE_GENERIC_EXECUTE = 0x1200A0;
+export const FILE_WRITE_ATTRIBUTES = 0x100;
 export const FILE_SHARE_READ = 1;
 export const FILE_SHARE_WRITE = 2;
 export const OPEN_EXISTING = 3;
@@ -59,7 +82,7 @@ export const FILE_DEVICE_DVD = 0x33;
 /** Win32 error codes the backend tests for by value. */
 export const ERROR = {
   SUCCESS: 0, FILE_NOT_FOUND: 2, PATH_NOT_FOUND: 3, ACCESS_DENIED: 5, INVALID_HANDLE: 6, NOT_READY: 21,
-  SHARING_VIOLATION: 32, NOT_SUPPORTED: 50, INVALID_PARAMETER: 87, CALL_NOT_IMPLEMENTED: 120,
+  SHARING_VIOLATION: 32, FILE_EXISTS: 80, NOT_SUPPORTED: 50, INVALID_PARAMETER: 87, CALL_NOT_IMPLEMENTED: 120,
   INSUFFICIENT_BUFFER: 122, MORE_DATA: 234, NO_MORE_FILES: 18, UNSUPPORTED_COMPRESSION: 618,
   FILE_SYSTEM_LIMITATION: 665, PRIVILEGE_NOT_HELD: 1314, FILE_CORRUPT: 1392, CANCELLED: 1223,
   FILE_ENCRYPTED: 6002, VIRTDISK_NOT_VIRTUAL_DISK: 0xC03A0015, VIRTDISK_PROVIDER_NOT_FOUND: 0xC03A0014,

@@ -76,6 +76,57 @@ export const GET_VIRTUAL_DISK_INFO = koffi.struct('GET_VIRTUAL_DISK_INFO', {
   }),
 });
 
+// Image management (manage.ts). CREATE is the SDK's layout: mingw-w64's Version2 lacks PhysicalSectorSizeInBytes
+// (its ParentPath sits 8 bytes early), and the SDK's Version3/Version4 make the union 176 bytes.
+const CREATE_V2_FIELDS = {
+  UniqueId: GUID, MaximumSize: 'uint64_t', BlockSizeInBytes: 'uint32_t', SectorSizeInBytes: 'uint32_t',
+  PhysicalSectorSizeInBytes: 'uint32_t', ParentPath: 'const char16_t *', SourcePath: 'const char16_t *',
+  OpenFlags: 'uint32_t', ParentVirtualStorageType: VIRTUAL_STORAGE_TYPE, SourceVirtualStorageType: VIRTUAL_STORAGE_TYPE,
+  ResiliencyGuid: GUID,
+};
+const CREATE_V3_FIELDS = { ...CREATE_V2_FIELDS, SourceLimitPath: 'const char16_t *', BackingStorageType: VIRTUAL_STORAGE_TYPE };
+export const CREATE_VIRTUAL_DISK_PARAMETERS = koffi.struct('CREATE_VIRTUAL_DISK_PARAMETERS', {
+  Version: 'int32_t',
+  u: koffi.union('CREATE_VIRTUAL_DISK_PARAMETERS_U', {
+    Version1: koffi.struct({ UniqueId: GUID, MaximumSize: 'uint64_t', BlockSizeInBytes: 'uint32_t', SectorSizeInBytes: 'uint32_t',
+      ParentPath: 'const char16_t *', SourcePath: 'const char16_t *' }),
+    Version2: koffi.struct(CREATE_V2_FIELDS),
+    Version3: koffi.struct(CREATE_V3_FIELDS),
+    Version4: koffi.struct({ ...CREATE_V3_FIELDS, PmemAddressAbstractionType: GUID, DataAlignment: 'uint64_t' }),
+  }),
+});
+
+export const SET_VIRTUAL_DISK_INFO = koffi.struct('SET_VIRTUAL_DISK_INFO', {
+  Version: 'int32_t',
+  u: koffi.union('SET_VIRTUAL_DISK_INFO_U', {
+    ParentFilePath: 'const char16_t *',
+    UniqueIdentifier: GUID,
+    ParentPathWithDepthInfo: koffi.struct({ ChildDepth: 'uint32_t', ParentFilePath: 'const char16_t *' }),
+    VhdPhysicalSectorSize: 'uint32_t',
+    VirtualDiskId: GUID,
+    ChangeTrackingEnabled: 'int32_t',
+    ParentLocator: koffi.struct({ LinkageId: GUID, ParentFilePath: 'const char16_t *' }),
+  }),
+});
+
+export const MERGE_VIRTUAL_DISK_PARAMETERS = koffi.struct('MERGE_VIRTUAL_DISK_PARAMETERS', {
+  Version: 'int32_t',
+  u: koffi.union('MERGE_VIRTUAL_DISK_PARAMETERS_U', {
+    Version1: koffi.struct({ MergeDepth: 'uint32_t' }),
+    Version2: koffi.struct({ MergeSourceDepth: 'uint32_t', MergeTargetDepth: 'uint32_t' }),
+  }),
+});
+
+export const COMPACT_VIRTUAL_DISK_PARAMETERS = koffi.struct('COMPACT_VIRTUAL_DISK_PARAMETERS', {
+  Version: 'int32_t',
+  u: koffi.union('COMPACT_VIRTUAL_DISK_PARAMETERS_U', { Version1: koffi.struct({ Reserved: 'uint32_t' }) }),
+});
+
+export const RESIZE_VIRTUAL_DISK_PARAMETERS = koffi.struct('RESIZE_VIRTUAL_DISK_PARAMETERS', {
+  Version: 'int32_t',
+  u: koffi.union('RESIZE_VIRTUAL_DISK_PARAMETERS_U', { Version1: koffi.struct({ NewSize: 'uint64_t' }) }),
+});
+
 // winioctl.h: IOCTL_VOLUME_GET_VOLUME_DISK_EXTENTS answer (one extent declared; more follow at 8 + 24n).
 export const DISK_EXTENT = koffi.struct('DISK_EXTENT', {
   DiskNumber: 'uint32_t', StartingOffset: 'int64_t', ExtentLength: 'int64_t',
@@ -112,4 +163,6 @@ export const STRUCTS = {
   GUID, VIRTUAL_STORAGE_TYPE, OPEN_VIRTUAL_DISK_PARAMETERS, ATTACH_VIRTUAL_DISK_PARAMETERS,
   STORAGE_DEPENDENCY_INFO_TYPE_1, STORAGE_DEPENDENCY_INFO_TYPE_2, STORAGE_DEPENDENCY_INFO, GET_VIRTUAL_DISK_INFO,
   DISK_EXTENT, VOLUME_DISK_EXTENTS, STORAGE_DEVICE_NUMBER, SHELLEXECUTEINFOW,
+  CREATE_VIRTUAL_DISK_PARAMETERS, SET_VIRTUAL_DISK_INFO, MERGE_VIRTUAL_DISK_PARAMETERS, COMPACT_VIRTUAL_DISK_PARAMETERS,
+  RESIZE_VIRTUAL_DISK_PARAMETERS,
 } as const;

@@ -4,16 +4,19 @@
 import koffi from 'koffi';
 import { ErrorCode } from '../../common/protocol';
 import { WorkerError } from '../errors';
-import { Api, Handle, VIRTDISK_FUNCTIONS, closeHandle, formatMessage, isInvalidHandle, loadApi, multiSz, wstr } from './api';
+import { Api, Handle, VIRTDISK_FUNCTIONS, formatMessage, isInvalidHandle, loadApi, multiSz, wstr } from './api';
 import * as C from './constants';
 import { decodeStorageDependencyInfo, guidAt } from './deps';
 import { win32Error, win32Name } from './win32-errors';
+import { attachSddl, currentUserSid } from './security';
 import type { DependencyEntry } from '../../common/protocol';
 
 export type Log = (level: 'info' | 'warn' | 'error' | 'debug', msg: string) => void;
 export type DiskKind = 'iso' | 'vhd' | 'vhdx' | 'vhdset';
 /** What the handle is for: V2 opens need access NONE, V1 (ISO, and the fallback) needs the right bits. */
 export type OpenPurpose = 'attach-ro' | 'attach-rw' | 'detach' | 'info';
+/** What a CreateFileW handle for GetStorageDependencyInformation names: a disk device, or a volume's root folder. */
+export type DeviceKind = 'disk' | 'volume';
 
 /** Windows attaches VHD, VHDX (AVHDX), VHD Sets and ISO/UDF images; the kind from the file extension. */
 export function kindFromPath(p: string): DiskKind | null {
@@ -25,7 +28,7 @@ export function kindFromPath(p: string): DiskKind | null {
   return null;
 }
 
-function storageType(kind: DiskKind | null): object {
+export function storageType(kind: DiskKind | null): object {
   if (!kind) return { DeviceId: C.VIRTUAL_STORAGE_TYPE_DEVICE.UNKNOWN, VendorId: C.VENDOR_UNKNOWN };
   const DeviceId = { iso: C.VIRTUAL_STORAGE_TYPE_DEVICE.ISO, vhd: C.VIRTUAL_STORAGE_TYPE_DEVICE.VHD,
     vhdx: C.VIRTUAL_STORAGE_TYPE_DEVICE.VHDX, vhdset: C.VIRTUAL_STORAGE_TYPE_DEVICE.VHDSET }[kind];
@@ -45,15 +48,16 @@ function v1Access(purpose: OpenPurpose): number {
 
 export class VirtDisk {
   readonly api: Api;
-  constructor(private readonly log: Log) {
-    this.api = loadApi(); // koffi resolves each export here: a missing one throws with its name
+  /** `api`: the koffi bindings; unit tests pass a recording fake (test/unit/windows/fake-api.ts). */
+  constructor(private readonly log: Log, api?: Api) {
+    this.api = api ?? loadApi(); // koffi resolves each export here: a missing one throws with its name
     this.log('debug', `VirtDisk.dll loaded; resolved ${VIRTDISK_FUNCTIONS.join(', ')}`);
   }
 
   /** Throws the mapped WorkerError for a non-zero Win32 code, logging FormatMessageW's text. */
   fail(code: number, what: string, path?: string): never {
     let text: string;
-    try { text = formatMessage(code); } catch (e) { text = `(FormatMessageW failed: ${(e as Error).message})`; }
+    try { text = formatMessage(code, this.api); } catch (e) { text = `(FormatMessageW failed: ${(e as Error).message})`; }
     this.log('warn', `${what}: ${win32Name(code)} (${code >>> 0}): ${text}`);
     throw win32Error(code, what, path ? { path } : {});
   }
@@ -72,6 +76,7 @@ export class VirtDisk {
    * with 87 (Windows 7, and Wine, know only V1) retry once with V1 and explicit access bits.
    */
   open(path: string, kind: DiskKind | null, purpose: OpenPurpose): Handle {
+    if (purpose === 'detach') return this.openForDetach(path, kind);
     const type = storageType(kind);
     const out: [Handle | null] = [null];
     const v1 = () => {
@@ -96,12 +101,43 @@ export class VirtDisk {
     return out[0]!;
   }
 
-  /** A security descriptor that grants Everyone generic-all (so Explorer can write attributes), freed after. */
+  /**
+   * Detach open of a disk anyone attached. The OpenVirtualDisk remarks: a permanently attached disk is reopened with
+   * DETACH access, and without write access when it was attached read-only (the image is then shared for reading
+   * only, and a write open fails with 32). So first V1 with mask DETACH and RWDepth 0 (no store opened read/write),
+   * as Far Manager and Vanara open for detach; on ACCESS_DENIED or SHARING_VIOLATION, V2 with access NONE and
+   * ReadOnly (the samples' V2 shape, without write access). Failing both, the access-denied answer wins: elevation
+   * may fix it ("Retry as Administrator").
+   */
+  private openForDetach(path: string, kind: DiskKind | null): Handle {
+    const type = storageType(kind);
+    const A = C.VIRTUAL_DISK_ACCESS;
+    const attempts: { what: string; mask: number; params: object }[] = [
+      { what: 'V1 DETACH, RWDepth 0', mask: A.DETACH, params: { Version: C.OPEN_VIRTUAL_DISK_VERSION.V1, u: { Version1: { RWDepth: C.OPEN_VIRTUAL_DISK_RW_DEPTH_NONE } } } },
+    ];
+    if (kind !== 'iso') {
+      attempts.push({ what: 'V2 NONE, ReadOnly', mask: A.NONE, params: { Version: C.OPEN_VIRTUAL_DISK_VERSION.V2, u: { Version2: { GetInfoOnly: 0, ReadOnly: 1, ResiliencyGuid: C.VENDOR_UNKNOWN } } } });
+    }
+    const codes: number[] = [];
+    for (const a of attempts) {
+      const out: [Handle | null] = [null];
+      const rc = this.api.OpenVirtualDisk(type, path, a.mask, C.OPEN_VIRTUAL_DISK_FLAG.NONE, a.params, out);
+      if (rc === 0 && !isInvalidHandle(out[0])) return out[0]!;
+      if (rc === 0) throw new WorkerError(ErrorCode.OsError, `Opening ${path}: OpenVirtualDisk succeeded without a handle`, { path });
+      codes.push(rc);
+      if (rc !== C.ERROR.ACCESS_DENIED && rc !== C.ERROR.SHARING_VIOLATION) break;
+      this.log('debug', `OpenVirtualDisk for detach (${a.what}) of ${path}: ${win32Name(rc)}`);
+    }
+    this.fail(codes.includes(C.ERROR.ACCESS_DENIED) ? C.ERROR.ACCESS_DENIED : codes[codes.length - 1], `Opening ${path} to detach it`, path);
+  }
+
+  /** The security descriptor of security.ts (SYSTEM, Administrators, this user), built for the call and freed after. */
   attach(h: Handle, path: string, o: { readOnly: boolean; permanent: boolean; noDriveLetter?: boolean }): void {
     const F = C.ATTACH_VIRTUAL_DISK_FLAG;
     const flags = (o.readOnly ? F.READ_ONLY : 0) | (o.permanent ? F.PERMANENT_LIFETIME : 0) | (o.noDriveLetter ? F.NO_DRIVE_LETTER : 0);
+    const sddl = attachSddl(currentUserSid(this.api, (t) => this.close(t)), o.readOnly);
     const sd: [unknown] = [null];
-    if (!this.api.ConvertStringSecurityDescriptorToSecurityDescriptorW('O:BAG:BAD:(A;;GA;;;WD)', C.SDDL_REVISION_1, sd, null)) {
+    if (!this.api.ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, C.SDDL_REVISION_1, sd, null)) {
       this.lastError('Building the disk security descriptor');
     }
     try {
@@ -155,7 +191,8 @@ export class VirtDisk {
       buf.writeInt32LE(C.STORAGE_DEPENDENCY_INFO_VERSION_2, 0);
       const used: [number] = [0];
       const rc = this.api.GetStorageDependencyInformation(h, flags, size, buf, used);
-      if (rc === C.ERROR.INSUFFICIENT_BUFFER) { size = Math.max(used[0], size * 2); continue; }
+      // retry with the size Windows reports, and the same flags (the sample drops DISK_HANDLE here: a bug)
+      if (rc === C.ERROR.INSUFFICIENT_BUFFER) { size = used[0] > size ? used[0] : size * 2; continue; }
       this.check(rc, `Reading the storage dependencies of ${what}`);
       return decodeStorageDependencyInfo(buf, koffiAddress(buf), used[0] || size);
     }
@@ -163,7 +200,7 @@ export class VirtDisk {
   }
 
   /** One GET_VIRTUAL_DISK_INFO query: returns the union's bytes (offset 8 on) or null when Windows refuses it. */
-  private info(h: Handle, version: number, path: string): Buffer | null {
+  query(h: Handle, version: number, path: string): Buffer | null {
     let size = 1024;
     for (let attempt = 0; attempt < 4; attempt++) {
       const buf = Buffer.alloc(size);
@@ -181,11 +218,11 @@ export class VirtDisk {
   /** Size, identifier, parent location, provider subtype and physical-disk facts; missing pieces are null. */
   information(h: Handle, path: string): VirtualDiskInformation {
     const V = C.GET_VIRTUAL_DISK_INFO_VERSION;
-    const size = this.info(h, V.SIZE, path);
-    const id = this.info(h, V.IDENTIFIER, path);
-    const sub = this.info(h, V.PROVIDER_SUBTYPE, path);
-    const parent = this.info(h, V.PARENT_LOCATION, path);
-    const phys = this.info(h, V.PHYSICAL_DISK, path);
+    const size = this.query(h, V.SIZE, path);
+    const id = this.query(h, V.IDENTIFIER, path);
+    const sub = this.query(h, V.PROVIDER_SUBTYPE, path);
+    const parent = this.query(h, V.PARENT_LOCATION, path);
+    const phys = this.query(h, V.PHYSICAL_DISK, path);
     return {
       virtualSize: size ? Number(size.readBigUInt64LE(0)) : null,
       physicalSize: size ? Number(size.readBigUInt64LE(8)) : null,
@@ -201,15 +238,24 @@ export class VirtDisk {
     };
   }
 
-  /** A kernel32 handle (volume or disk device) for queries: no data access, shared read/write. */
-  openDevice(path: string): Handle {
-    const h = this.api.CreateFileW(path, 0, C.FILE_SHARE_READ | C.FILE_SHARE_WRITE, null, C.OPEN_EXISTING,
-      C.FILE_ATTRIBUTE_NORMAL | C.FILE_FLAG_BACKUP_SEMANTICS, null);
+  /**
+   * A kernel32 handle for GetStorageDependencyInformation (the docs name no rights; the call only queries):
+   * - disk (`\\.\PhysicalDriveN`): access 0, share read/write. The sample's GENERIC_READ on a physical drive is
+   *   raw read access, which only administrators have; the query needs none.
+   * - volume: its root folder (`X:\`, `\\?\Volume{…}\`) with FILE_READ_ATTRIBUTES, share read/write/delete and
+   *   BACKUP_SEMANTICS (needed to open a folder), as Far Manager does: any user who can see the drive may do this,
+   *   where a volume device open (`\\.\X:`) for reading needs administrator rights.
+   */
+  openDevice(path: string, kind: DeviceKind): Handle {
+    const h = kind === 'disk'
+      ? this.api.CreateFileW(path, 0, C.FILE_SHARE_READ | C.FILE_SHARE_WRITE, null, C.OPEN_EXISTING, C.FILE_ATTRIBUTE_NORMAL, null)
+      : this.api.CreateFileW(path, C.FILE_READ_ATTRIBUTES, C.FILE_SHARE_READ | C.FILE_SHARE_WRITE | C.FILE_SHARE_DELETE, null,
+        C.OPEN_EXISTING, C.FILE_FLAG_BACKUP_SEMANTICS, null);
     if (isInvalidHandle(h)) this.lastError(`Opening ${path}`, path);
     return h;
   }
 
-  close(h: Handle | null): void { closeHandle(h); }
+  close(h: Handle | null): void { if (!isInvalidHandle(h)) this.api.CloseHandle(h!); }
 }
 
 export interface VirtualDiskInformation {

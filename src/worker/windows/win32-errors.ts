@@ -16,6 +16,8 @@ const KNOWN: Record<number, Known> = {
     text: `access was denied: attaching, detaching and opening disks or volumes need administrator rights, or the image file's permissions do not allow this. ${ELEVATE} A VHDX left dirty by an unclean detach also answers this: attach it once read-write elevated (or with Mount-VHD) so Windows replays its log.` },
   32: { name: 'ERROR_SHARING_VIOLATION', code: ErrorCode.Busy, reason: 'in-use',
     text: 'the image is in use: it is already attached, or held open by WSL, Hyper-V, Docker or another program. Detach or close it there first.' },
+  80: { name: 'ERROR_FILE_EXISTS', code: ErrorCode.InvalidParams, reason: 'exists',
+    text: 'a file with that name already exists, and vdisk never overwrites one. Choose another name, or move the file away first.' },
   50: { name: 'ERROR_NOT_SUPPORTED', code: ErrorCode.NotSupported, reason: 'not-supported',
     text: 'this Windows edition or version does not support the request (for example a read-write ISO, or a flag newer than this build).' },
   87: { name: 'ERROR_INVALID_PARAMETER', code: ErrorCode.OsError, reason: 'invalid-parameter',

@@ -119,6 +119,6 @@ describe('formats: detection and the other formats', function () {
     assert.strictEqual(i.path, p);
     for (const k of ['path', 'format', 'subtype', 'virtualSize', 'fileSize', 'blockSize', 'logicalSectorSize', 'physicalSectorSize',
       'id', 'virtualDiskId', 'creator', 'parent', 'chain', 'needsLogReplay', 'problems']) assert.ok(k in i, k);
-    assert.deepStrictEqual(i.chain, [{ path: p, format: 'vhd', subtype: 'dynamic', id: i.id }]);
+    assert.deepStrictEqual(i.chain, [{ path: p, format: 'vhd', subtype: 'dynamic', id: i.id, role: 'image', level: 1 }]);
   });
 });

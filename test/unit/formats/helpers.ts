@@ -113,3 +113,10 @@ export function readAt(file: string, offset: number, length: number): Buffer {
 }
 
 export const codes = (info: { problems: { code: string }[] }) => info.problems.map((p) => p.code);
+
+/** A text descriptor with one FLAT extent of 1 MiB naming `extent` (a 300-byte file that pulls in another). */
+export function vmdkDescriptor(d: string, name: string, extent: string, type = 'FLAT'): string {
+  const f = path.join(d, name);
+  fs.writeFileSync(f, `# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType="monolithicFlat"\n\nRW 2048 ${type} "${extent}" 0\n`);
+  return f;
+}

@@ -6,7 +6,7 @@ import { inspectImage, createDifferencingDisk, PROBLEM_CODES } from '../../../sr
 import { crc32c } from '../../../src/formats/crc32c';
 import { guidToBytesLE } from '../../../src/formats/guid';
 import { buildVhdChild } from '../../../src/formats/vhd/writer';
-import { codes, tempDir, qemuCreate, patch, readAt, run } from './helpers';
+import { codes, tempDir, qemuCreate, patch, readAt, run, vmdkDescriptor } from './helpers';
 
 type Maker = (d: string) => Promise<{ file: string; maxDepth?: number }>;
 
@@ -105,6 +105,20 @@ const makers: Record<keyof typeof PROBLEM_CODES, Maker> = {
     return { file: f };
   },
   'iso-no-volume-descriptor': async (d) => { const f = path.join(d, 'empty.iso'); fs.writeFileSync(f, Buffer.alloc(64 * 1024)); return { file: f }; },
+  'layer-missing': async (d) => {
+    const b = qemuCreate('qcow2', path.join(d, 'lm-base.qcow2'), '16M');
+    const f = qemuCreate('qcow2', path.join(d, 'lm.qcow2'), '16M', ['-b', b, '-F', 'qcow2']);
+    fs.rmSync(b);
+    return { file: f };
+  },
+  'layer-not-a-file': async (d) => ({ file: vmdkDescriptor(d, 'nf.vmdk', '/dev/zero') }),
+  'layer-unreadable': async (d) => {
+    // declared qcow2, but the file is raw data: qemu would refuse to open it
+    const b = path.join(d, 'lu-base.img');
+    fs.writeFileSync(b, Buffer.alloc(1 << 20));
+    return { file: qemuCreate('qcow2', path.join(d, 'lu.qcow2'), '1M', ['-u', '-b', b, '-F', 'qcow2']) };
+  },
+  'layer-unsupported': async (d) => ({ file: qemuCreate('qcow2', path.join(d, 'ls.qcow2'), '1M', ['-u', '-b', 'nbd://127.0.0.1:10809/x', '-F', 'raw']) }),
   'partition-table-invalid': async (d) => {
     // an MBR partition that ends 1 MiB past the end of a 2 MiB disk (the disk image was cut short)
     const f = path.join(d, 'cut.img');

@@ -19,6 +19,7 @@ const HERE = path.resolve(__dirname, '../../../../test/unit/windows');
 const C_TYPE: Record<string, string> = {
   OPEN_VIRTUAL_DISK_PARAMETERS: 'SDK_OPEN_VIRTUAL_DISK_PARAMETERS',
   ATTACH_VIRTUAL_DISK_PARAMETERS: 'SDK_ATTACH_VIRTUAL_DISK_PARAMETERS',
+  CREATE_VIRTUAL_DISK_PARAMETERS: 'SDK_CREATE_VIRTUAL_DISK_PARAMETERS',
 };
 
 interface Layout { symbol: string; cExpr: string; koffi: number }
@@ -78,6 +79,16 @@ function constants(): [string, number][] {
   group('GET_STORAGE_DEPENDENCY_FLAG_', K.GET_STORAGE_DEPENDENCY_FLAG);
   group('DEPENDENT_DISK_FLAG_', K.DEPENDENT_DISK_FLAG);
   group('GET_VIRTUAL_DISK_INFO_', K.GET_VIRTUAL_DISK_INFO_VERSION);
+  group('CREATE_VIRTUAL_DISK_VERSION_', { '1': K.CREATE_VIRTUAL_DISK_VERSION.V1, '2': K.CREATE_VIRTUAL_DISK_VERSION.V2 });
+  group('CREATE_VIRTUAL_DISK_FLAG_', K.CREATE_VIRTUAL_DISK_FLAG);
+  group('SET_VIRTUAL_DISK_INFO_', K.SET_VIRTUAL_DISK_INFO);
+  group('MERGE_VIRTUAL_DISK_VERSION_', { '1': K.MERGE_VIRTUAL_DISK_VERSION.V1, '2': K.MERGE_VIRTUAL_DISK_VERSION.V2 });
+  group('RESIZE_VIRTUAL_DISK_FLAG_', K.RESIZE_VIRTUAL_DISK_FLAG);
+  out.push(['MERGE_VIRTUAL_DISK_FLAG_NONE', K.MERGE_VIRTUAL_DISK_FLAG_NONE], ['COMPACT_VIRTUAL_DISK_VERSION_1', K.COMPACT_VIRTUAL_DISK_VERSION_1],
+    ['COMPACT_VIRTUAL_DISK_FLAG_NONE', K.COMPACT_VIRTUAL_DISK_FLAG_NONE], ['RESIZE_VIRTUAL_DISK_VERSION_1', K.RESIZE_VIRTUAL_DISK_VERSION_1],
+    ['FILE_READ_ATTRIBUTES', K.FILE_READ_ATTRIBUTES], ['FILE_SHARE_DELETE', K.FILE_SHARE_DELETE], ['TOKEN_QUERY', K.TOKEN_QUERY],
+    ['TokenUser', K.TOKEN_USER_CLASS], ['FILE_GENERIC_READ', K.FILE_GENERIC_READ], ['FILE_GENERIC_WRITE', K.FILE_GENERIC_WRITE],
+    ['FILE_GENERIC_EXECUTE', K.FILE_GENERIC_EXECUTE], ['FILE_WRITE_ATTRIBUTES', K.FILE_WRITE_ATTRIBUTES]);
   out.push(['DETACH_VIRTUAL_DISK_FLAG_NONE', K.DETACH_VIRTUAL_DISK_FLAG_NONE],
     ['STORAGE_DEPENDENCY_INFO_VERSION_2', K.STORAGE_DEPENDENCY_INFO_VERSION_2],
     ['GENERIC_READ', K.GENERIC_READ], ['FILE_SHARE_READ', K.FILE_SHARE_READ], ['FILE_SHARE_WRITE', K.FILE_SHARE_WRITE],
@@ -148,6 +159,11 @@ describe('Windows ABI: koffi definitions vs mingw-w64 headers', function () {
     assert.strictEqual(get('sizeof__OPEN_VIRTUAL_DISK_PARAMETERS'), 44);
     assert.strictEqual(get('sizeof__STORAGE_DEPENDENCY_INFO_TYPE_2'), 64);
     assert.strictEqual(get('offsetof__STORAGE_DEPENDENCY_INFO__Version2Entries_0_DependentVolumeRelativePath'), 8 + 56);
+    // the SDK's CREATE layout (mingw's Version2 lacks PhysicalSectorSizeInBytes and would put ParentPath at 8 + 32)
+    assert.strictEqual(get('sizeof__CREATE_VIRTUAL_DISK_PARAMETERS'), 184);
+    assert.strictEqual(get('offsetof__CREATE_VIRTUAL_DISK_PARAMETERS__Version2_ParentPath'), 8 + 40);
+    assert.strictEqual(get('offsetof__SET_VIRTUAL_DISK_INFO__ParentPathWithDepthInfo_ParentFilePath'), 8 + 8);
+    assert.strictEqual(get('sizeof__RESIZE_VIRTUAL_DISK_PARAMETERS'), 16);
   });
 
   it('x64: x86_64-w64-mingw32-gcc agrees with koffi on every sizeof/alignof/offsetof and every constant', () => {

@@ -1,0 +1,74 @@
+// Output files of create / convert: written to a temporary file next to the destination and put in place only
+// when complete, so a failure or a cancel never leaves a half-written image (and never replaces an existing one
+// unless asked: link() refuses an existing name atomically, rename() replaces it only with `force`).
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { FormatError } from '../errors';
+
+export interface Progress {
+  /** Called with bytes done of total; may be called often. */
+  report?(done: number, total: number): void;
+  /** True once the user cancelled; long loops check it between chunks. */
+  cancelled?(): boolean;
+}
+
+export class CancelledError extends Error {
+  constructor() { super('cancelled'); this.name = 'CancelledError'; }
+}
+
+export function checkCancel(p: Progress | undefined): void {
+  if (p?.cancelled?.()) throw new CancelledError();
+}
+
+export interface Output {
+  fh: fs.promises.FileHandle;
+  tmp: string;
+  /** Writes `buf` at `offset` in full. */
+  write(buf: Uint8Array, offset: number): Promise<void>;
+}
+
+/** Runs `fill` on a new temporary file next to `dest`, then syncs and moves it to `dest`; removes it on any failure. */
+export async function writeOutput(dest: string, force: boolean, fill: (out: Output) => Promise<void>): Promise<void> {
+  const abs = path.resolve(dest);
+  if (!force && fs.existsSync(abs)) throw new FormatError('exists', `${abs} already exists; it will not be overwritten`);
+  if (force && fs.existsSync(abs) && !fs.statSync(abs).isFile()) throw new FormatError('exists', `${abs} exists and is not a regular file`);
+  const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.vdisk-${crypto.randomBytes(4).toString('hex')}.tmp`);
+  const fh = await fs.promises.open(tmp, 'wx', 0o644);
+  let done = false;
+  try {
+    const write = async (buf: Uint8Array, offset: number) => {
+      let at = 0;
+      while (at < buf.length) at += (await fh.write(buf, at, buf.length - at, offset + at)).bytesWritten;
+    };
+    await fill({ fh, tmp, write });
+    await fh.sync();
+    await fh.close();
+    if (force) await fs.promises.rename(tmp, abs);
+    else {
+      try { await fs.promises.link(tmp, abs); } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new FormatError('exists', `${abs} appeared while it was being written; it was not overwritten`);
+        throw e;
+      }
+      await fs.promises.unlink(tmp);
+    }
+    done = true;
+  } finally {
+    if (!done) {
+      await fh.close().catch(() => undefined);
+      await fs.promises.rm(tmp, { force: true });
+    }
+  }
+}
+
+const ZEROS = Buffer.alloc(4 << 20);
+
+/** Writes zeros over [offset, offset+length): a fixed disk's data area is allocated, not a hole. */
+export async function writeZeros(out: Output, offset: number, length: number, progress?: Progress): Promise<void> {
+  for (let at = 0; at < length; at += ZEROS.length) {
+    checkCancel(progress);
+    const n = Math.min(ZEROS.length, length - at);
+    await out.write(ZEROS.subarray(0, n), offset + at);
+    progress?.report?.(at + n, length);
+  }
+}

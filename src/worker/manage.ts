@@ -1,0 +1,71 @@
+// Handlers of the write operations on images (issue 13): create (and, as they land, set-parent, convert).
+// Every one refuses an image that is attached (the backend's own list), checks its parameters, and writes through
+// the format layer, which never leaves a half-written output. On Windows these use our pure-TypeScript writers
+// too, until the VirtDisk bindings (src/worker/windows/manage.ts, branch h/win) land.
+import * as fs from 'fs';
+import * as path from 'path';
+import { CancellationToken, MessageConnection } from 'vscode-jsonrpc';
+import * as P from '../common/protocol';
+import type { Backend } from './backend';
+import { WorkerError } from './errors';
+import { createImage } from '../formats/manage/create';
+import { CancelledError, Progress } from '../formats/manage/output';
+
+export type Handle = <A, R>(fn: (params: A, token: CancellationToken) => Promise<R>) =>
+  (params: A, token: CancellationToken) => Promise<unknown>;
+
+export interface ManageOptions {
+  connection: MessageConnection;
+  backend: Backend;
+  handle: Handle;
+  fromFormatError: (e: unknown, p: string) => unknown;
+}
+
+export function registerManageHandlers({ connection, backend, handle, fromFormatError }: ManageOptions): void {
+  const run = async <R>(p: string, fn: () => Promise<R>): Promise<R> => {
+    try { return await fn(); } catch (e) {
+      if (e instanceof CancelledError) throw new WorkerError(P.ErrorCode.Cancelled, 'Cancelled; nothing was written', { path: p });
+      throw fromFormatError(e, p);
+    }
+  };
+
+  connection.onRequest(P.CreateImage, handle(async (p: P.CreateImageParams, token) => {
+    if (!p || typeof p.path !== 'string' || !p.path || typeof p.size !== 'number') throw new WorkerError(P.ErrorCode.InvalidParams, 'create needs a path and a size');
+    const abs = path.resolve(p.path);
+    if (!fs.existsSync(path.dirname(abs))) throw new WorkerError(P.ErrorCode.NotFound, `the folder ${path.dirname(abs)} does not exist`, { path: abs });
+    return run(abs, () => createImage({ ...p, path: abs }, { progress: progress(connection, p.progressToken, token) }));
+  }));
+}
+
+/** Progress to the client (at most every 200 ms, and at the end) and cancellation from the request's token. */
+export function progress(connection: MessageConnection, t: string | undefined, token: CancellationToken): Progress {
+  let last = 0;
+  return {
+    cancelled: () => token.isCancellationRequested,
+    report: (done, total) => {
+      if (!t) return;
+      const now = Date.now();
+      if (done < total && now - last < 200) return;
+      last = now;
+      void connection.sendNotification(P.ProgressNotification, { token: t, done, total });
+    },
+  };
+}
+
+/**
+ * Refuses when any of `paths` is an attached disk's image or a layer of its chain: writing under a mounted file
+ * system or a running daemon corrupts it. `readOnlyOk`: a read-only attach does not stop a reader (convert).
+ */
+export async function refuseAttached(backend: Backend, paths: string[], readOnlyOk = false): Promise<void> {
+  const real = (p: string) => { try { return fs.realpathSync(p); } catch { return path.resolve(p); } };
+  const want = new Set(paths.map(real));
+  for (const d of await backend.list()) {
+    if (readOnlyOk && d.readOnly) continue;
+    const layers = [d.image, ...(d.chain ?? []).map((c) => c.path)].filter((x): x is string => !!x).map(real);
+    const hit = layers.find((l) => want.has(l));
+    if (hit) {
+      throw new WorkerError(P.ErrorCode.Busy, `${hit} is in use by the attached disk ${d.device}${d.readOnly ? ' (read-only)' : ''}: detach it first`,
+        { path: hit, reason: 'attached' });
+    }
+  }
+}
