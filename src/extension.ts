@@ -8,7 +8,7 @@ import { registerCommands } from './commands';
 import { AttachedDisksProvider } from './views/attached-disks';
 import { Refresher } from './views/refresher';
 import { REPORT_SCHEME, ReportProvider } from './views/report-provider';
-import { AttachedDisk, Configure, List } from './common/protocol';
+import { Configure, List } from './common/protocol';
 import { config } from './host/config';
 import { DiskCountStatus } from './views/status-bar';
 import { RecentImagesProvider } from './views/recent-images';
@@ -38,22 +38,11 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
   const recent = new RecentImagesProvider(context.workspaceState, client);
   const recentView = vscode.window.createTreeView('vdisk.recentImages', { treeDataProvider: recent, showCollapseAll: true });
   const status = new DiskCountStatus();
-  const showDisks = async (list: AttachedDisk[]) => {
-    status.update(list);
-    await vscode.commands.executeCommand('setContext', 'vdisk.attachedImages', list.flatMap((d) => (d.image ? [d.image] : [])));
-  };
-  const refresher = new Refresher(async () => {
-    const snapshot = await disks.reload();
-    if ('disks' in snapshot) await showDisks(snapshot.disks);
-  }, () => disksView.visible, disksView.onDidChangeVisibility);
+  // the refresher subscribes to the worker's disksChanged and crash events itself
+  const refresher = new Refresher(() => disks.reload(), () => disksView.visible, disksView.onDidChangeVisibility, 150,
+    { events: client, list: () => client!.request(List), status });
 
-  client.on('disksChanged', () => {
-    refresher.request();
-    // the view may be hidden: keep the status bar and the Explorer's Detach entry current anyway
-    if (!disksView.visible) void client?.request(List).then(showDisks, () => undefined);
-  });
   client.on('crash', (e: { restartable: boolean }) => {
-    refresher.request();
     if (!e.restartable) {
       void vscode.window.showErrorMessage('The Virtual Disks worker keeps crashing and was stopped.', 'Restart Worker', 'Show Log').then((pick) => {
         if (pick === 'Restart Worker') void vscode.commands.executeCommand('vdisk.restartWorker');

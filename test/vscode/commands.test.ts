@@ -251,6 +251,38 @@ describe('commands and tree (extension host)', function () {
     } finally { r.dispose(); shown.dispose(); }
   });
 
+  it('the refresher takes the worker\'s events with their reasons, keeps the status bar current while hidden, and reloads for an interest', async () => {
+    const { Refresher } = await import('../../src/views/refresher');
+    const { EventEmitter } = await import('events');
+    const events = new EventEmitter();
+    let visible = false;
+    let reloads = 0, lists = 0;
+    const shown: AttachedDisk[][] = [];
+    const one = { device: '/dev/loop9', image: '/x.img', readOnly: true, engine: 'loop', lifetime: 'session', ours: true } as AttachedDisk;
+    const r = new Refresher(async () => { reloads++; return { disks: [one] }; }, () => visible, new vscode.EventEmitter<void>().event, 30,
+      { events, list: async () => { lists++; return [one]; }, status: { update: (d) => shown.push(d) } });
+    try {
+      events.emit('disksChanged', { reason: 'external' }); events.emit('disksChanged', { reason: 'attach' });
+      await new Promise((res) => setTimeout(res, 80));
+      assert.deepStrictEqual([reloads, lists, shown.length, r.lastReason], [0, 1, 1, 'attach'], 'hidden: one listing for the status bar, no tree reload');
+      events.emit('crash', { restartable: true });
+      await new Promise((res) => setTimeout(res, 80));
+      assert.deepStrictEqual([reloads, lists, r.lastReason], [0, 1, 'worker-crashed'], 'a crash does not start a worker for a hidden view');
+      const interest = r.holdInterest();
+      await new Promise((res) => setTimeout(res, 10));
+      assert.strictEqual(reloads, 1, 'an interest reloads at once');
+      events.emit('disksChanged', { reason: 'detach' });
+      await new Promise((res) => setTimeout(res, 80));
+      assert.deepStrictEqual([reloads, r.lastReason], [2, 'detach'], 'while held, a change reloads even with the tree hidden');
+      interest.dispose();
+      let fired = 0;
+      for (let i = 0; i < 5; i++) r.filesChanged('a', () => fired++);
+      r.filesChanged('b', () => fired++);
+      await new Promise((res) => setTimeout(res, 400));
+      assert.strictEqual(fired, 2, 'one file refresh per owner per burst');
+    } finally { r.dispose(); }
+  });
+
   it('mounts a volume, opens it as a workspace folder, and detach closes and unmounts it', async () => {
     const content = path.join(dir, 'content'); fs.mkdirSync(content, { recursive: true });
     fs.writeFileSync(path.join(content, 'hello.txt'), 'from inside the image');

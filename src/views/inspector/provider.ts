@@ -24,9 +24,9 @@ const LABEL_OF: Record<ActionId, string> = {
   attach: 'Attach', attachReadOnly: 'Attach Read-Only', detach: 'Detach', createDiff: 'Create Differencing Child', inspectText: 'Inspect as Text',
 };
 
-/** Optional collaborators: the refresher keeps the tree's context keys current; Recent Images records what was opened. */
+/** Collaborators: the refresher owns every refresh (the listing, file changes); Recent Images records what was opened. */
 export interface InspectorExtras {
-  refresher?: Refresher;
+  refresher: Refresher;
   recent?: { add(file: string): Promise<void> };
 }
 
@@ -70,26 +70,15 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
   private readonly disposables: vscode.Disposable[] = [this.rendered, this.paintedEmitter];
   private revision = 0;
   private assets: Promise<InspectorAssets> | undefined;
-  private disksTimer: NodeJS.Timeout | undefined;
+  /** Held while any inspector is open: the listing then follows disk changes even with the tree hidden. */
+  private interest: vscode.Disposable | undefined;
 
   constructor(private readonly extensionRoot: vscode.Uri, private readonly client: WorkerClient,
-    private readonly disks: AttachedDisksProvider, private readonly extras: InspectorExtras = {}) {
+    private readonly disks: AttachedDisksProvider, private readonly extras: InspectorExtras) {
     this.disposables.push(
       disks.onDidChangeTreeData(() => { for (const s of this.sessions.values()) if (s.info) this.render(s); }),
       vscode.workspace.onDidGrantWorkspaceTrust(() => { for (const s of this.sessions.values()) if (s.info) this.render(s); }),
     );
-    client.on('disksChanged', this.onDisksChanged);
-  }
-
-  // While an inspector is open its Attach/Detach buttons must follow other tools' changes, even with the tree hidden.
-  private readonly onDisksChanged = (): void => {
-    if (!this.sessions.size) return;
-    clearTimeout(this.disksTimer);
-    this.disksTimer = setTimeout(() => void this.reloadDisks(), 200);
-  };
-
-  private reloadDisks(): Promise<unknown> {
-    return this.extras.refresher ? this.extras.refresher.now() : this.disks.reload();
   }
 
   openCustomDocument(uri: vscode.Uri): InspectorDocument {
@@ -98,12 +87,16 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
       const s: Session = {
         uri, file: uri.fsPath, panels: new Set(), inspectMs: 0, busy: null, status: '', failures: 0, openedAt: performance.now(), timings: {},
         model: { state: 'loading', revision: ++this.revision, path: uri.fsPath, name: path.basename(uri.fsPath) },
-        watcher: new ImageWatcher(() => void this.load(this.sessions.get(key)!, 'Reloaded: the image or a file of its chain changed on disk.')),
+        watcher: new ImageWatcher(() => this.extras.refresher.filesChanged(key, () => {
+          const open = this.sessions.get(key);
+          if (open) void this.load(open, 'Reloaded: the image or a file of its chain changed on disk.');
+        })),
       };
       this.sessions.set(key, s);
       this.assets ??= loadAssets(this.extensionRoot);
       void this.load(s, '');   // starts before the webview exists: the page usually gets facts, not a spinner
-      void this.reloadDisks();
+      // its Attach/Detach buttons follow the listing, also other tools' changes with the tree hidden (reloads now)
+      if (this.interest) void this.extras.refresher.now('interest'); else this.interest = this.extras.refresher.holdInterest();
     }
     return new InspectorDocument(uri, () => this.close(key));
   }
@@ -272,12 +265,12 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
     if (!s) return;
     s.loading?.cancel();
     s.watcher.dispose();
+    this.extras.refresher.forget(key);
     this.sessions.delete(key);
+    if (!this.sessions.size) { this.interest?.dispose(); this.interest = undefined; }
   }
 
   dispose(): void {
-    clearTimeout(this.disksTimer);
-    this.client.off('disksChanged', this.onDisksChanged);
     for (const key of [...this.sessions.keys()]) this.close(key);
     for (const d of this.disposables) d.dispose();
   }
@@ -313,7 +306,7 @@ function hintFor(code: number | null): string {
  * test hook (VdiskApi.inspector).
  */
 export function registerInspector(context: vscode.ExtensionContext, client: WorkerClient, disks: AttachedDisksProvider,
-  extras: InspectorExtras = {}): InspectorProvider {
+  extras: InspectorExtras): InspectorProvider {
   const provider = new InspectorProvider(context.extensionUri, client, disks, extras);
   const registration = vscode.window.registerCustomEditorProvider(INSPECTOR_VIEW_TYPE, provider, {
     supportsMultipleEditorsPerDocument: true,
