@@ -9,6 +9,8 @@ import { AttachedDisksProvider } from './views/attached-disks';
 import { Refresher } from './views/refresher';
 import { REPORT_SCHEME, ReportProvider } from './views/report-provider';
 import { Configure, List } from './common/protocol';
+import { whenClauseSpellings } from './common/image-paths';
+import * as fs from 'fs';
 import { config } from './host/config';
 import { DiskCountStatus } from './views/status-bar';
 import { RecentImagesProvider } from './views/recent-images';
@@ -39,8 +41,11 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
   const recentView = vscode.window.createTreeView('vdisk.recentImages', { treeDataProvider: recent, showCollapseAll: true });
   const status = new DiskCountStatus();
   // the refresher subscribes to the worker's disksChanged and crash events itself
-  const refresher = new Refresher(() => disks.reload(), () => disksView.visible, disksView.onDidChangeVisibility, 150,
-    { events: client, list: () => client!.request(List), status });
+  const refresher = new Refresher(() => disks.reload(), () => disksView.visible, disksView.onDidChangeVisibility, 150, {
+    events: client, list: () => client!.request(List), status,
+    // every spelling Explorer's resourcePath may have on Windows (drive letter case, the file's own case)
+    attachedImages: (list) => list.flatMap((d) => (d.image ? whenClauseSpellings(d.image, process.platform, onDiskSpelling(d.image)) : [])),
+  });
 
   client.on('crash', (e: { restartable: boolean }) => {
     if (!e.restartable) {
@@ -72,4 +77,10 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
 export async function deactivate(): Promise<void> {
   await client?.dispose();
   client = undefined;
+}
+
+/** The file's own spelling on Windows (realpathSync.native asks the file system), or undefined. */
+function onDiskSpelling(p: string): string | undefined {
+  if (process.platform !== 'win32') return undefined;
+  try { return fs.realpathSync.native(p); } catch { return undefined; }
 }

@@ -20,6 +20,8 @@ const USAGE = `usage: vdisk <command> [options]
   create <path> --size SIZE --format vhd|vhdx --type dynamic|fixed [--block-size N] [--logical-sector 512|4096]
          [--physical-sector 512|4096] [--json]
                           a new empty disk (SIZE in bytes or with K, M, G, T: powers of 1024)
+  set-parent <child> <parent> [--ignore-id-mismatch] [--json]
+                          reconnect a differencing disk to its moved or renamed parent
 Use -- before a file name that starts with a dash.`;
 
 class UsageError extends Error {}
@@ -28,7 +30,7 @@ const isUsage = (e: unknown) => e instanceof UsageError || e instanceof ArgError
 interface Args { command: string; positional: string[]; flags: Map<string, string | true> }
 
 const VALUE_FLAGS = new Set(['--lifetime', '--size', '--format', '--type', '--block-size', '--logical-sector', '--physical-sector']);
-const BOOL_FLAGS = new Set(['--read-only', '--wait', '--json', '--help', '-h']);
+const BOOL_FLAGS = new Set(['--read-only', '--wait', '--json', '--help', '-h', '--ignore-id-mismatch']);
 
 export function parseArgs(argv: string[]): Args {
   const positional: string[] = [];
@@ -121,6 +123,12 @@ async function run(args: Args, client: WorkerClient, out: (s: string) => void): 
       const params = createArgs(path.resolve(file), (f) => args.flags.get(f));
       const r = await withProgress(client, 'create', (progressToken) => client.request(P.CreateImage, { ...params, progressToken }));
       print(r, () => `Created ${r.type} ${r.format.toUpperCase()} ${r.path} (${formatSize(r.size)}${r.blockSize ? `, ${formatSize(r.blockSize)} blocks` : ''}, ${r.logicalSectorSize}/${r.physicalSectorSize}-byte sectors)`);
+      return 0;
+    }
+    case 'set-parent': {
+      const [child, parent] = need(args, 2, 'a child and a parent path');
+      const r = await client.request(P.SetParent, { child: path.resolve(child), parent: path.resolve(parent), ignoreIdMismatch: args.flags.has('--ignore-id-mismatch') });
+      print(r, () => `${r.child} now names ${r.parent} (relative ${r.locators.relative}, absolute ${r.locators.absolute})${r.idRewritten ? '; its parent identity was rewritten' : ''}`);
       return 0;
     }
     case '':

@@ -3,6 +3,7 @@ import { Detach, DetachResult, List } from '../common/protocol';
 import type { CommandContext } from './context';
 import { detachTargets } from './targets';
 import { closeVolumeFolders } from './volume-folders';
+import { sameImagePath } from '../common/image-paths';
 
 /** Detach Disk Image: a tree node, an Explorer selection of images, or a pick among the attached disks. */
 export async function detach(ctx: CommandContext, args: unknown[]): Promise<DetachResult[]> {
@@ -14,7 +15,7 @@ export async function detachAll(ctx: CommandContext, targets: string[]): Promise
   const out: DetachResult[] = [];
   try {
     for (const target of targets) {
-      const disk = ctx.disks.disks.find((d) => d.device === target || d.image === target);
+      const disk = ctx.disks.disks.find((d) => d.device === target || sameImagePath(d.image, target));
       if (disk) await closeVolumeFolders(disk);
       const r = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Detaching ${target}...`, cancellable: true },

@@ -17,6 +17,7 @@ import { mount } from './mount';
 import { unmount } from './unmount';
 import { openVolume } from './open-volume';
 import { newDisk } from './new-disk';
+import { locateParent } from './locate-parent';
 
 type Body = (ctx: CommandContext, args: unknown[]) => Promise<unknown>;
 
@@ -40,6 +41,7 @@ export const COMMANDS: Record<string, Body> = {
   'vdisk.forgetRecent': (ctx, args) => forgetRecent(ctx, args),
   'vdisk.clearRecent': (ctx) => clearRecent(ctx),
   'vdisk.newDisk': (ctx, args) => newDisk(ctx, args),
+  'vdisk.locateParent': (ctx, args) => locateParent(ctx, args),
 };
 
 const ATTACHES = new Set(['vdisk.attach', 'vdisk.attachReadOnly', 'vdisk.attachDefault']);

@@ -4,6 +4,7 @@ import type { AttachedDisk, VolumeInfo } from '../common/protocol';
 import { UserError } from '../host/run-command';
 import type { CommandContext } from './context';
 import { isNode } from './targets';
+import { sameImagePath } from '../common/image-paths';
 
 /** The disk a command acts on: a disk or volume node, a device path, or a pick among attached disks. */
 export async function diskTarget(ctx: CommandContext, args: unknown[], title: string, filter: (d: AttachedDisk) => boolean = () => true): Promise<AttachedDisk> {
@@ -12,7 +13,7 @@ export async function diskTarget(ctx: CommandContext, args: unknown[], title: st
   if (isNode(first) && (first.kind === 'disk' || first.kind === 'volume')) return first.disk;
   const disks = ctx.disks.disks.filter(filter);
   if (typeof first === 'string') {
-    const d = ctx.disks.disks.find((x) => x.device === first || x.image === first);
+    const d = ctx.disks.disks.find((x) => x.device === first || sameImagePath(x.image, first));
     if (!d) throw new UserError(`${first} is not attached`);
     return d;
   }

@@ -3,7 +3,8 @@
 import type { ProblemCode } from './problems';
 
 /** Why the format layer could not read a file at all (FormatError.code); also a reason of NotFound/UnsupportedImage. */
-export type FormatErrorCode = 'not-found' | 'not-an-image' | 'unreadable' | 'exists' | 'unsupported' | 'chain-broken';
+export type FormatErrorCode = 'not-found' | 'not-an-image' | 'unreadable' | 'exists' | 'unsupported' | 'chain-broken'
+  | 'corrupt' | 'refused-layer';
 
 export type WorkerReason =
   // the request or the image's format
@@ -12,13 +13,14 @@ export type WorkerReason =
   | 'search-folders-windows' | 'chain-name-clash' | 'no-filesystem' | 'no-volumes' | 'no-drive-letter'
   // privileges
   | 'not-root' | 'not-authorized' | 'permission' | 'read-only-fs' | 'needs-elevation' | 'uac-declined' | 'elevation-needs-node'
+  | 'elevation-unsafe-path' | 'no-systemroot'
   // in use, busy
   | 'in-use' | 'mounted' | 'mount-busy' | 'locked'
   // engines, mounts, tools
   | 'qemu-open' | 'vhdimount-open' | 'export-size' | 'fuse-unmount' | 'mount-failed' | 'udisks-failed'
   // Windows (win32-errors.ts)
   | 'not-found' | 'not-supported' | 'invalid-parameter' | 'virtdisk-not-implemented' | 'virtdisk-missing' | 'virtdisk-error'
-  | 'insufficient-buffer' | 'compressed' | 'loopback-share' | 'cancelled' | 'file-corrupt' | 'encrypted' | 'win32' | 'token-layout'
+  | 'insufficient-buffer' | 'compressed' | 'loopback-share' | 'cancelled' | 'file-corrupt' | 'encrypted' | 'win32' | 'token-layout' | 'needs-windows-8'
   // the host's supervision (never sent by a worker)
   | 'restart-budget';
 

@@ -201,3 +201,13 @@ export interface CreateImageResult {
   logicalSectorSize: number; physicalSectorSize: number; id: string;
 }
 export const CreateImage = new RequestType<CreateImageParams, CreateImageResult, void>('vdisk/create');
+
+export interface SetParentParams { child: string; parent: string; ignoreIdMismatch?: boolean }
+export interface SetParentResult {
+  child: string; parent: string; format: 'vhd' | 'vhdx';
+  /** The locators written (relative, absolute). */
+  locators: { relative?: string; absolute?: string };
+  /** True when the child now names the new parent's identity (only with ignoreIdMismatch). */
+  idRewritten: boolean;
+}
+export const SetParent = new RequestType<SetParentParams, SetParentResult, void>('vdisk/setParent');

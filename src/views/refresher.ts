@@ -29,6 +29,8 @@ export interface RefreshSources {
   list(): Promise<AttachedDisk[]>;
   /** The status bar. */
   status: { update(disks: AttachedDisk[]): void };
+  /** The `vdisk.attachedImages` context key's value (the Explorer's Detach entry); default: the image paths. */
+  attachedImages?: (disks: AttachedDisk[]) => string[];
 }
 
 const FILE_DELAY_MS = 250;   // writes come in bursts
@@ -137,6 +139,7 @@ export class Refresher implements vscode.Disposable {
   private async show(disks: AttachedDisk[]): Promise<void> {
     if (!this.sources) return;
     this.sources.status.update(disks);
-    await vscode.commands.executeCommand('setContext', 'vdisk.attachedImages', disks.flatMap((d) => (d.image ? [d.image] : [])));
+    const images = this.sources.attachedImages?.(disks) ?? disks.flatMap((d) => (d.image ? [d.image] : []));
+    await vscode.commands.executeCommand('setContext', 'vdisk.attachedImages', images);
   }
 }

@@ -1,4 +1,4 @@
-// Handlers of the write operations on images (issue 13): create (and, as they land, set-parent, convert).
+// Handlers of the write operations on images (issue 13): create, set-parent (and, as they land, convert).
 // Every one refuses an image that is attached (the backend's own list), checks its parameters, and writes through
 // the format layer, which never leaves a half-written output. On Windows these use our pure-TypeScript writers
 // too, until the VirtDisk bindings (src/worker/windows/manage.ts, branch h/win) land.
@@ -10,6 +10,7 @@ import type { Backend } from './backend';
 import { WorkerError } from './errors';
 import { createImage } from '../formats/manage/create';
 import { CancelledError, Progress } from '../formats/manage/output';
+import { IdMismatchError, setParent } from '../formats/manage/set-parent';
 
 export type Handle = <A, R>(fn: (params: A, token: CancellationToken) => Promise<R>) =>
   (params: A, token: CancellationToken) => Promise<unknown>;
@@ -25,6 +26,7 @@ export function registerManageHandlers({ connection, backend, handle, fromFormat
   const run = async <R>(p: string, fn: () => Promise<R>): Promise<R> => {
     try { return await fn(); } catch (e) {
       if (e instanceof CancelledError) throw new WorkerError(P.ErrorCode.Cancelled, 'Cancelled; nothing was written', { path: p });
+      if (e instanceof IdMismatchError) throw new WorkerError(P.ErrorCode.ImageProblem, e.message, { path: p, reason: 'parent-id-mismatch' });
       throw fromFormatError(e, p);
     }
   };
@@ -34,6 +36,14 @@ export function registerManageHandlers({ connection, backend, handle, fromFormat
     const abs = path.resolve(p.path);
     if (!fs.existsSync(path.dirname(abs))) throw new WorkerError(P.ErrorCode.NotFound, `the folder ${path.dirname(abs)} does not exist`, { path: abs });
     return run(abs, () => createImage({ ...p, path: abs }, { progress: progress(connection, p.progressToken, token) }));
+  }));
+
+  connection.onRequest(P.SetParent, handle(async (p: P.SetParentParams) => {
+    if (!p || typeof p.child !== 'string' || typeof p.parent !== 'string' || !p.child || !p.parent) throw new WorkerError(P.ErrorCode.InvalidParams, 'set-parent needs a child and a parent path');
+    const child = path.resolve(p.child);
+    if (!fs.existsSync(child)) throw new WorkerError(P.ErrorCode.NotFound, `${child} does not exist`, { path: child });
+    await refuseAttached(backend, [child]);
+    return run(child, () => setParent(child, path.resolve(p.parent), { ignoreIdMismatch: p.ignoreIdMismatch === true }));
   }));
 }
 

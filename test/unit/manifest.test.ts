@@ -88,6 +88,26 @@ describe('manifest', () => {
     assert.strictEqual(ctx.find((e: { command: string }) => e.command === 'vdisk.detach').when, 'resourcePath in vdisk.attachedImages');
   });
 
+  it('on Windows the Explorer offers Attach for VHD, VHDX and ISO but not .img (Windows cannot attach raw images)', () => {
+    // a small evaluator for the forms our menus use: a || b, a && b, !key, key, key =~ /re/flags
+    const evaluate = (when: string, ctx: Record<string, string | boolean>) => when.split(' || ').some((branch) => branch.split(' && ').every((term) => {
+      const t = term.trim();
+      const m = /^(\w+) =~ \/(.*)\/([a-z]*)$/.exec(t);
+      if (m) return new RegExp(m[2], m[3]).test(String(ctx[m[1]] ?? ''));
+      return t.startsWith('!') ? !ctx[t.slice(1)] : !!ctx[t];
+    }));
+    const ctx = contributes.menus['explorer/context'];
+    for (const command of ['vdisk.attach', 'vdisk.attachReadOnly']) {
+      const when: string = ctx.find((e: { command: string }) => e.command === command).when;
+      const on = (isWindows: boolean, ext: string) => evaluate(when, { isWorkspaceTrusted: true, explorerResourceIsFolder: false, isWindows, isLinux: !isWindows, resourceExtname: ext, 'vdisk.linuxFormats': !isWindows });
+      for (const ext of ['.vhd', '.VHDX', '.avhdx', '.iso']) assert.ok(on(true, ext) && on(false, ext), `${command} ${ext}`);
+      assert.strictEqual(on(true, '.img'), false, `${command} offered for .img on Windows`);
+      assert.strictEqual(on(false, '.img'), true, `${command} not offered for .img on Linux`);
+      assert.strictEqual(on(true, '.qcow2'), false);
+      assert.strictEqual(evaluate(when, { isWorkspaceTrusted: false, isWindows: true, resourceExtname: '.vhdx' }), false, 'untrusted');
+    }
+  });
+
   it('sets every context key its when-clauses use', () => {
     for (const when of whenClauses()) {
       for (const key of keysOf(when)) {

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import type { VdiskApi } from '../../src/extension';
 import type { DiskTreeNode } from '../../src/views/attached-disks';
 import type { AttachedDisk } from '../../src/common/protocol';
+import { describeLinux } from './platform';
 
 const EXT_ID = 'vdisk.vdisk';
 
@@ -35,7 +36,7 @@ function nextError(a: VdiskApi): Promise<{ command: string; message: string; act
   return new Promise((resolve) => { const d = a.onDidShowError((e) => { d.dispose(); resolve(e); }); });
 }
 
-describe('commands and tree (extension host)', function () {
+describeLinux('commands and tree (extension host)', 'its images are made with truncate, mkfs.ext4 and xorriso and attach as loop devices (Linux only); windows.test.ts covers Windows', function () {
   this.timeout(60_000);
   let a: VdiskApi;
   let dir: string;

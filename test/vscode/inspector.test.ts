@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import type { VdiskApi } from '../../src/extension';
 import type { InspectorProvider } from '../../src/views/inspector/provider';
 import { parseFromWebview, type InspectorModel, type ReadyModel } from '../../src/views/inspector/messages';
+import { describeLinux } from './platform';
 
 const EXT_ID = 'vdisk.vdisk';
 
@@ -31,7 +32,7 @@ function run(cmd: string, args: string[]): void {
   cp.execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-describe('image inspector (extension host)', function () {
+describeLinux('image inspector (extension host)', 'its images are made with Linux tools (mkfs, xorriso, qemu-img)', function () {
   this.timeout(60_000);
   let a: VdiskApi;
   let insp: InspectorProvider;

@@ -152,7 +152,7 @@ describe('Windows worker under Wine (node.exe + koffi win32-x64)', function () {
     assert.ok(line && !/no system text|FormatMessageW failed/.test(line), `no FormatMessageW text logged: ${line}`);
   });
 
-  it('deps decodes GetStorageDependencyInformation\'s empty answer for \\\\.\\C:, a volume GUID path and a disk handle', async () => {
+  it('deps decodes GetStorageDependencyInformation\'s empty answer for the C:\\ root folder, a volume GUID path and a disk handle', async () => {
     const w = started[0] ?? await startWorker();
     assert.deepStrictEqual(await w.conn.sendRequest(P.Deps, { target: 'C:\\' }), []);
     assert.deepStrictEqual(await w.conn.sendRequest(P.Deps, { target: 'C:\\windows\\system32' }), []);
@@ -188,7 +188,7 @@ require('fs').writeFileSync(process.argv[2], f('C:\\\\', b, 100) ? b.toString('u
     assert.strictEqual(bad.code, P.ErrorCode.InvalidParams);
   });
 
-  it('Retry as Administrator: ShellExecuteExW "runas" starts node.exe, which passes the secret handshake over a named pipe', async function () {
+  it('Retry as Administrator: ShellExecuteExW "runas" starts this executable (directly, or through cmd.exe with ELECTRON_RUN_AS_NODE), which passes the secret handshake over a named pipe', async function () {
     // Wine has no UAC, so "runas" just starts the process: this proves the SHELLEXECUTEINFOW binding, the argument
     // quoting (a secret-file path with a space, read back through Wine's CommandLineToArgvW), the PID from hProcess,
     // named pipes between two Windows Node processes and both halves of the handshake.
@@ -204,14 +204,16 @@ import * as fs from 'fs'; import * as net from 'net'; import * as path from 'pat
 import { createMessageConnection, RequestType0, SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
 import { acceptElevatedWorker, newElevationSession } from './src/host/elevation';
 import { launchElevatedWorker } from './src/worker/windows/elevate';
-const [resultFile, elevatedScript, secretDir] = process.argv.slice(2);
+const [resultFile, elevatedScript, secretDir, mode] = process.argv.slice(2);
 const s = newElevationSession(secretDir);
 const server = net.createServer();
 const result: Record<string, unknown> = {};
 server.listen(s.pipe, async () => {
   try {
     const accepted = acceptElevatedWorker(server, s.secret, 30000);
-    result.launch = launchElevatedWorker({ workerPath: elevatedScript, pipe: s.pipe, secretFile: s.secretFile, nodePath: process.execPath });
+    // mode "cmd": as VS Code (Electron) does it, through cmd.exe setting ELECTRON_RUN_AS_NODE; node.exe stands in for Code.exe
+    result.launch = launchElevatedWorker({ workerPath: elevatedScript, pipe: s.pipe, secretFile: s.secretFile },
+      { execPath: process.execPath, electron: mode === 'cmd', systemRoot: process.env.SystemRoot });
     const sock = await accepted;
     const c = createMessageConnection(new SocketMessageReader(sock), new SocketMessageWriter(sock));
     c.listen(); sock.resume();
@@ -227,26 +229,36 @@ import { connectElevated } from './src/worker/elevation';
 const arg = (n: string) => process.argv[process.argv.indexOf(n) + 1];
 connectElevated(arg('--pipe'), arg('--secret-file')).then((sock) => {
   const c = createMessageConnection(new SocketMessageReader(sock), new SocketMessageWriter(sock));
-  c.onRequest(new RequestType0<unknown, void>('whoami'), () => { setTimeout(() => process.exit(0), 200); return { pid: process.pid, argv: process.argv.slice(2) }; });
+  c.onRequest(new RequestType0<unknown, void>('whoami'), () => { setTimeout(() => process.exit(0), 200); return { pid: process.pid, argv: process.argv.slice(2), runAsNode: process.env.ELECTRON_RUN_AS_NODE ?? null }; });
   c.listen(); sock.resume();
 }, () => process.exit(3));`);
     const secretDir = path.join(stage, 'secret dir');
     fs.mkdirSync(secretDir);
-    const resultFile = path.join(stage, 'elevation.json');
-    const out = fs.openSync(path.join(stage, 'elevation-out.txt'), 'w');
-    const t0 = Date.now();
-    const r = cp.spawnSync('wine', [NODE_EXE, toWine(host), toWine(resultFile), toWine(elevated), toWine(secretDir)],
-      { stdio: ['ignore', out, out], env: wineEnv(), timeout: 60_000 });
-    fs.closeSync(out);
-    console.log(`      (host + elevated node.exe round trip: ${Date.now() - t0} ms)`);
-    assert.strictEqual(r.status, 0, fs.readFileSync(path.join(stage, 'elevation-out.txt'), 'utf8'));
-    const res = JSON.parse(fs.readFileSync(resultFile, 'utf8'));
-    assert.strictEqual(res.error, undefined, res.error);
-    assert.ok(res.launch.pid > 0);
-    assert.strictEqual(res.answer.pid, res.launch.pid, 'GetProcessId(hProcess) names the process that answered');
-    assert.deepStrictEqual(res.answer.argv, ['--pipe', res.pipe, '--secret-file', res.secretFile]);
-    assert.match(res.secretFile, / dir\\vdisk-elevate-/);
-    assert.strictEqual(res.secretFileLeft, false, 'the elevated side deletes the secret file');
+    for (const mode of ['direct', 'cmd']) {
+      const resultFile = path.join(stage, `elevation-${mode}.json`);
+      const outFile = path.join(stage, `elevation-${mode}-out.txt`);
+      const out = fs.openSync(outFile, 'w');
+      const t0 = Date.now();
+      const r = cp.spawnSync('wine', [NODE_EXE, toWine(host), toWine(resultFile), toWine(elevated), toWine(secretDir), mode],
+        { stdio: ['ignore', out, out], env: wineEnv(), timeout: 60_000 });
+      fs.closeSync(out);
+      console.log(`      (${mode}: host + elevated node.exe round trip: ${Date.now() - t0} ms)`);
+      assert.strictEqual(r.status, 0, fs.readFileSync(outFile, 'utf8'));
+      const res = JSON.parse(fs.readFileSync(resultFile, 'utf8'));
+      assert.strictEqual(res.error, undefined, res.error);
+      assert.deepStrictEqual(res.answer.argv, ['--pipe', res.pipe, '--secret-file', res.secretFile], mode);
+      assert.match(res.secretFile, / dir\\vdisk-elevate-/);
+      assert.strictEqual(res.secretFileLeft, false, 'the elevated side deletes the secret file');
+      if (mode === 'direct') {
+        assert.ok(res.launch.pid > 0);
+        assert.strictEqual(res.answer.pid, res.launch.pid, 'GetProcessId(hProcess) names the process that answered');
+        assert.strictEqual(res.answer.runAsNode, null);
+      } else {
+        // Wine's cmd.exe ran `set "ELECTRON_RUN_AS_NODE=1" && "<exe>" "<worker>" ...`: the variable reached the worker
+        assert.strictEqual(res.answer.runAsNode, '1');
+        assert.strictEqual(res.launch.pid, 0, 'hProcess is cmd.exe: the host takes the PID from initialize');
+      }
+    }
   });
 
   it('a call that aborts the process under Wine (stubbed GetAllAttachedVirtualDiskPhysicalPaths) leaves the host working and a new worker startable', async () => {

@@ -5,6 +5,7 @@ import type { AttachedDisk } from '../../common/protocol';
 import { formatBytes } from '../../common/describe';
 import { formatName } from '../../common/formats';
 import type { ActionId, ActionView, AttachmentView, FactView, LayerView, ProblemView, ReadyModel } from './messages';
+import { PARENT_LINK_CODES } from '../../common/parent-link';
 import { problemHelp } from './problem-help';
 
 export interface ModelOptions {
@@ -144,6 +145,7 @@ function actionsOf(info: ImageInfo, attachments: AttachmentView[], problemCount:
   const canDiff = info.format === 'vhd' || info.format === 'vhdx';
   const a = (id: ActionId, label: string, enabled: boolean, title: string, primary = false): ActionView =>
     ({ id, label, enabled: enabled && o.busy === null, title, primary });
+  const brokenLink = info.subtype === 'differencing' && info.problems.some((p) => PARENT_LINK_CODES.has(p.code));
   const alreadyAttached = attached ? `Already attached as ${attachments.map((x) => x.device).join(', ')}.` : '';
   return [
     a('attachReadOnly', 'Attach Read-Only', o.trusted && !attached,
@@ -159,5 +161,7 @@ function actionsOf(info: ImageInfo, attachments: AttachmentView[], problemCount:
         : problemCount ? 'Fix the problems listed below first: a child of a damaged chain would be damaged too.'
           : 'Create a new differencing disk that records changes on top of this image.'),
     a('inspectText', 'Inspect as Text', true, 'Open these facts as a read-only text report.'),
+    ...(brokenLink ? [a('locateParent', 'Locate Parent…', o.trusted && !attached,
+      !o.trusted ? untrusted : attached ? `Detach it first: ${alreadyAttached}` : `Pick the parent file; its identity is checked before ${path.basename(info.chain[info.chain.length - 1].path)} is changed.`, true)] : []),
   ];
 }

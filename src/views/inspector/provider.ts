@@ -18,10 +18,11 @@ export const INSPECTOR_VIEW_TYPE = 'vdisk.inspector';
 
 const COMMAND_OF: Record<ActionId, string> = {
   attach: 'vdisk.attach', attachReadOnly: 'vdisk.attachReadOnly', detach: 'vdisk.detach',
-  createDiff: 'vdisk.createDiff', inspectText: 'vdisk.inspect',
+  createDiff: 'vdisk.createDiff', inspectText: 'vdisk.inspect', locateParent: 'vdisk.locateParent',
 };
 const LABEL_OF: Record<ActionId, string> = {
   attach: 'Attach', attachReadOnly: 'Attach Read-Only', detach: 'Detach', createDiff: 'Create Differencing Child', inspectText: 'Inspect as Text',
+  locateParent: 'Locate Parent',
 };
 
 /** Collaborators: the refresher owns every refresh (the listing, file changes); Recent Images records what was opened. */
@@ -284,6 +285,10 @@ function outcome(action: ActionId, result: unknown): string {
       return `Attached as ${list.map((d) => `${d.device}${d.readOnly ? ' (read-only)' : ''}`).join(', ')}.`;
     case 'detach':
       return `Detached ${list.map((d) => d.device).join(', ')}.`;
+    case 'locateParent': {
+      const r = result as { child?: string; parent?: string };
+      return `${path.basename(r.child ?? '')} now uses ${r.parent}.`;
+    }
     default: {
       const child = result instanceof vscode.Uri ? result.fsPath : typeof result === 'string' ? result
         : (result as { child?: string }).child;

@@ -16,11 +16,13 @@ import { Log, VirtDisk, kindFromPath } from './virtdisk';
 import { freeDriveLetter, mountPoints, parseDevice, volumesOf } from './volumes';
 import { DepsHandle, depsHandleFor } from './deps-target';
 import { kindForImage } from './attachable';
+import { normaliseWindowsPath, sameImagePath } from '../../common/image-paths';
 import { CreateDiskParams, ImageManagement, WindowsImageManager } from './manage';
 
 interface Held { handle: Handle; image: string; readOnly: boolean }
 
-const samePath = (a: string, b: string) => path.win32.resolve(a).toLowerCase() === path.win32.resolve(b).toLowerCase();
+// VirtDisk may report `\\?\C:\...`; the host sends Uri.fsPath (`c:\...`): compare as Windows does
+const samePath = (a: string, b: string) => sameImagePath(path.win32.resolve(normaliseWindowsPath(a)), path.win32.resolve(normaliseWindowsPath(b)), 'win32');
 
 /** `virtDisk`: how to load the bindings; unit tests pass a VirtDisk over a fake api (test/unit/windows/fake-api.ts). */
 export function createWindowsBackend(log: Log, virtDisk: () => VirtDisk = () => new VirtDisk(log)): Backend {

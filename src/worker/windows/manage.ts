@@ -78,8 +78,26 @@ export class WindowsImageManager implements ImageManagement {
     const out: [Handle | null] = [null];
     const params = { Version: C.OPEN_VIRTUAL_DISK_VERSION.V2, u: { Version2: { GetInfoOnly: o.getInfoOnly ? 1 : 0, ReadOnly: 0, ResiliencyGuid: ZERO_GUID } } };
     const flags = o.noParents ? C.OPEN_VIRTUAL_DISK_FLAG.NO_PARENTS : C.OPEN_VIRTUAL_DISK_FLAG.NONE;
-    vd.check(vd.api.OpenVirtualDisk(storageType(kind), image, C.VIRTUAL_DISK_ACCESS.NONE, flags, params, out), `Opening ${image}`, image);
+    const rc = vd.api.OpenVirtualDisk(storageType(kind), image, C.VIRTUAL_DISK_ACCESS.NONE, flags, params, out);
+    if (rc === C.ERROR.INVALID_PARAMETER) this.explainV2Refusal(vd, image, kind, flags);
+    vd.check(rc, `Opening ${image}`, image);
     return out[0]!;
+  }
+
+  /**
+   * 87 to a V2 open: Windows 7 (and Wine) know only V1. A V1 open (GET_INFO, RWDepth 1) tells that apart from a
+   * parameter Windows 8+ dislikes: if it works, this Windows predates V2 and the operation; if it fails, its code
+   * is the real answer (Wine: 120).
+   */
+  private explainV2Refusal(vd: VirtDisk, image: string, kind: DiskKind, flags: number): void {
+    const out: [Handle | null] = [null];
+    const rc = vd.api.OpenVirtualDisk(storageType(kind), image, C.VIRTUAL_DISK_ACCESS.GET_INFO, flags,
+      { Version: C.OPEN_VIRTUAL_DISK_VERSION.V1, u: { Version1: { RWDepth: C.OPEN_VIRTUAL_DISK_RW_DEPTH_DEFAULT } } }, out);
+    vd.close(out[0]);
+    vd.check(rc, `Opening ${image}`, image);
+    throw new WorkerError(ErrorCode.NotSupported,
+      `Windows refused OpenVirtualDisk Version 2 for ${path.win32.basename(image)} but accepts Version 1: this Windows predates Windows 8 / Server 2012, which creating, merging, compacting and resizing images through VirtDisk need.`,
+      { path: image, win32: C.ERROR.INVALID_PARAMETER, reason: 'needs-windows-8' });
   }
 
   private async withOpen<T>(image: string, o: { getInfoOnly?: boolean; noParents?: boolean }, fn: (h: Handle, vd: VirtDisk) => Promise<T> | T): Promise<T> {

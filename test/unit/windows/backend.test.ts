@@ -101,3 +101,22 @@ describe('Windows backend', () => {
     } finally { w.dispose(); }
   });
 });
+
+describe('Windows backend: detach by another spelling of the image path', () => {
+  it('a session disk attached as C:\\VMs\\A.vhdx detaches when Explorer sends c:\\vms\\a.VHDX (its held handle, no reopen)', async () => {
+    const src = new CancellationTokenSource();
+    const f = new FakeApi({
+      GetVirtualDiskPhysicalPath: (_h, size, buf) => { const b = Buffer.from('\\\\.\\PhysicalDrive7\0', 'utf16le'); b.copy(buf); size[0] = b.length; return 0; },
+      // no volume yet: the attach stops waiting for them once cancelled
+      FindFirstVolumeW: () => { src.cancel(); return null as never; },
+    });
+    const b = createWindowsBackend(() => undefined, () => f.virtDisk());
+    const disk = await b.attach({ path: 'C:\\VMs\\A.vhdx', readOnly: false, lifetime: 'session' }, image('vhdx', 'C:\\VMs\\A.vhdx'), src.token);
+    assert.strictEqual(disk.device, '\\\\.\\PhysicalDrive7');
+    const r = await b.detach('c:\\vms\\a.VHDX', new CancellationTokenSource().token);
+    assert.deepStrictEqual(r, { device: '\\\\.\\PhysicalDrive7', image: 'C:\\VMs\\A.vhdx' });
+    assert.strictEqual(f.of('OpenVirtualDisk').length, 1, 'detached on the attach handle');
+    assert.strictEqual(f.of('DetachVirtualDisk').length, 1);
+    assert.strictEqual(f.leaked, 0, 'the attach handle is closed after detach');
+  });
+});

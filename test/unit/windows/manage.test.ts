@@ -2,6 +2,7 @@
 // SetVirtualDiskInformation, MergeVirtualDisk, CompactVirtualDisk and ResizeVirtualDisk, byte for byte, through the
 // recording fake api; and how their Win32 answers map.
 import * as assert from 'assert';
+import koffi from 'koffi';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -183,6 +184,17 @@ describe('Windows: image management calls (CreateVirtualDisk, Set, Merge, Compac
     await rejects(mgr(f).compact('C:\\d.vhdx'), (e) => e.code === ErrorCode.Busy);
     await rejects(mgr(f).merge('C:\\c.avhdx', 1), (e) => e.code === ErrorCode.ImageProblem && e.data.win32 === 0xC03A000E);
     assert.strictEqual(f.leaked, 0);
+    // 87 to the V2 open: a V1 probe tells Windows 7 (V1 works) from Wine (V1 answers 120)
+    const seven = new FakeApi({ OpenVirtualDisk: (_t, _p, _m, _f, params, out) => {
+      if ((params as { Version: number }).Version === 2) return C.ERROR.INVALID_PARAMETER;
+      out[0] = koffi.alloc('uint8_t', 1) as never; return 0;
+    } });
+    await rejects(mgr(seven).compact('C:\\d.vhdx'), (e) => e.code === ErrorCode.NotSupported && e.data.reason === 'needs-windows-8');
+    const probe = seven.of('OpenVirtualDisk')[1];
+    assert.deepStrictEqual([probe.args[2], probe.bytes!.readInt32LE(0), probe.bytes!.readUInt32LE(4)], [C.VIRTUAL_DISK_ACCESS.GET_INFO, 1, 1]);
+    assert.strictEqual(seven.of('CompactVirtualDisk').length, 0);
+    const wine = new FakeApi({ OpenVirtualDisk: (_t, _p, _m, _f, params) => ((params as { Version: number }).Version === 2 ? 87 : 120) });
+    await rejects(mgr(wine).resize('C:\\d.vhdx', 1 << 30), (e) => e.code === ErrorCode.NotSupported && e.data.win32 === 120);
     const g = new FakeApi();
     await rejects(mgr(g).compact('C:\\cd.iso'), (e) => e.code === ErrorCode.UnsupportedImage);
     await rejects(mgr(g).merge('C:\\c.avhdx', 0), (e) => e.code === ErrorCode.InvalidParams);

@@ -1,0 +1,99 @@
+// Managing images from VS Code (issue 13): New Virtual Disk..., Locate Parent... (command, tree rows, inspector).
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { VdiskApi } from '../../src/extension';
+import type { InspectorProvider } from '../../src/views/inspector/provider';
+import type { CreateImageResult, SetParentResult } from '../../src/common/protocol';
+
+const EXT_ID = 'vdisk.vdisk';
+
+function nextError(a: VdiskApi): Promise<{ command: string; message: string; actions: string[] }> {
+  return new Promise((resolve) => { const d = a.onDidShowError((e) => { d.dispose(); resolve(e); }); });
+}
+
+async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 15000): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = probe();
+    if (v) return v;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('managing images (extension host)', function () {
+  this.timeout(60_000);
+  let a: VdiskApi;
+  let dir: string;
+  const at = (n: string) => path.join(dir, n);
+
+  before(async () => {
+    const ext = vscode.extensions.getExtension<VdiskApi>(EXT_ID);
+    assert.ok(ext, `${EXT_ID} is not installed`);
+    a = await ext.activate();
+    const ws = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    assert.ok(ws, 'the test workspace has a folder');
+    dir = path.join(ws, 'manage-tests');
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+  });
+
+  after(async () => {
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('New Virtual Disk creates the disk asked for, adds it to Recent Images, and never overwrites', async () => {
+    const f = at('new.vhdx');
+    const r = await vscode.commands.executeCommand<CreateImageResult>('vdisk.newDisk', { path: f, format: 'vhdx', type: 'dynamic', size: 64 << 20, blockSize: 1 << 20 });
+    assert.strictEqual(r?.path, f);
+    assert.strictEqual(r?.blockSize, 1 << 20);
+    assert.ok(fs.statSync(f).size < 8 << 20);
+    assert.strictEqual(a.recent.paths[0], f);
+    const shown = nextError(a);
+    assert.strictEqual(await vscode.commands.executeCommand('vdisk.newDisk', { path: f, format: 'vhd', type: 'fixed', size: 8 << 20 }), undefined);
+    assert.match((await shown).message, /already exists; it will not be overwritten/);
+  });
+
+  it('Locate Parent reconnects a moved parent; the inspector offers it only while the link is broken', async () => {
+    const base = at('lp-base.vhdx'), child = at('lp-child.avhdx');
+    await vscode.commands.executeCommand('vdisk.newDisk', { path: base, format: 'vhdx', type: 'dynamic', size: 16 << 20, blockSize: 1 << 20 });
+    await vscode.commands.executeCommand('vdisk.createDiff', vscode.Uri.file(base), child);
+    fs.mkdirSync(at('moved'));
+    const moved = at('moved/lp-base.vhdx');
+    fs.renameSync(base, moved);
+    const insp = (a as VdiskApi & { inspector: InspectorProvider }).inspector;
+    const u = vscode.Uri.file(child);
+    await vscode.commands.executeCommand('vscode.openWith', u, 'vdisk.inspector');
+    const broken = await until('the inspector of the broken child', () => { const m = insp.lastRendered(u); return m?.state === 'ready' ? m : undefined; });
+    const offer = broken.state === 'ready' ? broken.actions.find((x) => x.id === 'locateParent') : undefined;
+    assert.ok(offer?.enabled, 'Locate Parent… is offered on a missing parent');
+    const r = await vscode.commands.executeCommand<SetParentResult>('vdisk.locateParent', u, moved);
+    assert.strictEqual(r?.parent, moved);
+    assert.strictEqual(r?.locators.relative, '.\\moved\\lp-base.vhdx');
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    await vscode.commands.executeCommand('vscode.openWith', u, 'vdisk.inspector');
+    const fixed = await until('the inspector of the repaired child', () => {
+      const m = insp.lastRendered(u);
+      return m?.state === 'ready' && m.problems.length === 0 ? m : undefined;
+    });
+    assert.ok(fixed.state === 'ready' && !fixed.actions.some((x) => x.id === 'locateParent'));
+  });
+
+  it('Locate Parent refuses a parent with another identity, naming both, and changes nothing', async () => {
+    const base = at('id-base.vhd'), other = at('id-other.vhd'), child = at('id-child.vhd');
+    await vscode.commands.executeCommand('vdisk.newDisk', { path: base, format: 'vhd', type: 'dynamic', size: 16 << 20 });
+    await vscode.commands.executeCommand('vdisk.newDisk', { path: other, format: 'vhd', type: 'dynamic', size: 16 << 20 });
+    await vscode.commands.executeCommand('vdisk.createDiff', vscode.Uri.file(base), child);
+    fs.rmSync(base);
+    const before = fs.readFileSync(child);
+    const shown = nextError(a);
+    assert.strictEqual(await vscode.commands.executeCommand('vdisk.locateParent', vscode.Uri.file(child), other), undefined);
+    assert.match((await shown).message, /is not the parent id-child\.vhd was made from/);
+    assert.ok(fs.readFileSync(child).equals(before));
+    const r = await vscode.commands.executeCommand<SetParentResult>('vdisk.locateParent', vscode.Uri.file(child), other, { ignoreIdMismatch: true });
+    assert.strictEqual(r?.idRewritten, true);
+  });
+});
