@@ -13,18 +13,20 @@ export interface FormatRow {
   readonly opensInInspector: boolean;
   /** A differencing child can be created over it: the Explorer offers Create Differencing Disk. */
   readonly differencingParent: boolean;
+  /** The VIRTUAL_STORAGE_TYPE device VirtDisk attaches it as; null: Windows cannot attach it (no Attach there). */
+  readonly virtDisk: 'vhd' | 'vhdx' | 'iso' | null;
 }
 
 export const FORMAT_TABLE = {
-  vhd: { displayName: 'VHD', extensions: ['vhd'], menus: 'all', opensInInspector: true, differencingParent: true },
-  vhdx: { displayName: 'VHDX', extensions: ['vhdx', 'avhdx'], menus: 'all', opensInInspector: true, differencingParent: true },
-  iso: { displayName: 'ISO 9660', extensions: ['iso'], menus: 'all', opensInInspector: true, differencingParent: false },
+  vhd: { displayName: 'VHD', extensions: ['vhd'], menus: 'all', opensInInspector: true, differencingParent: true, virtDisk: 'vhd' },
+  vhdx: { displayName: 'VHDX', extensions: ['vhdx', 'avhdx'], menus: 'all', opensInInspector: true, differencingParent: true, virtDisk: 'vhdx' },
+  iso: { displayName: 'ISO 9660', extensions: ['iso'], menus: 'all', opensInInspector: true, differencingParent: false, virtDisk: 'iso' },
   // UDF images are named .iso: the extension belongs to the iso row, content tells them apart
-  udf: { displayName: 'UDF', extensions: [], menus: 'all', opensInInspector: false, differencingParent: false },
-  qcow2: { displayName: 'QCOW2', extensions: ['qcow2'], menus: 'linux', opensInInspector: false, differencingParent: false },
-  vmdk: { displayName: 'VMDK', extensions: ['vmdk'], menus: 'linux', opensInInspector: false, differencingParent: false },
-  vdi: { displayName: 'VDI', extensions: ['vdi'], menus: 'linux', opensInInspector: false, differencingParent: false },
-  raw: { displayName: 'Raw', extensions: ['img'], menus: 'all', opensInInspector: false, differencingParent: false },
+  udf: { displayName: 'UDF', extensions: [], menus: 'all', opensInInspector: false, differencingParent: false, virtDisk: 'iso' },
+  qcow2: { displayName: 'QCOW2', extensions: ['qcow2'], menus: 'linux', opensInInspector: false, differencingParent: false, virtDisk: null },
+  vmdk: { displayName: 'VMDK', extensions: ['vmdk'], menus: 'linux', opensInInspector: false, differencingParent: false, virtDisk: null },
+  vdi: { displayName: 'VDI', extensions: ['vdi'], menus: 'linux', opensInInspector: false, differencingParent: false, virtDisk: null },
+  raw: { displayName: 'Raw', extensions: ['img'], menus: 'all', opensInInspector: false, differencingParent: false, virtDisk: null },
 } as const satisfies Record<string, FormatRow>;
 
 export type ImageFormat = keyof typeof FORMAT_TABLE;

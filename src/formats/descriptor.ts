@@ -36,8 +36,6 @@ export interface FormatDescriptor<F extends ImageFormat = ImageFormat> extends F
   readonly qemuDriver: 'vpc' | 'vhdx' | 'qcow2' | 'vmdk' | 'vdi' | null;
   /** libvhdi's vhdimount reads this format's differencing chains (Linux). */
   readonly vhdimountChains: boolean;
-  /** The VIRTUAL_STORAGE_TYPE device VirtDisk attaches it as (Windows), or null when VirtDisk cannot. */
-  readonly virtDisk: 'vhd' | 'vhdx' | 'iso' | null;
 }
 
 /** A format's descriptor: its common table row plus `d`. */

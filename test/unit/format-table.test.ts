@@ -13,23 +13,33 @@ const LINUX_KEY = 'vdisk.linuxFormats';
 /** Every extension in the table, and some that no format has: what a when-clause must accept and refuse. */
 const candidates = [...new Set([...extensionsOf(() => true), 'txt', 'vhdz', 'qcow', 'imgx', 'vhdx.bak', 'json'])];
 
-/**
- * The extensions a menu entry's when-clause shows the command for, split by whether the disjunct needs the
- * vdisk.linuxFormats context key. Each `||` disjunct has at most one `resourceExtname =~ /.../i`.
- */
-function offered(command: string): { always: string[]; linux: string[] } {
+type Platform = 'linux' | 'windows' | 'mac';
+/** The context keys our Explorer when-clauses use, as each platform sets them (a trusted workspace, a file). */
+const CONTEXT: Record<Platform, Record<string, boolean>> = {
+  linux: { isWorkspaceTrusted: true, explorerResourceIsFolder: false, isWindows: false, 'vdisk.linuxFormats': true },
+  windows: { isWorkspaceTrusted: true, explorerResourceIsFolder: false, isWindows: true, 'vdisk.linuxFormats': false },
+  mac: { isWorkspaceTrusted: true, explorerResourceIsFolder: false, isWindows: false, 'vdisk.linuxFormats': false },
+};
+
+/** Evaluates a when-clause of `a && b || c` form with `resourceExtname =~ /re/` and (negated) keys; anything else fails. */
+function shows(when: string, platform: Platform, ext: string): boolean {
+  return when.split('||').some((disjunct) => disjunct.split('&&').every((atom) => {
+    const a = atom.trim();
+    const m = /^resourceExtname =~ \/((?:\\.|[^/])*)\/([a-z]*)$/.exec(a);
+    if (m) return new RegExp(m[1], m[2]).test(`.${ext}`);
+    const key = a.replace(/^!/, '');
+    assert.ok(key in CONTEXT[platform], `unexpected term in a when-clause: ${a}`);
+    return a.startsWith('!') ? !CONTEXT[platform][key] : CONTEXT[platform][key];
+  }));
+}
+
+/** The extensions (of the table's and some no format has) the Explorer offers `command` on, per platform. */
+function offered(command: string): Record<Platform, string[]> {
   const entries = (pkg.contributes.menus['explorer/context'] as { command: string; when?: string }[]).filter((e) => e.command === command);
   assert.strictEqual(entries.length, 1, `one Explorer menu entry for ${command}`);
-  const always = new Set<string>();
-  const linux = new Set<string>();
-  for (const disjunct of (entries[0].when ?? '').split('||')) {
-    const m = /resourceExtname =~ \/((?:\\.|[^/])*)\/([a-z]*)/.exec(disjunct);
-    if (!m) continue;
-    const re = new RegExp(m[1], m[2]);
-    for (const ext of candidates) if (re.test(`.${ext}`)) (disjunct.includes(LINUX_KEY) ? linux : always).add(ext);
-  }
-  for (const e of linux) if (always.has(e)) linux.delete(e);
-  return { always: [...always].sort(), linux: [...linux].sort() };
+  const when = entries[0].when ?? 'true';
+  const on = (p: Platform) => candidates.filter((e) => shows(when, p, e)).sort();
+  return { linux: on('linux'), windows: on('windows'), mac: on('mac') };
 }
 
 const sorted = (which: (r: FormatRow) => boolean) => extensionsOf(which).sort();
@@ -55,14 +65,22 @@ describe('format table', () => {
     assert.strictEqual(DETECTION_ORDER[DETECTION_ORDER.length - 1].id, 'raw');
   });
 
-  for (const command of ['vdisk.attach', 'vdisk.attachReadOnly', 'vdisk.inspect']) {
-    it(`package.json offers ${command} in the Explorer on exactly the table's extensions`, () => {
-      assert.deepStrictEqual(offered(command), { always: sorted((r) => r.menus === 'all'), linux: sorted((r) => r.menus === 'linux') });
+  const everywhere = (r: FormatRow) => r.menus === 'all';
+  for (const command of ['vdisk.attach', 'vdisk.attachReadOnly']) {
+    it(`package.json offers ${command} in the Explorer on exactly the table's extensions, per platform`, () => {
+      assert.deepStrictEqual(offered(command), {
+        linux: sorted(() => true), windows: sorted((r) => everywhere(r) && r.virtDisk !== null), mac: sorted(everywhere),
+      });
     });
   }
 
+  it('package.json offers Inspect in the Explorer on exactly the table\'s extensions, per platform', () => {
+    assert.deepStrictEqual(offered('vdisk.inspect'), { linux: sorted(() => true), windows: sorted(everywhere), mac: sorted(everywhere) });
+  });
+
   it('package.json offers Create Differencing Disk on the extensions of formats that can be parents', () => {
-    assert.deepStrictEqual(offered('vdisk.createDiff'), { always: sorted((r) => r.differencingParent), linux: [] });
+    const parents = sorted((r) => r.differencingParent);
+    assert.deepStrictEqual(offered('vdisk.createDiff'), { linux: parents, windows: parents, mac: parents });
   });
 
   it('package.json opens the inspector by default on the extensions the table names', () => {

@@ -9,5 +9,4 @@ export const isoFormat = describeFormat('iso', {
   fileRange: () => true,
   qemuDriver: null,
   vhdimountChains: false,
-  virtDisk: 'iso',
 });

@@ -9,5 +9,4 @@ export const qcow2Format = describeFormat('qcow2', {
   fileRange: () => false,
   qemuDriver: 'qcow2',
   vhdimountChains: false,
-  virtDisk: null,
 });

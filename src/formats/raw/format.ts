@@ -23,5 +23,4 @@ export const rawFormat = describeFormat('raw', {
   fileRange: () => true,
   qemuDriver: null,
   vhdimountChains: false,
-  virtDisk: null,
 });

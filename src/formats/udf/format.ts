@@ -11,5 +11,4 @@ export const udfFormat = describeFormat('udf', {
   fileRange: () => true,
   qemuDriver: null,
   vhdimountChains: false,
-  virtDisk: 'iso',
 });

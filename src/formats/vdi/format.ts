@@ -9,5 +9,4 @@ export const vdiFormat = describeFormat('vdi', {
   fileRange: () => false,
   qemuDriver: 'vdi',
   vhdimountChains: false,
-  virtDisk: null,
 });

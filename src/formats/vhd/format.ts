@@ -12,5 +12,4 @@ export const vhdFormat = describeFormat('vhd', {
   fileRange: (subtype) => subtype === 'fixed',
   qemuDriver: 'vpc',
   vhdimountChains: true,
-  virtDisk: 'vhd',
 });

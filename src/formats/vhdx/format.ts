@@ -9,5 +9,4 @@ export const vhdxFormat = describeFormat('vhdx', {
   fileRange: () => false,
   qemuDriver: 'vhdx',
   vhdimountChains: true,
-  virtDisk: 'vhdx',
 });

@@ -11,5 +11,4 @@ export const vmdkFormat = describeFormat('vmdk', {
   fileRange: () => false,
   qemuDriver: 'vmdk',
   vhdimountChains: false,
-  virtDisk: null,
 });
