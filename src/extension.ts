@@ -15,6 +15,7 @@ import { config } from './host/config';
 import { DiskCountStatus } from './views/status-bar';
 import { RecentImagesProvider } from './views/recent-images';
 import { InspectorProvider, registerInspector } from './views/inspector/provider';
+import { CapabilityStore } from './host/capabilities';
 
 /** What the extension hands to tests (and to other extensions): no stability promise. */
 export interface VdiskApi {
@@ -47,7 +48,7 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
     attachedImages: (list) => list.flatMap((d) => (d.image ? whenClauseSpellings(d.image, process.platform, onDiskSpelling(d.image)) : [])),
   });
 
-  client.on('crash', (e: { restartable: boolean }) => {
+  client.on('crash', (e) => {
     if (!e.restartable) {
       void vscode.window.showErrorMessage('The Virtual Disks worker keeps crashing and was stopped.', 'Restart Worker', 'Show Log').then((pick) => {
         if (pick === 'Restart Worker') void vscode.commands.executeCommand('vdisk.restartWorker');
@@ -56,11 +57,11 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
     }
   });
 
-  const inspector = registerInspector(context, client, disks, { refresher, recent });
-
-  void vscode.commands.executeCommand('setContext', 'vdisk.linuxFormats', process.platform === 'linux');
+  // menus, palette, welcome views, inspector buttons and error actions follow the worker's capability report
+  const caps = new CapabilityStore(context.globalState, client);
+  const inspector = registerInspector(context, client, disks, { refresher, recent, caps: () => caps.current });
   context.subscriptions.push(
-    log, disksView, recentView, refresher, shownErrors, status, inspector,
+    log, disksView, recentView, refresher, shownErrors, status, inspector, caps,
     vscode.workspace.onDidChangeConfiguration((e) => {
       // a running worker takes new settings at once; a stopped one reads them when it starts
       if (config.affectsWorker(e) && client?.state === 'running') {
@@ -68,7 +69,7 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
       }
     }),
     vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, new ReportProvider(client)),
-    ...registerCommands({ client, log, disks, disksView, refresher, recent }),
+    ...registerCommands({ client, log, disks, disksView, refresher, recent, caps }),
     { dispose: () => void client?.dispose() },
   );
   return { client, disks, disksView: disksView as vscode.TreeView<unknown>, refresher, status, recent, inspector, onDidShowError: shownErrors.event };

@@ -4,24 +4,31 @@ import * as path from 'path';
 import * as P from '../common/protocol';
 import { WorkerClient, Logger } from '../host/worker-client';
 import { formatDisk, formatImage } from './format';
+import { capabilityReport } from '../common/describe-capabilities';
+import { spawnLauncher } from '../host/elevation-launch';
 import { ArgError, createArgs } from './manage-args';
 import { formatSize } from '../common/sizes';
 
 const USAGE = `usage: vdisk <command> [options]
-  attach <image> [--read-only] [--lifetime session|permanent] [--wait] [--json]
+  attach <image> [--read-only] [--lifetime session|permanent] [--wait] [--elevate] [--json]
                           attach an image (default lifetime: permanent; --wait holds a session attach until Ctrl-C)
-  detach <device|image> [--json]
+  detach <device|image> [--elevate] [--json]
+  mount <device> [--elevate] [--json]      mount the volumes of an attached disk (or one volume)
+  unmount <device> [--elevate] [--json]
   list [--json]           every attached virtual disk (ours and other tools')
   inspect <image> [--json]
   chain <image> [--json]  the image's parent chain, self first
   create-diff <parent> <child> [--json]
                           create a differencing VHD/VHDX child (format from the child's extension)
   deps <device|path> [--json]
+  capabilities [--json]   what this user can attach here, how, and what is missing
   create <path> --size SIZE --format vhd|vhdx --type dynamic|fixed [--block-size N] [--logical-sector 512|4096]
          [--physical-sector 512|4096] [--json]
                           a new empty disk (SIZE in bytes or with K, M, G, T: powers of 1024)
   set-parent <child> <parent> [--ignore-id-mismatch] [--json]
                           reconnect a differencing disk to its moved or renamed parent
+--elevate (Linux): run the worker as root through sudo (it prompts on a terminal; sudo -n otherwise); it attaches
+only images you can read yourself, and its mounts belong to you.
 Use -- before a file name that starts with a dash.`;
 
 class UsageError extends Error {}
@@ -30,7 +37,8 @@ const isUsage = (e: unknown) => e instanceof UsageError || e instanceof ArgError
 interface Args { command: string; positional: string[]; flags: Map<string, string | true> }
 
 const VALUE_FLAGS = new Set(['--lifetime', '--size', '--format', '--type', '--block-size', '--logical-sector', '--physical-sector']);
-const BOOL_FLAGS = new Set(['--read-only', '--wait', '--json', '--help', '-h', '--ignore-id-mismatch']);
+const BOOL_FLAGS = new Set(['--read-only', '--wait', '--json', '--help', '-h', '--ignore-id-mismatch', '--elevate']);
+const ELEVATABLE = new Set(['attach', 'detach', 'mount', 'unmount']);
 
 export function parseArgs(argv: string[]): Args {
   const positional: string[] = [];
@@ -86,6 +94,12 @@ async function run(args: Args, client: WorkerClient, out: (s: string) => void): 
       print(r, () => `Detached ${r.device}${r.image ? ` (${r.image})` : ''}`);
       return 0;
     }
+    case 'mount': case 'unmount': {
+      const [device] = need(args, 1, 'a device');
+      const vols = await client.request(args.command === 'mount' ? P.Mount : P.Unmount, { device });
+      print(vols, () => vols.map((v) => `${v.device}\t${v.fsType ?? '?'}\t${v.mountPoint ?? '(not mounted)'}`).join('\n') || 'No volumes.');
+      return 0;
+    }
     case 'list': {
       need(args, 0, 'no arguments');
       const disks = await client.request(P.List);
@@ -116,6 +130,12 @@ async function run(args: Args, client: WorkerClient, out: (s: string) => void): 
       const t = target.startsWith('/dev/') ? target : path.resolve(target);
       const deps = await client.request(P.Deps, { target: t });
       print(deps, () => deps.map((d) => `${d.ancestorLevel}\t${d.dependencyDevice}\t${d.dependentVolumeRelativePath}\t${d.flags.join(',')}`).join('\n'));
+      return 0;
+    }
+    case 'capabilities': {
+      need(args, 0, 'no arguments');
+      const caps = await client.request(P.GetCapabilities);
+      print(caps, () => capabilityReport(caps));
       return 0;
     }
     case 'create': {
@@ -172,6 +192,10 @@ async function main(): Promise<number> {
     log: process.env.VDISK_DEBUG ? debugLog : quietLog, restartBudget: { crashes: 1, windowMs: 60_000 },
   });
   try {
+    if (args.flags.has('--elevate')) {
+      if (!ELEVATABLE.has(args.command)) throw new UsageError(`--elevate applies to ${[...ELEVATABLE].join(', ')}`);
+      await client.elevate({ launcher: cliElevation() });
+    }
     return await run(args, client, (s) => process.stdout.write(`${s}\n`));
   } catch (e) {
     if (isUsage(e)) { process.stderr.write(`vdisk: ${e.message}\n${USAGE}\n`); return 1; }
@@ -180,6 +204,12 @@ async function main(): Promise<number> {
   } finally {
     await client.stop();
   }
+}
+
+/** sudo: it prompts on the terminal when there is one (stdin a TTY), and is told not to (-n) otherwise. */
+function cliElevation() {
+  if (process.platform !== 'linux') throw new UsageError('--elevate is for Linux (sudo); on Windows run the command from an elevated prompt');
+  return spawnLauncher('sudo', { nodePath: process.execPath, interactive: !!process.stdin.isTTY, onLog: (l) => { if (process.env.VDISK_DEBUG) process.stderr.write(`${l}\n`); } });
 }
 
 function oneLine(s: string): string { return s.replace(/\s*\n\s*/g, ' '); }

@@ -3,6 +3,7 @@ import type { WorkerClient } from '../host/worker-client';
 import type { AttachedDisksProvider, DiskTreeNode } from '../views/attached-disks';
 import type { Refresher } from '../views/refresher';
 import type { RecentImagesProvider } from '../views/recent-images';
+import type { CapabilityStore } from '../host/capabilities';
 
 /** What every command gets. */
 export interface CommandContext {
@@ -12,4 +13,5 @@ export interface CommandContext {
   disksView: vscode.TreeView<DiskTreeNode>;
   refresher: Refresher;
   recent: RecentImagesProvider;
+  caps: CapabilityStore;
 }

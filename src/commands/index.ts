@@ -16,6 +16,8 @@ import { clearRecent, forgetRecent } from './recent';
 import { mount } from './mount';
 import { unmount } from './unmount';
 import { openVolume } from './open-volume';
+import { elevate } from './elevate';
+import { showCapabilities } from './show-capabilities';
 import { newDisk } from './new-disk';
 import { locateParent } from './locate-parent';
 
@@ -40,6 +42,8 @@ export const COMMANDS: Record<string, Body> = {
   'vdisk.copyDevicePath': (_ctx, args) => copyDevicePath(args),
   'vdisk.forgetRecent': (ctx, args) => forgetRecent(ctx, args),
   'vdisk.clearRecent': (ctx) => clearRecent(ctx),
+  'vdisk.showCapabilities': async () => showCapabilities(),
+  'vdisk.elevate': (ctx) => elevate(ctx),
   'vdisk.newDisk': (ctx, args) => newDisk(ctx, args),
   'vdisk.locateParent': (ctx, args) => locateParent(ctx, args),
 };
@@ -56,6 +60,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
       retry: () => vscode.commands.executeCommand(id, ...args),
       retryWithParentFolder: ATTACHES.has(id)
         ? (folder) => vscode.commands.executeCommand(id, args[0], args[1], { searchFolders: [folder] }) : undefined,
-      elevate: () => ctx.client.elevate(),
+      elevate: () => elevate(ctx),
+      caps: () => ctx.caps.current,
     })));
 }

@@ -6,12 +6,16 @@ import type { RecentNode } from '../views/recent-images';
 import type { AttachedDisk } from '../common/protocol';
 import { extensionsOf } from '../common/formats';
 import { UserError } from '../host/run-command';
+import { knownCapabilities } from '../host/capabilities';
+import { attachableExtensions } from '../host/capability-keys';
 
 export const IMAGE_EXTENSIONS = extensionsOf((f) => f.menus === 'all');
 export const LINUX_IMAGE_EXTENSIONS = extensionsOf((f) => f.menus === 'linux');
 
+/** The file picker's filter: what the worker's capability report says this user can attach (all known kinds before it answers). */
 export function imageExtensions(): string[] {
-  return process.platform === 'linux' ? [...IMAGE_EXTENSIONS, ...LINUX_IMAGE_EXTENSIONS] : IMAGE_EXTENSIONS;
+  const caps = knownCapabilities();
+  return caps ? attachableExtensions(caps) : [...IMAGE_EXTENSIONS, ...LINUX_IMAGE_EXTENSIONS];
 }
 
 function isUri(v: unknown): v is vscode.Uri { return v instanceof vscode.Uri; }

@@ -9,11 +9,13 @@ export type FormatErrorCode = 'not-found' | 'not-an-image' | 'unreadable' | 'exi
 export type WorkerReason =
   // the request or the image's format
   | 'empty' | 'not-a-file' | 'iso-read-write' | 'differencing-read-write' | 'format-not-attachable-on-windows' | 'no-engine'
-  | 'raw-not-attachable-on-windows' | 'not-vhd' | 'attached'
+  | 'raw-not-attachable-on-windows' | 'not-vhd' | 'attached' | 'platform'
   | 'search-folders-windows' | 'chain-name-clash' | 'no-filesystem' | 'no-volumes' | 'no-drive-letter'
   // privileges
   | 'not-root' | 'not-authorized' | 'permission' | 'read-only-fs' | 'needs-elevation' | 'uac-declined' | 'elevation-needs-node'
-  | 'elevation-unsafe-path' | 'no-systemroot'
+  | 'elevation-unsafe-path' | 'no-systemroot' | 'elevation-dismissed' | 'elevation-refused' | 'sudo-needs-password'
+  // an elevated worker serving one user (served-user.ts)
+  | 'user-access' | 'access-check-failed' | 'not-yours'
   // in use, busy
   | 'in-use' | 'mounted' | 'mount-busy' | 'locked'
   // engines, mounts, tools

@@ -7,7 +7,10 @@ export interface FormatRow {
   readonly displayName: string;
   /** File extensions (lowercase, no dot) that get the Explorer's actions. Only content decides the format. */
   readonly extensions: readonly string[];
-  /** 'all': the Explorer offers its actions everywhere; 'linux': only where the `vdisk.linuxFormats` context key is set. */
+  /**
+   * Where the Explorer offers Attach (package.json): 'all' on Linux and macOS, and on Windows when VirtDisk attaches
+   * it (`virtDisk`); 'linux' only on Linux (only its engines read the format). Inspect is offered everywhere.
+   */
   readonly menus: 'all' | 'linux';
   /** Opening the file (double-click) shows the Disk Image Inspector (package.json customEditors). */
   readonly opensInInspector: boolean;

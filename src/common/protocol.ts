@@ -79,6 +79,8 @@ export interface InitializeResult {
   backend: 'linux' | 'windows' | 'unsupported';
   /** Human-readable reason when some operations cannot work here (e.g. not root). */
   limitations: string[];
+  /** What this user can do here (the same answer as vdisk/capabilities). */
+  capabilities?: Capabilities;
 }
 export const Initialize = new RequestType<InitializeParams, InitializeResult, void>('vdisk/initialize');
 
@@ -179,6 +181,60 @@ export interface ErrorData {
 export function isErrorCode(v: unknown): v is ErrorCode {
   return typeof v === 'number' && v in ErrorCode;
 }
+
+// ---- capabilities (issue 11): what this user can do on this machine, decided by the worker's policy ----------
+
+/** Image kinds the policy decides for: a format, split where the subtype changes what can be done. */
+export type ImageKind = 'raw' | 'iso' | 'vhd-fixed' | 'vhd-dynamic' | 'vhd-differencing' | 'vhdx' | 'vhdx-differencing' | 'qcow2' | 'vmdk' | 'vdi';
+/** yes: this worker can; elevation: an elevated worker could (a route in `elevation` is available); no: not here. */
+export type Ability = 'yes' | 'elevation' | 'no';
+export type ElevationRoute = 'pkexec' | 'sudo' | 'uac';
+
+/** A tool (or Windows feature) that is absent, and what provides it. */
+export interface MissingPiece { tool: string; provider: string; for: string }
+
+export interface KindCapability {
+  kind: ImageKind;
+  /** Lower-case file extensions with the dot, e.g. `.vhdx`. */
+  extensions: string[];
+  readOnly: Ability;
+  readWrite: Ability;
+  /** The engine used (by this worker, or by an elevated one when the answer is 'elevation'); null when none can. */
+  engine: Engine | null;
+  /** Why read-only / read-write is not 'yes' (one sentence each), when it is not. */
+  readOnlyWhy?: string;
+  readWriteWhy?: string;
+  /** Tools that would make more of this work. */
+  missing: MissingPiece[];
+  /** Browsing the files inside without attaching (7-Zip wasm in the worker): needs only read access to the file. */
+  browse: boolean;
+}
+
+export interface ElevationOption {
+  route: ElevationRoute;
+  available: boolean;
+  /** How it asks (a polkit agent's dialog, a password in a terminal, the UAC prompt) or why it cannot. */
+  detail: string;
+}
+
+export interface Capabilities {
+  platform: NodeJS.Platform;
+  /** The user the worker acts for (the one who started it, also when it runs elevated). */
+  user: { uid: number | null; name: string };
+  /** Root / administrator right now. */
+  privileged: boolean;
+  /** This worker is an elevated one started by "Retry as Root" / "Retry as Administrator" / --elevate. */
+  elevated: boolean;
+  /** How an unprivileged worker attaches without elevation (Linux: udisks2), or why it cannot. */
+  unprivilegedRoute: { name: string; available: boolean; detail: string } | null;
+  kinds: KindCapability[];
+  elevation: ElevationOption[];
+  /** File-system tools used when mounting volumes (fuseiso, ntfs-3g, ...). */
+  mountTools: { tool: string; provider: string; fileSystem: string; present: boolean }[];
+  /** Facts behind the answers, for the report ("udisks2: systemd-udevd is not running", ...). */
+  notes: string[];
+}
+export const GetCapabilities = new RequestType0<Capabilities, void>('vdisk/capabilities');
 
 // ---- managing images (issue 13) ----------------------------------
 

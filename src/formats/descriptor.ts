@@ -1,7 +1,7 @@
 // What each format's folder exports to the registry (registry.ts): its row of the common table (name, extensions)
-// plus what only the worker needs: detection, inspection, and how the OS engines take it.
+// plus what only the worker needs: detection, inspection, qemu's name for it. What may be attached how is the
+// policy's (src/worker/policy.ts).
 import { FORMAT_TABLE, FormatRow, ImageFormat } from '../common/formats';
-import type { ImageSubtype } from '../common/image';
 import type { RangeReader } from './reader';
 import type { ParsedImage } from './types';
 import type { VolumeDescriptor } from './iso/inspect';
@@ -28,14 +28,8 @@ export interface FormatDescriptor<F extends ImageFormat = ImageFormat> extends F
   readonly detectOrder: number;
   detect(p: DetectProbe): Promise<boolean>;
   inspect(r: RangeReader, ctx: InspectContext): Promise<ParsedImage>;
-  /** Read-only media (ISO, UDF): never attached read-write. */
-  readonly readOnlyMedium: boolean;
-  /** For these subtypes the virtual disk is one byte range of the file (details.dataOffset/dataSize): a loop device shows it as is. */
-  fileRange(subtype: ImageSubtype): boolean;
   /** qemu-storage-daemon's driver name for the format (the Linux engine for everything else), or null. */
   readonly qemuDriver: 'vpc' | 'vhdx' | 'qcow2' | 'vmdk' | 'vdi' | null;
-  /** libvhdi's vhdimount reads this format's differencing chains (Linux). */
-  readonly vhdimountChains: boolean;
 }
 
 /** A format's descriptor: its common table row plus `d`. */

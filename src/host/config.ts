@@ -21,6 +21,11 @@ export const config = {
   affectsWorker(e: vscode.ConfigurationChangeEvent): boolean {
     return ['vdisk.paths', 'vdisk.mountRoot'].some((k) => e.affectsConfiguration(k));
   },
+  /** vdisk.linux.elevation: how "Retry as Root" elevates on Linux. */
+  linuxElevation(): 'ask' | 'pkexec' | 'sudo' | 'never' {
+    const v = vscode.workspace.getConfiguration('vdisk').get<string>('linux.elevation');
+    return v === 'pkexec' || v === 'sudo' || v === 'never' ? v : 'ask';
+  },
   defaultReadOnly(): boolean {
     return vscode.workspace.getConfiguration('vdisk').get<string>('defaultAccess') !== 'readWrite';
   },

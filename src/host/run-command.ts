@@ -1,7 +1,7 @@
 // The one place where a command's failure becomes a message: the specific cause, and the actions that help.
 import * as vscode from 'vscode';
 import { ResponseError } from 'vscode-jsonrpc';
-import { ErrorCode, ErrorData } from '../common/protocol';
+import { Capabilities, ErrorCode, ErrorData } from '../common/protocol';
 
 /** Every error shown to the user, for the log and for tests (toasts are not observable from the API). */
 export const shownErrors = new vscode.EventEmitter<{ command: string; message: string; actions: string[] }>();
@@ -18,11 +18,19 @@ export interface FailureContext {
   retry?: () => unknown;
   /** Runs the same command again, looking for missing parents in `folder` too. */
   retryWithParentFolder?: (folder: string) => unknown;
-  /** Switches to an elevated worker (Windows); offered with retry on "needs-elevation". */
+  /** Switches to an elevated worker; offered with retry on "needs-elevation" (Windows) and "not-root" (Linux). */
   elevate?: () => Promise<void>;
+  /** The worker's capability report: whether an elevation route exists, and what it is called. */
+  caps?: () => Capabilities | undefined;
 }
 
-export function actionsFor(err: unknown, ctx: FailureContext = {}): ErrorAction[] {
+/** Whether the browsing command (`vdisk.browse`, from the browsing feature) is part of this build. */
+export interface ActionEnv { browse: boolean }
+
+/** Reasons after which the user may want to browse the image's files instead, or see what is missing. */
+const WAY_OUT = new Set(['not-root', 'needs-elevation', 'format-not-attachable-on-windows', 'platform', 'not-authorized', 'elevation-refused', 'sudo-needs-password']);
+
+export function actionsFor(err: unknown, ctx: FailureContext = {}, env: ActionEnv = { browse: false }): ErrorAction[] {
   const showLog: ErrorAction = { title: 'Show Log', run: () => vscode.commands.executeCommand('vdisk.showLog') };
   if (!(err instanceof ResponseError)) return err instanceof UserError ? [] : [showLog];
   const data = (err.data ?? {}) as ErrorData;
@@ -34,10 +42,20 @@ export function actionsFor(err: unknown, ctx: FailureContext = {}): ErrorAction[
     case ErrorCode.UnsupportedImage:
     case ErrorCode.PermissionDenied:
     case ErrorCode.ImageProblem:
-      if (data.reason === 'needs-elevation' && ctx.elevate && ctx.retry) {
-        const { elevate, retry } = ctx;
-        out.push({ title: 'Retry as Administrator', run: () => elevate().then(() => retry(), (e: unknown) => showFailure('vdisk.elevate', e)) });
+      if ((data.reason === 'needs-elevation' || data.reason === 'not-root') && ctx.elevate && ctx.retry) {
+        const caps = ctx.caps?.();
+        // offered when the report names a route; before any report (Windows' own errors) as before
+        if (!caps || caps.elevation.some((e) => e.available)) {
+          const { elevate, retry } = ctx;
+          const title = caps?.platform === 'win32' || (!caps && data.reason === 'needs-elevation') ? 'Retry as Administrator' : 'Retry as Root';
+          out.push({ title, run: () => elevate().then(() => retry(), (e: unknown) => showFailure('vdisk.elevate', e)) });
+        }
       }
+      if (WAY_OUT.has(data.reason ?? '') && env.browse && data.path) {
+        const image = vscode.Uri.file(data.path);
+        out.push({ title: 'Browse Instead', run: () => vscode.commands.executeCommand('vdisk.browse', image) });
+      }
+      if (WAY_OUT.has(data.reason ?? '')) out.push({ title: 'Show What\'s Missing', run: () => vscode.commands.executeCommand('vdisk.showCapabilities') });
       if (data.reason === 'parent-missing' && ctx.retryWithParentFolder) {
         const retry = ctx.retryWithParentFolder;
         out.push({
@@ -52,6 +70,7 @@ export function actionsFor(err: unknown, ctx: FailureContext = {}): ErrorAction[
       }
       break;
     case ErrorCode.MissingDependency:
+      out.push({ title: 'Show What\'s Missing', run: () => vscode.commands.executeCommand('vdisk.showCapabilities') });
       out.push({ title: 'Open Settings', run: () => vscode.commands.executeCommand('workbench.action.openSettings', 'vdisk') });
       break;
   }
@@ -83,8 +102,12 @@ export async function runCommand<T>(log: vscode.LogOutputChannel, name: string, 
 }
 
 function showFailure(name: string, err: unknown, ctx: FailureContext = {}): void {
+  void vscode.commands.getCommands(true).then((all) => all.includes('vdisk.browse'), () => false)
+    .then((browse) => showActions(name, err, actionsFor(err, ctx, { browse })));
+}
+
+function showActions(name: string, err: unknown, actions: ErrorAction[]): void {
   const msg = messageOf(err);
-  const actions = actionsFor(err, ctx);
   shownErrors.fire({ command: name, message: msg, actions: actions.map((a) => a.title) });
   void vscode.window.showErrorMessage(msg, ...actions.map((a) => a.title)).then((picked) => {
     actions.find((a) => a.title === picked)?.run();

@@ -2,16 +2,16 @@
 // fails every pending request at once when it dies, restarts it on the next need within a crash budget,
 // and shuts it down with a request followed by a kill after a timeout. No `vscode` here: the CLI uses it too.
 import * as cp from 'child_process';
-import * as fs from 'fs';
 import { EventEmitter } from 'events';
 import * as net from 'net';
-import * as os from 'os';
 import {
   CancellationToken, createMessageConnection, IPCMessageReader, IPCMessageWriter, MessageConnection, MessageReader, MessageWriter,
   RequestType, RequestType0, ResponseError, SocketMessageReader, SocketMessageWriter, StreamMessageReader, StreamMessageWriter,
 } from 'vscode-jsonrpc/node';
 import * as P from '../common/protocol';
-import { acceptElevatedWorker, newElevationSession } from './elevation';
+import { acceptElevatedWorker } from './elevation';
+import { CloseAction, CrashBudget, RestartPolicy } from './restart-policy';
+import { ElevationLauncher, openElevationSession, uacLauncher } from './elevation-launch';
 
 export type WorkerState = 'stopped' | 'starting' | 'running' | 'failed';
 
@@ -27,8 +27,10 @@ export interface WorkerClientOptions {
   settings?: () => P.WorkerSettings;
   /** Ask the worker to report disks attached or detached by other tools. */
   watch?: boolean;
-  /** Crashes tolerated within the window before automatic restarts stop. */
+  /** Crashes tolerated within the window before automatic restarts stop (the default restart policy). */
   restartBudget?: { crashes: number; windowMs: number };
+  /** What to do when the worker goes away; default: a CrashBudget from restartBudget (4 in 3 minutes). */
+  restartPolicy?: RestartPolicy;
   shutdownTimeoutMs?: number;
   /** Node IPC (default) or stdin/stdout. */
   transport?: 'ipc' | 'stdio';
@@ -47,17 +49,43 @@ interface Running {
   kill(): void;
 }
 
+/** The client's events, typed: `client.on('crash', (e) => ...)` knows `e`. */
+export interface WorkerEvents {
+  state: [WorkerState];
+  disksChanged: [P.DisksChangedParams];
+  /** A long request's progress (vdisk/progress, for the request that named the token). */
+  progress: [P.ProgressParams];
+  /** The worker went away unexpectedly; `restartable` false means the restart policy said DoNotRestart. */
+  crash: [{ how: string; restartable: boolean; elevated: boolean; message?: string }];
+  /** A worker answered vdisk/initialize (a fresh start, a restart, or the switch to an elevated worker). */
+  initialized: [P.InitializeResult & { elevated: boolean }];
+}
+
 export class WorkerClient extends EventEmitter {
   private _state: WorkerState = 'stopped';
   private running: Running | undefined;
   private starting: Promise<Running> | undefined;
-  private crashes: number[] = [];
+  private failure: string | undefined;
   private readonly pending = new Set<(e: Error) => void>();
-  private readonly budget: { crashes: number; windowMs: number };
+  private readonly policy: RestartPolicy;
 
   constructor(private readonly opts: WorkerClientOptions) {
     super();
-    this.budget = opts.restartBudget ?? { crashes: 4, windowMs: 3 * 60_000 };
+    const b = opts.restartBudget ?? { crashes: 4, windowMs: 3 * 60_000 };
+    this.policy = opts.restartPolicy ?? new CrashBudget(b.crashes, b.windowMs);
+  }
+
+  override on<K extends keyof WorkerEvents>(event: K, listener: (...args: WorkerEvents[K]) => void): this {
+    return super.on(event, listener as (...args: unknown[]) => void);
+  }
+  override once<K extends keyof WorkerEvents>(event: K, listener: (...args: WorkerEvents[K]) => void): this {
+    return super.once(event, listener as (...args: unknown[]) => void);
+  }
+  override off<K extends keyof WorkerEvents>(event: K, listener: (...args: WorkerEvents[K]) => void): this {
+    return super.off(event, listener as (...args: unknown[]) => void);
+  }
+  override emit<K extends keyof WorkerEvents>(event: K, ...args: WorkerEvents[K]): boolean {
+    return super.emit(event, ...args);
   }
 
   get state(): WorkerState { return this._state; }
@@ -77,8 +105,7 @@ export class WorkerClient extends EventEmitter {
     if (this.starting) return this.starting;
     if (this._state === 'failed') {
       return Promise.reject(new ResponseError(P.ErrorCode.WorkerDied,
-        `The vdisk worker crashed ${this.budget.crashes} times in ${Math.round(this.budget.windowMs / 60000)} minutes and was not restarted. Run "Restart Worker" to try again; the log has the details.`,
-        { reason: 'restart-budget' }));
+        this.failure ?? 'The vdisk worker stopped and was not restarted. Run "Restart Worker" to try again; the log has the details.', { reason: 'restart-budget' }));
     }
     return this.begin(this.spawn());
   }
@@ -87,6 +114,7 @@ export class WorkerClient extends EventEmitter {
     this.setState('starting');
     this.starting = starting.then((r) => {
       this.running = r; this.starting = undefined; this.setState('running');
+      this.emit('initialized', { ...r.info, elevated: r.elevated });
       return r;
     }, (e: unknown) => {
       this.starting = undefined; this.setState('stopped');
@@ -157,11 +185,12 @@ export class WorkerClient extends EventEmitter {
     for (const reject of [...this.pending]) reject(err);
     this.pending.clear();
     if (r.stopping) { this.setState('stopped'); return; }
-    this.opts.log.error(`worker ${r.pid} died: ${how}`);
-    const now = Date.now();
-    this.crashes = [...this.crashes.filter((t) => now - t < this.budget.windowMs), now];
-    this.setState(this.crashes.length >= this.budget.crashes ? 'failed' : 'stopped');
-    this.emit('crash', { how, restartable: this._state !== 'failed' });
+    this.opts.log.error(`${r.elevated ? 'elevated ' : ''}worker ${r.pid} died: ${how}`);
+    const decision = this.policy.closed({ how, elevated: r.elevated });
+    const restartable = decision.action === CloseAction.Restart;
+    this.failure = restartable ? undefined : decision.message;
+    this.setState(restartable ? 'stopped' : 'failed');
+    this.emit('crash', { how, restartable, elevated: r.elevated, message: decision.message });
   }
 
   request<R>(type: RequestType0<R, void>, token?: CancellationToken): Promise<R>;
@@ -180,31 +209,35 @@ export class WorkerClient extends EventEmitter {
   }
 
   /**
-   * "Retry as Administrator" (Windows): the current worker starts an elevated copy through the UAC prompt; it
-   * connects back over a named pipe with a per-session secret, and from then on every request goes to it.
+   * "Retry as Administrator" / "Retry as Root": `launcher` starts an elevated worker (UAC through the current worker,
+   * pkexec, sudo in a terminal); it connects back over a socket in a private folder with the per-session secret, and
+   * from then on every request goes to it. When it goes away, the next request starts an unelevated worker again.
    */
-  async elevate(timeoutMs = 120_000): Promise<void> {
+  async elevate({ launcher = uacLauncher, timeoutMs = 120_000 }: { launcher?: ElevationLauncher; timeoutMs?: number } = {}): Promise<void> {
     if (this.elevated) return;
-    const session = newElevationSession(os.tmpdir());
+    const session = openElevationSession();
     const server = net.createServer();
     try {
       await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(session.pipe, resolve); });
       const accepted = acceptElevatedWorker(server, session.secret, timeoutMs);
       accepted.catch(() => undefined);
-      const launched = await this.request(P.Elevate, { pipe: session.pipe, secretFile: session.secretFile });
-      const socket = await accepted;
+      const launched = await launcher.launch({
+        session, workerPath: this.opts.workerPath,
+        request: (type, params) => this.request(type, params),
+      });
+      const socket = await (launched.failed ? Promise.race([accepted, launched.failed]) : accepted);
       const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
       await this.stop();
       const starting = this.begin(this.connect(new SocketMessageReader(socket), new SocketMessageWriter(socket),
-        { pid: launched.pid || undefined, elevated: true, exited: closed, kill: () => socket.destroy() },
+        { pid: undefined, elevated: true, exited: closed, kill: () => socket.destroy() },
         closed.then(() => { throw new ResponseError(P.ErrorCode.WorkerDied, 'The elevated worker closed its connection during start-up'); })));
       socket.resume(); // handed over paused so that no byte after the handshake is lost; the reader is listening now
       const r = await starting;
       void closed.then(() => this.onExit(r, 'the elevated worker closed its connection'));
-      this.opts.log.info(`elevated worker ${r.pid} connected`);
+      this.opts.log.info(`elevated worker ${r.pid} connected (${launcher.route})`);
     } finally {
       server.close();
-      fs.rmSync(session.secretFile, { force: true }); // normally the elevated worker already took it
+      session.dispose(); // normally the elevated worker already took the secret
     }
   }
 
@@ -228,7 +261,8 @@ export class WorkerClient extends EventEmitter {
   /** Stops the worker, forgets past crashes and starts a fresh one. */
   async restart(): Promise<void> {
     await this.stop();
-    this.crashes = [];
+    this.policy.reset();
+    this.failure = undefined;
     this.setState('stopped');
     await this.start();
   }

@@ -1,12 +1,15 @@
 // The one interface both OS backends implement. The JSON-RPC server (server.ts) only talks to this.
 import type { AttachedDisk, AttachParams, DependencyEntry, DetachResult, VolumeInfo } from '../common/protocol';
 import type { ImageInfo } from '../common/image';
+import type { Environment } from './policy';
 import type { CancellationToken } from 'vscode-jsonrpc';
 
 export interface Backend {
   readonly name: 'linux' | 'windows' | 'unsupported';
   /** Reasons some operations cannot work in this process (not root, missing tools...). Never throws. */
   limitations(): string[];
+  /** The facts the policy decides capabilities from (policy.ts). Never throws. */
+  environment(): Promise<Environment>;
   /**
    * `image` is the format layer's reading of params.path (inspectImage), already checked by the server:
    * no blocking problems, ISO rules met, chain resolved. The backend picks its engine from it.

@@ -17,10 +17,12 @@ export function takeSecret(secretFile: string): string {
  * wait for the acknowledgement, then hand the socket to JSON-RPC. The socket comes back paused (bytes after the
  * handshake are kept): create the message reader, start listening, then call socket.resume().
  */
-export async function connectElevated(pipe: string, secretFile: string, timeoutMs = 15_000): Promise<net.Socket> {
+export async function connectElevated(pipe: string, secretFile: string, timeoutMs = 15_000, checkPeer?: (s: net.Socket) => void): Promise<net.Socket> {
   const secret = takeSecret(secretFile);
   const socket = net.connect(pipe);
   await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+  // Linux: the listening end must be the user this worker serves (SO_PEERCRED), checked before the secret is sent
+  try { checkPeer?.(socket); } catch (e) { socket.destroy(); throw e; }
   socket.write(handshakeLine(secret));
   const ack = await readLine(socket, timeoutMs);
   if (ack !== HANDSHAKE_ACK) { socket.destroy(); throw new Error('unexpected answer to the elevation handshake'); }

@@ -4,6 +4,7 @@
 //   TCP to a listening client (Wine, elevation)   node dist/worker.js --socket <port>
 //   named pipe / unix socket                      node dist/worker.js --pipe <path>
 //   elevated (Windows "Retry as Administrator")   node dist/worker.js --pipe <name> --secret-file <path>
+//   elevated (Linux "Retry as Root", sudo/pkexec)  node dist/worker.js --pipe <socket> --secret-file <path> --elevated
 import * as net from 'net';
 import {
   createMessageConnection, IPCMessageReader, IPCMessageWriter, MessageReader, MessageWriter,
@@ -14,6 +15,7 @@ import type { Backend } from './backend';
 import { registerHandlers } from './server';
 import { UnsupportedBackend } from './unsupported';
 import { connectElevated } from './elevation';
+import { setUserGuard } from './user-guard';
 
 function log(level: LogLevel, msg: string): void {
   process.stderr.write(`[${level}] ${msg.replace(/\n/g, '\n    ')}\n`);
@@ -40,7 +42,7 @@ async function transport(): Promise<Transport> {
   const secretFile = argValue('--secret-file');
   if (port !== undefined || pipe !== undefined) {
     let socket: net.Socket;
-    if (secretFile !== undefined && pipe !== undefined) socket = await connectElevated(pipe, secretFile);
+    if (secretFile !== undefined && pipe !== undefined) socket = await connectElevated(pipe, secretFile, 15_000, elevatedPeerCheck());
     else {
       socket = pipe !== undefined ? net.connect(pipe) : net.connect(Number(port), '127.0.0.1');
       await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
@@ -62,6 +64,23 @@ async function transport(): Promise<Transport> {
     // an empty message through the channel resolves after every earlier one was written
     flush: () => new Promise((resolve) => { if (process.connected) process.send!({ jsonrpc: '2.0', method: '$/vdisk/bye' }, undefined, undefined, () => resolve()); else resolve(); }),
   };
+}
+
+/**
+ * Linux, started through sudo or pkexec with --elevated: serve only the invoking user (SUDO_UID / PKEXEC_UID), whose
+ * process must be the one listening on the socket (SO_PEERCRED).
+ */
+function elevatedPeerCheck(): ((s: net.Socket) => void) | undefined {
+  if (process.platform !== 'linux' || !process.argv.includes('--elevated')) return undefined;
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { serveInvokingUser } = require('./linux/served-user') as typeof import('./linux/served-user');
+  const { requirePeerUid } = require('./linux/peer') as typeof import('./linux/peer');
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const { requireUserAccess, giveToUser } = require('./linux/served-user') as typeof import('./linux/served-user'); // eslint-disable-line @typescript-eslint/no-require-imports
+  const user = serveInvokingUser();
+  setUserGuard({ require: requireUserAccess, adopt: giveToUser });
+  log('info', `elevated worker ${process.pid} serving ${user.name} (uid ${user.uid})`);
+  return (s) => requirePeerUid(s, user.uid);
 }
 
 function createBackend(): Backend {

@@ -7,7 +7,8 @@ import type { ImageInfo } from '../common/image';
 import type { Backend } from './backend';
 import { WorkerError } from './errors';
 import { createDifferencingDisk, FormatError, inspectImage } from '../formats';
-import { blockingProblems } from './attach-policy';
+import { blockingProblems, browsingAvailable, capabilities, checkAttach, filesOpened } from './policy';
+import { userGuard } from './user-guard';
 import { ExternalChangeWatcher } from './watch';
 import { applySettings } from './settings';
 import { ChainCache } from './chain-cache';
@@ -35,15 +36,20 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
       }
     };
 
-  connection.onRequest(P.Initialize, handle(async (p: P.InitializeParams) => {
+  const currentCapabilities = async (): Promise<P.Capabilities> => capabilities({ ...await backend.environment(), browse: browsingAvailable() });
+
+  connection.onRequest(P.Initialize, handle(async (p: P.InitializeParams): Promise<P.InitializeResult> => {
     if (p.protocolVersion !== P.PROTOCOL_VERSION) {
       throw new WorkerError(P.ErrorCode.VersionMismatch,
         `Protocol mismatch: the worker speaks version ${P.PROTOCOL_VERSION}, ${p.client} speaks ${p.protocolVersion}. Reinstall the extension.`);
     }
     applySettings(p.settings);
     if (p.watch && !watcher) watcher = new ExternalChangeWatcher(backend, () => changed('external'));
-    return { protocolVersion: P.PROTOCOL_VERSION, pid: process.pid, platform: process.platform, backend: backend.name, limitations: backend.limitations() };
+    return { protocolVersion: P.PROTOCOL_VERSION, pid: process.pid, platform: process.platform, backend: backend.name, limitations: backend.limitations(),
+      capabilities: await currentCapabilities() };
   }));
+
+  connection.onRequest(P.GetCapabilities, (token) => handle(currentCapabilities)(undefined, token));
 
   connection.onRequest(P.Configure, handle(async (p: P.WorkerSettings) => { applySettings(p); }));
 
@@ -63,6 +69,7 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
       throw new WorkerError(P.ErrorCode.ImageProblem, `Cannot attach ${path.basename(image.path)}: ${blocking.map((b) => b.message).join('; ')}`,
         { problems: blocking, path: image.path, reason: blocking[0].code });
     }
+    checkAttach(image, params.readOnly, process.platform);
     const disk = await backend.attach(params, image, token);
     disk.chain = image.chain;
     watcher?.reset();
@@ -97,8 +104,12 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
     if (!p || typeof p.parent !== 'string' || typeof p.child !== 'string' || !p.parent || !p.child) {
       throw new WorkerError(P.ErrorCode.InvalidParams, 'create-diff needs a parent and a child path');
     }
+    const guard = userGuard();
+    guard?.require([{ path: path.resolve(p.parent), write: false }, { path: path.dirname(path.resolve(p.child)), write: true }]);
     try {
-      return await createDifferencingDisk(path.resolve(p.parent), path.resolve(p.child));
+      const r = await createDifferencingDisk(path.resolve(p.parent), path.resolve(p.child));
+      guard?.adopt(r.child);
+      return r;
     } catch (e) { throw fromFormatError(e, p.parent); }
   }));
 
@@ -110,7 +121,7 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
 
   connection.onRequest(P.Elevate, handle(async (p: P.ElevateParams) => {
     if (!backend.elevate) {
-      throw new WorkerError(P.ErrorCode.NotSupported, 'Running as administrator is a Windows feature; on Linux, run VS Code\'s server as root to attach disks');
+      throw new WorkerError(P.ErrorCode.NotSupported, 'Running as administrator (UAC) is a Windows feature; on Linux, vdisk elevates through pkexec or sudo (Retry as Root)');
     }
     if (!p || typeof p.pipe !== 'string' || typeof p.secretFile !== 'string') throw new WorkerError(P.ErrorCode.InvalidParams, 'elevate needs a pipe and a secret file');
     return backend.elevate(p.pipe, p.secretFile);
@@ -146,9 +157,14 @@ async function inspectForAttach(p: string, chains: ChainCache, searchFolders?: s
   }
   if (!st.isFile()) throw new WorkerError(P.ErrorCode.UnsupportedImage, `${abs} is not a regular file`, { path: abs, reason: 'not-a-file' });
   const folders = checkFolders(searchFolders);
+  const guard = userGuard();
+  guard?.require([{ path: abs, write: false }]); // an elevated worker reads nothing its user could not
+  let info: ImageInfo;
   try {
-    return folders.length ? await inspectImage(abs, { searchFolders: folders }) : await chains.inspect(abs);
+    info = folders.length || guard ? await inspectImage(abs, { searchFolders: folders }) : await chains.inspect(abs);
   } catch (e) { throw fromFormatError(e, abs); }
+  guard?.require(filesOpened(info, true));
+  return info;
 }
 
 function checkFolders(f: unknown): string[] {

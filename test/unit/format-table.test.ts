@@ -8,7 +8,6 @@ import { DETECTION_ORDER, FORMAT_REGISTRY } from '../../src/formats/registry';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
-const LINUX_KEY = 'vdisk.linuxFormats';
 
 /** Every extension in the table, and some that no format has: what a when-clause must accept and refuse. */
 const candidates = [...new Set([...extensionsOf(() => true), 'txt', 'vhdz', 'qcow', 'imgx', 'vhdx.bak', 'json'])];
@@ -16,9 +15,9 @@ const candidates = [...new Set([...extensionsOf(() => true), 'txt', 'vhdz', 'qco
 type Platform = 'linux' | 'windows' | 'mac';
 /** The context keys our Explorer when-clauses use, as each platform sets them (a trusted workspace, a file). */
 const CONTEXT: Record<Platform, Record<string, boolean>> = {
-  linux: { isWorkspaceTrusted: true, explorerResourceIsFolder: false, isWindows: false, 'vdisk.linuxFormats': true },
-  windows: { isWorkspaceTrusted: true, explorerResourceIsFolder: false, isWindows: true, 'vdisk.linuxFormats': false },
-  mac: { isWorkspaceTrusted: true, explorerResourceIsFolder: false, isWindows: false, 'vdisk.linuxFormats': false },
+  linux: { isWorkspaceTrusted: true, explorerResourceIsFolder: false, isWindows: false, isLinux: true },
+  windows: { isWorkspaceTrusted: true, explorerResourceIsFolder: false, isWindows: true, isLinux: false },
+  mac: { isWorkspaceTrusted: true, explorerResourceIsFolder: false, isWindows: false, isLinux: false },
 };
 
 /** Evaluates a when-clause of `a && b || c` form with `resourceExtname =~ /re/` and (negated) keys; anything else fails. */
@@ -27,6 +26,8 @@ function shows(when: string, platform: Platform, ext: string): boolean {
     const a = atom.trim();
     const m = /^resourceExtname =~ \/((?:\\.|[^/])*)\/([a-z]*)$/.exec(a);
     if (m) return new RegExp(m[1], m[2]).test(`.${ext}`);
+    // the capability report's lists (vdisk.noAttach...) are empty until the worker answers: nothing is taken away
+    if (/^resourceExtname not in vdisk\.[\w.]+$/.test(a)) return true;
     const key = a.replace(/^!/, '');
     assert.ok(key in CONTEXT[platform], `unexpected term in a when-clause: ${a}`);
     return a.startsWith('!') ? !CONTEXT[platform][key] : CONTEXT[platform][key];
@@ -74,8 +75,9 @@ describe('format table', () => {
     });
   }
 
-  it('package.json offers Inspect in the Explorer on exactly the table\'s extensions, per platform', () => {
-    assert.deepStrictEqual(offered('vdisk.inspect'), { linux: sorted(() => true), windows: sorted(everywhere), mac: sorted(everywhere) });
+  it('package.json offers Inspect in the Explorer on every extension of the table, everywhere (the format layer is pure TypeScript)', () => {
+    const all = sorted(() => true);
+    assert.deepStrictEqual(offered('vdisk.inspect'), { linux: all, windows: all, mac: all });
   });
 
   it('package.json offers Create Differencing Disk on the extensions of formats that can be parents', () => {

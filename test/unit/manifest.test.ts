@@ -3,6 +3,10 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 
+import { ANY, evaluateWhen } from '../support/when-clause';
+import { CAPABILITY_KEYS, capabilityContext } from '../../src/host/capability-keys';
+import { capabilities, Environment } from '../../src/worker/policy';
+
 const ROOT = path.resolve(__dirname, '../../..');
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
 const contributes = pkg.contributes;
@@ -89,13 +93,7 @@ describe('manifest', () => {
   });
 
   it('on Windows the Explorer offers Attach for VHD, VHDX and ISO but not .img (Windows cannot attach raw images)', () => {
-    // a small evaluator for the forms our menus use: a || b, a && b, !key, key, key =~ /re/flags
-    const evaluate = (when: string, ctx: Record<string, string | boolean>) => when.split(' || ').some((branch) => branch.split(' && ').every((term) => {
-      const t = term.trim();
-      const m = /^(\w+) =~ \/(.*)\/([a-z]*)$/.exec(t);
-      if (m) return new RegExp(m[2], m[3]).test(String(ctx[m[1]] ?? ''));
-      return t.startsWith('!') ? !ctx[t.slice(1)] : !!ctx[t];
-    }));
+    const evaluate = (when: string, ctx: Record<string, string | boolean>) => evaluateWhen(when, ctx); // no vdisk.* key: before activation
     const ctx = contributes.menus['explorer/context'];
     for (const command of ['vdisk.attach', 'vdisk.attachReadOnly']) {
       const when: string = ctx.find((e: { command: string }) => e.command === command).when;
@@ -111,7 +109,7 @@ describe('manifest', () => {
   it('sets every context key its when-clauses use', () => {
     for (const when of whenClauses()) {
       for (const key of keysOf(when)) {
-        if (BUILTIN_KEYS.has(key)) continue;
+        if (BUILTIN_KEYS.has(key) || (CAPABILITY_KEYS as readonly string[]).includes(key)) continue;
         assert.ok(allSource.includes(`'setContext', '${key}'`), `context key ${key} (in "${when}") is never set by the code`);
       }
     }
@@ -128,5 +126,77 @@ describe('manifest', () => {
   it('pins engines.vscode no newer than @types/vscode', () => {
     const types = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules/@types/vscode/package.json'), 'utf8')).version;
     assert.strictEqual(pkg.engines.vscode, `^${types}`);
+  });
+
+  // Before activation no vdisk.* key is set: the entries a fresh window needs must show from built-in keys alone.
+  const EXTS = ['.vhd', '.vhdx', '.avhdx', '.iso', '.img', '.qcow2', '.vmdk', '.vdi', '.VHDX'];
+  const VIEWS = ['vdisk.attachedDisks', 'vdisk.recentImages'];
+  /** Runtime state, not capability: there is no attached disk to detach and no tree item before activation. */
+  const RUNTIME = new Set(['vdisk.attachedImages']);
+  function before(platform: 'linux' | 'win32' | 'darwin', extra: Record<string, unknown> = {}) {
+    return (over: Record<string, unknown>) => (k: string) => {
+      if (k in over) return over[k];
+      if (k in extra) return extra[k];
+      switch (k) {
+        case 'isLinux': return platform === 'linux';
+        case 'isWindows': return platform === 'win32';
+        case 'isMac': return platform === 'darwin';
+        case 'isWorkspaceTrusted': return true;
+        case 'explorerResourceIsFolder': return false;
+        default: return undefined;
+      }
+    };
+  }
+  function canShow(when: string, ctx: (over: Record<string, unknown>) => (k: string) => unknown): boolean {
+    for (const resourceExtname of EXTS) {
+      for (const view of VIEWS) {
+        for (const explorerResourceIsFolder of [false, true]) {
+          // viewItem is a tree item's own value: any of ours may be asked for
+          const get = ctx({ resourceExtname, view, explorerResourceIsFolder, resourcePath: `/x/a${resourceExtname}` });
+          if (evaluateWhen(when, (k) => (k === 'viewItem' ? ANY : get(k)))) return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  it('evaluates when-clauses as VS Code does (the checks below rely on it)', () => {
+    assert.strictEqual(evaluateWhen('vdisk.x && isLinux', before('linux')({})), false);
+    assert.strictEqual(evaluateWhen('!vdisk.x && isLinux', before('linux')({})), true);
+    assert.strictEqual(evaluateWhen('a == b || c =~ /^\\.x$/i && d not in e', { a: 'b' }), true);
+    assert.strictEqual(evaluateWhen('c =~ /^\\.x$/i && d not in e', { c: '.X', d: 'q', e: ['q'] }), false);
+    assert.strictEqual(evaluateWhen('c =~ /^\\.x$/i && d not in e', { c: '.X', d: 'q' }), true);
+    assert.strictEqual(evaluateWhen('v != none', {}), true);
+  });
+
+  it('shows every menu entry before activation from built-in keys alone (Linux and Windows)', () => {
+    for (const [menu, entries] of Object.entries(contributes.menus) as [string, { command: string; when?: string }[]][]) {
+      for (const e of entries) {
+        if (!e.when || e.when === 'false' || keysOf(e.when).some((k) => RUNTIME.has(k))) continue;
+        assert.ok(canShow(e.when, before('linux')) || canShow(e.when, before('win32')), `${menu}: ${e.command} ("${e.when}") cannot show before activation`);
+      }
+    }
+  });
+
+  it('after the worker answers, Attach is hidden where it cannot work and kept where it can', () => {
+    const TOOLS = { 'qemu-storage-daemon': true, vhdimount: true, sudo: true, pkexec: false };
+    const env = (o: Partial<Environment>): Environment => ({ platform: 'linux', user: { uid: 1000, name: 'ann' }, privileged: false, elevated: false, loop: true, fuse: true,
+      tools: TOOLS, udisks: 'no udevd', polkitAgent: null, virtdisk: null, browse: false, notes: [], ...o });
+    const attach = contributes.menus['explorer/context'].find((e: { command: string }) => e.command === 'vdisk.attach').when as string;
+    const attachRo = contributes.menus['explorer/context'].find((e: { command: string }) => e.command === 'vdisk.attachReadOnly').when as string;
+    const win = capabilityContext(capabilities(env({ platform: 'win32', tools: {} })));
+    const shows = (when: string, platform: 'linux' | 'win32', keys: Record<string, unknown>, ext: string) =>
+      evaluateWhen(when, before(platform, keys)({ resourceExtname: ext }));
+    assert.ok(!shows(attach, 'win32', win, '.img'), 'Attach on .img on Windows');
+    assert.ok(!shows(attachRo, 'win32', win, '.IMG'), 'Attach Read-Only on .IMG on Windows');
+    assert.ok(!shows(attach, 'win32', win, '.iso'), 'read-write Attach on .iso');
+    assert.ok(shows(attachRo, 'win32', win, '.iso'));
+    assert.ok(shows(attach, 'win32', win, '.avhdx'), 'Windows writes differencing disks');
+    const linux = capabilityContext(capabilities(env({})));
+    assert.ok(!shows(attach, 'linux', linux, '.avhdx'), 'read-write Attach on .avhdx on Linux');
+    assert.ok(shows(attachRo, 'linux', linux, '.avhdx'));
+    assert.ok(shows(attach, 'linux', linux, '.qcow2'), 'qcow2 with elevation');
+    assert.ok(shows(attach, 'linux', linux, '.vhd'), 'fixed and dynamic VHDs are writable');
+    assert.strictEqual(linux['vdisk.elevation'], 'sudo');
   });
 });

@@ -39,7 +39,7 @@ describe('elevation (host half)', function () {
     await client.start();
     const unelevated = client.pid;
     assert.strictEqual(client.info?.backend, 'windows');
-    await client.elevate(10_000);
+    await client.elevate({ timeoutMs: 10_000 });
     assert.ok(client.elevated);
     assert.notStrictEqual(client.pid, unelevated);
     // the real worker answers now: its backend is this machine's
@@ -55,7 +55,7 @@ describe('elevation (host half)', function () {
 
   it('says elevation is a Windows feature when the worker cannot elevate', async () => {
     client = newClient();
-    await assert.rejects(client.elevate(2000), (e: unknown) => e instanceof ResponseError && e.code === P.ErrorCode.NotSupported && /Windows feature/.test(e.message));
+    await assert.rejects(client.elevate({ timeoutMs: 2000 }), (e: unknown) => e instanceof ResponseError && e.code === P.ErrorCode.NotSupported && /Windows feature/.test(e.message));
     assert.ok(!client.elevated);
     assert.ok(Array.isArray(await client.request(P.List)), 'the worker keeps working');
   });

@@ -19,8 +19,5 @@ export const rawFormat = describeFormat('raw', {
   detectOrder: Number.MAX_SAFE_INTEGER,
   detect: async () => true,
   inspect: (r, ctx) => inspectRaw(r, ctx.file),
-  readOnlyMedium: false,
-  fileRange: () => true,
   qemuDriver: null,
-  vhdimountChains: false,
 });

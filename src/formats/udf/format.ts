@@ -7,8 +7,5 @@ export const udfFormat = describeFormat('udf', {
   detectOrder: 60,
   detect: async (p) => hasUdfNsr(await p.descriptors()),
   inspect: async (r, ctx) => inspectUdf(r, await ctx.descriptors()),
-  readOnlyMedium: true,
-  fileRange: () => true,
   qemuDriver: null,
-  vhdimountChains: false,
 });

@@ -8,8 +8,5 @@ export const vhdFormat = describeFormat('vhd', {
   // the footer at the end; dynamic/differencing VHDs keep a copy at 0: still a VHD when the end footer is gone
   detect: async (p) => cookie(await p.tail()) || cookie(p.head),
   inspect: (r) => inspectVhd(r),
-  readOnlyMedium: false,
-  fileRange: (subtype) => subtype === 'fixed',
   qemuDriver: 'vpc',
-  vhdimountChains: true,
 });

@@ -5,8 +5,5 @@ export const vhdxFormat = describeFormat('vhdx', {
   detectOrder: 10,
   detect: async (p) => p.head.toString('latin1', 0, 8) === 'vhdxfile',
   inspect: (r) => inspectVhdx(r),
-  readOnlyMedium: false,
-  fileRange: () => false,
   qemuDriver: 'vhdx',
-  vhdimountChains: true,
 });

@@ -7,8 +7,5 @@ export const vmdkFormat = describeFormat('vmdk', {
   detect: async (p) => p.head.toString('latin1', 0, 4) === VMDK_MAGIC
     || p.head.toString('latin1').replace(/^\uFEFF/, '').startsWith(DESCRIPTOR_MARK),
   inspect: (r) => inspectVmdk(r),
-  readOnlyMedium: false,
-  fileRange: () => false,
   qemuDriver: 'vmdk',
-  vhdimountChains: false,
 });

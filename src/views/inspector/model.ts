@@ -1,7 +1,8 @@
 // ImageInfo (from the worker) + the disks attached now -> the page model the webview draws. Pure: no `vscode`.
 import * as path from 'path';
 import type { ImageInfo, Problem } from '../../common/image';
-import type { AttachedDisk } from '../../common/protocol';
+import type { Ability, AttachedDisk, Capabilities } from '../../common/protocol';
+import { kindOf as policyKind } from '../../common/describe-capabilities';
 import { formatBytes } from '../../common/describe';
 import { formatName } from '../../common/formats';
 import type { ActionId, ActionView, AttachmentView, FactView, LayerView, ProblemView, ReadyModel } from './messages';
@@ -12,7 +13,8 @@ export interface ModelOptions {
   revision: number;
   /** Workspace trust: attach and create are disabled in Restricted Mode. */
   trusted: boolean;
-  platform: NodeJS.Platform;
+  /** The worker's capability report (undefined before its first answer: nothing is ruled out then). */
+  caps?: Capabilities;
   busy: ActionId | null;
   status: string;
   inspectMs: number;
@@ -141,20 +143,23 @@ function actionsOf(info: ImageInfo, attachments: AttachmentView[], problemCount:
   const attached = attachments.length > 0;
   const untrusted = 'Disabled in Restricted Mode: trust this workspace to attach or create images from it.';
   const isOptical = info.format === 'iso' || info.format === 'udf';
-  const diffRwLinux = info.subtype === 'differencing' && o.platform === 'linux';
+  const kind = o.caps?.kinds.find((k) => k.kind === policyKind(info));
+  const ro: Ability = kind?.readOnly ?? 'yes';
+  const rw: Ability = kind?.readWrite ?? (isOptical ? 'no' : 'yes');
+  const elevate = o.caps?.platform === 'win32' ? 'needs administrator rights: vdisk asks for them (UAC)' : 'needs root: vdisk offers Retry as Root';
   const canDiff = info.format === 'vhd' || info.format === 'vhdx';
   const a = (id: ActionId, label: string, enabled: boolean, title: string, primary = false): ActionView =>
     ({ id, label, enabled: enabled && o.busy === null, title, primary });
   const brokenLink = info.subtype === 'differencing' && info.problems.some((p) => PARENT_LINK_CODES.has(p.code));
   const alreadyAttached = attached ? `Already attached as ${attachments.map((x) => x.device).join(', ')}.` : '';
   return [
-    a('attachReadOnly', 'Attach Read-Only', o.trusted && !attached,
-      !o.trusted ? untrusted : alreadyAttached || 'Attach the image as a read-only block device.', !attached),
-    a('attach', 'Attach', o.trusted && !attached && !isOptical && !diffRwLinux,
+    a('attachReadOnly', 'Attach Read-Only', o.trusted && !attached && ro !== 'no',
+      !o.trusted ? untrusted : alreadyAttached || (ro === 'no' ? kind?.readOnlyWhy ?? 'Cannot be attached here.' : '')
+        || `Attach the image as a read-only block device${ro === 'elevation' ? ` (${elevate})` : ''}.`, !attached && ro !== 'no'),
+    a('attach', 'Attach', o.trusted && !attached && rw !== 'no',
       !o.trusted ? untrusted : alreadyAttached
-        || (isOptical ? 'Disc images can only be attached read-only.' : '')
-        || (diffRwLinux ? 'Differencing disks can only be attached read-only on Linux.' : '')
-        || 'Attach the image read-write: changes are written to the file.'),
+        || (rw === 'no' ? kind?.readWriteWhy ?? (isOptical ? 'Disc images can only be attached read-only.' : 'Cannot be attached read-write here.') : '')
+        || `Attach the image read-write: changes are written to the file${rw === 'elevation' ? ` (${elevate})` : ''}.`),
     a('detach', 'Detach', attached, attached ? `Detach ${attachments.map((x) => x.device).join(', ')}.` : 'The image is not attached.', attached),
     a('createDiff', 'Create Differencing Child…', o.trusted && canDiff && problemCount === 0,
       !o.trusted ? untrusted : !canDiff ? 'Only VHD and VHDX images can have differencing children.'

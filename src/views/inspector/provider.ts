@@ -9,6 +9,7 @@ import type { ImageInfo } from '../../common/image';
 import type { WorkerClient } from '../../host/worker-client';
 import type { AttachedDisksProvider } from '../attached-disks';
 import type { Refresher } from '../refresher';
+import type { Capabilities } from '../../common/protocol';
 import { InspectorAssets, inspectorHtml, loadAssets } from './html';
 import { ActionId, FromWebview, InspectorModel, parseFromWebview, ToWebview } from './messages';
 import { buildReadyModel } from './model';
@@ -29,6 +30,8 @@ const LABEL_OF: Record<ActionId, string> = {
 export interface InspectorExtras {
   refresher: Refresher;
   recent?: { add(file: string): Promise<void> };
+  /** The worker's capability report: which attach buttons can work for this user here. */
+  caps?: () => Capabilities | undefined;
 }
 
 /** Milliseconds from openCustomDocument: webview created, page script running, first facts sent, first facts drawn. */
@@ -214,7 +217,7 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
   private render(s: Session): void {
     if (!s.info) return;
     const model = buildReadyModel(s.info, this.disks.disks as readonly AttachedDisk[], {
-      revision: ++this.revision, trusted: vscode.workspace.isTrusted, platform: process.platform,
+      revision: ++this.revision, trusted: vscode.workspace.isTrusted, caps: this.extras.caps?.(),
       busy: s.busy, status: s.status, inspectMs: s.inspectMs,
     });
     if (s.timings.factsPostedMs === undefined) s.timings.factsPostedMs = performance.now() - s.openedAt;

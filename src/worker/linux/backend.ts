@@ -6,6 +6,9 @@ import type { CancellationToken } from 'vscode-jsonrpc';
 import { AttachedDisk, AttachParams, DependencyEntry, DetachResult, ErrorCode, VolumeInfo } from '../../common/protocol';
 import type { ImageInfo } from '../../common/image';
 import type { Backend } from '../backend';
+import type { Environment } from '../policy';
+import { linuxEnvironment } from './environment';
+import { requireServedOwner, requireUserAccessToImage, servedUser } from './served-user';
 import { WorkerError } from '../errors';
 import { listLoops, loopInfoOf } from './sysfs';
 import { Registry } from './registry';
@@ -28,6 +31,8 @@ export class LinuxBackend implements Backend {
     this.s = { registry: new Registry(), reaper: new Reaper(), held: new Map(), log };
   }
 
+  environment(): Promise<Environment> { return linuxEnvironment(); }
+
   limitations(): string[] {
     const out: string[] = [];
     const p = privilegeProblem();
@@ -42,8 +47,11 @@ export class LinuxBackend implements Backend {
 
   async attach(params: AttachParams, image: ImageInfo, token: CancellationToken): Promise<AttachedDisk> {
     await this.reapOrphans();
-    const route = await attachingRoute();
+    await requireUserAccessToImage(image, params.readOnly); // an elevated worker: only what its user may open
+    const route = await attachingRoute(image);
     const { record, how } = await route.attach(this.s, params, image, token);
+    const served = servedUser();
+    if (served) { record.forUid = served.uid; this.s.registry.put(record); }
     this.s.log('info', `attached ${image.path} as ${record.device} ${how}`);
     return attachedDisk(record);
   }
@@ -53,6 +61,7 @@ export class LinuxBackend implements Backend {
     const loop = resolveTarget(this.s, target);
     const record = this.s.registry.get(loop.device);
     const ours = record && sameBacking(record, loop) ? record : undefined;
+    requireServedOwner(ours, loop.device);
     const volumeDevs = (ours?.volumes ?? []).filter((v) => v.device !== loop.device).map((v) => v.device);
     const ourMounts = new Set((ours?.mounts ?? []).map((m) => m.mountPoint));
     const foreign = [loop.device, ...volumeDevs].flatMap((d) => mountedElsewhere(d, ourMounts));
@@ -91,6 +100,7 @@ export class LinuxBackend implements Backend {
 
   async mount(device: string, _token: CancellationToken): Promise<VolumeInfo[]> {
     const { record, volumes } = volumesFor(this.s, device);
+    requireServedOwner(record, device);
     const route = routeOf(record);
     if (await route.rescan(this.s, record, device)) {
       volumes.splice(0, volumes.length, ...(record.volumes ?? []));
@@ -123,6 +133,7 @@ export class LinuxBackend implements Backend {
 
   async unmount(device: string, _token: CancellationToken): Promise<VolumeInfo[]> {
     const { record, volumes } = volumesFor(this.s, device);
+    requireServedOwner(record, device);
     const devs = new Set(volumes.map((v) => v.device));
     await unmountAll(this.s, record, (m) => devs.has(m.device));
     return volumeInfos(record);

@@ -6,12 +6,23 @@ import * as path from 'path';
 import { ErrorCode } from '../../common/protocol';
 import { WorkerError } from '../errors';
 import { runDir } from './run-dir';
+import { giveToUser, servedUser } from './served-user';
 import { mountedAt, requireTool, run, unmountFuse, which } from './engines/process';
 
 export interface MountRecord { device: string; mountPoint: string; kind: 'kernel' | 'fuse'; tool?: string }
 
 export function mountRoot(): string {
+  // an elevated worker mounts only under root-owned folders the user can pass through (runDir is 0700): a folder
+  // the user controls could be swapped for a symlink between mkdir and mount
+  const served = servedUser();
+  if (served) return path.join('/run/vdisk-mnt', `uid-${served.uid}`);
   return process.env.VDISK_MOUNT_ROOT ? path.resolve(process.env.VDISK_MOUNT_ROOT) : path.join(runDir(), 'mnt');
+}
+
+/** Options that let the served user (not only root) use a FUSE mount an elevated worker made. */
+function fuseForUser(): string[] {
+  const u = servedUser();
+  return u ? [`allow_other,uid=${u.uid},gid=${u.gid}`] : [];
 }
 
 /** Kernel file system name for a blkid TYPE, when the kernel can mount it here. */
@@ -39,14 +50,15 @@ function moduleExists(name: string): boolean {
 
 interface FuseTool { bin: string; pkg: string; args: (dev: string, dir: string, ro: boolean) => string[] }
 const FUSE_TOOLS: Record<string, FuseTool> = {
-  iso9660: { bin: 'fuseiso', pkg: 'fuseiso', args: (dev, dir) => [dev, dir] }, // always read-only
-  ntfs: { bin: 'ntfs-3g', pkg: 'ntfs-3g', args: (dev, dir, ro) => ['-o', ro ? 'ro,nosuid,nodev' : 'nosuid,nodev', dev, dir] },
-  vfat: { bin: 'fusefat', pkg: 'fusefat', args: (dev, dir, ro) => ['-o', ro ? 'ro' : 'rw+', dev, dir] },
+  iso9660: { bin: 'fuseiso', pkg: 'fuseiso', args: (dev, dir) => [dev, dir, ...(servedUser() ? ['-o', 'allow_other'] : [])] }, // always read-only
+  ntfs: { bin: 'ntfs-3g', pkg: 'ntfs-3g', args: (dev, dir, ro) => ['-o', [ro ? 'ro,nosuid,nodev' : 'nosuid,nodev', ...fuseForUser()].join(','), dev, dir] },
+  vfat: { bin: 'fusefat', pkg: 'fusefat', args: (dev, dir, ro) => ['-o', [ro ? 'ro' : 'rw+', ...(servedUser() ? ['allow_other'] : [])].join(','), dev, dir] },
 };
 
 export async function mountVolume(device: string, fsType: string | null, readOnly: boolean, mountPoint: string): Promise<MountRecord> {
   if (!fsType) throw new WorkerError(ErrorCode.UnsupportedImage, `${device} has no file system this system recognises`, { reason: 'no-filesystem' });
   fs.mkdirSync(mountPoint, { recursive: true, mode: 0o755 });
+  giveToUser(mountPoint); // an elevated worker's mount point belongs to the user it serves
   const kfs = kernelFs(fsType);
   try {
     if (kfs) {

@@ -16,6 +16,7 @@ import type { ReapEntry } from './reaper';
 import type { DiskRecord } from './registry';
 import { loopInfoOf, loopOffset, waitUnbound } from './sysfs';
 import { closeHeld, LinuxState, ownPartitionLoops } from './state';
+import { needsRoot } from '../policy';
 import { udisksAttach, udisksDetach, udisksLoopDelete, udisksMount, udisksUnmount, viaUdisks } from './udisks';
 import { FsProbe, probeFs, VolumeRecord } from './volumes';
 
@@ -165,9 +166,9 @@ export function detachRoute(r: DiskRecord | undefined): DiskRoute {
 }
 
 /** How this worker attaches now; PermissionDenied naming what is missing when neither route works. */
-export async function attachingRoute(): Promise<DiskRoute> {
+export async function attachingRoute(image?: ImageInfo): Promise<DiskRoute> {
   const route = await attachRoute();
-  if ('problem' in route) throw new WorkerError(ErrorCode.PermissionDenied, route.problem, { reason: 'not-root' });
+  if ('problem' in route) throw image ? needsRoot(image, route.problem) : new WorkerError(ErrorCode.PermissionDenied, route.problem, { reason: 'not-root' });
   return route.route === 'udisks' ? udisks : direct;
 }
 

@@ -8,6 +8,7 @@ import type { ImageInfo } from '../../common/image';
 import { WorkerError } from '../errors';
 import { run, which } from './engines/process';
 import { planAttach } from './plan';
+import { needsRoot } from '../policy';
 import { DiskRecord } from './registry';
 import { blockDevNo, listLoops, loopInfo, mountsOf } from './sysfs';
 import { kernelPartitions, probeFs, readPartitions, VolumeRecord } from './volumes';
@@ -127,9 +128,7 @@ export async function udisksUnmount(m: MountRecord): Promise<void> {
 export async function udisksAttach(image: ImageInfo, readOnly: boolean, lifetime: DiskRecord['lifetime']): Promise<DiskRecord> {
   const plan = planAttach(image, readOnly);
   if (plan.engine !== 'loop') {
-    throw new WorkerError(ErrorCode.PermissionDenied,
-      `Not running as root: ${image.format} ${image.subtype ?? ''} images need ${plan.engine === 'qemu' ? 'qemu-storage-daemon' : 'vhdimount'} plus a loop device, which only root can set up here (udisks can attach raw, ISO and fixed VHD images only).`,
-      { reason: 'not-root' });
+    throw needsRoot(image, `Not running as root: it needs ${plan.engine === 'qemu' ? 'qemu-storage-daemon' : 'vhdimount'} plus a loop device, which only root can set up here (udisks can attach raw, ISO and fixed VHD images only).`);
   }
   const made: string[] = [];
   try {

@@ -8,14 +8,17 @@ import type { AttachedDisk, AttachParams, DependencyEntry, DetachResult, VolumeI
 import { ErrorCode } from '../../common/protocol';
 import type { ImageInfo } from '../../common/image';
 import type { Backend } from '../backend';
+import type { Environment } from '../policy';
+import { windowsEnvironment } from './environment';
 import { WorkerError } from '../errors';
 import type { Handle } from './api';
 import * as C from './constants';
 import { PermanentRecord } from './permanent-record';
 import { Log, VirtDisk, kindFromPath } from './virtdisk';
-import { freeDriveLetter, mountPoints, parseDevice, volumesOf } from './volumes';
+import { assignDriveLetters, removeMountPoints, volumesOf } from './volumes';
 import { DepsHandle, depsHandleFor } from './deps-target';
 import { kindForImage } from './attachable';
+import { diskInformation } from './disk-info';
 import { normaliseWindowsPath, sameImagePath } from '../../common/image-paths';
 import { CreateDiskParams, ImageManagement, WindowsImageManager } from './manage';
 
@@ -70,11 +73,10 @@ export class WindowsBackend implements Backend, ImageManagement {
     }
   }
 
+  async environment(): Promise<Environment> { return windowsEnvironment(() => this.vd()); }
+
   async attach(params: AttachParams, image: ImageInfo, token: CancellationToken): Promise<AttachedDisk> {
-    const kind = kindForImage(image);
-    if (kind === 'iso' && !params.readOnly) {
-      throw new WorkerError(ErrorCode.UnsupportedImage, `${image.path} is an optical disc image: Windows attaches ISO images read-only only.`, { path: image.path, reason: 'iso-read-write' });
-    }
+    const kind = kindForImage(image); // the format rules were checked by the server (policy.ts)
     if (token.isCancellationRequested) throw new WorkerError(ErrorCode.Cancelled, 'Attach cancelled');
     const vd = this.vd();
     const permanent = params.lifetime === 'permanent';
@@ -175,7 +177,7 @@ export class WindowsBackend implements Backend, ImageManagement {
     const vd = this.vd();
     const h = vd.open(image, kindFromPath(image), 'info');
     try {
-      return { device: knownDevice ?? vd.physicalPath(h, image), sizeBytes: vd.information(h, image).virtualSize };
+      return { device: knownDevice ?? vd.physicalPath(h, image), sizeBytes: diskInformation(vd, h, image).virtualSize };
     } finally { vd.close(h); }
   }
 
@@ -222,40 +224,11 @@ export class WindowsBackend implements Backend, ImageManagement {
     }
   }
 
-  /**
-   * Windows mounts volumes itself when it attaches a disk; mount() gives a drive letter to every volume of the disk
-   * that has none (attached with NO_DRIVE_LETTER, or a letter removed by unmount) and returns the volumes.
-   */
-  async mount(device: string, _token: CancellationToken): Promise<VolumeInfo[]> {
-    const vd = this.vd();
-    const volumes = this.volumesOrFail(device);
-    for (const v of volumes.filter((x) => !x.mountPoint)) {
-      const letter = freeDriveLetter(vd);
-      if (!letter) throw new WorkerError(ErrorCode.Busy, 'No free drive letter is left (D: to Z: are all in use)', { reason: 'no-drive-letter' });
-      if (!vd.api.SetVolumeMountPointW(letter, v.device.endsWith('\\') ? v.device : `${v.device}\\`)) vd.lastError(`Assigning ${letter} to ${v.device}`);
-    }
-    return volumesOf(vd, device);
-  }
+  /** Drive letters for the disk's volumes that have none (volumes.ts); returns the volumes. */
+  async mount(device: string, _token: CancellationToken): Promise<VolumeInfo[]> { return assignDriveLetters(this.vd(), device); }
 
-  /** Removes the drive letters and folder mount points of the disk's volumes (like `mountvol X: /D`); the disk stays attached. */
-  async unmount(device: string, _token: CancellationToken): Promise<VolumeInfo[]> {
-    const vd = this.vd();
-    for (const v of this.volumesOrFail(device)) {
-      for (const mp of mountPoints(vd, v.device)) {
-        if (!vd.api.DeleteVolumeMountPointW(mp)) vd.lastError(`Removing the mount point ${mp}`);
-      }
-    }
-    return volumesOf(vd, device);
-  }
-
-  private volumesOrFail(device: string): VolumeInfo[] {
-    if (!parseDevice(device)) throw new WorkerError(ErrorCode.InvalidParams, `${device} is not a disk device (\\\\.\\PhysicalDriveN or \\\\.\\CdRomN)`);
-    const volumes = volumesOf(this.vd(), device);
-    if (!volumes.length) {
-      throw new WorkerError(ErrorCode.NotSupported, `Windows found no volume on ${device}: the disk is empty, not initialised, or its file system is unknown. Initialise it in Disk Management.`, { reason: 'no-volumes' });
-    }
-    return volumes;
-  }
+  /** Removes the drive letters and folder mount points of the disk's volumes (like `mountvol X: /D`). */
+  async unmount(device: string, _token: CancellationToken): Promise<VolumeInfo[]> { return removeMountPoints(this.vd(), device); }
 
   async elevate(pipe: string, secretFile: string): Promise<{ pid: number }> {
     // loaded only when asked: it binds shell32 for the UAC prompt

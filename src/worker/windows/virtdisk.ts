@@ -6,7 +6,7 @@ import { ErrorCode } from '../../common/protocol';
 import { WorkerError } from '../errors';
 import { Api, Handle, VIRTDISK_FUNCTIONS, formatMessage, isInvalidHandle, loadApi, multiSz, wstr } from './api';
 import * as C from './constants';
-import { decodeStorageDependencyInfo, guidAt } from './deps';
+import { decodeStorageDependencyInfo } from './deps';
 import { win32Error, win32Name } from './win32-errors';
 import { attachSddl, currentUserSid } from './security';
 import type { DependencyEntry } from '../../common/protocol';
@@ -215,29 +215,6 @@ export class VirtDisk {
     return null;
   }
 
-  /** Size, identifier, parent location, provider subtype and physical-disk facts; missing pieces are null. */
-  information(h: Handle, path: string): VirtualDiskInformation {
-    const V = C.GET_VIRTUAL_DISK_INFO_VERSION;
-    const size = this.query(h, V.SIZE, path);
-    const id = this.query(h, V.IDENTIFIER, path);
-    const sub = this.query(h, V.PROVIDER_SUBTYPE, path);
-    const parent = this.query(h, V.PARENT_LOCATION, path);
-    const phys = this.query(h, V.PHYSICAL_DISK, path);
-    return {
-      virtualSize: size ? Number(size.readBigUInt64LE(0)) : null,
-      physicalSize: size ? Number(size.readBigUInt64LE(8)) : null,
-      blockSize: size ? size.readUInt32LE(16) : null,
-      sectorSize: size ? size.readUInt32LE(20) : null,
-      identifier: id && id.length >= 16 ? guidAt(id, 0) : null,
-      providerSubtype: sub ? ({ 2: 'fixed', 3: 'dynamic', 4: 'differencing' } as Record<number, VirtualDiskInformation['providerSubtype']>)[sub.readUInt32LE(0)] ?? null : null,
-      parentResolved: parent ? parent.readInt32LE(0) !== 0 : null,
-      parentLocations: parent ? multiSz(parent.subarray(4)) : [],
-      logicalSectorSize: phys ? phys.readUInt32LE(0) : null,
-      physicalSectorSize: phys ? phys.readUInt32LE(4) : null,
-      isRemote: phys ? phys.readInt32LE(8) !== 0 : null,
-    };
-  }
-
   /**
    * A kernel32 handle for GetStorageDependencyInformation (the docs name no rights; the call only queries):
    * - disk (`\\.\PhysicalDriveN`): access 0, share read/write. The sample's GENERIC_READ on a physical drive is
@@ -256,20 +233,6 @@ export class VirtDisk {
   }
 
   close(h: Handle | null): void { if (!isInvalidHandle(h)) this.api.CloseHandle(h!); }
-}
-
-export interface VirtualDiskInformation {
-  virtualSize: number | null;
-  physicalSize: number | null;
-  blockSize: number | null;
-  sectorSize: number | null;
-  identifier: string | null;
-  providerSubtype: 'fixed' | 'dynamic' | 'differencing' | null;
-  parentResolved: boolean | null;
-  parentLocations: string[];
-  logicalSectorSize: number | null;
-  physicalSectorSize: number | null;
-  isRemote: boolean | null;
 }
 
 // koffi hands a Buffer's own memory to the call, so its address is where the TYPE_2 pointers point.

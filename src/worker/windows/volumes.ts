@@ -1,7 +1,8 @@
 // Volumes of attached disks: FindFirstVolumeW/FindNextVolumeW over every volume, matched to a disk through
 // IOCTL_VOLUME_GET_VOLUME_DISK_EXTENTS (hard disks) or IOCTL_STORAGE_GET_DEVICE_NUMBER (CD/DVD volumes of an
 // ISO), with mount points from GetVolumePathNamesForVolumeNameW and label/file system from GetVolumeInformationW.
-import type { VolumeInfo } from '../../common/protocol';
+import { ErrorCode, VolumeInfo } from '../../common/protocol';
+import { WorkerError } from '../errors';
 import { Handle, isInvalidHandle, multiSz, wstr } from './api';
 import * as C from './constants';
 import type { VirtDisk } from './virtdisk';
@@ -109,4 +110,36 @@ export function freeDriveLetter(vd: VirtDisk): string | null {
   const used = vd.api.GetLogicalDrives();
   for (let i = 3; i < 26; i++) if (!(used & (1 << i))) return `${String.fromCharCode(65 + i)}:\\`;
   return null;
+}
+
+function volumesOrFail(vd: VirtDisk, device: string): VolumeInfo[] {
+  if (!parseDevice(device)) throw new WorkerError(ErrorCode.InvalidParams, `${device} is not a disk device (\\\\.\\PhysicalDriveN or \\\\.\\CdRomN)`);
+  const volumes = volumesOf(vd, device);
+  if (!volumes.length) {
+    throw new WorkerError(ErrorCode.NotSupported, `Windows found no volume on ${device}: the disk is empty, not initialised, or its file system is unknown. Initialise it in Disk Management.`, { reason: 'no-volumes' });
+  }
+  return volumes;
+}
+
+/**
+ * Windows mounts volumes itself when it attaches a disk; this gives a drive letter to every volume of the disk that
+ * has none (attached with NO_DRIVE_LETTER, or a letter removed by removeMountPoints) and returns the volumes.
+ */
+export function assignDriveLetters(vd: VirtDisk, device: string): VolumeInfo[] {
+  for (const v of volumesOrFail(vd, device).filter((x) => !x.mountPoint)) {
+    const letter = freeDriveLetter(vd);
+    if (!letter) throw new WorkerError(ErrorCode.Busy, 'No free drive letter is left (D: to Z: are all in use)', { reason: 'no-drive-letter' });
+    if (!vd.api.SetVolumeMountPointW(letter, v.device.endsWith('\\') ? v.device : `${v.device}\\`)) vd.lastError(`Assigning ${letter} to ${v.device}`);
+  }
+  return volumesOf(vd, device);
+}
+
+/** Removes every drive letter and folder mount point of the disk's volumes; the disk stays attached. */
+export function removeMountPoints(vd: VirtDisk, device: string): VolumeInfo[] {
+  for (const v of volumesOrFail(vd, device)) {
+    for (const mp of mountPoints(vd, v.device)) {
+      if (!vd.api.DeleteVolumeMountPointW(mp)) vd.lastError(`Removing the mount point ${mp}`);
+    }
+  }
+  return volumesOf(vd, device);
 }

@@ -1,0 +1,108 @@
+// Elevation routes as launchers of one transport: each starts `node dist/worker.js --pipe <socket> --secret-file <f>`
+// elevated (UAC through the current worker, pkexec, sudo); the elevated worker connects back and proves the secret
+// (common/elevation.ts). No `vscode` here: the CLI uses it too; the VS Code terminal route lives in elevate-terminal.ts.
+import * as cp from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ResponseError } from 'vscode-jsonrpc';
+import * as P from '../common/protocol';
+import { newElevationSession } from './elevation';
+
+export interface ElevationSession { dir: string; pipe: string; secret: string; secretFile: string; dispose(): void }
+
+/** The secret file and the socket live in a private folder (0700, the user's own); Windows: the user's temp folder. */
+export function openElevationSession(): ElevationSession {
+  const own = process.platform !== 'win32';
+  let dir = os.tmpdir();
+  if (own) {
+    // mkdtemp: mode 0700, ours; the runtime dir when this user has a usable one, else the temp folder
+    const bases = [process.env.XDG_RUNTIME_DIR, os.tmpdir()].filter((b): b is string => !!b);
+    dir = '';
+    for (const b of bases) { try { dir = fs.mkdtempSync(path.join(b, 'vdisk-elevate-')); break; } catch { /* next */ } }
+    if (!dir) throw new Error(`no private folder for the elevation socket could be made in ${bases.join(' or ')}`);
+  }
+  const s = newElevationSession(dir);
+  return {
+    dir, ...s,
+    dispose: () => {
+      fs.rmSync(s.secretFile, { force: true });
+      if (own) { fs.rmSync(s.pipe, { force: true }); try { fs.rmdirSync(dir); } catch { /* not empty: leave it */ } }
+    },
+  };
+}
+
+export interface LaunchContext {
+  session: ElevationSession;
+  workerPath: string;
+  /** The running (unelevated) worker, for the UAC route that starts the elevated copy itself. */
+  request<A, R>(type: import('vscode-jsonrpc').RequestType<A, R, void>, params: A): Promise<R>;
+}
+export interface Launched {
+  pid?: number;
+  /** Rejects when the launch fails before the worker connects (prompt dismissed, not authorised...). */
+  failed?: Promise<never>;
+}
+export interface ElevationLauncher {
+  readonly route: P.ElevationRoute;
+  launch(ctx: LaunchContext): Promise<Launched>;
+}
+
+/** The worker's own arguments for an elevated start. */
+export function elevatedWorkerArgs(workerPath: string, s: Pick<ElevationSession, 'pipe' | 'secretFile'>): string[] {
+  return [workerPath, '--pipe', s.pipe, '--secret-file', s.secretFile, '--elevated'];
+}
+
+/**
+ * The command a Linux route runs. Electron (VS Code's runtime) runs as Node only with ELECTRON_RUN_AS_NODE, and sudo
+ * and pkexec clear the environment: /usr/bin/env sets it on the other side. The VS Code terminal runs exactly this.
+ */
+export function elevationCommand(route: 'sudo' | 'pkexec', nodePath: string, workerArgs: string[], nonInteractive = false): { file: string; args: string[] } {
+  const tail = ['/usr/bin/env', 'ELECTRON_RUN_AS_NODE=1', nodePath, ...workerArgs];
+  return route === 'sudo' ? { file: 'sudo', args: [...(nonInteractive ? ['-n'] : []), '--', ...tail] } : { file: 'pkexec', args: tail };
+}
+
+/** Windows: the current worker shows the UAC prompt (ShellExecuteExW "runas"). */
+export const uacLauncher: ElevationLauncher = {
+  route: 'uac',
+  launch: async (ctx) => ({ pid: (await ctx.request(P.Elevate, { pipe: ctx.session.pipe, secretFile: ctx.session.secretFile })).pid || undefined }),
+};
+
+function launchFailure(route: string, code: number | null, signal: string | null, stderr: string): ResponseError<P.ErrorData> {
+  const tail = stderr.trim().split('\n').filter((l) => !/^\[(trace|debug|info|warn|error)\]/.test(l)).slice(-2).join(' ');
+  if (route === 'pkexec' && code === 126) return new ResponseError(P.ErrorCode.Cancelled, 'The administrator prompt was dismissed; nothing was changed.', { reason: 'elevation-dismissed' });
+  if (route === 'pkexec' && code === 127) {
+    return new ResponseError(P.ErrorCode.PermissionDenied, `pkexec refused: ${tail || 'not authorized, or no polkit agent answered'}`, { reason: 'elevation-refused' });
+  }
+  if (route === 'sudo' && /password is required/i.test(tail)) {
+    return new ResponseError(P.ErrorCode.PermissionDenied, 'sudo needs your password: run the command in a terminal (it prompts there), or add a sudo rule', { reason: 'sudo-needs-password' });
+  }
+  return new ResponseError(P.ErrorCode.PermissionDenied,
+    `${route} did not start the elevated worker (${signal ? `killed by ${signal}` : `exit code ${code}`})${tail ? `: ${tail}` : ''}`, { reason: 'elevation-refused' });
+}
+
+/**
+ * pkexec (a polkit agent asks), or sudo run by the CLI (it prompts on the terminal, or `-n` without one). Lines the
+ * worker logs on stderr go to `onLog`; sudo's and pkexec's own messages end up in the failure.
+ */
+export function spawnLauncher(route: 'sudo' | 'pkexec', o: { nodePath: string; interactive: boolean; onLog?: (line: string) => void }): ElevationLauncher {
+  return {
+    route,
+    launch: async (ctx) => {
+      const { file, args } = elevationCommand(route, o.nodePath, elevatedWorkerArgs(ctx.workerPath, ctx.session), route === 'sudo' && !o.interactive);
+      const child = cp.spawn(file, args, { stdio: [o.interactive ? 'inherit' : 'ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr!.setEncoding('utf8');
+      child.stderr!.on('data', (d: string) => {
+        stderr = (stderr + d).slice(-4000);
+        for (const line of d.split('\n')) if (line.trim()) o.onLog?.(line);
+      });
+      const failed = new Promise<never>((_, reject) => {
+        child.once('error', (e) => reject(new ResponseError(P.ErrorCode.MissingDependency, `${file} could not be started: ${e.message}`, { missing: file })));
+        child.once('exit', (code, signal) => reject(launchFailure(route, code, signal, stderr)));
+      });
+      failed.catch(() => undefined);
+      return { pid: child.pid, failed };
+    },
+  };
+}

@@ -1,0 +1,226 @@
+// The one place that decides what can be attached, read-only or read-write, by which engine, for this user on this
+// machine. Pure: the facts about the machine come in as an Environment (probed by linux/environment.ts or
+// windows/environment.ts); the server answers vdisk/initialize and vdisk/capabilities from capabilities(), and
+// checks every attach with checkAttach() before the backend sees it. The host only reads the answer.
+import * as path from 'path';
+import {
+  Ability, Capabilities, Engine, ErrorCode, ElevationOption, ImageKind, KindCapability, MissingPiece,
+} from '../common/protocol';
+import type { ImageInfo, Problem } from '../common/image';
+import { WorkerError } from './errors';
+import { kindOf } from '../common/describe-capabilities';
+
+export { kindOf };
+
+/** What the probes found. Tools are by command name; `udisks` is null when usable, else why not. */
+export interface Environment {
+  platform: NodeJS.Platform;
+  user: { uid: number | null; name: string };
+  privileged: boolean;
+  elevated: boolean;
+  loop: boolean;
+  fuse: boolean;
+  tools: Record<string, boolean>;
+  udisks: string | null;
+  /** A polkit authentication agent of this user's session that answers pkexec, by name; null when none runs. */
+  polkitAgent: string | null;
+  /** Windows: null when VirtDisk.dll loads, else why not. */
+  virtdisk: string | null;
+  /** Browsing (7-Zip wasm in the worker) is part of this build. */
+  browse: boolean;
+  notes: string[];
+}
+
+type Rule = { engine: Engine; readWrite: true } | { engine: Engine; readWrite: false; why: string } | { engine: null; why: string };
+
+const ISO_RO = 'Disc images can only be attached read-only (Windows refuses a read-write ISO too).';
+const DIFF_RO_LINUX = 'Differencing disks can only be attached read-only on Linux (libvhdi reads them; nothing here writes them safely).';
+const NOT_ON_WINDOWS = 'Windows attaches only VHD, VHDX and ISO images. Convert it to VHDX (qemu-img convert -O vhdx) first.';
+
+const KINDS: Record<ImageKind, { extensions: string[]; linux: Rule; win32: Rule }> = {
+  'raw': { extensions: ['.img'], linux: { engine: 'loop', readWrite: true }, win32: { engine: null, why: NOT_ON_WINDOWS } },
+  'iso': { extensions: ['.iso'], linux: { engine: 'loop', readWrite: false, why: ISO_RO }, win32: { engine: 'virtdisk', readWrite: false, why: ISO_RO } },
+  'vhd-fixed': { extensions: ['.vhd'], linux: { engine: 'loop', readWrite: true }, win32: { engine: 'virtdisk', readWrite: true } },
+  'vhd-dynamic': { extensions: ['.vhd'], linux: { engine: 'qemu', readWrite: true }, win32: { engine: 'virtdisk', readWrite: true } },
+  'vhd-differencing': { extensions: ['.vhd'], linux: { engine: 'vhdimount', readWrite: false, why: DIFF_RO_LINUX }, win32: { engine: 'virtdisk', readWrite: true } },
+  'vhdx': { extensions: ['.vhdx'], linux: { engine: 'qemu', readWrite: true }, win32: { engine: 'virtdisk', readWrite: true } },
+  'vhdx-differencing': { extensions: ['.vhdx', '.avhdx'], linux: { engine: 'vhdimount', readWrite: false, why: DIFF_RO_LINUX }, win32: { engine: 'virtdisk', readWrite: true } },
+  'qcow2': { extensions: ['.qcow2'], linux: { engine: 'qemu', readWrite: true }, win32: { engine: null, why: NOT_ON_WINDOWS } },
+  'vmdk': { extensions: ['.vmdk'], linux: { engine: 'qemu', readWrite: true }, win32: { engine: null, why: NOT_ON_WINDOWS } },
+  'vdi': { extensions: ['.vdi'], linux: { engine: 'qemu', readWrite: true }, win32: { engine: null, why: NOT_ON_WINDOWS } },
+};
+export const IMAGE_KINDS = Object.keys(KINDS) as ImageKind[];
+
+const A_KIND: Record<ImageKind, string> = {
+  'raw': 'a raw image', 'iso': 'an ISO image', 'vhd-fixed': 'a fixed VHD', 'vhd-dynamic': 'a dynamic VHD', 'vhd-differencing': 'a differencing VHD',
+  'vhdx': 'a VHDX', 'vhdx-differencing': 'a differencing VHDX', 'qcow2': 'a qcow2 image', 'vmdk': 'a VMDK', 'vdi': 'a VDI',
+};
+
+/** "vdisk needs root to attach a VHDX here": the first words of every not-root refusal (the host adds the ways out). */
+export function needsRoot(image: Pick<ImageInfo, 'format' | 'subtype' | 'path'>, why: string): WorkerError {
+  return new WorkerError(ErrorCode.PermissionDenied, `vdisk needs root to attach ${A_KIND[kindOf(image)]} here. ${why}`,
+    { reason: 'not-root', path: image.path });
+}
+
+
+function ruleFor(kind: ImageKind, platform: NodeJS.Platform): Rule {
+  if (platform === 'linux' || platform === 'win32') return KINDS[kind][platform];
+  return { engine: null, why: `vdisk attaches disks on Linux and Windows only, not on ${platform}.` };
+}
+
+/** Refuses what the format rules forbid on this platform, with the reasons the host and tests know. */
+export function checkAttach(image: ImageInfo, readOnly: boolean, platform: NodeJS.Platform): void {
+  const rule = ruleFor(kindOf(image), platform);
+  const name = path.basename(image.path);
+  if (rule.engine === null) {
+    const reason = platform === 'win32' ? 'format-not-attachable-on-windows' : 'platform';
+    throw new WorkerError(ErrorCode.UnsupportedImage, `${name} is a ${image.format} image: ${rule.why}`, { path: image.path, reason });
+  }
+  if (readOnly || rule.readWrite) return;
+  if (kindOf(image) === 'iso') {
+    throw new WorkerError(ErrorCode.UnsupportedImage,
+      `${image.format.toUpperCase()} images can only be attached read-only (like Windows, which refuses a read-write ISO)`, { path: image.path, reason: 'iso-read-write' });
+  }
+  throw new WorkerError(ErrorCode.UnsupportedImage,
+    `${rule.why} Attach ${name} read-only, or merge it on Windows first.`, { path: image.path, reason: 'differencing-read-write' });
+}
+
+/** Problems that only matter for one access mode: a read-write open replays the log first (Windows and qemu). */
+const READ_WRITE_OK = new Set(['log-replay-required']);
+/** Problems inside the disk's contents, not the image: Windows attaches such a disk (it shows as RAW). */
+const CONTENT_ONLY = new Set(['partition-table-invalid']);
+
+/** Which of the format layer's problems stop an attach (mirrors what VirtDisk refuses). */
+export function blockingProblems(image: ImageInfo, readOnly: boolean): Problem[] {
+  return image.problems.filter((p) => !CONTENT_ONLY.has(p.code) && (readOnly || !READ_WRITE_OK.has(p.code)));
+}
+
+// ---- capabilities ----------------------------------------------------------------------------
+
+const TOOLS: Record<string, { provider: string }> = {
+  'qemu-storage-daemon': { provider: 'qemu-system-common (Debian/Ubuntu)' },
+  'vhdimount': { provider: 'libvhdi-utils (Debian/Ubuntu)' },
+  'fusermount3': { provider: 'fuse3' },
+  'udisksctl': { provider: 'udisks2' },
+  'pkexec': { provider: 'pkexec (polkit)' },
+  'sudo': { provider: 'sudo' },
+};
+const MOUNT_TOOLS = [
+  { tool: 'fuseiso', provider: 'fuseiso', fileSystem: 'ISO 9660 (when the kernel has no iso9660)' },
+  { tool: 'ntfs-3g', provider: 'ntfs-3g', fileSystem: 'NTFS' },
+  { tool: 'fusefat', provider: 'fusefat', fileSystem: 'FAT (when the kernel has no vfat)' },
+];
+
+function elevationOptions(env: Environment): ElevationOption[] {
+  if (env.platform === 'win32') {
+    return [{ route: 'uac', available: !env.privileged, detail: env.privileged ? 'already running as administrator' : 'the Windows UAC prompt starts an elevated worker' }];
+  }
+  if (env.platform !== 'linux') return [];
+  if (env.privileged) {
+    const why = env.elevated ? 'this worker is already elevated' : 'already running as root';
+    return [{ route: 'pkexec', available: false, detail: why }, { route: 'sudo', available: false, detail: why }];
+  }
+  return [
+    { route: 'pkexec', available: env.tools.pkexec && !!env.polkitAgent,
+      detail: !env.tools.pkexec ? 'pkexec is not installed (apt-get install pkexec)'
+        : env.polkitAgent ? `the polkit agent (${env.polkitAgent}) asks for the password` : 'no polkit authentication agent runs in this session (desktops start one; SSH and WSL do not)' },
+    { route: 'sudo', available: env.tools.sudo,
+      detail: env.tools.sudo ? 'sudo asks for your password in a terminal (your account needs a sudo rule)' : 'sudo is not installed' },
+  ];
+}
+
+/** What the engine of a kind needs on Linux besides privileges: missing pieces make it 'no' for everyone. */
+function linuxNeeds(engine: Engine, env: Environment): MissingPiece[] {
+  const out: MissingPiece[] = [];
+  if (!env.loop) out.push({ tool: '/dev/loop-control', provider: 'the loop kernel module (modprobe loop)', for: 'every attach' });
+  if (engine === 'qemu' || engine === 'vhdimount') {
+    if (!env.fuse) out.push({ tool: '/dev/fuse', provider: 'the fuse kernel module (modprobe fuse)', for: 'engine exports' });
+    const tool = engine === 'qemu' ? 'qemu-storage-daemon' : 'vhdimount';
+    if (!env.tools[tool]) out.push({ tool, provider: TOOLS[tool].provider, for: engine === 'qemu' ? 'dynamic VHD, VHDX, qcow2, VMDK, VDI' : 'differencing VHD/AVHDX' });
+  }
+  return out;
+}
+
+function kindCapability(kind: ImageKind, env: Environment, canElevate: boolean): KindCapability {
+  const rule = ruleFor(kind, env.platform);
+  const base = { kind, extensions: KINDS[kind].extensions, browse: env.browse };
+  if (rule.engine === null) return { ...base, readOnly: 'no', readWrite: 'no', engine: null, readOnlyWhy: rule.why, readWriteWhy: rule.why, missing: [] };
+  let missing: MissingPiece[] = [];
+  let access: Ability = 'yes';
+  let why: string | undefined;
+  if (env.platform === 'win32') {
+    if (env.virtdisk) { access = 'no'; why = env.virtdisk; missing = [{ tool: 'VirtDisk.dll', provider: 'Windows 7 / Server 2008 R2 or later', for: 'every attach' }]; }
+    else if (!env.privileged) { access = canElevate ? 'elevation' : 'no'; why = 'Attaching needs administrator rights.'; }
+  } else {
+    missing = linuxNeeds(rule.engine, env);
+    if (missing.length) { access = 'no'; why = `Missing: ${missing.map((m) => `${m.tool} (${m.provider})`).join(', ')}.`; }
+    else if (!env.privileged) {
+      const viaUdisks = rule.engine === 'loop' && env.udisks === null;
+      if (!viaUdisks) {
+        access = canElevate ? 'elevation' : 'no';
+        why = rule.engine === 'loop'
+          ? `Not root, and udisks2 cannot attach for this user: ${env.udisks}.`
+          : `Not root: the ${rule.engine === 'qemu' ? 'qemu-storage-daemon' : 'vhdimount'} export needs a loop device only root sets up here (udisks2 attaches image files, not a user's FUSE export: udisksd runs as root and FUSE refuses it without allow_other).`;
+        if (!canElevate) {
+          why += ' No elevation route (pkexec with a polkit agent, or sudo) is available.';
+          missing = [{ tool: 'sudo', provider: 'sudo, and a sudo rule for this user', for: 'Retry as Root' }];
+        }
+      }
+    }
+  }
+  const rw: Ability = rule.readWrite ? access : 'no';
+  return {
+    ...base, engine: rule.engine, readOnly: access, readWrite: rw, missing,
+    ...(access !== 'yes' ? { readOnlyWhy: why } : {}),
+    ...(rw !== 'yes' ? { readWriteWhy: rule.readWrite ? why : rule.why } : {}),
+  };
+}
+
+export function capabilities(env: Environment): Capabilities {
+  const elevation = elevationOptions(env);
+  const canElevate = elevation.some((e) => e.available);
+  const unprivilegedRoute = env.platform === 'linux' && !env.privileged
+    ? { name: 'udisks2', available: env.udisks === null, detail: env.udisks ?? 'raw, ISO and fixed VHD images through udisks2 (polkit decides); mounts under /media/$USER' }
+    : null;
+  return {
+    platform: env.platform, user: env.user, privileged: env.privileged, elevated: env.elevated, unprivilegedRoute,
+    kinds: IMAGE_KINDS.map((k) => kindCapability(k, env, canElevate)),
+    elevation,
+    mountTools: env.platform === 'linux' ? MOUNT_TOOLS.map((t) => ({ ...t, present: !!env.tools[t.tool] })) : [],
+    notes: env.notes,
+  };
+}
+
+/** Tools the Linux probe looks for. */
+export const PROBED_TOOLS = [...Object.keys(TOOLS), ...MOUNT_TOOLS.map((t) => t.tool)];
+
+let browsing = false;
+/** Browsing registers itself here when its handlers are part of the worker, so the report never claims it otherwise. */
+export function setBrowsingAvailable(v: boolean): void { browsing = v; }
+export function browsingAvailable(): boolean { return browsing; }
+
+/** Linux engine of an image the format rules allow (checkAttach first). */
+export function linuxEngine(image: Pick<ImageInfo, 'format' | 'subtype'>): 'loop' | 'qemu' | 'vhdimount' {
+  const rule = ruleFor(kindOf(image), 'linux');
+  if (rule.engine !== 'loop' && rule.engine !== 'qemu' && rule.engine !== 'vhdimount') throw new Error(`no Linux engine for ${image.format}`);
+  return rule.engine;
+}
+
+/**
+ * Every file an attach opens besides what the format layer's chain lists: qcow2 backing files and VMDK extents and
+ * parents are opened by qemu by name. Paths are resolved as qemu resolves them (relative to the image's folder).
+ */
+export function filesOpened(image: ImageInfo, readOnly: boolean): { path: string; write: boolean }[] {
+  const out = image.chain.map((c, i) => ({ path: c.path, write: i === 0 && !readOnly }));
+  if (!out.length) out.push({ path: image.path, write: !readOnly });
+  const d = image.details ?? {};
+  const dir = path.dirname(image.path);
+  if (image.format === 'qcow2' && typeof d.backingFile === 'string' && d.backingFile) out.push({ path: path.resolve(dir, d.backingFile), write: false });
+  if (image.format === 'vmdk') {
+    for (const e of (Array.isArray(d.extents) ? d.extents : []) as { file: string | null }[]) {
+      if (e.file) out.push({ path: path.resolve(dir, e.file), write: !readOnly });
+    }
+    if (typeof d.parentFileNameHint === 'string' && d.parentFileNameHint) out.push({ path: path.resolve(dir, d.parentFileNameHint), write: false });
+  }
+  return out.filter((f, i) => out.findIndex((g) => g.path === f.path) === i);
+}

@@ -1,0 +1,104 @@
+// The worker's policy (src/worker/policy.ts): one table of rules, and capabilities derived from a probed environment.
+import * as assert from 'assert';
+import * as P from '../../src/common/protocol';
+import type { ImageInfo } from '../../src/common/image';
+import { capabilities, checkAttach, Environment, filesOpened, IMAGE_KINDS } from '../../src/worker/policy';
+import { capabilityReport } from '../../src/common/describe-capabilities';
+
+const TOOLS = { 'qemu-storage-daemon': true, vhdimount: true, fusermount3: true, udisksctl: true, pkexec: true, sudo: true, fuseiso: true, 'ntfs-3g': true, fusefat: true };
+function env(o: Partial<Environment> = {}): Environment {
+  return { platform: 'linux', user: { uid: 1000, name: 'ann' }, privileged: false, elevated: false, loop: true, fuse: true, tools: { ...TOOLS },
+    udisks: 'systemd-udevd is not running', polkitAgent: null, virtdisk: null, browse: false, notes: [], ...o };
+}
+function image(format: ImageInfo['format'], subtype: ImageInfo['subtype'] = null, o: Partial<ImageInfo> = {}): ImageInfo {
+  return { path: `/img/a.${format}`, format, subtype, virtualSize: 1 << 20, fileSize: 1 << 20, blockSize: null, logicalSectorSize: 512, physicalSectorSize: 512,
+    id: null, virtualDiskId: null, creator: null, parent: null, chain: [{ path: `/img/a.${format}`, format, subtype, id: null }], needsLogReplay: false, problems: [], ...o };
+}
+const kind = (c: P.Capabilities, k: P.ImageKind) => c.kinds.find((x) => x.kind === k)!;
+const refuses = (f: () => void, reason: string) => assert.throws(f, (e: unknown) => {
+  const err = e as { code?: number; data?: P.ErrorData };
+  return err.code === P.ErrorCode.UnsupportedImage && err.data?.reason === reason;
+});
+
+describe('policy', () => {
+  it('refuses what the formats forbid, with the reasons the host knows', () => {
+    refuses(() => checkAttach(image('iso'), false, 'linux'), 'iso-read-write');
+    refuses(() => checkAttach(image('udf'), false, 'win32'), 'iso-read-write');
+    refuses(() => checkAttach(image('vhdx', 'differencing'), false, 'linux'), 'differencing-read-write');
+    refuses(() => checkAttach(image('raw'), true, 'win32'), 'format-not-attachable-on-windows');
+    refuses(() => checkAttach(image('qcow2'), true, 'win32'), 'format-not-attachable-on-windows');
+    checkAttach(image('vhdx', 'differencing'), false, 'win32');
+    checkAttach(image('iso'), true, 'linux');
+    checkAttach(image('qcow2'), false, 'linux');
+  });
+
+  it('root on Linux: everything the formats allow, each by its engine', () => {
+    const c = capabilities(env({ privileged: true, user: { uid: 0, name: 'root' } }));
+    assert.deepStrictEqual(c.kinds.map((k) => k.kind), IMAGE_KINDS);
+    assert.deepStrictEqual([kind(c, 'vhdx').readOnly, kind(c, 'vhdx').readWrite, kind(c, 'vhdx').engine], ['yes', 'yes', 'qemu']);
+    assert.deepStrictEqual([kind(c, 'iso').readOnly, kind(c, 'iso').readWrite], ['yes', 'no']);
+    assert.deepStrictEqual([kind(c, 'vhd-differencing').readWrite, kind(c, 'vhd-differencing').engine], ['no', 'vhdimount']);
+    assert.ok(c.elevation.every((e) => !e.available));
+  });
+
+  it('a user with sudo but no udisks: every kind "with elevation"', () => {
+    const c = capabilities(env());
+    for (const k of c.kinds) assert.strictEqual(k.readOnly, 'elevation', k.kind);
+    assert.strictEqual(kind(c, 'raw').readWrite, 'elevation');
+    assert.strictEqual(kind(c, 'iso').readWrite, 'no');
+    assert.deepStrictEqual(c.elevation.map((e) => [e.route, e.available]), [['pkexec', false], ['sudo', true]]);
+    assert.match(kind(c, 'vhdx').readOnlyWhy!, /Not root/);
+  });
+
+  it('a desktop user: udisks attaches loop kinds itself, pkexec elevates the rest', () => {
+    const c = capabilities(env({ udisks: null, polkitAgent: 'polkit-gnome-au', tools: { ...TOOLS, sudo: false } }));
+    assert.strictEqual(kind(c, 'vhd-fixed').readWrite, 'yes');
+    assert.strictEqual(kind(c, 'qcow2').readWrite, 'elevation');
+    assert.deepStrictEqual(c.elevation.find((e) => e.available)?.route, 'pkexec');
+    assert.strictEqual(c.unprivilegedRoute?.available, true);
+  });
+
+  it('no route at all: "no", naming what is missing', () => {
+    const c = capabilities(env({ tools: { ...TOOLS, sudo: false, pkexec: false } }));
+    assert.strictEqual(kind(c, 'vhdx').readOnly, 'no');
+    assert.deepStrictEqual(kind(c, 'vhdx').missing.map((m) => m.tool), ['sudo']);
+    assert.match(capabilityReport(c), /sudo: install sudo/);
+  });
+
+  it('a missing tool makes its engine "no" for everyone and names the package', () => {
+    const c = capabilities(env({ privileged: true, tools: { ...TOOLS, vhdimount: false, 'ntfs-3g': false } }));
+    assert.strictEqual(kind(c, 'vhdx-differencing').readOnly, 'no');
+    assert.deepStrictEqual(kind(c, 'vhdx-differencing').missing, [{ tool: 'vhdimount', provider: 'libvhdi-utils (Debian/Ubuntu)', for: 'differencing VHD/AVHDX' }]);
+    assert.strictEqual(kind(c, 'vhdx').readOnly, 'yes');
+    const report = capabilityReport(c);
+    assert.match(report, /vhdimount: install libvhdi-utils/);
+    assert.match(report, /ntfs-3g: install ntfs-3g \(to mount NTFS\)/);
+  });
+
+  it('Windows: VHD, VHDX and ISO through VirtDisk with UAC; raw, qcow2, VMDK, VDI never', () => {
+    const c = capabilities(env({ platform: 'win32', user: { uid: null, name: 'ann' }, tools: {} }));
+    for (const k of ['raw', 'qcow2', 'vmdk', 'vdi'] as const) assert.deepStrictEqual([kind(c, k).readOnly, kind(c, k).readWrite, kind(c, k).engine], ['no', 'no', null], k);
+    assert.deepStrictEqual([kind(c, 'vhdx-differencing').readWrite, kind(c, 'vhdx-differencing').engine], ['elevation', 'virtdisk']);
+    assert.strictEqual(kind(c, 'iso').readWrite, 'no');
+    assert.deepStrictEqual(c.elevation, [{ route: 'uac', available: true, detail: 'the Windows UAC prompt starts an elevated worker' }]);
+    const admin = capabilities(env({ platform: 'win32', privileged: true, tools: {} }));
+    assert.strictEqual(kind(admin, 'vhd-dynamic').readWrite, 'yes');
+    const broken = capabilities(env({ platform: 'win32', virtdisk: 'VirtDisk.dll could not be loaded', tools: {} }));
+    assert.strictEqual(kind(broken, 'vhdx').readOnly, 'no');
+    assert.strictEqual(kind(broken, 'vhdx').missing[0].tool, 'VirtDisk.dll');
+  });
+
+  it('browsing is reported only when the build has it', () => {
+    assert.ok(capabilities(env()).kinds.every((k) => !k.browse));
+    assert.ok(capabilities(env({ browse: true })).kinds.every((k) => k.browse));
+  });
+
+  it('lists every file an attach opens: chain, qcow2 backing file, VMDK extents', () => {
+    const chain = image('vhdx', 'differencing', { chain: [{ path: '/a/c.avhdx', format: 'vhdx', subtype: 'differencing', id: null }, { path: '/b/p.vhdx', format: 'vhdx', subtype: 'dynamic', id: null }] });
+    assert.deepStrictEqual(filesOpened(chain, true), [{ path: '/a/c.avhdx', write: false }, { path: '/b/p.vhdx', write: false }]);
+    assert.deepStrictEqual(filesOpened(image('qcow2', null, { details: { backingFile: '../base.qcow2' } }), false),
+      [{ path: '/img/a.qcow2', write: true }, { path: '/base.qcow2', write: false }]);
+    assert.deepStrictEqual(filesOpened(image('vmdk', null, { details: { extents: [{ file: 'a-flat.vmdk' }, { file: null }] } }), false),
+      [{ path: '/img/a.vmdk', write: true }, { path: '/img/a-flat.vmdk', write: true }]);
+  });
+});
