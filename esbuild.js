@@ -24,6 +24,8 @@ const builds = [
   { entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', external: ['koffi'], banner: { js: '#!/usr/bin/env node' } },
   // inlined into the page with a nonce (src/views/inspector/html.ts): no source map comment
   { entryPoints: ['src/views/inspector/webview/main.ts'], outfile: 'dist/inspector.js', platform: 'browser', format: 'iife', target: 'es2022', sourcemap: false },
+  // 7-Zip (WebAssembly) runs in worker_threads of the worker; its .wasm is copied next to the bundles
+  { entryPoints: ['src/worker/browse/sevenzip-thread.ts'], outfile: 'dist/sevenzip-thread.js' },
 ];
 
 function typecheckWebview() {
@@ -37,7 +39,14 @@ function typecheckWebview() {
   }
 }
 
+function copyWasm() {
+  const fs = require('fs');
+  fs.mkdirSync('dist', { recursive: true });
+  fs.copyFileSync(require.resolve('7z-wasm/7zz.wasm'), 'dist/7zz.wasm');
+}
+
 async function main() {
+  copyWasm();
   if (watch) {
     for (const b of builds) await (await esbuild.context({ ...common, ...b })).watch();
     return;

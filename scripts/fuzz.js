@@ -2,6 +2,7 @@
 // The long fuzz run (docs/fuzzing.md):
 //   node scripts/fuzz.js [--cases 100000] [--format vhdx] [--seed N] [--workers N] [--no-build] [--no-shared]
 //   [--qemu-every 50]: also compare 1 case in N with qemu-img (0 turns the differential oracle off)
+//   [--target block]: fuzz the block layer (openDisk + reading the disk) of vhd, vhdx, qcow2, vmdk and vdi instead
 // Builds (tsc) unless --no-build, then fuzzes every format (or the one named) and writes each crashing input to
 // test/fixtures/fuzz/<format>-<sha8>.bin.gz with a JSON note (seed, case, mutations, error). Exit code 1 on any failure.
 'use strict';
@@ -18,10 +19,10 @@ const opt = (name, def) => {
   if (v === undefined || v.startsWith('--')) { console.error(`--${name} needs a value`); process.exit(2); }
   return v;
 };
-const known = new Set(['--cases', '--format', '--seed', '--workers', '--qemu-every', '--no-build', '--no-shared', '--help']);
+const known = new Set(['--cases', '--format', '--seed', '--workers', '--qemu-every', '--target', '--no-build', '--no-shared', '--help']);
 for (const a of args) if (a.startsWith('--') && !known.has(a)) { console.error(`unknown option ${a}`); process.exit(2); }
 if (args.includes('--help')) {
-  console.log('node scripts/fuzz.js [--cases 100000] [--format vhd|vhdx|iso|udf|qcow2|vmdk|vdi|mbr-gpt] [--seed N] [--workers N] [--qemu-every N] [--no-build] [--no-shared]');
+  console.log('node scripts/fuzz.js [--cases 100000] [--format vhd|vhdx|iso|udf|qcow2|vmdk|vdi|mbr-gpt] [--target inspect|block] [--seed N] [--workers N] [--qemu-every N] [--no-build] [--no-shared]');
   process.exit(0);
 }
 const cases = Number(opt('cases', '100000'));
@@ -35,24 +36,28 @@ if (!args.includes('--no-build')) {
   if (r.status !== 0) process.exit(1);
 }
 const { buildCorpus, FUZZ_FORMATS } = require(path.join(ROOT, 'out/test/fuzz/corpus.js'));
+const { BLOCK_FUZZ_FORMATS } = require(path.join(ROOT, 'out/test/fuzz/block-corpus.js'));
 const { runFuzz, signature } = require(path.join(ROOT, 'out/test/fuzz/runner.js'));
+const target = opt('target', 'inspect');
+if (target !== 'inspect' && target !== 'block') { console.error('--target is inspect or block'); process.exit(2); }
+const allowed = target === 'block' ? BLOCK_FUZZ_FORMATS : FUZZ_FORMATS;
 const formatArg = opt('format', null);
-if (formatArg && !FUZZ_FORMATS.includes(formatArg)) { console.error(`unknown format ${formatArg} (${FUZZ_FORMATS.join(', ')})`); process.exit(2); }
-const formats = formatArg ? [formatArg] : FUZZ_FORMATS;
+if (formatArg && !allowed.includes(formatArg)) { console.error(`unknown format ${formatArg} (${allowed.join(', ')})`); process.exit(2); }
+const formats = formatArg ? [formatArg] : allowed;
 
 (async () => {
-  const corpus = await buildCorpus(formats, { shared: !args.includes('--no-shared') });
+  const corpus = await buildCorpus(formats, { shared: !args.includes('--no-shared'), block: target === 'block' });
   let bad = 0;
   try {
     for (const n of corpus.notes) console.log(`note: ${n}`);
-    console.log(`seed ${seed}, ${cases} cases per format, formats ${formats.join(', ')}`);
+    console.log(`seed ${seed}, ${cases} cases per format, target ${target}, formats ${formats.join(', ')}`);
     for (const format of formats) {
-      const s = await runFuzz({ format, corpus, cases, seed, workers: workers ? Number(workers) : undefined, qemuEvery,
+      const s = await runFuzz({ format, corpus, cases, seed, workers: workers ? Number(workers) : undefined, qemuEvery, target,
         fixtureDir: path.join(ROOT, 'test/fixtures/fuzz'), log: (l) => console.log(l) });
       const sigs = new Map();
       for (const f of s.failures) sigs.set(signature(f), (sigs.get(signature(f)) ?? 0) + 1);
       console.log(`${format}: ${s.cases} cases in ${s.seconds.toFixed(1)} s (${s.casesPerSecond.toFixed(0)} cases/s, mean ${s.meanCaseMs.toFixed(2)} ms, max ${s.maxCaseMs.toFixed(0)} ms), `
-        + `${s.failures.length} failing cases, ${sigs.size} distinct`);
+        + `${s.failures.length} failing cases, ${sigs.size} distinct${target === 'block' ? `; ${s.opened} disks opened and read, the rest refused` : ''}`);
       for (const [k, n] of sigs) console.log(`  ${n} x ${k}`);
       for (const f of s.fixtures) console.log(`  fixture ${path.isAbsolute(f) ? `${f} (from a shared image: not for the repo)` : `test/fixtures/fuzz/${f}`}`);
       bad += s.failures.length;

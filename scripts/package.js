@@ -156,7 +156,7 @@ async function packageExtension({ target = hostTarget(), out, build = true, quie
   try {
     const manifest = stageManifest(stage);
     copy('dist', stage, { filter: (s) => !s.endsWith('.map') });
-    for (const f of ['media', 'syntaxes', 'README.md', 'CHANGELOG.md', 'LICENSE', 'LICENSE.md', 'LICENSE.txt']) copy(f, stage);
+    for (const f of ['media', 'syntaxes', 'README.md', 'CHANGELOG.md', 'LICENSE', 'LICENSE.md', 'LICENSE.txt', 'ThirdPartyNotices.txt']) copy(f, stage);
     if (!fs.existsSync(path.join(stage, 'dist/extension.js'))) throw new Error('dist/extension.js missing after the build');
     const koffiVersion = stageKoffi(stage, target, log);
     // the stage holds exactly what ships; this only tells vsce so (and silences its warning)

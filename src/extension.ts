@@ -16,6 +16,7 @@ import { DiskCountStatus } from './views/status-bar';
 import { RecentImagesProvider } from './views/recent-images';
 import { InspectorProvider, registerInspector } from './views/inspector/provider';
 import { CapabilityStore } from './host/capabilities';
+import { registerImageFileSystem } from './views/image-fs';
 
 /** What the extension hands to tests (and to other extensions): no stability promise. */
 export interface VdiskApi {
@@ -27,6 +28,8 @@ export interface VdiskApi {
   recent: RecentImagesProvider;
   inspector: InspectorProvider;
   onDidShowError: vscode.Event<{ command: string; message: string; actions: string[] }>;
+  /** Fires once a settings change reached a running worker (vdisk/configure answered), with the error if it failed. */
+  onDidConfigureWorker: vscode.Event<Error | undefined>;
 }
 
 let client: WorkerClient | undefined;
@@ -42,7 +45,7 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
   const recentView = vscode.window.createTreeView('vdisk.recentImages', { treeDataProvider: recent, showCollapseAll: true });
   const status = new DiskCountStatus();
   // the refresher subscribes to the worker's disksChanged and crash events itself
-  const refresher = new Refresher(() => disks.reload(), () => disksView.visible, disksView.onDidChangeVisibility, 150, {
+  const refresher = new Refresher(() => disks.reload(), () => disksView.visible, disksView.onDidChangeVisibility, 150, undefined, {
     events: client, list: () => client!.request(List), status,
     // every spelling Explorer's resourcePath may have on Windows (drive letter case, the file's own case)
     attachedImages: (list) => list.flatMap((d) => (d.image ? whenClauseSpellings(d.image, process.platform, onDiskSpelling(d.image)) : [])),
@@ -60,19 +63,23 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
   // menus, palette, welcome views, inspector buttons and error actions follow the worker's capability report
   const caps = new CapabilityStore(context.globalState, client);
   const inspector = registerInspector(context, client, disks, { refresher, recent, caps: () => caps.current });
+  const configured = new vscode.EventEmitter<Error | undefined>();
   context.subscriptions.push(
-    log, disksView, recentView, refresher, shownErrors, status, inspector, caps,
+    log, disksView, recentView, refresher, shownErrors, status, inspector, caps, configured,
     vscode.workspace.onDidChangeConfiguration((e) => {
       // a running worker takes new settings at once; a stopped one reads them when it starts
       if (config.affectsWorker(e) && client?.state === 'running') {
-        void client.request(Configure, config.worker()).catch((err: Error) => log.error(`settings not applied: ${err.message}`));
+        void client.request(Configure, config.worker()).then(() => configured.fire(undefined),
+          (err: Error) => { log.error(`settings not applied: ${err.message}`); configured.fire(err); });
       }
     }),
     vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, new ReportProvider(client)),
+    registerImageFileSystem(client),
     ...registerCommands({ client, log, disks, disksView, refresher, recent, caps }),
     { dispose: () => void client?.dispose() },
   );
-  return { client, disks, disksView: disksView as vscode.TreeView<unknown>, refresher, status, recent, inspector, onDidShowError: shownErrors.event };
+  return { client, disks, disksView: disksView as vscode.TreeView<unknown>, refresher, status, recent, inspector, onDidShowError: shownErrors.event,
+    onDidConfigureWorker: configured.event };
 }
 
 export async function deactivate(): Promise<void> {

@@ -4,10 +4,12 @@ import * as path from 'path';
 import * as P from '../common/protocol';
 import { WorkerClient, Logger } from '../host/worker-client';
 import { formatDisk, formatImage } from './format';
+import { layerLabel } from '../common/describe';
 import { capabilityReport } from '../common/describe-capabilities';
 import { spawnLauncher } from '../host/elevation-launch';
-import { ArgError, createArgs } from './manage-args';
+import { ArgError, convertArgs, createArgs } from './manage-args';
 import { formatSize } from '../common/sizes';
+import { BROWSE_COMMANDS, BROWSE_USAGE, runBrowse } from './browse';
 
 const USAGE = `usage: vdisk <command> [options]
   attach <image> [--read-only] [--lifetime session|permanent] [--wait] [--elevate] [--json]
@@ -17,7 +19,7 @@ const USAGE = `usage: vdisk <command> [options]
   unmount <device> [--elevate] [--json]
   list [--json]           every attached virtual disk (ours and other tools')
   inspect <image> [--json]
-  chain <image> [--json]  the image's parent chain, self first
+  chain <image> [--json]  every layer of the image (parents, backing/data files, extents), self first
   create-diff <parent> <child> [--json]
                           create a differencing VHD/VHDX child (format from the child's extension)
   deps <device|path> [--json]
@@ -27,6 +29,13 @@ const USAGE = `usage: vdisk <command> [options]
                           a new empty disk (SIZE in bytes or with K, M, G, T: powers of 1024)
   set-parent <child> <parent> [--ignore-id-mismatch] [--json]
                           reconnect a differencing disk to its moved or renamed parent
+  convert <source> <dest> --format vhd|vhdx|raw [--type dynamic|fixed] [--force] [--json]
+                          one standalone image from an image and its whole chain (never over DEST without --force)
+  merge <child> [--into <ancestor>] [--keep-child] [--force] [--json]
+                          write a differencing disk's data into its parent (or an ancestor), then remove it
+  compact <image> [--zero-only] [--json]
+                          release a dynamic VHD/VHDX's zero blocks and those a clean ext4 inside marks free; qcow2 via qemu-img
+${BROWSE_USAGE}
 --elevate (Linux): run the worker as root through sudo (it prompts on a terminal; sudo -n otherwise); it attaches
 only images you can read yourself, and its mounts belong to you.
 Use -- before a file name that starts with a dash.`;
@@ -36,8 +45,8 @@ const isUsage = (e: unknown) => e instanceof UsageError || e instanceof ArgError
 
 interface Args { command: string; positional: string[]; flags: Map<string, string | true> }
 
-const VALUE_FLAGS = new Set(['--lifetime', '--size', '--format', '--type', '--block-size', '--logical-sector', '--physical-sector']);
-const BOOL_FLAGS = new Set(['--read-only', '--wait', '--json', '--help', '-h', '--ignore-id-mismatch', '--elevate']);
+const VALUE_FLAGS = new Set(['--into', '--lifetime', '--size', '--format', '--type', '--block-size', '--logical-sector', '--physical-sector']);
+const BOOL_FLAGS = new Set(['--read-only', '--wait', '--json', '--help', '-h', '--ignore-id-mismatch', '--elevate', '--force', '--keep-child', '--zero-only', '--recursive']);
 const ELEVATABLE = new Set(['attach', 'detach', 'mount', 'unmount']);
 
 export function parseArgs(argv: string[]): Args {
@@ -69,6 +78,7 @@ function need(args: Args, n: number, what: string): string[] {
 async function run(args: Args, client: WorkerClient, out: (s: string) => void): Promise<number> {
   const json = args.flags.has('--json');
   const print = (v: unknown, text: () => string) => out(json ? JSON.stringify(v, null, 2) : text());
+  if (BROWSE_COMMANDS.has(args.command)) return runBrowse(args, client, out, (m) => new UsageError(m));
   switch (args.command) {
     case 'attach': {
       const [image] = need(args, 1, 'one image path');
@@ -115,7 +125,7 @@ async function run(args: Args, client: WorkerClient, out: (s: string) => void): 
     case 'chain': {
       const [image] = need(args, 1, 'one image path');
       const info = await client.request(P.Inspect, { path: path.resolve(image) });
-      print(info.chain, () => info.chain.map((c, i) => `${'  '.repeat(i)}${c.path} (${c.format}${c.subtype ? ` ${c.subtype}` : ''}${c.id ? `, ${c.id}` : ''})`).join('\n'));
+      print(info.chain, () => info.chain.map((c, i) => `${'  '.repeat(c.level ? c.level - 1 : i)}${c.path} (${layerLabel(c)}${c.format}${c.subtype ? ` ${c.subtype}` : ''}${c.id ? `, ${c.id}` : ''})`).join('\n'));
       for (const p of info.problems) process.stderr.write(`problem ${p.code}: ${p.message}\n`);
       return 0;
     }
@@ -149,6 +159,29 @@ async function run(args: Args, client: WorkerClient, out: (s: string) => void): 
       const [child, parent] = need(args, 2, 'a child and a parent path');
       const r = await client.request(P.SetParent, { child: path.resolve(child), parent: path.resolve(parent), ignoreIdMismatch: args.flags.has('--ignore-id-mismatch') });
       print(r, () => `${r.child} now names ${r.parent} (relative ${r.locators.relative}, absolute ${r.locators.absolute})${r.idRewritten ? '; its parent identity was rewritten' : ''}`);
+      return 0;
+    }
+    case 'convert': {
+      const [source, dest] = need(args, 2, 'a source and a destination path');
+      const params = convertArgs(path.resolve(source), path.resolve(dest), (f) => args.flags.get(f));
+      const r = await withProgress(client, 'convert', (progressToken) => client.request(P.Convert, { ...params, progressToken }));
+      print(r, () => `Wrote ${r.type} ${r.format.toUpperCase()} ${r.dest} (${formatSize(r.virtualSize)} disk, ${formatSize(r.dataBytes)} of data, file ${formatSize(r.fileSize)})`);
+      return 0;
+    }
+    case 'merge': {
+      const [child] = need(args, 1, 'one differencing disk');
+      const into = args.flags.get('--into');
+      const r = await withProgress(client, 'merge', (progressToken) => client.request(P.Merge, {
+        child: path.resolve(child), into: typeof into === 'string' ? path.resolve(into) : undefined,
+        keepChild: args.flags.has('--keep-child'), force: args.flags.has('--force'), progressToken,
+      }));
+      print(r, () => `Merged ${r.merged.map((m) => path.basename(m)).join(', ')} into ${r.target} (${formatSize(r.bytes)})${r.removed.length ? `; removed ${r.removed.map((m) => path.basename(m)).join(', ')}` : ''}`);
+      return 0;
+    }
+    case 'compact': {
+      const [image] = need(args, 1, 'one image path');
+      const r = await withProgress(client, 'compact', (progressToken) => client.request(P.Compact, { path: path.resolve(image), zeroOnly: args.flags.has('--zero-only'), progressToken }));
+      print(r, () => `Compacted ${r.image}: ${formatSize(r.before)} -> ${formatSize(r.after)} (${formatSize(Math.max(0, r.before - r.after))} reclaimed)${r.freedByFileSystem ? `; ${r.freedByFileSystem} block(s) that ext4 marks free released` : ''}`);
       return 0;
     }
     case '':

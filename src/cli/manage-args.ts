@@ -1,5 +1,5 @@
 // Parameters of the image-management commands from CLI flags (kept apart so the unit suite can test them).
-import type { CreateImageParams } from '../common/protocol';
+import type { ConvertParams, CreateImageParams } from '../common/protocol';
 import { parseSize } from '../common/sizes';
 
 export class ArgError extends Error {}
@@ -28,5 +28,13 @@ export function createArgs(file: string, get: (flag: string) => string | true | 
     blockSize: size('--block-size', get('--block-size')),
     logicalSectorSize: sector('--logical-sector', get('--logical-sector')),
     physicalSectorSize: sector('--physical-sector', get('--physical-sector')),
+  };
+}
+
+export function convertArgs(source: string, dest: string, get: (flag: string) => string | true | undefined): ConvertParams {
+  const t = get('--type');
+  return {
+    source, dest, format: oneOf('--format', get('--format'), ['vhd', 'vhdx', 'raw'] as const),
+    type: t === undefined ? undefined : oneOf('--type', t, ['dynamic', 'fixed'] as const), force: get('--force') === true,
   };
 }

@@ -20,6 +20,12 @@ import { elevate } from './elevate';
 import { showCapabilities } from './show-capabilities';
 import { newDisk } from './new-disk';
 import { locateParent } from './locate-parent';
+import { convert } from './convert';
+import { merge } from './merge';
+import { compact } from './compact';
+import { browse } from './browse';
+import { extract } from './extract';
+import { copyImagePath } from './copy-image-path';
 
 type Body = (ctx: CommandContext, args: unknown[]) => Promise<unknown>;
 
@@ -46,6 +52,13 @@ export const COMMANDS: Record<string, Body> = {
   'vdisk.elevate': (ctx) => elevate(ctx),
   'vdisk.newDisk': (ctx, args) => newDisk(ctx, args),
   'vdisk.locateParent': (ctx, args) => locateParent(ctx, args),
+  'vdisk.convert': (ctx, args) => convert(ctx, args),
+  'vdisk.merge': (ctx, args) => merge(ctx, args),
+  'vdisk.compact': (ctx, args) => compact(ctx, args),
+  'vdisk.browse': (ctx, args) => browse(ctx, args, false),
+  'vdisk.browseInNewWindow': (ctx, args) => browse(ctx, args, true),
+  'vdisk.extract': (ctx, args) => extract(ctx, args),
+  'vdisk.copyPathInImage': (_ctx, args) => copyImagePath(args),
 };
 
 const ATTACHES = new Set(['vdisk.attach', 'vdisk.attachReadOnly', 'vdisk.attachDefault']);

@@ -1,6 +1,6 @@
 // Human-readable descriptions shared by the CLI, the tree and the reports.
 import type { AttachedDisk } from './protocol';
-import type { ImageInfo } from './image';
+import type { ChainLink, ImageInfo } from './image';
 
 export function formatBytes(n: number): string {
   if (!Number.isFinite(n) || n < 0) return '?';
@@ -40,9 +40,16 @@ export function imageReport(info: ImageInfo): string {
   }
   if (info.chain.length > 1) {
     lines.push('Chain:');
-    info.chain.forEach((c, i) => lines.push(`  ${i}: ${c.path} (${c.format}${c.subtype ? ` ${c.subtype}` : ''}${c.id ? `, ${c.id}` : ''})`));
+    info.chain.forEach((c, i) => lines.push(`  ${i}: ${c.path} (${layerLabel(c)}${c.format}${c.subtype ? ` ${c.subtype}` : ''}${c.id ? `, ${c.id}` : ''})`));
   }
   lines.push(info.problems.length ? 'Problems:' : 'Problems: none');
   for (const p of info.problems) lines.push(`  ${p.code}: ${p.message}`);
   return lines.join('\n');
+}
+
+/** "extent 2, level 1, " / "backing file, level 2, ": how a chain link is pulled in (empty for the image itself). */
+export function layerLabel(c: ChainLink): string {
+  if (!c.role || c.role === 'image') return '';
+  const what = c.role === 'extent' ? `extent ${(c.extent?.index ?? 0) + 1}` : c.role === 'data-file' ? 'data file' : c.role === 'backing' ? 'backing file' : 'parent';
+  return `${what}${c.level ? `, level ${c.level}` : ''}, `;
 }

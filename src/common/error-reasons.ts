@@ -23,6 +23,9 @@ export type WorkerReason =
   // Windows (win32-errors.ts)
   | 'not-found' | 'not-supported' | 'invalid-parameter' | 'virtdisk-not-implemented' | 'virtdisk-missing' | 'virtdisk-error'
   | 'insufficient-buffer' | 'compressed' | 'loopback-share' | 'cancelled' | 'file-corrupt' | 'encrypted' | 'win32' | 'token-layout' | 'needs-windows-8'
+  // browsing (worker/browse) and the block layer
+  | 'no-file-system' | 'not-a-directory' | 'not-in-image' | 'destination' | 'file-system' | 'differencing-backing' | 'layer-format'
+  | 'timeout' | 'browse-timeout' | 'browse-stalled' | 'browse-memory' | 'browse-crashed' | 'browse-block-read' | 'browse-cancelled'
   // the host's supervision (never sent by a worker)
   | 'restart-budget';
 

@@ -267,3 +267,71 @@ export interface SetParentResult {
   idRewritten: boolean;
 }
 export const SetParent = new RequestType<SetParentParams, SetParentResult, void>('vdisk/setParent');
+export interface ConvertParams {
+  source: string; dest: string; format: 'vhd' | 'vhdx' | 'raw'; type?: 'fixed' | 'dynamic'; force?: boolean; progressToken?: string;
+}
+export interface ConvertResult { dest: string; format: 'vhd' | 'vhdx' | 'raw'; type: 'fixed' | 'dynamic'; virtualSize: number; fileSize: number; dataBytes: number }
+export const Convert = new RequestType<ConvertParams, ConvertResult, void>('vdisk/convert');
+
+export interface MergeParams {
+  child: string;
+  /** An ancestor further up the chain (default: the parent); the layers between are merged too. */
+  into?: string;
+  keepChild?: boolean;
+  /** Merge even though other images (same folders, `otherImages`) use the ancestor. */
+  force?: boolean;
+  /** More images the user has (Recent Images) to check for dependents. */
+  otherImages?: string[];
+  progressToken?: string;
+}
+export interface MergeResult { target: string; merged: string[]; removed: string[]; bytes: number }
+export const Merge = new RequestType<MergeParams, MergeResult, void>('vdisk/merge');
+
+export interface CompactParams { path: string; zeroOnly?: boolean; progressToken?: string }
+export interface CompactResult {
+  image: string; before: number; after: number;
+  /** Bytes of data blocks kept (null for qcow2, compacted by qemu-img). */
+  dataBytes: number | null;
+  /** Blocks released because a file system marks them free (beyond those of zeros). */
+  freedByFileSystem: number;
+  fileSystems: { type: 'ext4'; offset: number; freeBytes: number }[];
+}
+export const Compact = new RequestType<CompactParams, CompactResult, void>('vdisk/compact');
+
+// ---- browsing an image's files without attaching (7-Zip in WebAssembly, in the worker) ------------------------
+
+export type BrowseEntryType = 'file' | 'directory' | 'symlink';
+export interface BrowseEntry {
+  /** Path inside the image, `/`-separated, starting with `/` (the root is `/`). */
+  path: string;
+  name: string;
+  type: BrowseEntryType;
+  size: number;
+  /** Milliseconds since the epoch; 0 when the file system records none. */
+  mtime: number;
+  /** For a symlink: its target text, and what it points to when that resolves inside the same volume. */
+  target?: string;
+  targetType?: 'file' | 'directory';
+}
+export interface BrowsePathParams { image: string; path: string; searchFolders?: string[] }
+export interface BrowseListParams extends BrowsePathParams { recursive?: boolean }
+/** Children of a directory (the whole subtree with `recursive`), sorted by path. */
+export const BrowseList = new RequestType<BrowseListParams, BrowseEntry[], void>('vdisk/browse/list');
+export const BrowseStat = new RequestType<BrowsePathParams, BrowseEntry, void>('vdisk/browse/stat');
+export interface BrowseReadParams extends BrowsePathParams { offset: number; length: number }
+/** Up to `length` (at most BROWSE_READ_CHUNK) bytes of a file at `offset`, base64; sequential reads stream. */
+export interface BrowseReadResult { data: string; size: number; eof: boolean }
+export const BrowseRead = new RequestType<BrowseReadParams, BrowseReadResult, void>('vdisk/browse/read');
+export const BROWSE_READ_CHUNK = 8 * 1024 * 1024;
+/** readFile through the FileSystemProvider refuses files larger than this (Extract streams them instead). */
+export const BROWSE_READFILE_LIMIT = 256 * 1024 * 1024;
+export interface BrowseExtractParams extends BrowsePathParams {
+  /** The file or folder to create; it must not exist (the client asks before choosing another name). */
+  dest: string;
+  /** Echoed in vdisk/browse/progress notifications. */
+  progressId?: string;
+}
+export interface BrowseExtractResult { dest: string; files: number; bytes: number }
+export const BrowseExtract = new RequestType<BrowseExtractParams, BrowseExtractResult, void>('vdisk/browse/extract');
+export interface BrowseProgressParams { progressId: string; bytes: number; total: number }
+export const BrowseProgress = new NotificationType<BrowseProgressParams>('vdisk/browse/progress');

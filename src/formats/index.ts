@@ -10,3 +10,8 @@ export { checkWindowsIsoRules } from './iso/inspect';
 export { DEFAULT_MAX_DEPTH } from './chain';
 export { pulledIn, resolveLayerName, checkLayerFile, openLayerFile, mayUseLayer, describeRef, LayerRefused } from './layers';
 export type { LayerRef, LayerCheck, LayerProblemCode } from './layers';
+export { openDisk } from './open-disk';
+export type { OpenDiskOptions } from './open-disk';
+export type { BlockReader } from './block';
+export { defaultLayerOpener } from './layer-files';
+export type { LayerOpener, LayerRequest, LayerFile } from './layer-files';

@@ -1,12 +1,13 @@
 // The files a virtual disk is read from: the image itself, its parents and backing files, qcow2 data files and VMDK
-// extents. Every one is opened through one injectable function (LayerOpener) so that the rule for which pulled-in
-// files are acceptable lives in one place; `openLayerFile` is the default rule: regular files only, never a device,
-// a FIFO, /proc or /sys, opened read-only.
+// extents. Every one is opened through one injectable function (LayerOpener); the default applies the project's one
+// rule for acceptable layers (layers.ts: regular files only, never under /proc, /sys or /dev, with the requester's
+// rights, verified to be the very file checked) and opens it read-only.
 import * as fs from 'fs';
-import * as path from 'path';
+import type { LayerRole } from '../common/image';
 import { FormatError } from './errors';
+import { LayerRefused, openLayerFile, resolveLayerName } from './layers';
 
-export type LayerRole = 'image' | 'parent' | 'backing' | 'data-file' | 'extent';
+export type { LayerRole };
 
 export interface LayerRequest {
   /** Absolute path as the image names it (after resolving it against the naming file's folder). */
@@ -28,8 +29,6 @@ export interface LayerFile {
 
 export type LayerOpener = (req: LayerRequest) => Promise<LayerFile>;
 
-const FORBIDDEN_ROOTS = ['/proc', '/sys', '/dev'];
-
 const roleName: Record<LayerRole, string> = {
   image: 'image', parent: 'parent', backing: 'backing file', 'data-file': 'data file', extent: 'extent',
 };
@@ -38,37 +37,21 @@ function describe(req: LayerRequest): string {
   return req.from ? `${roleName[req.role]} ${req.path} (named by ${req.from})` : req.path;
 }
 
-/** The default rule: a regular file the process can read, outside /proc, /sys and /dev, opened O_RDONLY. */
-export const openLayerFile: LayerOpener = async (req) => {
+/** The default LayerOpener: layers.ts decides whether the file may be a layer; it is opened read-only. */
+export const defaultLayerOpener: LayerOpener = async (req) => {
   const what = describe(req);
-  let real: string;
+  let opened: { fd: number; path: string };
   try {
-    real = fs.realpathSync.native(req.path);
+    opened = openLayerFile(req.path, false);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new FormatError('not-found', `${what}: no such file`);
-    throw new FormatError('unreadable', `${what}: ${(e as Error).message}`);
-  }
-  if (process.platform !== 'win32' && FORBIDDEN_ROOTS.some((r) => real === r || real.startsWith(`${r}/`))) {
-    throw new FormatError('refused-layer', `${what}: resolves to ${real}, under ${real.split('/').slice(0, 2).join('/')}, which vdisk never reads as a disk layer`);
-  }
-  let fd: number;
-  try {
-    // O_NONBLOCK: a FIFO swapped in after the check must not hang the open; O_NOFOLLOW: the real path has no links
-    fd = fs.openSync(real, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0) | (fs.constants.O_NOFOLLOW ?? 0));
-  } catch (e) {
-    throw new FormatError('unreadable', `${what}: ${(e as Error).message}`);
-  }
-  try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) {
-      throw new FormatError('refused-layer', `${what} is not a regular file (${st.isDirectory() ? 'a directory' : st.isBlockDevice() || st.isCharacterDevice() ? 'a device' : 'a special file'})`);
+    if (e instanceof LayerRefused) {
+      const code = e.code === 'layer-missing' ? 'not-found' : e.code === 'layer-not-a-file' ? 'refused-layer' : 'unreadable';
+      throw new FormatError(code, `${what}: ${e.message}`);
     }
-    return new FdLayerFile(real, fd, st.size);
-  } catch (e) {
-    fs.closeSync(fd);
-    throw e;
+    throw new FormatError('unreadable', `${what}: ${(e as Error).message}`);
   }
+  const st = fs.fstatSync(opened.fd);
+  return new FdLayerFile(opened.path, opened.fd, st.size);
 };
 
 class FdLayerFile implements LayerFile {
@@ -94,9 +77,14 @@ class FdLayerFile implements LayerFile {
   }
 }
 
-/** A file named inside an image, as an absolute path: relative names are relative to the naming file's folder. */
+/**
+ * A file named inside an image, as an absolute path (relative to the naming file's folder), by layers.ts's rule:
+ * protocol and json: names and Windows paths are refused, not followed.
+ */
 export function resolveNamed(from: string, name: string): string {
-  return path.resolve(path.dirname(from), name);
+  const r = resolveLayerName(name, from);
+  if ('refused' in r) throw new FormatError('unsupported', `${from}: names ${JSON.stringify(name.slice(0, 200))}, ${r.refused}`);
+  return r.path;
 }
 
 /** What a format's block reader may ask of openDisk: files it pulls in, and whole images beneath it (backing files). */

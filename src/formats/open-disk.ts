@@ -10,7 +10,7 @@ import { FormatError, FormatErrorCode } from './errors';
 import { inspectImage } from './inspect';
 import { inspectOne } from './inspect-one';
 import type { LayerFacts } from './block-map';
-import { LayerContext, LayerFile, LayerOpener, LayerRequest, OpenedLayer, openLayerFile } from './layer-files';
+import { LayerContext, LayerFile, LayerOpener, LayerRequest, OpenedLayer, defaultLayerOpener } from './layer-files';
 import { openRawBlocks } from './raw/block-reader';
 import { openVhdBlocks } from './vhd/block-reader';
 import { openVhdxBlocks } from './vhdx/block-reader';
@@ -21,7 +21,7 @@ import { openVdiBlocks } from './vdi/block-reader';
 export interface OpenDiskOptions {
   /** More folders to look for missing parents in (as inspectImage). */
   searchFolders?: string[];
-  /** How every file of the chain is opened: the rule for which pulled-in files are acceptable (default openLayerFile). */
+  /** How every file of the chain is opened: the rule for which pulled-in files are acceptable (default: layers.ts). */
   openLayer?: LayerOpener;
   /** Layers below the image at most (parents, backing files); default chain.ts DEFAULT_MAX_DEPTH. */
   maxDepth?: number;
@@ -31,11 +31,14 @@ export interface OpenDiskOptions {
 const TOLERATED = new Set(['footer-checksum', 'header-checksum', 'partition-table-invalid', 'iso-size-not-multiple-of-2048',
   'iso-too-small', 'iso-no-volume-descriptor']);
 const CHAIN = new Set(['parent-locator-missing', 'parent-missing', 'parent-unreadable', 'parent-id-mismatch', 'chain-cycle', 'chain-too-deep']);
+/** layers.ts's problems about a pulled-in file, as the FormatError codes of the block layer. */
+const LAYER: Record<string, FormatErrorCode> = { 'layer-missing': 'not-found', 'layer-not-a-file': 'refused-layer', 'layer-unreadable': 'unreadable',
+  'layer-unsupported': 'unsupported', 'log-replay-required': 'unsupported' };
 
 function refusal(info: ImageInfo): FormatError | null {
   const p = info.problems.find((x) => !TOLERATED.has(x.code));
   if (!p) return null;
-  const code: FormatErrorCode = CHAIN.has(p.code) ? 'chain-broken' : p.code === 'log-replay-required' ? 'unsupported' : 'corrupt';
+  const code: FormatErrorCode = CHAIN.has(p.code) ? 'chain-broken' : LAYER[p.code] ?? 'corrupt';
   const hint = p.code === 'log-replay-required' ? ' (vdisk does not replay VHDX logs: attach it once read-write in Windows, or replay it on a copy with `qemu-img check -r all`)' : '';
   return new FormatError(code, `${info.path}: cannot read the disk: ${p.message}${hint}`);
 }
@@ -45,7 +48,7 @@ interface Ctx { opener: LayerOpener; searchFolders: string[]; maxDepth: number; 
 /** The virtual disk of `file`, read through its whole chain. Throws FormatError naming the layer that is wrong. */
 export async function openDisk(file: string, opts: OpenDiskOptions = {}): Promise<BlockReader> {
   const ctx: Ctx = {
-    opener: opts.openLayer ?? openLayerFile,
+    opener: opts.openLayer ?? defaultLayerOpener,
     searchFolders: (opts.searchFolders ?? []).map((f) => path.resolve(f)),
     maxDepth: opts.maxDepth ?? DEFAULT_MAX_DEPTH,
     seen: new Set(),
@@ -69,12 +72,14 @@ async function openLayer(req: LayerRequest, ctx: Ctx, depth: number, format?: st
     }
     const refused = refusal(info);
     if (refused) throw refused;
-    // a VHD/VHDX chain, already verified by inspectImage: open it from the bottom up
-    for (let i = info.chain.length - 1; i >= 1; i--) {
-      const link = info.chain[i];
-      const pf = await ctx.opener({ path: link.path, role: 'parent', from: info.chain[i - 1].path });
+    // a VHD/VHDX chain, already verified by inspectImage: open it from the bottom up. (The chain of a qcow2 or VMDK
+    // also lists its backing files, data files and extents: their readers open those themselves.)
+    const links = info.format === 'vhd' || info.format === 'vhdx' ? info.chain.filter((l, i) => i === 0 || l.role === 'parent' || l.role === undefined) : [];
+    for (let i = links.length - 1; i >= 1; i--) {
+      const link = links[i];
+      const pf = await ctx.opener({ path: link.path, role: 'parent', from: links[i - 1].path });
       try {
-        if (ctx.seen.has(pf.path)) throw new FormatError('chain-broken', `${info.chain[i - 1].path}: the chain loops back to ${pf.path}`);
+        if (ctx.seen.has(pf.path)) throw new FormatError('chain-broken', `${links[i - 1].path}: the chain loops back to ${pf.path}`);
         ctx.seen.add(pf.path);
         const facts = (await inspectOne(pf.path)).parsed;
         if (facts.id !== link.id || facts.format !== link.format) throw new FormatError('chain-broken', `${pf.path} changed while its chain was being opened`);

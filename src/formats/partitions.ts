@@ -12,6 +12,9 @@ export interface PartitionEntry {
   size: number;
   bootable?: boolean;
 }
+/** What the table readers need: a RangeReader, or a BlockReader seen through `blockSectors` (src/formats/volumes.ts). */
+export type SectorSource = Pick<RangeReader, 'readExact' | 'size'>;
+
 export interface PartitionTable { scheme: 'mbr' | 'gpt'; sectorSize: number; diskGuid?: string; partitions: PartitionEntry[] }
 
 const EXTENDED = new Set([0x05, 0x0f, 0x85]);
@@ -23,7 +26,7 @@ const MAX_GPT_ENTRIES = 1024;
  * readable GPT, GPT entries outside the disk, a broken EBR chain, a partition ending beyond the disk) is pushed to
  * `problems` as `partition-table-invalid` (one problem: the first thing found).
  */
-export async function readPartitionTable(r: RangeReader, base = 0, limit = r.size, problems?: Problem[]): Promise<PartitionTable | null> {
+export async function readPartitionTable(r: SectorSource, base = 0, limit = r.size, problems?: Problem[]): Promise<PartitionTable | null> {
   const notes: string[] = [];
   const t = await readTable(r, base, limit, notes);
   const outside = t ? t.partitions.find((x) => x.start + x.size > limit) : undefined;
@@ -32,7 +35,7 @@ export async function readPartitionTable(r: RangeReader, base = 0, limit = r.siz
   return t;
 }
 
-async function readTable(r: RangeReader, base: number, limit: number, notes: string[]): Promise<PartitionTable | null> {
+async function readTable(r: SectorSource, base: number, limit: number, notes: string[]): Promise<PartitionTable | null> {
   const mbr = await r.readExact(base, 512);
   if (!mbr || mbr[510] !== 0x55 || mbr[511] !== 0xaa) return null;
   const prim = [0, 1, 2, 3].map((i) => mbr.subarray(446 + i * 16, 462 + i * 16));
@@ -56,7 +59,7 @@ async function readTable(r: RangeReader, base: number, limit: number, notes: str
   return { scheme: 'mbr', sectorSize: 512, partitions };
 }
 
-async function readLogical(r: RangeReader, base: number, extStart: number, out: PartitionEntry[], notes: string[]): Promise<void> {
+async function readLogical(r: SectorSource, base: number, extStart: number, out: PartitionEntry[], notes: string[]): Promise<void> {
   let ebr = extStart;
   const seen = new Set<number>();
   for (let n = 0; n < MAX_LOGICAL && !seen.has(ebr); n++) {
@@ -73,7 +76,7 @@ async function readLogical(r: RangeReader, base: number, extStart: number, out: 
   notes.push(seen.has(ebr) ? `the extended boot record chain loops at sector ${ebr}` : `more than ${MAX_LOGICAL} logical partitions`);
 }
 
-async function readGpt(r: RangeReader, base: number, limit: number, ss: number, notes: string[]): Promise<PartitionTable | null> {
+async function readGpt(r: SectorSource, base: number, limit: number, ss: number, notes: string[]): Promise<PartitionTable | null> {
   const h = await r.readExact(base + ss, 92);
   if (!h || h.toString('latin1', 0, 8) !== 'EFI PART') return null;
   const entriesLba = u64le(h, 72);

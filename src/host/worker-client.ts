@@ -55,6 +55,8 @@ export interface WorkerEvents {
   disksChanged: [P.DisksChangedParams];
   /** A long request's progress (vdisk/progress, for the request that named the token). */
   progress: [P.ProgressParams];
+  /** An extract's progress (vdisk/browse/progress, for the request that named the progressId). */
+  browseProgress: [P.BrowseProgressParams];
   /** The worker went away unexpectedly; `restartable` false means the restart policy said DoNotRestart. */
   crash: [{ how: string; restartable: boolean; elevated: boolean; message?: string }];
   /** A worker answered vdisk/initialize (a fresh start, a restart, or the switch to an elevated worker). */
@@ -151,6 +153,7 @@ export class WorkerClient extends EventEmitter {
     const connection = createMessageConnection(reader, writer);
     connection.onNotification(P.DisksChanged, (p) => this.emit('disksChanged', p));
     connection.onNotification(P.ProgressNotification, (p) => this.emit('progress', p));
+    connection.onNotification(P.BrowseProgress, (p) => this.emit('browseProgress', p));
     connection.listen();
     died.catch(() => connection.dispose());
     const info = await Promise.race([

@@ -6,6 +6,7 @@ import { problemItem } from './problem-item';
 import type { AttachedDisk, VolumeInfo } from '../common/protocol';
 import type { ChainLink, Problem } from '../common/image';
 import { diskBadges, formatBytes } from '../common/describe';
+import { layerRole } from './inspector/model';
 
 export type DiskTreeNode =
   | { kind: 'disk'; id: string; disk: AttachedDisk }
@@ -111,11 +112,11 @@ export class AttachedDisksProvider implements vscode.TreeDataProvider<DiskTreeNo
         const hasChildren = !last || (node.disk.problems?.length ?? 0) > 0;
         const item = new vscode.TreeItem(path.basename(l.path), hasChildren ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
         item.id = node.id;
-        item.description = [node.level === 0 ? 'image' : node.level === 1 ? 'parent' : `ancestor ${node.level}`, l.format + (l.subtype ? ` ${l.subtype}` : '')].join(' · ');
+        item.description = [layerRole(l, node.level), l.format + (l.subtype ? ` ${l.subtype}` : '')].join(' · ');
         item.tooltip = new vscode.MarkdownString(`**${escapeMd(l.path)}**\n\n${l.format}${l.subtype ? ` (${l.subtype})` : ''}${l.id ? `\n\nid \`${l.id}\`` : ''}`);
         item.iconPath = last && node.disk.problems?.length
           ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground'))
-          : new vscode.ThemeIcon(node.level === 0 ? 'file-binary' : 'layers');
+          : new vscode.ThemeIcon(node.level === 0 ? 'file-binary' : l.role === 'extent' || l.role === 'data-file' ? 'file' : 'layers');
         item.resourceUri = vscode.Uri.file(l.path);
         item.contextValue = 'vdisk.image hasImage';
         return item;

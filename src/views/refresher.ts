@@ -35,6 +35,8 @@ export interface RefreshSources {
 
 const FILE_DELAY_MS = 250;   // writes come in bursts
 
+export interface Timers { set(fn: () => void, ms: number): NodeJS.Timeout; clear(t: NodeJS.Timeout | undefined): void }
+
 export class Refresher implements vscode.Disposable {
   private timer: NodeJS.Timeout | undefined;
   private pending: RefreshReason | undefined;
@@ -56,6 +58,8 @@ export class Refresher implements vscode.Disposable {
     private readonly isVisible: () => boolean,
     onDidChangeVisibility: vscode.Event<unknown>,
     private readonly delayMs = 150,
+    /** The debounce timers; tests pass their own to step time instead of sleeping. */
+    private readonly timers: Timers = { set: (fn, ms) => setTimeout(fn, ms), clear: (t) => clearTimeout(t) },
     private readonly sources?: RefreshSources,
   ) {
     this.disposables.push(onDidChangeVisibility(() => { if (this.isVisible() && this.stale) this.request('shown'); }));
@@ -72,13 +76,13 @@ export class Refresher implements vscode.Disposable {
   request(reason: RefreshReason = 'command'): void {
     this.pending = reason;
     if (!this.wanted() && !this.sources) { this.stale = true; return; }
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.fire(), this.delayMs);
+    this.timers.clear(this.timer);
+    this.timer = this.timers.set(() => void this.fire(), this.delayMs);
   }
 
   /** Reload right away (the Refresh command, and after our own attach/detach); resolves when painted. */
   async now(reason: RefreshReason = 'command'): Promise<void> {
-    clearTimeout(this.timer);
+    this.timers.clear(this.timer);
     this.stale = false;
     this.lastReason = reason;
     if (this.running) { this.again = true; return this.running; }
@@ -105,19 +109,19 @@ export class Refresher implements vscode.Disposable {
 
   /** Files `owner` watches changed: `refresh` runs once per burst, `FILE_DELAY_MS` after the last event. */
   filesChanged(owner: string, refresh: (reason: 'files') => void): void {
-    clearTimeout(this.fileTimers.get(owner));
-    this.fileTimers.set(owner, setTimeout(() => { this.fileTimers.delete(owner); this.lastReason = 'files'; refresh('files'); }, FILE_DELAY_MS));
+    this.timers.clear(this.fileTimers.get(owner));
+    this.fileTimers.set(owner, this.timers.set(() => { this.fileTimers.delete(owner); this.lastReason = 'files'; refresh('files'); }, FILE_DELAY_MS));
   }
 
   /** Forgets `owner`'s pending file refresh (it closed). */
   forget(owner: string): void {
-    clearTimeout(this.fileTimers.get(owner));
+    this.timers.clear(this.fileTimers.get(owner));
     this.fileTimers.delete(owner);
   }
 
   dispose(): void {
-    clearTimeout(this.timer);
-    for (const t of this.fileTimers.values()) clearTimeout(t);
+    this.timers.clear(this.timer);
+    for (const t of this.fileTimers.values()) this.timers.clear(t);
     this.fileTimers.clear();
     for (const d of this.disposables) d.dispose();
   }

@@ -1,4 +1,4 @@
-// Handlers of the write operations on images (issue 13): create, set-parent (and, as they land, convert).
+// Handlers of the write operations on images (issue 13): create, set-parent, convert, merge, compact.
 // Every one refuses an image that is attached (the backend's own list), checks its parameters, and writes through
 // the format layer, which never leaves a half-written output. On Windows these use our pure-TypeScript writers
 // too, until the VirtDisk bindings (src/worker/windows/manage.ts, branch h/win) land.
@@ -11,6 +11,10 @@ import { WorkerError } from './errors';
 import { createImage } from '../formats/manage/create';
 import { CancelledError, Progress } from '../formats/manage/output';
 import { IdMismatchError, setParent } from '../formats/manage/set-parent';
+import { convertImage } from '../formats/manage/convert';
+import { mergeImage } from '../formats/manage/merge';
+import { compactImage } from '../formats/manage/compact';
+import { inspectImage } from '../formats';
 
 export type Handle = <A, R>(fn: (params: A, token: CancellationToken) => Promise<R>) =>
   (params: A, token: CancellationToken) => Promise<unknown>;
@@ -44,6 +48,34 @@ export function registerManageHandlers({ connection, backend, handle, fromFormat
     if (!fs.existsSync(child)) throw new WorkerError(P.ErrorCode.NotFound, `${child} does not exist`, { path: child });
     await refuseAttached(backend, [child]);
     return run(child, () => setParent(child, path.resolve(p.parent), { ignoreIdMismatch: p.ignoreIdMismatch === true }));
+  }));
+
+  connection.onRequest(P.Convert, handle(async (p: P.ConvertParams, token) => {
+    if (!p || typeof p.source !== 'string' || typeof p.dest !== 'string' || !p.source || !p.dest) throw new WorkerError(P.ErrorCode.InvalidParams, 'convert needs a source and a destination path');
+    const source = path.resolve(p.source), dest = path.resolve(p.dest);
+    if (!fs.existsSync(source)) throw new WorkerError(P.ErrorCode.NotFound, `${source} does not exist`, { path: source });
+    const chain = await run(source, () => inspectImage(source)).then((i) => i.chain.map((l) => l.path));
+    await refuseAttached(backend, chain, true); // a read-write attach changes the data under the reader
+    if (fs.existsSync(dest)) await refuseAttached(backend, [dest]);
+    return run(source, () => convertImage({ ...p, source, dest }, progress(connection, p.progressToken, token)));
+  }));
+
+  connection.onRequest(P.Merge, handle(async (p: P.MergeParams, token) => {
+    if (!p || typeof p.child !== 'string' || !p.child) throw new WorkerError(P.ErrorCode.InvalidParams, 'merge needs a child path');
+    const child = path.resolve(p.child);
+    if (!fs.existsSync(child)) throw new WorkerError(P.ErrorCode.NotFound, `${child} does not exist`, { path: child });
+    const chain = await run(child, () => inspectImage(child)).then((i) => i.chain.map((l) => l.path));
+    await refuseAttached(backend, chain);
+    return run(child, () => mergeImage({ child, into: p.into ? path.resolve(p.into) : undefined, keepChild: p.keepChild === true, force: p.force === true,
+      otherImages: Array.isArray(p.otherImages) ? p.otherImages.filter((x) => typeof x === 'string') : [] }, progress(connection, p.progressToken, token)));
+  }));
+
+  connection.onRequest(P.Compact, handle(async (p: P.CompactParams, token) => {
+    if (!p || typeof p.path !== 'string' || !p.path) throw new WorkerError(P.ErrorCode.InvalidParams, 'compact needs an image path');
+    const abs = path.resolve(p.path);
+    if (!fs.existsSync(abs)) throw new WorkerError(P.ErrorCode.NotFound, `${abs} does not exist`, { path: abs });
+    await refuseAttached(backend, [abs]); // a mounted file system is neither clean nor still
+    return run(abs, () => compactImage(abs, { zeroOnly: p.zeroOnly === true }, progress(connection, p.progressToken, token)));
   }));
 }
 

@@ -207,20 +207,12 @@ export function linuxEngine(image: Pick<ImageInfo, 'format' | 'subtype'>): 'loop
 }
 
 /**
- * Every file an attach opens besides what the format layer's chain lists: qcow2 backing files and VMDK extents and
- * parents are opened by qemu by name. Paths are resolved as qemu resolves them (relative to the image's folder).
+ * Every file an attach opens: the format layer's chain lists each one (src/formats/layers.ts: parents, qcow2 backing
+ * and data files, VMDK extents and parents). Written on a read-write attach: the image and the extents and data file
+ * it pulls in itself (level 1); parents and backing files are only read.
  */
 export function filesOpened(image: ImageInfo, readOnly: boolean): { path: string; write: boolean }[] {
-  const out = image.chain.map((c, i) => ({ path: c.path, write: i === 0 && !readOnly }));
+  const out = image.chain.map((c, i) => ({ path: c.path, write: !readOnly && (i === 0 || ((c.level ?? 2) === 1 && (c.role === 'extent' || c.role === 'data-file'))) }));
   if (!out.length) out.push({ path: image.path, write: !readOnly });
-  const d = image.details ?? {};
-  const dir = path.dirname(image.path);
-  if (image.format === 'qcow2' && typeof d.backingFile === 'string' && d.backingFile) out.push({ path: path.resolve(dir, d.backingFile), write: false });
-  if (image.format === 'vmdk') {
-    for (const e of (Array.isArray(d.extents) ? d.extents : []) as { file: string | null }[]) {
-      if (e.file) out.push({ path: path.resolve(dir, e.file), write: !readOnly });
-    }
-    if (typeof d.parentFileNameHint === 'string' && d.parentFileNameHint) out.push({ path: path.resolve(dir, d.parentFileNameHint), write: false });
-  }
   return out.filter((f, i) => out.findIndex((g) => g.path === f.path) === i);
 }

@@ -13,6 +13,7 @@ import { ExternalChangeWatcher } from './watch';
 import { applySettings } from './settings';
 import { ChainCache } from './chain-cache';
 import { registerManageHandlers } from './manage';
+import { registerBrowseHandlers } from './browse/handlers';
 
 export interface ServerOptions {
   connection: MessageConnection;
@@ -130,14 +131,20 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
   connection.onRequest(P.Sleep, handle(async (p: P.SleepParams, token) => {
     const start = Date.now();
     await new Promise<void>((resolve) => {
+      // a cancel that arrives while the request is still queued gives the handler vscode-jsonrpc's static
+      // Cancelled token, whose onCancellationRequested never fires: look before listening
+      if (token.isCancellationRequested) { resolve(); return; }
       const timer = setTimeout(resolve, Math.max(0, Math.min(p.ms, 600_000)));
       token.onCancellationRequested(() => { clearTimeout(timer); resolve(); });
     });
     return { slept: Date.now() - start, cancelled: token.isCancellationRequested };
   }));
 
+  const browse = registerBrowseHandlers(connection, handle);
+
   connection.onRequest(P.Shutdown, (token) => handle(async () => {
     watcher?.dispose();
+    await browse.dispose();
     await backend.dispose();
     setImmediate(onShutdown);
   })(undefined, token));

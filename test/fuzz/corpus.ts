@@ -6,6 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { createDifferencingDisk } from '../../src/formats';
+import { generateBlockSeeds } from './block-corpus';
 
 export const FUZZ_FORMATS = ['vhd', 'vhdx', 'iso', 'udf', 'qcow2', 'vmdk', 'vdi', 'mbr-gpt'] as const;
 export type FuzzFormat = typeof FUZZ_FORMATS[number];
@@ -140,7 +141,8 @@ function addShared(dir: string, format: FuzzFormat, add: (e: SeedEntry) => void,
 }
 
 /** Builds the seeds of `formats` under a new temp folder (one sub-folder per format); the caller removes `dir`. */
-export async function buildCorpus(formats: readonly FuzzFormat[], opts: { shared?: boolean } = {}): Promise<Corpus> {
+/** `block`: also the data-bearing `data-*` seeds of the block target (block-corpus.ts). */
+export async function buildCorpus(formats: readonly FuzzFormat[], opts: { shared?: boolean; block?: boolean } = {}): Promise<Corpus> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vdisk-fuzz-corpus-'));
   const seeds: SeedEntry[] = [];
   const notes: string[] = [];
@@ -149,6 +151,7 @@ export async function buildCorpus(formats: readonly FuzzFormat[], opts: { shared
       const sub = path.join(dir, format);
       fs.mkdirSync(sub);
       await generate(sub, format, (e) => seeds.push(e));
+      if (opts.block) await generateBlockSeeds(sub, format, (e) => seeds.push(e));
       if (opts.shared !== false) addShared(sub, format, (e) => seeds.push(e), notes);
     }
   } catch (e) {

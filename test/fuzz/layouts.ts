@@ -4,6 +4,7 @@ import { crc32cWithZeroField } from '../../src/formats/crc32c';
 import { vhdChecksum } from '../../src/formats/vhd/inspect';
 import type { FuzzFormat } from './corpus';
 import type { Overlay } from './overlay';
+import { addBlockLayout } from './block-layouts';
 
 export interface Field { name: string; offset: number; width: 1 | 2 | 4 | 8; le: boolean }
 export interface Layout {
@@ -219,9 +220,11 @@ function mbrGpt(b: Buffer, L: Layout): void {
   }
 }
 
-export function layoutOf(format: FuzzFormat, b: Buffer): Layout {
+/** `blockStructures`: also the tables and bitmaps the block readers walk (the block target's `data-*` seeds). */
+export function layoutOf(format: FuzzFormat, b: Buffer, blockStructures = false): Layout {
   const L: Layout = { fields: [], regions: [], boundaries: [0], fixers: [] };
   ({ vhd, vhdx, iso, udf, qcow2, vmdk, vdi, 'mbr-gpt': mbrGpt } as const)[format](b, L);
+  if (blockStructures) addBlockLayout(format, b, L);
   L.regions = L.regions.filter(([o, n]) => o >= 0 && n > 0 && o < b.length).map(([o, n]) => [o, Math.min(n, b.length - o)]);
   L.fields = L.fields.filter((f) => f.offset >= 0 && f.offset + f.width <= b.length);
   L.boundaries = [...new Set(L.boundaries.filter((x) => x >= 0 && x < b.length))].sort((x, y) => x - y);

@@ -21,11 +21,16 @@ export interface WorkerInput {
   qemuEvery: number;
   /** Test hook proving the watchdog: the worker spins forever when it reaches this case index. */
   hangAt?: number;
+  /** What each case runs: inspectImage (default) or the block layer (openDisk + reads). */
+  target?: FuzzTarget;
 }
+
+export type FuzzTarget = 'inspect' | 'block';
 
 export interface FailureMessage {
   type: 'failure';
   format: FuzzFormat;
+  oracle?: FuzzTarget;
   index: number;
   target: string;
   replaced: boolean;
@@ -39,7 +44,7 @@ export interface FailureMessage {
 
 export type WorkerMessage = FailureMessage
   | { type: 'progress'; done: number; failures: number }
-  | { type: 'done'; done: number; totalMs: number; maxMs: number; failures: number }
+  | { type: 'done'; done: number; totalMs: number; maxMs: number; failures: number; opened?: number }
   | { type: 'crash'; error: string };
 
 /** The seeds of `format` (sorted by name, so a case index means the same thing everywhere); `copyTo` gets a private copy. */
@@ -51,6 +56,6 @@ export function loadSeeds(corpusDir: string, format: FuzzFormat, entries: SeedEn
   }
   return entries.filter((e) => e.format === format).sort((a, b) => (a.name < b.name ? -1 : 1)).map((entry) => {
     const buf = fs.readFileSync(path.join(src, entry.name));
-    return { entry, buf, layout: layoutOf(format, buf) };
+    return { entry, buf, layout: layoutOf(format, buf, entry.name.startsWith('data-')) };
   });
 }

@@ -5,12 +5,12 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { Worker, isMainThread, parentPort, workerData } from 'worker_threads';
-import { CaseFailure, checkFile, installAllocationGuard } from './check';
+import { CaseFailure, checkBlockFile, checkFile, installAllocationGuard } from './check';
 import { HANG_MS } from './runner';
 import type { ProblemCode } from '../../src/formats/problems';
 
 export interface FixtureNote {
-  format: string; seed: number; case: number; seedFile: string; fileName: string; mutations: string[];
+  format: string; target?: 'inspect' | 'block'; seed: number; case: number; seedFile: string; fileName: string; mutations: string[];
   expect: ProblemCode | null; kind: string; error: string; companions: { name: string; gzBase64: string }[];
 }
 
@@ -27,7 +27,7 @@ export async function replayFixture(binGz: string): Promise<CaseFailure | null> 
     fs.writeFileSync(file, zlib.gunzipSync(fs.readFileSync(binGz)));
     for (const c of note.companions) fs.writeFileSync(path.join(dir, path.basename(c.name)), zlib.gunzipSync(Buffer.from(c.gzBase64, 'base64')));
     return await new Promise<CaseFailure | null>((resolve, reject) => {
-      const w = new Worker(__filename, { workerData: { file, expect: note.expect, differential: note.kind === 'qemu-refuses' } });
+      const w = new Worker(__filename, { workerData: { file, expect: note.expect, differential: note.kind === 'qemu-refuses', block: note.target === 'block' } });
       const dog = setTimeout(() => { void w.terminate(); resolve({ kind: 'hang', error: `no result after ${HANG_MS} ms` }); }, HANG_MS);
       w.once('message', (m: { failure: CaseFailure | null }) => { clearTimeout(dog); void w.terminate(); resolve(m.failure); });
       w.once('error', (e) => { clearTimeout(dog); reject(e); });
@@ -39,5 +39,7 @@ export async function replayFixture(binGz: string): Promise<CaseFailure | null> 
 
 if (!isMainThread && workerData?.file) {
   installAllocationGuard();
-  void checkFile(workerData.file as string, workerData.expect as ProblemCode | null, workerData.differential === true).then((r) => parentPort!.postMessage({ failure: r.failure }));
+  const file = workerData.file as string, expect = workerData.expect as ProblemCode | null;
+  void (workerData.block === true ? checkBlockFile(file, expect) : checkFile(file, expect, workerData.differential === true))
+    .then((r) => parentPort!.postMessage({ failure: r.failure }));
 }

@@ -9,7 +9,7 @@ import { Worker } from 'worker_threads';
 import { CASE_LIMIT_MS } from './check';
 import type { Corpus, FuzzFormat } from './corpus';
 import { generateCase } from './mutators';
-import { FailureMessage, WorkerInput, WorkerMessage, loadSeeds } from './protocol';
+import { FailureMessage, FuzzTarget, WorkerInput, WorkerMessage, loadSeeds } from './protocol';
 
 /** A case not finished after this long is declared hung (the target is 1 s; the margin absorbs a loaded machine). */
 export const HANG_MS = 3 * CASE_LIMIT_MS;
@@ -29,6 +29,8 @@ export interface RunOptions {
   qemuEvery?: number;
   /** Test hook: the worker spins forever at this case index (proves the watchdog). */
   hangAt?: number;
+  /** inspectImage (default) or the block layer. */
+  target?: FuzzTarget;
 }
 
 export interface RunSummary {
@@ -40,6 +42,8 @@ export interface RunSummary {
   maxCaseMs: number;
   failures: FailureMessage[];
   fixtures: string[];
+  /** Block target: cases whose disk opened and was read (the rest were refused with a FormatError). */
+  opened: number;
 }
 
 /** Same kind and error text with the numbers and paths taken out: one bug, however many cases hit it. */
@@ -50,10 +54,10 @@ export function signature(f: { kind: string; error: string }): string {
 export function writeFixture(dir: string, f: FailureMessage, seed: number): string {
   fs.mkdirSync(dir, { recursive: true });
   const sha8 = crypto.createHash('sha256').update(f.file).digest('hex').slice(0, 8);
-  const base = `${f.format}-${sha8}`;
+  const base = `${f.oracle === 'block' ? 'block-' : ''}${f.format}-${sha8}`;
   fs.writeFileSync(path.join(dir, `${base}.bin.gz`), zlib.gzipSync(f.file, { level: 9 }));
   const note = {
-    format: f.format, seed, case: f.index, seedFile: f.target, fileName: `${f.replaced ? 'trunc-' : ''}${f.target}`,
+    format: f.format, target: f.oracle ?? 'inspect', seed, case: f.index, seedFile: f.target, fileName: `${f.replaced ? 'trunc-' : ''}${f.target}`,
     mutations: f.mutations, expect: f.expect, kind: f.kind, error: f.error,
     companions: f.companions.map((c) => ({ name: c.name, gzBase64: zlib.gzipSync(c.bytes, { level: 9 }).toString('base64') })),
   };
@@ -65,11 +69,11 @@ export async function runFuzz(o: RunOptions): Promise<RunSummary> {
   const nWorkers = Math.max(1, Math.min(o.workers ?? Math.max(1, os.cpus().length), o.cases));
   const seeds = o.corpus.seeds.filter((s) => s.format === o.format);
   if (!seeds.length) throw new Error(`no seeds for ${o.format}`);
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), `vdisk-fuzz-${o.format}-`));
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), `vdisk-fuzz-${o.target === 'block' ? 'block-' : ''}${o.format}-`));
   const failures: FailureMessage[] = [];
   const fixtures: string[] = [];
   const perSig = new Map<string, number>();
-  let done = 0, totalMs = 0, maxMs = 0;
+  let done = 0, totalMs = 0, maxMs = 0, opened = 0;
   const t0 = Date.now();
   const record = (f: FailureMessage) => {
     failures.push(f);
@@ -90,7 +94,7 @@ export async function runFuzz(o: RunOptions): Promise<RunSummary> {
     const progress = new SharedArrayBuffer(8);
     const counters = new Int32Array(progress);
     counters[0] = -1;
-    const input: WorkerInput = { format: o.format, corpusDir: o.corpus.dir, seeds, workDir, seed: o.seed, from, to, progress, hangAt: o.hangAt, qemuEvery: o.qemuEvery ?? 0 };
+    const input: WorkerInput = { format: o.format, corpusDir: o.corpus.dir, seeds, workDir, seed: o.seed, from, to, progress, hangAt: o.hangAt, qemuEvery: o.qemuEvery ?? 0, target: o.target };
     const worker = new Worker(path.join(__dirname, 'worker.js'), { workerData: input, resourceLimits: { maxOldGenerationSizeMb: 1024 } });
     let lastStarted = -1, since = Date.now(), finished = false;
     const dog = setInterval(() => {
@@ -105,7 +109,7 @@ export async function runFuzz(o: RunOptions): Promise<RunSummary> {
         const loaded = loadSeeds(o.corpus.dir, o.format, seeds, null);
         const c = generateCase(o.format, loaded, o.seed, idx, workDir);
         const target = loaded.find((s) => s.entry.name === c.target)!;
-        record({ type: 'failure', format: o.format, index: idx, target: c.target, replaced: !!c.replace, mutations: c.mutations,
+        record({ type: 'failure', format: o.format, oracle: o.target, index: idx, target: c.target, replaced: !!c.replace, mutations: c.mutations,
           expect: c.expect, kind: 'hang', error: `no result after ${HANG_MS} ms`, file: c.replace ?? c.overlays.get(c.target)!.materialize(),
           companions: [...c.overlays].filter(([n]) => n !== c.target).map(([name, ov]) => ({ name, bytes: ov.materialize() }))
             .concat(target.entry.parent ? [{ name: target.entry.parent, bytes: fs.readFileSync(path.join(o.corpus.dir, o.format, target.entry.parent)) }] : []) });
@@ -115,7 +119,7 @@ export async function runFuzz(o: RunOptions): Promise<RunSummary> {
     }, 100);
     worker.on('message', (m: WorkerMessage) => {
       if (m.type === 'failure') record({ ...m, file: Buffer.from(m.file), companions: m.companions.map((c) => ({ name: c.name, bytes: Buffer.from(c.bytes) })) });
-      else if (m.type === 'done') { done += m.done; totalMs += m.totalMs; maxMs = Math.max(maxMs, m.maxMs); }
+      else if (m.type === 'done') { done += m.done; opened += m.opened ?? 0; totalMs += m.totalMs; maxMs = Math.max(maxMs, m.maxMs); }
       else if (m.type === 'crash') { finished = true; clearInterval(dog); void worker.terminate(); reject(new Error(`fuzz worker crashed: ${m.error}`)); }
     });
     worker.on('error', (e) => { if (!finished) { finished = true; clearInterval(dog); reject(e); } });
@@ -133,5 +137,5 @@ export async function runFuzz(o: RunOptions): Promise<RunSummary> {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
   const seconds = (Date.now() - t0) / 1000;
-  return { format: o.format, cases: done, seconds, casesPerSecond: done / seconds, meanCaseMs: done ? totalMs / done : 0, maxCaseMs: maxMs, failures, fixtures };
+  return { format: o.format, cases: done, seconds, casesPerSecond: done / seconds, meanCaseMs: done ? totalMs / done : 0, maxCaseMs: maxMs, failures, fixtures, opened };
 }

@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { parentPort, workerData } from 'worker_threads';
-import { checkFile, installAllocationGuard } from './check';
+import { checkBlockFile, checkFile, installAllocationGuard } from './check';
 import { FuzzCase, generateCase } from './mutators';
 import { loadSeeds, WorkerInput, FailureMessage } from './protocol';
 
@@ -19,7 +19,7 @@ async function main(): Promise<void> {
     return fd;
   };
   installAllocationGuard();
-  let done = 0, totalMs = 0, maxMs = 0, failures = 0;
+  let done = 0, totalMs = 0, maxMs = 0, failures = 0, opened = 0;
   for (let i = w.from; i < w.to; i++) {
     const c: FuzzCase = generateCase(w.format, seeds, w.seed, i, w.workDir);
     Atomics.store(progress, 0, i);
@@ -34,18 +34,19 @@ async function main(): Promise<void> {
       file = path.join(w.workDir, `trunc-${c.target}`);
       fs.writeFileSync(file, c.replace);
     }
-    const run = await checkFile(file, c.expect, w.qemuEvery > 0 && i % w.qemuEvery === 0);
+    const run = w.target === 'block' ? await checkBlockFile(file, c.expect) : await checkFile(file, c.expect, w.qemuEvery > 0 && i % w.qemuEvery === 0);
     for (const [name, ov] of c.overlays) {
       if (name === c.target && c.replace) continue;
       for (const p of ov.patches) fs.writeSync(fdOf(name), ov.base, p.offset, p.bytes.length, p.offset);
     }
     if (c.replace) fs.rmSync(file, { force: true });
     done++;
+    if (run.opened) opened++;
     totalMs += run.ms;
     maxMs = Math.max(maxMs, run.ms);
     if (run.failure) {
       failures++;
-      const msg: FailureMessage = { type: 'failure', format: w.format, index: i, target: c.target, replaced: !!c.replace,
+      const msg: FailureMessage = { type: 'failure', format: w.format, oracle: w.target, index: i, target: c.target, replaced: !!c.replace,
         mutations: c.mutations, expect: c.expect, kind: run.failure.kind, error: run.failure.error,
         file: c.replace ?? c.overlays.get(c.target)!.materialize(),
         companions: companionsOf(c, seeds.find((s) => s.entry.name === c.target)!.entry.parent, w.workDir) };
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
     if (done % 250 === 0) parentPort!.postMessage({ type: 'progress', done, failures });
   }
   for (const fd of fds.values()) fs.closeSync(fd);
-  parentPort!.postMessage({ type: 'done', done, totalMs, maxMs, failures });
+  parentPort!.postMessage({ type: 'done', done, totalMs, maxMs, failures, opened });
 }
 
 /** The other files a failing case needs to replay: siblings it rewrote and its pristine parent. */

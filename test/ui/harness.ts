@@ -2,6 +2,7 @@
 // The flows run in plain Node (mocha) and drive headless Chromium through playwright-core.
 import * as cp from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
 
@@ -31,6 +32,8 @@ function repoRoot(): string {
 export const ROOT = repoRoot();
 export const lib = require(path.join(ROOT, 'scripts/code-server-lib.js')) as Lib;
 export const SHOTS = process.env.VDISK_UI_SHOTS || path.join(ROOT, 'test/ui/screenshots');
+/** Pictures of failures: evidence for the one who runs the suite, never part of the repository. */
+export const FAILURE_SHOTS = process.env.VDISK_UI_FAILURE_SHOTS || path.join(os.tmpdir(), 'vdisk-ui-failures');
 
 /** Set by scripts/run-ui-tests.js: the packaged VSIX and the workspace of sample images. */
 export function uiInputs(): { vsix: string; workspace: string } {
@@ -40,10 +43,12 @@ export function uiInputs(): { vsix: string; workspace: string } {
   return { vsix, workspace };
 }
 
-export async function shot(page: Page, name: string): Promise<void> {
-  fs.mkdirSync(SHOTS, { recursive: true });
+export async function shot(page: Page, name: string, dir = SHOTS): Promise<string> {
+  fs.mkdirSync(dir, { recursive: true });
   await page.waitForTimeout(600);   // let toasts and list animations settle so the picture shows the end state
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+  const file = path.join(dir, `${name}.png`);
+  await page.screenshot({ path: file });
+  return file;
 }
 
 const exact = (text: string): RegExp => new RegExp(`^\\s*${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`);
@@ -105,7 +110,11 @@ export function useWorkbench(options: StartOptions, set: (page: Page) => void): 
   });
   afterEach(function () { if (this.currentTest?.state === 'failed') failed = true; });
   after(async () => {
-    if (page && failed) await shot(page, '99-after-failure').catch(() => undefined);   // what the workbench showed
+    if (page && failed) {
+      // what the workbench showed, outside the repository (test/ui/screenshots holds only the flows' pictures)
+      const file = await shot(page, `after-failure-${new Date().toISOString().replace(/[:.]/g, '-')}`, FAILURE_SHOTS).catch(() => undefined);
+      if (file) console.log(`      failure screenshot: ${file}`);
+    }
     if (browser) await browser.close();
     if (server) await server.stop();
   });

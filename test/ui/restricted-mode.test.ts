@@ -41,6 +41,8 @@ describe('Restricted Mode (workspace trust on, packaged VSIX)', function () {
     assert.strictEqual(await menuItem(page, 'Attach Disk Image').count(), 0, '"Attach Disk Image" is offered in Restricted Mode');
     assert.strictEqual(await menuItem(page, 'Attach Disk Image (Read-Only)').count(), 0, '"Attach Disk Image (Read-Only)" is offered in Restricted Mode');
     assert.strictEqual(await menuItem(page, 'Create Differencing Disk...').count(), 0);
+    // browsing reads the image without attaching or changing it: offered in Restricted Mode too
+    assert.strictEqual(await menuItem(page, 'Browse Disk Image').count(), 1, '"Browse Disk Image" is missing in Restricted Mode');
     await shot(page, '22-restricted-explorer-menu');
     await page.keyboard.press('Escape');
   });
@@ -78,6 +80,7 @@ describe('Restricted Mode (workspace trust on, packaged VSIX)', function () {
     assert.ok(shown, `no welcome text in "Attached Disks" (loop devices on this machine: ${JSON.stringify(listLoops())})`);
     const text = (await welcome.textContent()) || '';
     assert.match(text, /Attaching images is disabled in Restricted Mode\./);
+    assert.match(text, /Browsing still works/);
     assert.doesNotMatch(text, /Attach Disk Image\.\.\./, 'the trusted welcome (with its Attach button) is shown');
     await welcome.getByRole('button', { name: 'Manage Workspace Trust' }).waitFor();
     // no Attach / Create in the view's title bar either

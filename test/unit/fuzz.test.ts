@@ -6,6 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { inspectImage, createDifferencingDisk } from '../../src/formats';
 import { Corpus, FUZZ_FORMATS, buildCorpus } from '../fuzz/corpus';
+import { BLOCK_FUZZ_FORMATS } from '../fuzz/block-corpus';
 import { installAllocationGuard, MAX_ALLOCATION } from '../fuzz/check';
 import { runFuzz, signature, HANG_MS } from '../fuzz/runner';
 import { listFixtures, replayFixture } from '../fuzz/replay';
@@ -43,6 +44,25 @@ describe('fuzz: short seeded run of every parser', function () {
     assert.strictEqual(s.cases, 6, 'the cases after the hung one still run');
     assert.ok(HANG_MS <= 3000);
   });
+});
+
+describe('fuzz: short seeded run of the block layer (openDisk + reading the whole disk)', function () {
+  this.timeout(120000);
+  const BLOCK_CASES = 200;
+  let corpus: Corpus;
+  before(async function () { corpus = await buildCorpus(BLOCK_FUZZ_FORMATS, { block: true }); });
+  after(() => { if (corpus) fs.rmSync(corpus.dir, { recursive: true, force: true }); });
+
+  for (const format of BLOCK_FUZZ_FORMATS) {
+    it(`${format}: ${BLOCK_CASES} mutated images open and read, or are refused with a FormatError`, async function () {
+      const s = await runFuzz({ format, corpus, cases: BLOCK_CASES, seed: SEED, fixtureDir: null, target: 'block' });
+      assert.strictEqual(s.cases, BLOCK_CASES);
+      const sigs = [...new Set(s.failures.map((f) => `case ${f.index} ${f.target} [${f.mutations.join('; ')}]: ${signature(f)}`))];
+      assert.ok(!sigs.length, `${s.failures.length} failing cases (replay: node scripts/fuzz.js --target block --format ${format} --seed ${SEED} `
+        + `--cases ${BLOCK_CASES}); first: ${sigs.slice(0, 3).join(' | ')}; error: ${s.failures[0]?.error.slice(0, 300)}`);
+      assert.ok(s.opened > BLOCK_CASES / 10, `only ${s.opened} of ${BLOCK_CASES} mutated disks opened: the data paths are not reached`);
+    });
+  }
 });
 
 describe('fuzz: saved crashing inputs stay fixed', function () {

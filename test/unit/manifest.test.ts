@@ -44,8 +44,8 @@ describe('manifest', () => {
     assert.strictEqual(pkg.main, './dist/extension.js');
   });
 
-  it('leaves activation to VS Code\'s implicit events', () => {
-    assert.deepStrictEqual(pkg.activationEvents ?? [], []);
+  it('leaves activation to VS Code\'s implicit events, except opening a browsed image (no event is implied for a file system)', () => {
+    assert.deepStrictEqual(pkg.activationEvents ?? [], ['onFileSystem:vdisk-image']);
   });
 
   it('supports untrusted workspaces only in a limited way, with the reason', () => {
@@ -151,9 +151,12 @@ describe('manifest', () => {
     for (const resourceExtname of EXTS) {
       for (const view of VIEWS) {
         for (const explorerResourceIsFolder of [false, true]) {
-          // viewItem is a tree item's own value: any of ours may be asked for
-          const get = ctx({ resourceExtname, view, explorerResourceIsFolder, resourcePath: `/x/a${resourceExtname}` });
-          if (evaluateWhen(when, (k) => (k === 'viewItem' ? ANY : get(k)))) return true;
+          // files on disk, and files inside a browsed image (the vdisk-image: file system)
+          for (const resourceScheme of ['file', 'vdisk-image']) {
+            // viewItem is a tree item's own value: any of ours may be asked for
+            const get = ctx({ resourceExtname, view, explorerResourceIsFolder, resourceScheme, resourcePath: `/x/a${resourceExtname}` });
+            if (evaluateWhen(when, (k) => (k === 'viewItem' ? ANY : get(k)))) return true;
+          }
         }
       }
     }

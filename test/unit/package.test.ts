@@ -83,6 +83,15 @@ describe('scripts/package.js platform VSIX', function () {
         assert.ok(!ext.read().toString('utf8').includes('koffi'), 'dist/extension.js mentions koffi');
       });
 
+      it('ships 7-Zip\'s WebAssembly next to the bundles, with its licence in the third-party notices', () => {
+        const entries = readZip(built[c.target].vsixPath);
+        const names = entries.map((e) => e.name);
+        for (const f of ['dist/7zz.wasm', 'dist/sevenzip-thread.js', 'ThirdPartyNotices.txt']) assert.ok(names.includes(`extension/${f}`), `${f} missing`);
+        const notices = entries.find((e) => e.name === 'extension/ThirdPartyNotices.txt')!.read().toString('utf8');
+        assert.match(notices, /GNU LGPL \+ unRAR restriction/);
+        assert.match(notices, /7z-wasm/);
+      });
+
       it('is smaller than 2 MB', () => {
         assert.ok(built[c.target].size < 2 * 1024 * 1024, `${built[c.target].size} bytes`);
       });

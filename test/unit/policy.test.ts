@@ -96,9 +96,16 @@ describe('policy', () => {
   it('lists every file an attach opens: chain, qcow2 backing file, VMDK extents', () => {
     const chain = image('vhdx', 'differencing', { chain: [{ path: '/a/c.avhdx', format: 'vhdx', subtype: 'differencing', id: null }, { path: '/b/p.vhdx', format: 'vhdx', subtype: 'dynamic', id: null }] });
     assert.deepStrictEqual(filesOpened(chain, true), [{ path: '/a/c.avhdx', write: false }, { path: '/b/p.vhdx', write: false }]);
-    assert.deepStrictEqual(filesOpened(image('qcow2', null, { details: { backingFile: '../base.qcow2' } }), false),
-      [{ path: '/img/a.qcow2', write: true }, { path: '/base.qcow2', write: false }]);
-    assert.deepStrictEqual(filesOpened(image('vmdk', null, { details: { extents: [{ file: 'a-flat.vmdk' }, { file: null }] } }), false),
-      [{ path: '/img/a.vmdk', write: true }, { path: '/img/a-flat.vmdk', write: true }]);
+    // every layer comes from the chain the format layer resolved (src/formats/layers.ts), with its role
+    assert.deepStrictEqual(filesOpened(image('qcow2', null, { chain: [
+      { path: '/img/a.qcow2', format: 'qcow2', subtype: 'dynamic', id: null, role: 'image', level: 1 },
+      { path: '/data/a.raw', format: 'raw', subtype: null, id: null, role: 'data-file', level: 1, of: 0 },
+      { path: '/base.qcow2', format: 'qcow2', subtype: 'dynamic', id: null, role: 'backing', level: 2, of: 0 },
+      { path: '/base.raw', format: 'raw', subtype: null, id: null, role: 'data-file', level: 2, of: 2 }] }), false),
+    [{ path: '/img/a.qcow2', write: true }, { path: '/data/a.raw', write: true }, { path: '/base.qcow2', write: false }, { path: '/base.raw', write: false }]);
+    assert.deepStrictEqual(filesOpened(image('vmdk', null, { chain: [
+      { path: '/img/a.vmdk', format: 'vmdk', subtype: 'fixed', id: null, role: 'image', level: 1 },
+      { path: '/img/a-flat.vmdk', format: 'raw', subtype: null, id: null, role: 'extent', level: 1, of: 0 }] }), false),
+    [{ path: '/img/a.vmdk', write: true }, { path: '/img/a-flat.vmdk', write: true }]);
   });
 });

@@ -12,16 +12,17 @@ describe('protocol', () => {
     const names = requests.map((r) => r.method);
     assert.ok(names.length >= 10);
     assert.strictEqual(new Set(names).size, names.length);
-    for (const n of names) assert.match(n, /^vdisk\/[a-zA-Z]+$/);
+    for (const n of names) assert.match(n, /^vdisk\/(browse\/)?[a-zA-Z]+$/);
   });
 
   it('is documented: docs/protocol.md names every method and error code', () => {
     const doc = fs.readFileSync(path.join(ROOT, 'docs/protocol.md'), 'utf8');
     for (const r of requests) assert.ok(doc.includes(r.method), `${r.method} missing from docs/protocol.md`);
-    for (const [name, code] of Object.entries(P.ErrorCode).filter(([, v]) => typeof v === 'number')) {
-      assert.ok(doc.includes(String(code)) && doc.includes(name), `ErrorCode.${name} (${code}) missing from docs/protocol.md`);
-    }
-    assert.ok(doc.includes(`version ${P.PROTOCOL_VERSION}`));
+    // the error table's rows, code and name side by side, must be exactly the enum
+    const rows = [...doc.matchAll(/^\| (\d+) \| (\w+) \|/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
+    const codes = Object.entries(P.ErrorCode).filter(([, v]) => typeof v === 'number').map(([name, code]) => `${code} ${name}`).sort();
+    assert.deepStrictEqual(rows, codes, 'the error table in docs/protocol.md differs from ErrorCode');
+    assert.strictEqual(/^# The worker protocol \(version (\d+)\)$/m.exec(doc)?.[1], String(P.PROTOCOL_VERSION), 'the documented protocol version');
   });
 
   it('keeps error codes out of JSON-RPC\'s reserved range', () => {
@@ -43,6 +44,13 @@ describe('bundles', () => {
     assert.ok(!host.includes('koffi'), 'dist/extension.js mentions koffi');
     const worker = fs.readFileSync(path.join(ROOT, 'dist/worker.js'), 'utf8');
     assert.ok(/require\("koffi"\)/.test(worker), 'the worker loads koffi as an external module');
+  });
+
+  it('the extension host bundle never contains 7-Zip (7z-wasm runs in threads of the worker)', () => {
+    const host = fs.readFileSync(path.join(ROOT, 'dist/extension.js'), 'utf8');
+    assert.ok(!/7z-wasm|7zz\.wasm|SevenZip/i.test(host), 'dist/extension.js mentions 7z-wasm');
+    assert.ok(fs.existsSync(path.join(ROOT, 'dist/7zz.wasm')), 'dist/7zz.wasm is next to the bundles');
+    assert.ok(/7zz\.wasm/.test(fs.readFileSync(path.join(ROOT, 'dist/worker.js'), 'utf8')), 'the worker finds 7zz.wasm in dist/');
   });
 
   it('never runs a shell', () => {

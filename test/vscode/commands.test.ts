@@ -167,7 +167,12 @@ describeLinux('commands and tree (extension host)', 'its images are made with tr
     const [disk] = (await vscode.commands.executeCommand<AttachedDisk[]>('vdisk.attachReadOnly', vscode.Uri.file(raw)))!;
     const node = (await roots(a)).find((n) => n.kind === 'disk' && n.disk.device === disk.device)!;
     assert.strictEqual(await vscode.commands.executeCommand('vdisk.copyDevicePath', node), disk.device);
-    await vscode.commands.executeCommand('vdisk.revealImage', node);
+    assert.strictEqual(await vscode.commands.executeCommand('vdisk.revealImage', node), raw, 'reveals the image of that disk in the Explorer');
+    // a disk without an image file: a clear error instead of a silent no-op
+    const shown = nextError(a);
+    const diskNode = node as Extract<DiskTreeNode, { kind: 'disk' }>;
+    await vscode.commands.executeCommand('vdisk.revealImage', { ...diskNode, disk: { ...diskNode.disk, image: undefined } });
+    assert.match((await shown).message, /no image file to reveal/);
     await vscode.commands.executeCommand('vdisk.detach', node);
   });
 
@@ -236,19 +241,30 @@ describeLinux('commands and tree (extension host)', 'its images are made with tr
     let visible = false;
     let reloads = 0;
     const shown = new vscode.EventEmitter<void>();
-    const r = new Refresher(async () => { reloads++; }, () => visible, shown.event, 30);
+    // a hand-stepped debounce timer: what is pending is inspected and fired by the test, no sleeping
+    const pending = new Map<NodeJS.Timeout, () => void>();
+    let n = 0;
+    const timers = {
+      set: (fn: () => void, ms: number) => { assert.strictEqual(ms, 30); const t = n++ as unknown as NodeJS.Timeout; pending.set(t, fn); return t; },
+      clear: (t: NodeJS.Timeout | undefined) => { if (t !== undefined) pending.delete(t); },
+    };
+    const fire = async () => { const fns = [...pending.values()]; pending.clear(); for (const f of fns) f(); await r.now(); };
+    const r = new Refresher(async () => { reloads++; }, () => visible, shown.event, 30, timers);
     try {
       r.request(); r.request();
-      await new Promise((res) => setTimeout(res, 80));
+      assert.strictEqual(pending.size, 0, 'hidden: nothing scheduled');
       assert.strictEqual(reloads, 0, 'hidden: no reload');
       visible = true; shown.fire();
-      await new Promise((res) => setTimeout(res, 80));
-      assert.strictEqual(reloads, 1, 'shown again: one reload for the stale state');
+      assert.strictEqual(pending.size, 1, 'shown again: one reload scheduled for the stale state');
+      const f = [...pending.values()][0]; pending.clear(); f();
+      await r.now(); // joins the reload the timer started, then reloads once more
+      assert.strictEqual(reloads, 2);
       for (let i = 0; i < 10; i++) r.request();
-      await new Promise((res) => setTimeout(res, 80));
-      assert.strictEqual(reloads, 2, 'a burst of requests: one reload');
-      await r.now();
-      assert.strictEqual(reloads, 3);
+      assert.strictEqual(pending.size, 1, 'a burst of requests: one pending reload');
+      await fire();
+      assert.strictEqual(reloads, 4, 'the burst reloaded once (plus the explicit now())');
+      shown.fire();
+      assert.strictEqual(pending.size, 0, 'shown while not stale: nothing to do');
     } finally { r.dispose(); shown.dispose(); }
   });
 
@@ -256,31 +272,47 @@ describeLinux('commands and tree (extension host)', 'its images are made with tr
     const { Refresher } = await import('../../src/views/refresher');
     const { EventEmitter } = await import('events');
     const events = new EventEmitter();
-    let visible = false;
     let reloads = 0, lists = 0;
     const shown: AttachedDisk[][] = [];
     const one = { device: '/dev/loop9', image: '/x.img', readOnly: true, engine: 'loop', lifetime: 'session', ours: true } as AttachedDisk;
-    const r = new Refresher(async () => { reloads++; return { disks: [one] }; }, () => visible, new vscode.EventEmitter<void>().event, 30,
-      { events, list: async () => { lists++; return [one]; }, status: { update: (d) => shown.push(d) } });
+    // hand-stepped timers: what is pending is fired by the test, no sleeping
+    const pending = new Map<NodeJS.Timeout, { fn: () => void; ms: number }>();
+    let n = 0;
+    const timers = {
+      set: (fn: () => void, ms: number) => { const t = n++ as unknown as NodeJS.Timeout; pending.set(t, { fn, ms }); return t; },
+      clear: (t: NodeJS.Timeout | undefined) => { if (t !== undefined) pending.delete(t); },
+    };
+    let listed: () => void = () => undefined;
+    const fire = () => { const all = [...pending.values()]; pending.clear(); for (const p of all) p.fn(); };
+    const r = new Refresher(async () => { reloads++; return { disks: [one] }; }, () => false, new vscode.EventEmitter<void>().event, 30, timers,
+      { events, list: async () => { lists++; listed(); return [one]; }, status: { update: (d) => shown.push(d) } });
     try {
       events.emit('disksChanged', { reason: 'external' }); events.emit('disksChanged', { reason: 'attach' });
-      await new Promise((res) => setTimeout(res, 80));
-      assert.deepStrictEqual([reloads, lists, shown.length, r.lastReason], [0, 1, 1, 'attach'], 'hidden: one listing for the status bar, no tree reload');
+      assert.deepStrictEqual([...pending.values()].map((p) => p.ms), [30], 'a burst: one refresh pending');
+      const statusShown = new Promise<void>((res) => { listed = res; });
+      fire();
+      await statusShown;
+      await r.now('command').then(() => undefined); // reloads once; settles the listing above first
+      assert.deepStrictEqual([lists, r.lastReason], [1, 'command']);
+      assert.ok(shown.length >= 1, 'hidden: the status bar got the listing');
+      const before = { reloads, lists };
       events.emit('crash', { restartable: true });
-      await new Promise((res) => setTimeout(res, 80));
-      assert.deepStrictEqual([reloads, lists, r.lastReason], [0, 1, 'worker-crashed'], 'a crash does not start a worker for a hidden view');
+      fire();
+      assert.deepStrictEqual([reloads, lists, r.lastReason], [before.reloads, before.lists, 'worker-crashed'], 'a crash does not start a worker for a hidden view');
       const interest = r.holdInterest();
-      await new Promise((res) => setTimeout(res, 10));
-      assert.strictEqual(reloads, 1, 'an interest reloads at once');
+      assert.strictEqual(reloads, before.reloads + 1, 'an interest reloads at once');
+      await r.now('command');
       events.emit('disksChanged', { reason: 'detach' });
-      await new Promise((res) => setTimeout(res, 80));
-      assert.deepStrictEqual([reloads, r.lastReason], [2, 'detach'], 'while held, a change reloads even with the tree hidden');
+      const reloaded = reloads;
+      fire();
+      assert.deepStrictEqual([reloads, r.lastReason], [reloaded + 1, 'detach'], 'while held, a change reloads even with the tree hidden');
       interest.dispose();
       let fired = 0;
       for (let i = 0; i < 5; i++) r.filesChanged('a', () => fired++);
       r.filesChanged('b', () => fired++);
-      await new Promise((res) => setTimeout(res, 400));
-      assert.strictEqual(fired, 2, 'one file refresh per owner per burst');
+      assert.deepStrictEqual([...pending.values()].map((p) => p.ms), [250, 250], 'one pending file refresh per owner');
+      fire();
+      assert.strictEqual(fired, 2);
     } finally { r.dispose(); }
   });
 

@@ -5,7 +5,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { VdiskApi } from '../../src/extension';
 import type { InspectorProvider } from '../../src/views/inspector/provider';
-import type { CreateImageResult, SetParentResult } from '../../src/common/protocol';
+import type { CompactResult, ConvertResult, CreateImageResult, MergeResult, SetParentResult } from '../../src/common/protocol';
 
 const EXT_ID = 'vdisk.vdisk';
 
@@ -95,5 +95,42 @@ describe('managing images (extension host)', function () {
     assert.ok(fs.readFileSync(child).equals(before));
     const r = await vscode.commands.executeCommand<SetParentResult>('vdisk.locateParent', vscode.Uri.file(child), other, { ignoreIdMismatch: true });
     assert.strictEqual(r?.idRewritten, true);
+  });
+
+  it('Convert writes a standalone image from the Explorer selection, and refuses to replace a file unless forced', async () => {
+    const src = at('conv-src.img');
+    fs.writeFileSync(src, Buffer.alloc(8 << 20, 0x5a));
+    const dest = at('conv-out.vhdx');
+    const r = await vscode.commands.executeCommand<ConvertResult>('vdisk.convert', vscode.Uri.file(src), { dest, format: 'vhdx', type: 'dynamic' });
+    assert.strictEqual(r?.virtualSize, 8 << 20);
+    assert.strictEqual(r?.dataBytes, 8 << 20);
+    assert.strictEqual(a.recent.paths[0], dest);
+    const shown = nextError(a);
+    assert.strictEqual(await vscode.commands.executeCommand('vdisk.convert', vscode.Uri.file(src), { dest, format: 'vhdx' }), undefined);
+    assert.match((await shown).message, /will not be overwritten/);
+  });
+
+  it('Merge writes the child into its parent, removes it, and refuses a parent another image uses', async () => {
+    const base = at('m-base.vhdx'), child = at('m-child.avhdx'), other = at('m-other.avhdx');
+    await vscode.commands.executeCommand('vdisk.newDisk', { path: base, format: 'vhdx', type: 'dynamic', size: 16 << 20, blockSize: 1 << 20 });
+    await vscode.commands.executeCommand('vdisk.createDiff', vscode.Uri.file(base), child);
+    await vscode.commands.executeCommand('vdisk.createDiff', vscode.Uri.file(base), other);
+    const shown = nextError(a);
+    assert.strictEqual(await vscode.commands.executeCommand('vdisk.merge', vscode.Uri.file(child), {}), undefined);
+    assert.match((await shown).message, /m-other\.avhdx also uses m-base\.vhdx/);
+    assert.ok(fs.existsSync(child));
+    const r = await vscode.commands.executeCommand<MergeResult>('vdisk.merge', vscode.Uri.file(child), { force: true });
+    assert.deepStrictEqual(r?.removed, [child]);
+    assert.ok(!fs.existsSync(child));
+    assert.ok(!a.recent.paths.includes(child));
+  });
+
+  it('Compact releases the blocks of zeros of a dynamic VHDX', async () => {
+    const f = at('c.vhdx');
+    await vscode.commands.executeCommand('vdisk.newDisk', { path: f, format: 'vhdx', type: 'dynamic', size: 16 << 20, blockSize: 1 << 20 });
+    const r = await vscode.commands.executeCommand<CompactResult>('vdisk.compact', vscode.Uri.file(f), { zeroOnly: true });
+    assert.strictEqual(r?.image, f);
+    assert.strictEqual(r?.dataBytes, 0);
+    assert.ok(r!.after <= r!.before);
   });
 });

@@ -9,7 +9,8 @@ import * as P from '../../src/common/protocol';
 import { createDifferencingDisk } from '../../src/formats';
 import { WorkerClient } from '../../src/host/worker-client';
 import { makeExt4 } from '../support/worker';
-import { daemonsMentioning, deviceSuite, qemuImg } from './linux-support';
+import { ResponseError } from 'vscode-jsonrpc';
+import { daemonOf, deviceSuite, exited, killDuring, qemuImg } from './linux-support';
 
 function check(img: string, fmt: string): void {
   const r = cp.spawnSync('qemu-img', ['check', '-f', fmt, img], { encoding: 'utf8' });
@@ -37,10 +38,10 @@ describe('engine faults (real devices)', function () {
     const img = path.join(dir, 'victim.qcow2');
     qemuImg(['create', '-q', '-f', 'qcow2', img, '32M']);
     const disk = await client.request(P.Attach, { path: img, readOnly: false, lifetime: 'session' });
-    const pids = daemonsMentioning(img);
-    assert.strictEqual(pids.length, 1, 'one daemon serves the disk');
-    process.kill(pids[0], 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 200));
+    const pid = daemonOf(disk.device);
+    assert.match(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /qemu-storage-daemon/);
+    process.kill(pid, 'SIGKILL');
+    await exited(pid);
     assert.ok(readFails(disk.device), 'reading through a dead export fails instead of returning data');
     assert.ok(Array.isArray(await client.request(P.List)), 'the worker still answers');
     await client.request(P.Detach, { target: disk.device });
@@ -55,19 +56,18 @@ describe('engine faults (real devices)', function () {
     assert.strictEqual(disk.engine, 'vhdimount');
     // its command line names the engine's private folder of links, not ours: take the one the attach started
     const pids = vhdimounts().filter((p) => !before.includes(p));
-    assert.ok(pids.length >= 1, 'vhdimount serves the chain');
+    assert.deepStrictEqual(pids, [daemonOf(disk.device)], 'the recorded vhdimount serves the chain');
     for (const pid of pids) process.kill(pid, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 200));
+    for (const pid of pids) await exited(pid);
     assert.ok(readFails(disk.device));
     await client.request(P.Detach, { target: disk.device });
   });
 
-  it('kill -9 of the worker while it mounts: nothing stays mounted or attached, and a new worker works', async () => {
+  it('kill -9 of the worker with a mount request pending: nothing stays mounted or attached, and a new worker works', async () => {
     const img = path.join(dir, 'm.img'); makeExt4(img);
     const disk = await client.request(P.Attach, { path: img, readOnly: true, lifetime: 'session' });
-    const mounting = client.request(P.Mount, { device: disk.device });
-    process.kill(client.pid!, 'SIGKILL');
-    await mounting.catch((e: { code?: number }) => assert.strictEqual(e.code, P.ErrorCode.WorkerDied));
+    const mounting = killDuring(client, () => client.request(P.Mount, { device: disk.device }));
+    await assert.rejects(mounting, (e: unknown) => e instanceof ResponseError && e.code === P.ErrorCode.WorkerDied);
     // the leak check after this test waits for the reaper and fails if a mount or device is left
     assert.ok(Array.isArray(await client.request(P.List)));
   });

@@ -14,6 +14,8 @@ import { deviceSuite, qemuImg, qemuWrite, rawOf, readDevice, rejectsWith, writeD
 const MiB = 1 << 20;
 const FORMATS: { name: string; fmt: string; opts: string[]; ext: string }[] = [
   { name: 'dynamic VHDX', fmt: 'vhdx', opts: [], ext: 'vhdx' },
+  // qemu-img's fixed VHDX marks its blocks ZERO (block_state_zero=on): not one data run, so qemu serves it (the
+  // FULLY_PRESENT layout Windows writes goes onto a plain loop device: flat-layouts.test.ts)
   { name: 'fixed VHDX', fmt: 'vhdx', opts: ['-o', 'subformat=fixed'], ext: 'vhdx' },
   { name: 'dynamic VHD', fmt: 'vpc', opts: ['-o', 'force_size=on'], ext: 'vhd' },
   { name: 'qcow2', fmt: 'qcow2', opts: [], ext: 'qcow2' },

@@ -8,7 +8,7 @@ import * as path from 'path';
 import * as P from '../../src/common/protocol';
 import { createDifferencingDisk } from '../../src/formats';
 import { WorkerClient } from '../../src/host/worker-client';
-import { CLI, newClient } from '../support/worker';
+import { captureLog, CLI, newClient } from '../support/worker';
 import { deviceSuite, leaks, NO_LEAKS, qemuImg, qemuWrite, readDevice, rejectsWith, RUN_DIR, settle } from './linux-support';
 
 const MiB = 1 << 20;
@@ -50,6 +50,9 @@ describe('Linux backend lifecycle: crashes, failures, concurrency (real devices)
   });
 
   it('a clean worker shutdown releases session disks of every engine, mounts included', async () => {
+    const log = captureLog();
+    await client.stop();
+    client = newClient({ log });
     const vhdx = path.join(dir, 'd.vhdx'); qemuImg(['create', '-q', '-f', 'vhdx', vhdx, '32M']);
     const raw = path.join(dir, 'mbr.img'); mbrExt4(raw, dir);
     const base = path.join(dir, 'base.vhd'); qemuImg(['create', '-q', '-f', 'vpc', base, '16M']);
@@ -57,11 +60,10 @@ describe('Linux backend lifecycle: crashes, failures, concurrency (real devices)
     for (const p of [vhdx, raw, child]) await client.request(P.Attach, { path: p, readOnly: true, lifetime: 'session' });
     const raw2 = (await client.request(P.List)).find((d) => d.image === raw)!;
     await client.request(P.Mount, { device: raw2.device });
-    const t0 = Date.now();
     await client.stop();
-    const ms = Date.now() - t0;
     assert.deepStrictEqual(leaks(dir), NO_LEAKS, 'nothing is left right after the worker exits');
-    assert.ok(ms < 3000, `shutdown took ${ms} ms`);
+    // it exited by itself after answering vdisk/shutdown, instead of being killed at the client's shutdown timeout
+    assert.ok(!log.lines.some((l) => /did not exit within/.test(l)), log.lines.join('\n'));
   });
 
   it('a qemu disk detached by another tool (losetup -d) has its daemon and FUSE export released at the next list', async () => {

@@ -56,6 +56,35 @@ export function daemonsMentioning(marker: string): number[] {
   return out;
 }
 
+/** The daemon serving one of our engine disks, from the worker's record (its command line names fds, not the image). */
+export function daemonOf(device: string): number {
+  const r = JSON.parse(fs.readFileSync(path.join(RUN_DIR, 'disks', `${path.basename(device)}.json`), 'utf8')) as { resources?: { pid?: number } };
+  assert.ok(r.resources?.pid, `no daemon recorded for ${device}`);
+  return r.resources.pid;
+}
+
+/** Resolves once `pid` has exited (a zombie counts as exited): waits on the process, never on a fixed delay. */
+export async function exited(pid: number): Promise<void> {
+  const gone = () => {
+    try { const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8'); return /^[ZX]/.test(s.slice(s.lastIndexOf(')') + 2)); } catch { return true; }
+  };
+  while (!gone()) await new Promise((r) => setTimeout(r, 10));
+}
+
+/**
+ * Kills the worker with SIGKILL while `send()`'s request is certainly pending in it: the worker is stopped
+ * (SIGSTOP) before the request is sent, so it can neither answer nor finish first. Returns the request's promise.
+ */
+export async function killDuring<T>(client: WorkerClient, send: () => Promise<T>): Promise<T> {
+  const pid = client.pid!;
+  process.kill(pid, 'SIGSTOP');
+  const pending = send();
+  pending.catch(() => undefined); // asserted by the caller
+  await new Promise((r) => setImmediate(r)); // the request is written to the worker's channel
+  process.kill(pid, 'SIGKILL');
+  return pending;
+}
+
 /** FUSE/volume mounts under the given folders (the worker's run dir, a test's mount root). */
 export function mountsUnder(...dirs: string[]): string[] {
   const text = fs.readFileSync('/proc/self/mountinfo', 'utf8');

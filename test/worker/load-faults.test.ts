@@ -6,7 +6,8 @@ import * as path from 'path';
 import * as P from '../../src/common/protocol';
 import { WorkerClient } from '../../src/host/worker-client';
 import { loopsUnder, newClient } from '../support/worker';
-import { deviceSuite } from './linux-support';
+import { ResponseError } from 'vscode-jsonrpc';
+import { deviceSuite, killDuring } from './linux-support';
 
 function fdCount(pid: number): number { return fs.readdirSync(`/proc/${pid}/fd`).length; }
 function rssKiB(pid: number): number {
@@ -51,12 +52,10 @@ describe('load and faults (real devices)', function () {
       await client.request(P.List);
       let target: string | undefined;
       if (when === 'detach') target = (await client.request(P.Attach, { path: img, readOnly: true, lifetime: 'session' })).device;
-      const pending = when === 'attach' ? client.request(P.Attach, { path: img, readOnly: true, lifetime: 'session' })
+      const pending = killDuring<unknown>(client, () => (when === 'attach' ? client.request(P.Attach, { path: img, readOnly: true, lifetime: 'session' })
         : when === 'detach' ? client.request(P.Detach, { target: target! })
-          : when === 'inspect' ? client.request(P.Inspect, { path: img }) : client.request(P.List);
-      process.kill(client.pid!, 'SIGKILL');
-      // it may have finished before the signal landed; if not, it must fail with WorkerDied
-      await pending.catch((e: { code?: number }) => assert.strictEqual(e.code, P.ErrorCode.WorkerDied));
+          : when === 'inspect' ? client.request(P.Inspect, { path: img }) : client.request(P.List)));
+      await assert.rejects(pending, (e: unknown) => e instanceof ResponseError && e.code === P.ErrorCode.WorkerDied && /killed by SIGKILL/.test(e.message));
       assert.deepStrictEqual(await loopsSettled(dir), [], 'session disks go with the worker');
       assert.ok(Array.isArray(await client.request(P.List)));
     });

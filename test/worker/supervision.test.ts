@@ -42,11 +42,10 @@ describe('worker supervision', function () {
     client = newClient({ log });
     await client.request(P.List);
     const pid = client.pid!;
-    const pending = client.request(P.Sleep, { ms: 20_000 });
-    const t0 = Date.now();
+    // the worker would answer only after 10 minutes (its cap): a rejection can come only from noticing the death
+    const pending = client.request(P.Sleep, { ms: 600_000 });
     process.kill(pid, 'SIGKILL');
     await assert.rejects(pending, (e: unknown) => e instanceof ResponseError && e.code === P.ErrorCode.WorkerDied && /stopped unexpectedly \(killed by SIGKILL\)/.test(e.message));
-    assert.ok(Date.now() - t0 < 2000, 'the failure is immediate, not a timeout');
     assert.strictEqual(client.state, 'stopped');
     assert.ok(log.lines.some((l) => /error worker \d+ died: killed by SIGKILL/.test(l)), log.lines.join('\n'));
     const r = await client.request(P.Sleep, { ms: 1 });
@@ -72,15 +71,18 @@ describe('worker supervision', function () {
 
   it('cancellation reaches the worker', async () => {
     client = newClient();
+    await client.request(P.List);
     const source = new CancellationTokenSource();
-    const t0 = Date.now();
-    const p = client.request(P.Sleep, { ms: 10_000 }, source.token);
-    setTimeout(() => source.cancel(), 200);
+    // a 10-minute sleep: only the worker seeing $/cancelRequest ends it within the test's timeout
+    const p = client.request(P.Sleep, { ms: 600_000 }, source.token);
+    // cancel once the request itself is on the wire (request() first awaits the running worker): a cancel written
+    // before its request names an id the worker does not know yet, and is dropped
+    await new Promise((r) => setImmediate(r));
+    source.cancel();
     const r = await p.catch((e: unknown) => e);
-    // vscode-jsonrpc rejects a cancelled request on the client side; the worker's answer says it saw the cancel
+    // the client waits for the worker's answer: its "cancelled" result, or vscode-jsonrpc's RequestCancelled error
     if (r instanceof ResponseError) assert.strictEqual(r.code, -32800);
     else assert.strictEqual((r as { cancelled: boolean }).cancelled, true);
-    assert.ok(Date.now() - t0 < 3000);
     // the worker is idle again: a fresh request is answered at once
     const again = await client.request(P.Sleep, { ms: 1 });
     assert.strictEqual(again.cancelled, false);
@@ -97,14 +99,13 @@ describe('worker supervision', function () {
     // a worker stuck in a busy loop cannot answer shutdown: it must be killed after the timeout
     const dir = tmpDir();
     const stuck = path.join(dir, 'stuck-worker.js');
-    fs.writeFileSync(stuck, `require(${JSON.stringify(WORKER)}); process.on('message', (m) => { if (m && m.method === 'vdisk/shutdown') { const t = Date.now(); while (Date.now() - t < 60000) {} } });`);
+    fs.writeFileSync(stuck, `require(${JSON.stringify(WORKER)}); process.on('message', (m) => { if (m && m.method === 'vdisk/shutdown') { for (;;) {} } });`);
     const log = captureLog();
     const c2 = new WorkerClient({ workerPath: stuck, client: 'test', log, shutdownTimeoutMs: 500 });
     await c2.request(P.List);
     const pid2 = c2.pid!;
-    const t0 = Date.now();
+    // the worker spins forever on shutdown: stop() can only return once the client killed it after the timeout
     await c2.stop();
-    assert.ok(Date.now() - t0 < 5000);
     await waitFor(() => !alive(pid2));
     assert.ok(log.lines.some((l) => /did not exit within 500 ms; killing it/.test(l)), log.lines.join('\n'));
     fs.rmSync(dir, { recursive: true, force: true });

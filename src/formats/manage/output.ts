@@ -34,16 +34,15 @@ export async function writeOutput(dest: string, force: boolean, fill: (out: Outp
   if (!force && fs.existsSync(abs)) throw new FormatError('exists', `${abs} already exists; it will not be overwritten`);
   if (force && fs.existsSync(abs) && !fs.statSync(abs).isFile()) throw new FormatError('exists', `${abs} exists and is not a regular file`);
   const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.vdisk-${crypto.randomBytes(4).toString('hex')}.tmp`);
-  const fh = await fs.promises.open(tmp, 'wx', 0o644);
+  const out: Output = { fh: await fs.promises.open(tmp, 'wx', 0o644), tmp, write: async (buf, offset) => {
+    let at = 0;
+    while (at < buf.length) at += (await out.fh.write(buf, at, buf.length - at, offset + at)).bytesWritten;
+  } };
   let done = false;
   try {
-    const write = async (buf: Uint8Array, offset: number) => {
-      let at = 0;
-      while (at < buf.length) at += (await fh.write(buf, at, buf.length - at, offset + at)).bytesWritten;
-    };
-    await fill({ fh, tmp, write });
-    await fh.sync();
-    await fh.close();
+    await fill(out);
+    await out.fh.sync();
+    await out.fh.close();
     if (force) await fs.promises.rename(tmp, abs);
     else {
       try { await fs.promises.link(tmp, abs); } catch (e) {
@@ -55,7 +54,7 @@ export async function writeOutput(dest: string, force: boolean, fill: (out: Outp
     done = true;
   } finally {
     if (!done) {
-      await fh.close().catch(() => undefined);
+      await out.fh.close().catch(() => undefined);
       await fs.promises.rm(tmp, { force: true });
     }
   }

@@ -49,7 +49,8 @@ export async function inspectQcow2(r: RangeReader): Promise<ParsedImage> {
     }
   }
   if (version >= 2 && version <= 3 && p.blockSize) {
-    checkTables(b, r.size, p.blockSize, version, size, bad, (d) => p.problems.push(problem('truncated', d)));
+    const ctype = version === 3 ? (await r.read(104, 1))[0] : undefined; // the compression type byte (v3, header length >= 105)
+    checkTables(b, r.size, p.blockSize, version, size, bad, (d) => p.problems.push(problem('truncated', d)), ctype);
     const ext = await checkExtensions(r, b, p.blockSize, version, backingOffset, bad);
     if (ext.backingFormat !== undefined) p.details.backingFormat = ext.backingFormat;
     if (version === 3 && (b.readBigUInt64BE(72) & 4n)) p.details.dataFile = ext.dataFile ?? null;
@@ -79,7 +80,7 @@ async function checkExtensions(r: RangeReader, b: Buffer, cluster: number, versi
 }
 
 function checkTables(b: Buffer, fileSize: number, cluster: number, version: number, size: number | null,
-  bad: (d: string) => void, truncated: (d: string) => void): void {
+  bad: (d: string) => void, truncated: (d: string) => void, ctype?: number): void {
   let extendedL2 = false;
   if (version === 3) {
     const headerLength = b.readUInt32BE(100);
@@ -89,6 +90,11 @@ function checkTables(b: Buffer, fileSize: number, cluster: number, version: numb
     if (incompatible & 2n) bad('the image is marked corrupt');
     // the compression type bit needs a non-zlib compression type byte in a header long enough to hold it
     if (incompatible & 8n && headerLength < 105) bad('compression type bit set without a compression type field');
+    // qemu knows zlib (0) and zstd (1); zlib must not set the compression type bit, zstd must
+    if (headerLength >= 105 && ctype !== undefined) {
+      if (ctype > 1) bad(`unknown compression type ${ctype}`);
+      else if ((ctype === 1) !== ((incompatible & 8n) !== 0n)) bad(`compression type ${ctype} with the compression type bit ${incompatible & 8n ? 'set' : 'unset'}`);
+    }
     extendedL2 = (incompatible & 16n) !== 0n;
     const refcountOrder = b.readUInt32BE(96);
     if (refcountOrder > 6) bad(`refcount order ${refcountOrder}`);

@@ -8,6 +8,8 @@ export const VDI_SIGNATURE = 0xbeda107f;
 const VDI_BLOCK_SIZE = 1024 * 1024;
 /** qemu's limit: the block map is at most 1 GiB of 4-byte entries. */
 const MAX_BLOCKS = 0x3fffffff / 4;
+/** The identity check reads the whole block map: up to 8 MiB of it (8 TiB of disk). */
+const MAX_FLAT_MAP_BYTES = 8 * 1024 * 1024;
 
 export async function inspectVdi(r: RangeReader): Promise<ParsedImage> {
   const p = baseParsed('vdi', 0);
@@ -51,6 +53,14 @@ export async function inspectVdi(r: RangeReader): Promise<ParsedImage> {
   else if (size !== null && size > blocks * VDI_BLOCK_SIZE) bad(`${size} bytes but the block map covers ${blocks} blocks`);
   if (allocated > blocks) bad(`${allocated} of ${blocks} blocks allocated`);
   if (offsetBlocks + blocks * 4 > r.size) p.problems.push(problem('truncated', `block map of ${blocks} entries at ${offsetBlocks} beyond the end of the file`));
+  if (p.subtype === 'fixed' && !p.problems.length && allocated === blocks && blocks * 4 <= MAX_FLAT_MAP_BYTES && size !== null
+    && offsetData + size <= r.size && size <= blocks * VDI_BLOCK_SIZE) {
+    // a static image whose block map is the identity is one byte range of the file (linux/plan.ts attaches it directly)
+    const map = await r.readExact(offsetBlocks, blocks * 4);
+    let identity = !!map;
+    for (let i = 0; identity && i < blocks; i++) identity = map!.readUInt32LE(i * 4) === i;
+    if (identity) p.details.flatData = { offset: offsetData, size };
+  }
   p.id = guidLE(b, 0x188);
   p.details.modifyUuid = guidLE(b, 0x198);
   const link = guidLE(b, 0x1a8);

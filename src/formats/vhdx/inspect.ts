@@ -174,6 +174,8 @@ async function noteLog(r: RangeReader, h: VhdxHeader, p: ParsedImage): Promise<v
   p.details.logEntriesStale = g !== h.logGuid;
 }
 
+const KNOWN_META = new Set([META_FILE_PARAMETERS, META_VIRTUAL_DISK_SIZE, META_VIRTUAL_DISK_ID, META_LOGICAL_SECTOR, META_PHYSICAL_SECTOR, META_PARENT_LOCATOR]);
+
 async function readMetadata(r: RangeReader, meta: Region, p: ParsedImage): Promise<boolean> {
   const hdr = await r.readExact(meta.offset, 32);
   const bad = (d: string) => { p.problems.push(problem('metadata-invalid', d)); return false; };
@@ -188,6 +190,9 @@ async function readMetadata(r: RangeReader, meta: Region, p: ParsedImage): Promi
     const it: MetaItem = { guid: guidLE(tb, o), offset: tb.readUInt32LE(o + 16), length: tb.readUInt32LE(o + 20),
       isUser: (flags & 1) !== 0, isVirtualDisk: (flags & 2) !== 0, isRequired: (flags & 4) !== 0 };
     if (it.length > MAX_ITEM_BYTES || it.offset + it.length > meta.length) return bad(`item ${it.guid} outside the region`);
+    // as qemu and the specification: a known item twice, or an unknown item marked required, cannot be read
+    if (items.has(it.guid)) return bad(`item ${it.guid} appears twice`);
+    if (it.isRequired && !KNOWN_META.has(it.guid)) return bad(`unknown required item ${it.guid}`);
     items.set(it.guid, it);
   }
   // Items sit together (usually within 64 KiB): one read covers them all when it can.
@@ -205,7 +210,7 @@ async function readMetadata(r: RangeReader, meta: Region, p: ParsedImage): Promi
   const vid = await read(META_VIRTUAL_DISK_ID, 16);
   const ls = await read(META_LOGICAL_SECTOR, 4);
   const ps = await read(META_PHYSICAL_SECTOR, 4);
-  if (!fp || !vs || !ls || !ps) return bad('a required item (file parameters, size, sector sizes) is missing');
+  if (!fp || !vs || !ls || !ps || !vid) return bad('a required item (file parameters, size, page 83 id, sector sizes) is missing');
   const blockSize = fp.readUInt32LE(0);
   const flags = fp.readUInt32LE(4);
   const virtualSize = u64le(vs, 0);
@@ -267,19 +272,28 @@ async function summariseBat(r: RangeReader, bat: Region, p: ParsedImage, spans: 
     return;
   }
   const b = (await r.readExact(bat.offset, entries * 8))!;
-  let allocated = 0, outside = 0;
+  let allocated = 0, outside = 0, first = -1, linear = p.subtype === 'fixed';
   for (let i = 0; i < dataBlocks; i++) {
     const at = (i + Math.floor(i / chunkRatio)) * 8;
     const lo = b.readUInt32LE(at);
     const state = lo & 7;
-    if (state !== 6 && state !== 7) continue;
+    if (state !== 6 && state !== 7) { linear = false; continue; }
     allocated++;
     // file offset in MiB = bits 20-63: the high 12 bits of the low word, then the high word
     const off = ((lo >>> 20) + b.readUInt32LE(at + 4) * 4096) * MiB;
     const len = Math.min(bs, p.virtualSize - i * bs);
     // a payload block inside the header section, beyond the end or over the BAT, metadata or log is damage
     if (off < 1 * MiB || off + len > r.size || spans.some(([s0, s1]) => off < s1 && s0 < off + len)) outside++;
+    if (i === 0) first = off;
+    if (state !== 6 || off !== first + i * bs) linear = false;
   }
   p.details.allocatedBlocks = allocated;
   if (outside) p.problems.push(problem('bat-out-of-range', `${outside} block(s) outside the file's data area`));
+  // a non-differencing disk has no sector bitmaps: any such entry not NOT_PRESENT is something we do not understand
+  for (let k = chunkRatio; linear && k < entries; k += chunkRatio + 1) if ((b.readUInt32LE(k * 8) & 7) !== 0 || b.readUInt32LE(k * 8 + 4) !== 0) linear = false;
+  // every payload block FULLY_PRESENT, in order, back to back: the disk is one byte range of the file, which a
+  // loop device can serve directly (linux/plan.ts); a log to replay would change that range first
+  if (linear && !outside && !p.needsLogReplay && !p.problems.length && first >= 1 * MiB && first + p.virtualSize <= r.size) {
+    p.details.flatData = { offset: first, size: p.virtualSize };
+  }
 }

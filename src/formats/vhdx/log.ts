@@ -60,11 +60,12 @@ export function readHeaders(fd: number): { headers: (VhdxHeader & { raw: Buffer 
  * Writes a new header (sequence + 1) over the non-current copy: a torn write leaves the old one current.
  * `fileWriteGuid`: changed on the first write of a session, as the specification asks.
  */
-export function writeHeader(fd: number, logGuid: string, opts: { fileWriteGuid?: string } = {}): void {
+export function writeHeader(fd: number, logGuid: string, opts: { fileWriteGuid?: string; dataWriteGuid?: string } = {}): void {
   const { current } = readHeaders(fd);
   const b = Buffer.from(current.raw);
   b.writeBigUInt64LE(current.sequence + 1n, 8);
   if (opts.fileWriteGuid) guidToBytesLE(opts.fileWriteGuid).copy(b, 16);
+  if (opts.dataWriteGuid) guidToBytesLE(opts.dataWriteGuid).copy(b, 32);
   guidToBytesLE(logGuid).copy(b, 48);
   b.writeUInt32LE(0, 4);
   b.writeUInt32LE(crc32c(b), 4);
@@ -161,4 +162,33 @@ export function replayLog(fd: number): number {
   writeHeader(fd, ZERO_GUID, { fileWriteGuid: randomGuid() });
   fs.fsyncSync(fd);
   return seq.length;
+}
+
+/**
+ * Writes whole 4 KiB sectors of metadata (BAT, metadata region) atomically through the log: an entry, synced; a
+ * header naming its GUID, synced; the sectors, synced; a header clearing the GUID, synced. `step(1..4)` after each.
+ * More sectors than the log holds are split into several such transactions, each atomic on its own.
+ */
+export function loggedWrite(fd: number, writes: [number, Buffer][], step?: (n: number) => void): void {
+  if (!writes.length) return;
+  const { current } = readHeaders(fd);
+  const per = Math.max(1, Math.floor(current.logLength / SECTOR) - descSectors(current.logLength / SECTOR) - 1);
+  for (let k = 0; k < writes.length; k += per) {
+    const part = writes.slice(k, k + per);
+    const logGuid = randomGuid();
+    const entry = buildLogEntry(logGuid, 1n, part, fs.fstatSync(fd).size);
+    if (entry.length > current.logLength) throw new Error('the VHDX log is too small for this change');
+    fs.writeSync(fd, entry, 0, entry.length, current.logOffset);
+    fs.fsyncSync(fd);
+    step?.(1);
+    writeHeader(fd, logGuid, { fileWriteGuid: randomGuid() });
+    fs.fsyncSync(fd);
+    step?.(2);
+    for (const [off, data] of part) fs.writeSync(fd, data, 0, data.length, off);
+    fs.fsyncSync(fd);
+    step?.(3);
+    writeHeader(fd, ZERO_GUID);
+    fs.fsyncSync(fd);
+    step?.(4);
+  }
 }

@@ -7,10 +7,10 @@
 //   4. a header with the log GUID cleared, synced.
 import * as fs from 'fs';
 import { FormatError } from '../errors';
-import { guidLE, randomGuid } from '../guid';
+import { guidLE } from '../guid';
 import { parseRegionTable, REGION_METADATA, META_PARENT_LOCATOR, KiB } from './inspect';
 import { parentLocatorItem } from './writer';
-import { buildLogEntry, readHeaders, replayLog, writeHeader } from './log';
+import { loggedWrite, readHeaders, replayLog } from './log';
 import { stepDone } from '../manage/steps';
 
 const SECTOR = 4 * KiB;
@@ -33,21 +33,8 @@ export function setVhdxLocator(file: string, locator: Record<string, string>): v
       if (!old.subarray(s, s + SECTOR).equals(next.subarray(s, s + SECTOR))) writes.push([meta.offset + s, next.subarray(s, s + SECTOR)]);
     }
     if (!writes.length) return;
-    const logGuid = randomGuid();
-    const entry = buildLogEntry(logGuid, 1n, writes, fs.fstatSync(fd).size);
-    if (entry.length > current.logLength) throw new FormatError('unsupported', `${file}: the log is too small for this change`);
-    fs.writeSync(fd, entry, 0, entry.length, current.logOffset);
-    fs.fsyncSync(fd);
-    stepDone('set-parent', 1);
-    writeHeader(fd, logGuid, { fileWriteGuid: randomGuid() });
-    fs.fsyncSync(fd);
-    stepDone('set-parent', 2);
-    for (const [off, data] of writes) fs.writeSync(fd, data, 0, data.length, off);
-    fs.fsyncSync(fd);
-    stepDone('set-parent', 3);
-    writeHeader(fd, '00000000-0000-0000-0000-000000000000');
-    fs.fsyncSync(fd);
-    stepDone('set-parent', 4);
+    if (writes.reduce((n, [, d]) => n + d.length, 0) + 2 * SECTOR > current.logLength) throw new FormatError('unsupported', `${file}: the log is too small for this change`);
+    loggedWrite(fd, writes, (n) => stepDone('set-parent', n));
   } finally {
     fs.closeSync(fd);
   }

@@ -46,11 +46,30 @@ export function parseDescriptor(text: string): VmdkDescriptor {
   return { fields, extents, invalid };
 }
 
+/**
+ * The descriptor text with extent file names replaced: `rename(index)` gives the new name of the index-th extent line
+ * (as parseDescriptor numbers them), or null to keep it. The text ends at the first NUL, as VMware and qemu read it.
+ */
+export function renameExtents(text: string, rename: (index: number) => string | null): string {
+  let index = 0;
+  // blank lines are dropped: qemu's sscanf skips a blank line into the next one and reads an extent line after it
+  // twice (a larger disk than the descriptor describes); the rewritten copy means exactly what parseDescriptor read
+  return text.split('\0')[0].split(/\r?\n/).filter((l) => l.trim()).map((raw) => {
+    if (!/^(RW|RDONLY|NOACCESS)\s+(\d+)\s+(\w+)/.test(raw.trim())) return raw;
+    const to = rename(index++);
+    return to === null ? raw : raw.replace(/"[^"]*"/, JSON.stringify(to));
+  }).join('\n');
+}
+
 function applyDescriptor(p: ParsedImage, d: VmdkDescriptor, sparseHeader: boolean): void {
   const type = d.fields.createType ?? null;
   if (type !== null && !CREATE_TYPES.has(type)) p.problems.push(problem('bad-header', `unknown createType ${JSON.stringify(type.slice(0, 40))}`));
   if (d.invalid.length) p.problems.push(problem('bad-header', `invalid descriptor line ${JSON.stringify(d.invalid[0])}`));
   else if (type === null && sparseHeader) p.problems.push(problem('bad-header', 'the embedded descriptor has no createType'));
+  // qemu refuses a descriptor without a hexadecimal CID and parentCID (VMware writes both)
+  for (const key of ['CID', 'parentCID']) {
+    if (!/^[0-9a-f]{1,8}$/i.test(d.fields[key] ?? '')) p.problems.push(problem('bad-header', `the descriptor has no valid ${key}`));
+  }
   p.details.createType = type;
   p.details.cid = d.fields.CID ?? null;
   p.details.extents = d.extents;
@@ -106,12 +125,19 @@ export async function inspectVmdk(r: RangeReader): Promise<ParsedImage> {
   }
   const overhead = u64le(head, 64);
   if (overhead === null || overhead * 512 > r.size) p.problems.push(problem('truncated', `grains start at sector ${overhead ?? head.readBigUInt64LE(64)}, beyond the end of the file`));
-  if (head.readBigUInt64LE(56) === 0xffffffffffffffffn && !(await streamFooterOk(r))) p.problems.push(problem('bad-header', 'stream-optimized footer missing or damaged'));
-  for (const [name, at] of [['redundant grain directory', 48], ['grain directory', 56]] as const) {
-    // streamOptimized writes GD_AT_END (all ones) and keeps the real offset in a footer
-    if (head.readBigUInt64LE(at) === 0xffffffffffffffffn) continue;
-    const sector = u64le(head, at);
-    if (sector === null || sector * 512 >= r.size) p.problems.push(problem('truncated', `${name} at sector ${sector ?? head.readBigUInt64LE(at)} beyond the end of the file`));
+  const atEnd = head.readBigUInt64LE(56) === 0xffffffffffffffffn;
+  const footerOk = atEnd && await streamFooterOk(r);
+  if (atEnd && !footerOk) p.problems.push(problem('bad-header', 'stream-optimized footer missing or damaged'));
+  const tableChecks: [string, Buffer, number][] = [['redundant grain directory', head, 48], ['grain directory', head, 56]];
+  // streamOptimized writes GD_AT_END (all ones) and keeps the real offsets in the footer's copy of the header,
+  // which is where qemu reads them (the redundant one only when its flag is set)
+  const footer = footerOk ? await r.readExact(r.size - 1024, 512) : null;
+  if (footer) tableChecks.push(['grain directory (footer)', footer, 56], ...(footer.readUInt32LE(8) & 2 ? [['redundant grain directory (footer)', footer, 48] as [string, Buffer, number]] : []));
+  for (const [name, b, at] of tableChecks) {
+    // all ones is GD_AT_END for the grain directory; for the redundant one qemu takes it as an offset when its flag is set
+    if (b.readBigUInt64LE(at) === 0xffffffffffffffffn && (at === 56 || !(b.readUInt32LE(8) & 2))) continue;
+    const sector = u64le(b, at);
+    if (sector === null || sector * 512 >= r.size) p.problems.push(problem('truncated', `${name} at sector ${sector ?? b.readBigUInt64LE(at)} beyond the end of the file`));
   }
   p.details.uncleanShutdown = head[72] !== 0;
   p.details.compression = head.readUInt16LE(77);

@@ -1,6 +1,6 @@
 // ImageInfo (from the worker) + the disks attached now -> the page model the webview draws. Pure: no `vscode`.
 import * as path from 'path';
-import type { ImageInfo, Problem } from '../../common/image';
+import type { ChainLink, ImageInfo, Problem } from '../../common/image';
 import type { Ability, AttachedDisk, Capabilities } from '../../common/protocol';
 import { kindOf as policyKind } from '../../common/describe-capabilities';
 import { formatBytes } from '../../common/describe';
@@ -22,6 +22,10 @@ export interface ModelOptions {
 
 /** Problems about the link from a layer to its parent: they mark the parent that failed, not the layer. */
 const LINK_CODES: Record<string, string> = {
+  'layer-missing': 'not found',
+  'layer-not-a-file': 'not a regular file (refused)',
+  'layer-unreadable': 'unreadable',
+  'layer-unsupported': 'not followed',
   'parent-missing': 'not found',
   'parent-locator-missing': 'no location recorded',
   'parent-unreadable': 'unreadable',
@@ -91,7 +95,7 @@ function factsOf(info: ImageInfo): FactView[] {
 /** The chain as layers (self first, plus the parent that failed, if any) with every problem placed on its layer. */
 export function chainAndProblems(info: ImageInfo): { chain: LayerView[]; problems: ProblemView[] } {
   const chain: LayerView[] = info.chain.map((c, i) => ({
-    level: i, role: roleOf(i), path: c.path, name: path.basename(c.path), kind: kindOf(c.format, c.subtype),
+    level: i, role: layerRole(c, i), path: c.path, name: path.basename(c.path), kind: kindOf(c.format, c.subtype),
     id: c.id, status: 'ok', problems: [],
   }));
   if (chain.length === 0) {
@@ -122,6 +126,19 @@ export function chainAndProblems(info: ImageInfo): { chain: LayerView[]; problem
 
 function roleOf(level: number): string {
   return level === 0 ? 'image' : level === 1 ? 'parent' : `ancestor ${level}`;
+}
+
+/** What a layer is to the image: its role (backing file, data file, extent N) and, below the image, its level. */
+export function layerRole(c: ChainLink, i: number): string {
+  if (!c.role) return roleOf(i);
+  const level = (c.level ?? i + 1) - 1;
+  switch (c.role) {
+    case 'image': return 'image';
+    case 'extent': return `extent ${(c.extent?.index ?? 0) + 1}${level ? ` (level ${level + 1})` : ''}`;
+    case 'data-file': return `data file${level ? ` (level ${level + 1})` : ''}`;
+    case 'backing': return level === 1 ? 'backing file' : `backing file ${level}`;
+    default: return roleOf(level);
+  }
 }
 
 function missingLayer(info: ImageInfo, level: number, p: Problem): LayerView {
@@ -168,5 +185,6 @@ function actionsOf(info: ImageInfo, attachments: AttachmentView[], problemCount:
     a('inspectText', 'Inspect as Text', true, 'Open these facts as a read-only text report.'),
     ...(brokenLink ? [a('locateParent', 'Locate Parent…', o.trusted && !attached,
       !o.trusted ? untrusted : attached ? `Detach it first: ${alreadyAttached}` : `Pick the parent file; its identity is checked before ${path.basename(info.chain[info.chain.length - 1].path)} is changed.`, true)] : []),
+    a('browse', 'Browse Files', true, 'Open the files inside the image as a read-only folder in the Explorer, without attaching it (also in Restricted Mode).'),
   ];
 }

@@ -19,11 +19,11 @@ export const INSPECTOR_VIEW_TYPE = 'vdisk.inspector';
 
 const COMMAND_OF: Record<ActionId, string> = {
   attach: 'vdisk.attach', attachReadOnly: 'vdisk.attachReadOnly', detach: 'vdisk.detach',
-  createDiff: 'vdisk.createDiff', inspectText: 'vdisk.inspect', locateParent: 'vdisk.locateParent',
+  createDiff: 'vdisk.createDiff', inspectText: 'vdisk.inspect', locateParent: 'vdisk.locateParent', browse: 'vdisk.browse',
 };
 const LABEL_OF: Record<ActionId, string> = {
   attach: 'Attach', attachReadOnly: 'Attach Read-Only', detach: 'Detach', createDiff: 'Create Differencing Child', inspectText: 'Inspect as Text',
-  locateParent: 'Locate Parent',
+  locateParent: 'Locate Parent', browse: 'Browse Files',
 };
 
 /** Collaborators: the refresher owns every refresh (the listing, file changes); Recent Images records what was opened. */
@@ -286,6 +286,8 @@ function outcome(action: ActionId, result: unknown): string {
   switch (action) {
     case 'attach': case 'attachReadOnly':
       return `Attached as ${list.map((d) => `${d.device}${d.readOnly ? ' (read-only)' : ''}`).join(', ')}.`;
+    case 'browse':
+      return 'The image\'s files are open in the Explorer, read-only (nothing attached).';
     case 'detach':
       return `Detached ${list.map((d) => d.device).join(', ')}.`;
     case 'locateParent': {

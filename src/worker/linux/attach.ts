@@ -6,6 +6,7 @@ import type { ImageInfo } from '../../common/image';
 import { WorkerError } from '../errors';
 import { loopAttach, loopDetach } from './loop';
 import { planAttach } from './plan';
+import { openLayerFile } from '../../formats/layers';
 import { DiskRecord } from './registry';
 import { devName, loopOffset, waitUnbound } from './sysfs';
 import { EngineHandle, stopEngine } from './engines/engine';
@@ -42,10 +43,15 @@ export async function attachImage(params: AttachParams, image: ImageInfo, hooks:
     else if (plan.engine === 'vhdimount') engine = await startVhdimount(image);
     if (engine) { hooks.engineStarted?.(engine); lap('engine'); }
     check();
-    const backing = engine?.exportFile ?? image.path;
+    const backing = engine?.exportFile ?? (plan.engine === 'loop' ? plan.file : image.path);
     const offset = plan.engine === 'loop' ? plan.offset : 0;
     const sizeLimit = plan.engine === 'loop' ? plan.sizeLimit : 0;
-    const disk = loopAttach(backing, { readOnly: params.readOnly, autoclear: session, partscan: true, offset, sizeLimit });
+    const layerFd = plan.engine === 'loop' && plan.layer ? openExtent(backing, !params.readOnly, offset + sizeLimit) : undefined;
+    let disk;
+    try {
+      disk = loopAttach(backing, { readOnly: params.readOnly, autoclear: session, partscan: true, offset, sizeLimit, fd: layerFd,
+        blockSize: plan.engine === 'loop' ? plan.blockSize : undefined });
+    } finally { if (layerFd !== undefined) fs.closeSync(layerFd); }
     fds.set(disk.device, disk.fd);
     if (engine) tuneReadahead(disk.device, engine.fuseMount);
     lap('loop');
@@ -122,6 +128,20 @@ function tuneReadahead(device: string, fuseMount: string): void {
     const st = fs.statSync(fuseMount);
     set(`/sys/class/bdi/${Math.floor(st.dev / 256) & 0xfff}:${(st.dev & 0xff) | ((st.dev >>> 12) & ~0xff)}/read_ahead_kb`);
   } catch { /* no bdi */ }
+}
+
+/** A VMDK's flat extent, opened through layers.ts' checks (the very file the chain listed), long enough for the disk. */
+function openExtent(file: string, write: boolean, end: number): number {
+  let o: { fd: number; path: string };
+  try { o = openLayerFile(file, write); } catch (e) {
+    throw new WorkerError(ErrorCode.ImageProblem, `extent ${file}: ${e instanceof Error ? e.message : e}`, { path: file });
+  }
+  const size = fs.fstatSync(o.fd).size;
+  if (size < end) {
+    fs.closeSync(o.fd);
+    throw new WorkerError(ErrorCode.ImageProblem, `extent ${file} is ${size} bytes; the descriptor needs ${end}`, { path: file });
+  }
+  return o.fd;
 }
 
 function inodeOf(file: string): string | undefined {

@@ -12,7 +12,8 @@ import { requireServedOwner, requireUserAccessToImage, servedUser } from './serv
 import { WorkerError } from '../errors';
 import { listLoops, loopInfoOf } from './sysfs';
 import { Registry } from './registry';
-import { alive, which } from './engines/process';
+import { alive, findTool } from './engines/process';
+import { settings } from '../settings';
 import { Reaper } from './reaper';
 import { computeDeps } from './deps';
 import { directLoopProblem, privilegeProblem } from './privilege';
@@ -40,8 +41,9 @@ export class LinuxBackend implements Backend {
     else if (directLoopProblem()) out.push('Not running as root: attaching goes through udisks2 (raw, ISO and fixed VHD images only; mounts under /media/$USER; polkit decides what this user may do).');
     if (!fs.existsSync('/dev/loop-control')) out.push('/dev/loop-control is missing: the kernel has no loop device support.');
     if (!fs.existsSync('/dev/fuse')) out.push('/dev/fuse is missing: VHDX, dynamic VHD, qcow2, VMDK, VDI and differencing images cannot be attached.');
-    if (!which('qemu-storage-daemon')) out.push('qemu-storage-daemon is not installed (apt-get install qemu-system-common): dynamic VHD, VHDX, qcow2, VMDK and VDI images cannot be attached.');
-    if (!which('vhdimount')) out.push('vhdimount is not installed (apt-get install libvhdi-utils): differencing VHD/AVHDX images cannot be attached.');
+    const { qemuStorageDaemon: qsd, vhdimount } = settings();
+    if (!findTool(qsd)) out.push(`${qsd} is not installed or not executable (apt-get install qemu-system-common, or set vdisk.paths.qemuStorageDaemon): dynamic VHD, VHDX, qcow2, VMDK and VDI images cannot be attached.`);
+    if (!findTool(vhdimount)) out.push(`${vhdimount} is not installed or not executable (apt-get install libvhdi-utils, or set vdisk.paths.vhdimount): differencing VHD/AVHDX images cannot be attached.`);
     return out;
   }
 
@@ -71,7 +73,7 @@ export class LinuxBackend implements Backend {
     const { stopMs, route } = await release(this.s, loop.device, ours, 'detach');
     const daemon = ours?.resources?.pid ? ours.resources.daemon : undefined;
     this.s.log('info', `detached ${loop.device} (${loop.backingFile})${route === 'udisks' ? ' through udisks' : daemon ? `; ${daemon} stopped in ${stopMs} ms` : ''}`);
-    return { device: loop.device, image: ours && ours.engine !== 'loop' ? ours.image : loop.backingFile };
+    return { device: loop.device, image: ours && (ours.engine !== 'loop' || ours.backingFile !== ours.image) ? ours.image : loop.backingFile };
   }
 
   async list(): Promise<AttachedDisk[]> {

@@ -26,13 +26,19 @@ function layersOf(disk: AttachedDisk, registry: Registry): ChainLink[] {
 
 function entriesOf(disk: AttachedDisk, dependentVolume: string, registry: Registry, mounts: MountEntry[], only?: string): DependencyEntry[] {
   const out: DependencyEntry[] = [];
-  layersOf(disk, registry).forEach((layer, i) => {
+  const layers = layersOf(disk, registry);
+  const levelOf = (l: ChainLink, i: number) => l.level ?? i + 1;
+  layers.forEach((layer, i) => {
     const host = layer.path ? hostMountOf(layer.path, mounts) : null;
     if (only !== undefined && host?.devNo !== only) return;
+    // extents and data files are at the level of the image that pulls them in; parents and backing files one below
+    const level = levelOf(layer, i);
     const flags: DependencyFlag[] = [];
-    if (disk.readOnly || i > 0) flags.push('read-only');
-    if (i > 0) flags.push('parent');
+    if (disk.readOnly || level > 1) flags.push('read-only');
+    if (level > 1) flags.push('parent');
     if (disk.lifetime === 'permanent') flags.push('permanent-lifetime');
+    // a VMDK with extents, a qcow2 with a data file: several files back this level (DEPENDENT_DISK_FLAG_MULT_BACKING_FILES)
+    if (layers.some((l, j) => j !== i && levelOf(l, j) === level)) flags.push('mult-backing-files');
     if (layer.subtype === 'fixed' || layer.format === 'raw' || layer.format === 'iso' || layer.format === 'udf') flags.push('fully-allocated');
     if (host && !blockDeviceOf(host.devNo)) flags.push('no-host-disk');
     if (host && removable(host.devNo)) flags.push('removable');
@@ -42,7 +48,7 @@ function entriesOf(disk: AttachedDisk, dependentVolume: string, registry: Regist
       hostVolume: host?.mountPoint ?? null,
       dependentVolume,
       dependentVolumeRelativePath: host ? relativeTo(host, layer.path) : layer.path,
-      ancestorLevel: i + 1,
+      ancestorLevel: level,
       storageType: storageDevice(layer.format, layer.path),
       flags,
     });

@@ -13,7 +13,7 @@ export function toDisk(l: LoopInfo, r: DiskRecord | undefined): AttachedDisk {
   const disk: AttachedDisk = {
     device: l.device,
     // a loop disk follows its file when it is renamed (the kernel tracks the file, not the name)
-    image: ours ? (r.engine === 'loop' ? l.backingFile : r.image) : l.backingFile,
+    image: ours ? (r.engine === 'loop' && r.backingFile === r.image ? l.backingFile : r.image) : l.backingFile,
     readOnly: l.readOnly,
     engine: ours ? r.engine : 'loop',
     lifetime: ours && !routeOf(r).kernelLifetime ? r.lifetime : l.autoclear ? 'session' : 'permanent',

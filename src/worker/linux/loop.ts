@@ -61,6 +61,10 @@ export interface LoopAttachOptions {
   partscan?: boolean;
   offset?: number;
   sizeLimit?: number;
+  /** The logical block size of the device (512 when absent); the offset must be a multiple of it. */
+  blockSize?: number;
+  /** An fd already open on `file` (a layer opened through layers.ts' checks); the caller keeps and closes it. */
+  fd?: number;
 }
 
 export interface LoopAttachment {
@@ -73,7 +77,7 @@ export interface LoopAttachment {
 export function loopAttach(file: string, o: LoopAttachOptions): LoopAttachment {
   const libc = loadLibc();
   const t = loopTypes(libc);
-  const backing = openOrThrow(file, o.readOnly ? fs.constants.O_RDONLY : fs.constants.O_RDWR, 'open image');
+  const backing = o.fd ?? openOrThrow(file, o.readOnly ? fs.constants.O_RDONLY : fs.constants.O_RDWR, 'open image');
   try {
     for (let attempt = 0; attempt < 16; attempt++) {
       const n = getFreeLoop(libc);
@@ -84,7 +88,7 @@ export function loopAttach(file: string, o: LoopAttachOptions): LoopAttachment {
       info.lo_sizelimit = BigInt(o.sizeLimit ?? 0);
       info.lo_flags = (o.readOnly ? LO_FLAGS_READ_ONLY : 0) | (o.autoclear ? LO_FLAGS_AUTOCLEAR : 0) | (o.partscan ? LO_FLAGS_PARTSCAN : 0);
       info.lo_file_name = fileNameBytes(file);
-      const cfg = { fd: backing, block_size: 0, info, reserved: new Array(8).fill(0n) };
+      const cfg = { fd: backing, block_size: o.blockSize ?? 0, info, reserved: new Array(8).fill(0n) };
       const rc = libc.ioctl(fd, LOOP_CONFIGURE, t.configPtr, cfg);
       if (rc === 0) return { device, fd };
       const errno = libc.errno();
@@ -94,7 +98,7 @@ export function loopAttach(file: string, o: LoopAttachOptions): LoopAttachment {
     }
     throw new WorkerError(ErrorCode.Busy, 'No free loop device after 16 attempts (others are racing for them)');
   } finally {
-    fs.closeSync(backing); // the kernel holds its own reference to the file
+    if (o.fd === undefined) fs.closeSync(backing); // the kernel holds its own reference to the file
   }
 }
 

@@ -7,16 +7,19 @@ import { ErrorCode } from '../../common/protocol';
 import { WorkerError } from '../errors';
 import { runDir } from './run-dir';
 import { giveToUser, servedUser } from './served-user';
+import { settings } from '../settings';
+import { fsModuleAvailable } from './kernel-modules';
 import { mountedAt, requireTool, run, unmountFuse, which } from './engines/process';
 
 export interface MountRecord { device: string; mountPoint: string; kind: 'kernel' | 'fuse'; tool?: string }
 
+/** Where volumes are mounted: the vdisk.mountRoot setting (or $VDISK_MOUNT_ROOT), else runDir()/mnt. */
 export function mountRoot(): string {
   // an elevated worker mounts only under root-owned folders the user can pass through (runDir is 0700): a folder
   // the user controls could be swapped for a symlink between mkdir and mount
   const served = servedUser();
   if (served) return path.join('/run/vdisk-mnt', `uid-${served.uid}`);
-  return process.env.VDISK_MOUNT_ROOT ? path.resolve(process.env.VDISK_MOUNT_ROOT) : path.join(runDir(), 'mnt');
+  return settings().mountRoot ?? path.join(runDir(), 'mnt');
 }
 
 /** Options that let the served user (not only root) use a FUSE mount an elevated worker made. */
@@ -36,16 +39,9 @@ export function kernelFs(fsType: string): string | null {
   try { have = fs.readFileSync('/proc/filesystems', 'utf8'); } catch { /* no procfs */ }
   const loaded = new Set(have.split('\n').map((l) => l.split('\t').pop()!.trim()).filter(Boolean));
   for (const n of names[fsType] ?? [fsType]) {
-    if (loaded.has(n) || moduleExists(n)) return n;
+    if (loaded.has(n) || fsModuleAvailable(n)) return n;
   }
   return null;
-}
-
-function moduleExists(name: string): boolean {
-  let release = '';
-  try { release = fs.readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(); } catch { return false; }
-  const dir = `/lib/modules/${release}/kernel/fs/${name}`;
-  return fs.existsSync(dir);
 }
 
 interface FuseTool { bin: string; pkg: string; args: (dev: string, dir: string, ro: boolean) => string[] }

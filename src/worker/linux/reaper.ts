@@ -4,6 +4,7 @@
 // When its stdin reaches EOF (the worker exited, however it died) it undoes whatever is still listed, then exits.
 // A worker that shuts down cleanly undoes things itself and removes them from the list first.
 import * as cp from 'child_process';
+import { processIdentity } from './engines/process';
 
 export interface ReapEntry {
   id: string;
@@ -11,7 +12,7 @@ export interface ReapEntry {
   mounts: string[];
   /** Loop devices that should disappear (autoclear); detached with losetup if they linger. */
   loops: string[];
-  /** Processes to stop, each only while its command line still contains `marker`. */
+  /** Processes to stop, each only while it still has the identity (processIdentity) recorded as `marker`. */
   pids: { pid: number; marker: string }[];
   /** FUSE mounts the daemons served (cleaned if the daemon died without unmounting). */
   fuseMounts: string[];
@@ -26,8 +27,11 @@ export interface ReapEntry {
   udisks?: { unmount: string[]; loops: string[] };
 }
 
-/** The reaper's program. Runs as `node -e`, so it must not reference anything outside its own body. */
-export function reaperMain(): void {
+/**
+ * The reaper's program. Runs as `node -e`, so it must not reference anything outside its own body; `identityOf` is
+ * processIdentity (process.ts), passed in as source so that both match processes the same way.
+ */
+export function reaperMain(identityOf: (pid: number) => string | null): void {
   /* eslint-disable @typescript-eslint/no-require-imports */
   const fs = require('fs') as typeof import('fs');
   const cpm = require('child_process') as typeof import('child_process');
@@ -60,9 +64,7 @@ export function reaperMain(): void {
       return st !== 'Z' && st !== 'X';
     } catch { return false; }
   };
-  const ours = (pid: number, marker: string) => {
-    try { return alive(pid) && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker); } catch { return false; }
-  };
+  const ours = (pid: number, marker: string) => !!marker && identityOf(pid) === marker;
   const bound = (dev: string) => fs.existsSync(`/sys/block/${dev.replace(/^\/dev\//, '')}/loop/backing_file`);
   const waitUntil = (cond: () => boolean, ms: number) => {
     const end = Date.now() + ms;
@@ -145,7 +147,7 @@ export class Reaper {
   private ensure(): cp.ChildProcess {
     if (this.child && this.child.exitCode === null && !this.child.killed) return this.child;
     // detached: its own session, so a signal to the worker's process group does not take it down too
-    const child = cp.spawn(process.execPath, ['-e', `(${reaperMain.toString()})()`], {
+    const child = cp.spawn(process.execPath, ['-e', `(${reaperMain.toString()})(${processIdentity.toString()})`], {
       stdio: ['pipe', 'ignore', 'ignore'], detached: true, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
     });
     child.unref();

@@ -1,14 +1,12 @@
 // Our own record of the disks we attached, so that a later worker (or the CLI) knows which loop devices
-// are ours, how they were attached and what to clean up. One JSON file per device in a root-owned run dir.
+// are ours, how they were attached and what to clean up. One JSON file per device in a private, verified run dir.
 import * as fs from 'fs';
 import * as path from 'path';
+import { ensurePrivateDir, runDir, trustedFile } from './run-dir';
 import type { Engine, Lifetime } from '../../common/protocol';
 import type { ChainLink, ImageFormat, ImageSubtype } from '../../common/image';
 import type { VolumeRecord } from './volumes';
 import type { MountRecord } from './mounts';
-import { runDir } from './run-dir';
-
-export { runDir };
 
 export interface DiskRecord {
   device: string;
@@ -36,11 +34,13 @@ export interface DiskRecord {
   mounts?: MountRecord[];
 }
 
+export { runDir } from './run-dir';
+
 export class Registry {
   private readonly dir: string;
   constructor(dir = path.join(runDir(), 'disks')) {
     this.dir = dir;
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    ensurePrivateDir(dir);
   }
 
   file(device: string): string { return path.join(this.dir, `${path.basename(device)}.json`); }
@@ -51,8 +51,11 @@ export class Registry {
     fs.renameSync(tmp, this.file(r.device));
   }
 
+  /** A record is trusted only from our verified folder, as a regular file of ours (no symlink planted in it). */
   get(device: string): DiskRecord | undefined {
-    try { return JSON.parse(fs.readFileSync(this.file(device), 'utf8')) as DiskRecord; } catch { return undefined; }
+    const f = this.file(device);
+    if (ensurePrivateDir(this.dir) && !trustedFile(f)) return undefined;
+    try { return JSON.parse(fs.readFileSync(f, 'utf8')) as DiskRecord; } catch { return undefined; }
   }
 
   remove(device: string): void { fs.rmSync(this.file(device), { force: true }); }

@@ -30,7 +30,7 @@ export async function release(s: LinuxState, device: string, r: DiskRecord | und
   let stopMs = 0;
   const res = r?.resources;
   if (res?.pid) {
-    const stopped = await stopEngine({ pid: res.pid, marker: res.marker ?? res.dir ?? '', fuseMount: res.fuseMount ?? '', dir: res.dir ?? '' })
+    const stopped = await stopEngine({ pid: res.pid, marker: res.marker ?? '', fuseMount: res.fuseMount ?? '', dir: res.dir ?? '' })
       .catch(soft(res.daemon ?? 'engine'));
     stopMs = stopped?.ms ?? 0;
   }

@@ -114,7 +114,7 @@ const direct: DiskRoute = {
       id: r.device,
       mounts: (r.mounts ?? []).map((m) => m.mountPoint),
       loops: [...ownPartitionLoops(r).reverse(), r.device],
-      pids: res?.pid ? [{ pid: res.pid, marker: res.marker ?? res.dir ?? '' }] : [],
+      pids: res?.pid ? [{ pid: res.pid, marker: res.marker ?? '' }] : [],
       fuseMounts: res?.fuseMount ? [res.fuseMount] : [],
       remove: [...(res?.dir ? [res.dir] : []), s.registry.file(r.device)],
       rmdirs: [...(r.mounts ?? []).map((m) => m.mountPoint), ...(r.mounts?.length ? [path.dirname(r.mounts[0].mountPoint)] : [])],

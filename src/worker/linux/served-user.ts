@@ -5,7 +5,6 @@ import * as fs from 'fs';
 import { ErrorCode } from '../../common/protocol';
 import { WorkerError } from '../errors';
 import type { ImageInfo } from '../../common/image';
-import { inspectImage } from '../../formats';
 import { filesOpened } from '../policy';
 
 export interface ServedUser { uid: number; gid: number; name: string }
@@ -84,21 +83,12 @@ export function giveToUser(dir: string): void {
 }
 
 /**
- * Every file the attach opens (chain layers, qcow2 backing files, VMDK extents) must be readable by the served user,
- * and the files written writable. qcow2 backing chains are not part of the format layer's chain: they are followed
- * here, each backing file checked before it is read.
+ * Every file the attach opens (every layer of the chain: parents, qcow2 backing and data files, VMDK extents) must be
+ * readable by the served user, and the files written writable.
  */
 export async function requireUserAccessToImage(image: ImageInfo, readOnly: boolean): Promise<void> {
   if (!served) return;
-  let files = filesOpened(image, readOnly);
-  requireUserAccess(files);
-  for (let depth = 0, cur = image; cur.format === 'qcow2' && typeof cur.details?.backingFile === 'string' && cur.details.backingFile; depth++) {
-    if (depth >= 16) throw new WorkerError(ErrorCode.ImageProblem, `${image.path}: the qcow2 backing chain is deeper than 16`, { reason: 'chain-too-deep' });
-    const backing = files[files.length - 1].path;
-    cur = await inspectImage(backing);
-    files = filesOpened(cur, true);
-    requireUserAccess(files);
-  }
+  requireUserAccess(filesOpened(image, readOnly));
 }
 
 /** The elevated worker detaches, mounts and unmounts only disks it attached for the served user. */

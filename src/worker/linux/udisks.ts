@@ -127,6 +127,10 @@ export async function udisksUnmount(m: MountRecord): Promise<void> {
  */
 export async function udisksAttach(image: ImageInfo, readOnly: boolean, lifetime: DiskRecord['lifetime']): Promise<DiskRecord> {
   const plan = planAttach(image, readOnly);
+  if (plan.engine === 'loop' && (plan.file !== image.path || plan.blockSize)) {
+    // udisksctl loop-setup takes the image's own name and 512-byte sectors: a VMDK's extent or a 4K disk is root's to set up
+    throw needsRoot(image, 'Not running as root: udisks attaches an image file with 512-byte sectors only; this one needs its extent file or 4 KiB sectors on the loop device.');
+  }
   if (plan.engine !== 'loop') {
     throw needsRoot(image, `Not running as root: it needs ${plan.engine === 'qemu' ? 'qemu-storage-daemon' : 'vhdimount'} plus a loop device, which only root can set up here (udisks can attach raw, ISO and fixed VHD images only).`);
   }

@@ -122,8 +122,10 @@ describe('block layer: every qemu-made subtype reads as qemu-img convert -O raw'
 
   it('VMDK ZERO extents read as zeros between FLAT extents (qemu 7.2 drops ZERO extents, so a model is the oracle)', async function () {
     const out = path.join(dir(), 'zero-extent.vmdk');
+    // two files: layers.ts counts one file named by two extents as a loop
+    fs.copyFileSync(src, path.join(dir(), 'source2.raw'));
     fs.writeFileSync(out, `# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType="monolithicFlat"\n\n`
-      + `RW 8 FLAT "source.raw" 1\nRW 4096 ZERO\nRW 2000 FLAT "source.raw" 0\n`);
+      + `RW 8 FLAT "source.raw" 1\nRW 4096 ZERO\nRW 2000 FLAT "source2.raw" 0\n`);
     const s = fs.readFileSync(src);
     const want = Buffer.concat([s.subarray(512, 512 + 4096), Buffer.alloc(4096 * 512), s.subarray(0, 2000 * 512)]);
     const d = await openDisk(out);

@@ -6,6 +6,9 @@ import * as path from 'path';
 import { openDisk } from '../../../src/formats/open-disk';
 import type { BlockReader } from '../../../src/formats/block';
 import { run } from '../formats/helpers';
+import { pattern } from '../../support/pattern';
+
+export { pattern };
 
 /** sha256 and size of the whole virtual disk, read in `chunk`-byte reads (odd sizes exercise piece boundaries). */
 export async function diskSha(file: string, chunk = 1 << 20): Promise<{ sha: string; size: number; sectorSize: number }> {
@@ -50,17 +53,6 @@ export function qemuRaw(file: string, out: string, fmt?: string): string {
   // from the image's folder: qemu opens a qcow2 data file relative to the working directory
   run('qemu-img', ['convert', ...(fmt ? ['-f', fmt] : []), '-O', 'raw', file, out], { cwd: path.dirname(file) });
   return out;
-}
-
-/** Deterministic pseudo-random bytes (xorshift), so a failing case is the same on every run. */
-export function pattern(len: number, seed: number): Buffer {
-  const b = Buffer.alloc(len);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < len; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    b[i] = x & 0xff;
-  }
-  return b;
 }
 
 /** A raw file of `size` bytes: random runs at odd places (block edges, the last partial block) and holes between. */

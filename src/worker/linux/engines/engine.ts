@@ -2,13 +2,13 @@
 // goes into the registry (for a later worker) and to the reaper (for a worker that dies).
 import * as fs from 'fs';
 import * as path from 'path';
-import { runDir } from '../run-dir';
-import { stopProcess, unmountFuse, alive, mountedUnder } from './process';
+import { ensurePrivateDir, runDir } from '../run-dir';
+import { stopProcess, unmountFuse, alive, mountedUnder, processIdentity } from './process';
 
 export interface EngineHandle {
   daemon: 'qemu-storage-daemon' | 'vhdimount';
   pid: number;
-  /** A string on the daemon's command line (its scratch folder): a reused pid is never signalled. */
+  /** The daemon's processIdentity() when it started: a reused pid, or any other process, is never signalled. */
   marker: string;
   /** The FUSE mount the daemon serves (a file for qemu, a folder for vhdimount). */
   fuseMount: string;
@@ -20,8 +20,7 @@ export interface EngineHandle {
 
 /** A fresh private scratch folder under runDir()/engines. */
 export function scratchDir(kind: string): string {
-  const base = path.join(runDir(), 'engines');
-  fs.mkdirSync(base, { recursive: true, mode: 0o700 });
+  const base = ensurePrivateDir(path.join(runDir(), 'engines'));
   return fs.mkdtempSync(path.join(base, `${kind}-`));
 }
 
@@ -37,8 +36,12 @@ export async function stopEngine(h: Pick<EngineHandle, 'pid' | 'marker' | 'fuseM
   return { ms: Date.now() - t0, how };
 }
 
-/** Undoes a half-started engine; never throws (the caller is already reporting the first error). */
-export async function abandon(dir: string, pid: number | undefined, marker: string, fuseMount: string): Promise<void> {
+/**
+ * Undoes a half-started engine; never throws (the caller is already reporting the first error). `pid` is the
+ * daemon we just started (spawn's child, or the pidfile in our private scratch folder), so its identity is read now.
+ */
+export async function abandon(dir: string, pid: number | undefined, fuseMount: string): Promise<void> {
+  const marker = pid ? processIdentity(pid) ?? '' : '';
   try { await stopEngine({ pid: pid ?? 0, marker, fuseMount, dir }); } catch { /* best effort */ }
   try { if (!mountedUnder(dir)) fs.rmSync(dir, { recursive: true, force: true }); } catch { /* a stale mount inside: reported by list() later */ }
 }

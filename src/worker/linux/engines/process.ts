@@ -2,6 +2,7 @@
 // pid still runs the program we started, FUSE unmount with fallbacks, and running tools without a shell.
 import * as cp from 'child_process';
 import * as fs from 'fs';
+import * as path from 'path';
 import { ErrorCode } from '../../../common/protocol';
 import { WorkerError } from '../../errors';
 
@@ -25,10 +26,31 @@ export function cmdline(pid: number): string[] | null {
   try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1); } catch { return null; }
 }
 
-/** True when `pid` is alive and its command line mentions `marker` (so a reused pid is never killed). */
-export function runs(pid: number, marker: string): boolean {
-  const argv = cmdline(pid);
-  return alive(pid) && argv !== null && argv.some((a) => a.includes(marker));
+/**
+ * Who a pid is, not just its number: `v1:<real uid>:<start time in clock ticks>:<digest of the exact command line>`,
+ * or null when it is gone or a zombie. Recorded when we start a daemon; a pid is signalled only while it still has
+ * that identity, so a reused pid, or another process whose command line merely contains our folder's name, never
+ * matches. Self-contained (requires inside): the reaper runs this function's own source.
+ */
+export function processIdentity(pid: number): string | null {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const fsm = require('fs') as typeof import('fs');
+  const crypto = require('crypto') as typeof import('crypto');
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  try {
+    const stat = fsm.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (rest[0] === 'Z' || rest[0] === 'X') return null;
+    const uid = /^Uid:\s+(\d+)/m.exec(fsm.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    const cmd = fsm.readFileSync(`/proc/${pid}/cmdline`);
+    if (uid === undefined || !rest[19] || cmd.length === 0) return null;
+    return `v1:${uid}:${rest[19]}:${crypto.createHash('sha256').update(cmd).digest('hex').slice(0, 32)}`;
+  } catch { return null; }
+}
+
+/** True when `pid` is alive with the identity recorded when we started it (processIdentity). */
+export function runs(pid: number, identity: string): boolean {
+  return !!identity && processIdentity(pid) === identity;
 }
 
 export async function waitFor(cond: () => boolean, timeoutMs: number, stepMs = 5): Promise<boolean> {
@@ -40,12 +62,12 @@ export async function waitFor(cond: () => boolean, timeoutMs: number, stepMs = 5
   }
 }
 
-/** SIGTERM, wait, SIGKILL: returns how it ended. Does nothing when the pid no longer runs our program. */
-export async function stopProcess(pid: number, marker: string, timeoutMs = 5000): Promise<'gone' | 'terminated' | 'killed'> {
-  if (!runs(pid, marker)) return 'gone';
+/** SIGTERM, wait, SIGKILL: returns how it ended. Does nothing when the pid no longer has the identity we recorded. */
+export async function stopProcess(pid: number, identity: string, timeoutMs = 5000): Promise<'gone' | 'terminated' | 'killed'> {
+  if (!runs(pid, identity)) return 'gone';
   try { process.kill(pid, 'SIGTERM'); } catch { return 'gone'; }
   if (await waitFor(() => !alive(pid), timeoutMs)) return 'terminated';
-  try { process.kill(pid, 'SIGKILL'); } catch { /* raced with exit */ }
+  try { if (runs(pid, identity)) process.kill(pid, 'SIGKILL'); } catch { /* raced with exit */ }
   await waitFor(() => !alive(pid), 2000);
   return 'killed';
 }
@@ -74,8 +96,22 @@ export function which(name: string): string | null {
   return null;
 }
 
-/** The program, or a MissingDependency error naming the Debian package that has it. */
-export function requireTool(name: string, pkg: string, why: string): string {
+/** The program (a name looked up like `which`, or a path from a setting), or null when it cannot be run. */
+export function findTool(name: string): string | null {
+  if (!name.includes('/')) return which(name);
+  try { fs.accessSync(name, fs.constants.X_OK); return fs.statSync(name).isFile() ? name : null; } catch { return null; }
+}
+
+/**
+ * The program, or a MissingDependency error naming the Debian package that has it. `name` may be a path (a user
+ * setting, named by `setting`): then that file must be executable, and the error names the setting.
+ */
+export function requireTool(name: string, pkg: string, why: string, setting?: string): string {
+  if (name.includes('/')) {
+    if (findTool(name)) return name;
+    throw new WorkerError(ErrorCode.MissingDependency, `${why} needs ${path.basename(name)}, but ${name}${setting ? ` (setting ${setting})` : ''} is not an executable file`,
+      { missing: pkg, path: name });
+  }
   const p = which(name);
   if (!p) throw new WorkerError(ErrorCode.MissingDependency, `${why} needs ${name}, which is not installed: apt-get install ${pkg}`, { missing: pkg });
   return p;

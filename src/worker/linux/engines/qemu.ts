@@ -9,46 +9,53 @@ import { ErrorCode } from '../../../common/protocol';
 import type { ImageInfo } from '../../../common/image';
 import { WorkerError } from '../../errors';
 import { EngineHandle, scratchDir, abandon } from './engine';
-import { requireTool, runs, waitFor } from './process';
+import { alive, processIdentity, requireTool, waitFor } from './process';
+import { qemuGraph } from './qemu-graph';
+import { settings } from '../../settings';
 
 export type QemuDriver = 'vpc' | 'vhdx' | 'qcow2' | 'vmdk' | 'vdi';
 
 const START_TIMEOUT_MS = 20_000;
 
+/** `driver` is the top layer's; the layers below come from the chain (qemu-graph.ts). */
 export async function startQemu(image: ImageInfo, driver: QemuDriver, readOnly: boolean): Promise<EngineHandle> {
-  const qsd = requireTool('qemu-storage-daemon', 'qemu-system-common', `Attaching ${image.format.toUpperCase()} images`);
+  const qsd = requireTool(settings().qemuStorageDaemon, 'qemu-system-common', `Attaching ${image.format.toUpperCase()} images`, 'vdisk.paths.qemuStorageDaemon');
   const dir = scratchDir('qemu');
   const exportFile = path.join(dir, 'export.raw');
   const pidFile = path.join(dir, 'pid');
   const ro = readOnly;
   try {
     fs.writeFileSync(exportFile, '', { mode: 0o600 }); // the FUSE export mountpoint must be an existing regular file
+    const graph = qemuGraph(image, ro, dir);
+    const top = graph.blockdevs[graph.blockdevs.length - 1];
+    if (top.driver !== driver) { graph.close(); throw new Error(`qemu graph top driver ${String(top.driver)} is not ${driver}`); }
     const args = [
-      '--blockdev', JSON.stringify({ driver: 'file', 'node-name': 'file0', filename: image.path, 'read-only': ro, aio: 'threads', locking: 'on' }),
-      '--blockdev', JSON.stringify({ driver, 'node-name': 'disk0', file: 'file0', 'read-only': ro }),
+      ...graph.blockdevs.flatMap((b) => ['--blockdev', JSON.stringify(b)]),
       '--export', JSON.stringify({ type: 'fuse', id: 'exp0', 'node-name': 'disk0', mountpoint: exportFile, writable: !ro, growable: false }),
       '--chardev', `socket,id=qmp0,path=${path.join(dir, 'qmp.sock').replace(/,/g, ',,')},server=on,wait=off`,
       '--monitor', 'chardev=qmp0',
       '--pidfile', pidFile,
       '--daemonize',
     ];
-    const { code, stderr } = await spawnAndWait(qsd, args);
+    let result: { code: number | null; stderr: string };
+    try { result = await spawnAndWait(qsd, args, graph.fds); } finally { graph.close(); }
+    const { code, stderr } = result;
     if (code !== 0) throw startError(image, stderr);
     const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
-    const handle: EngineHandle = { daemon: 'qemu-storage-daemon', pid, marker: dir, fuseMount: exportFile, exportFile, dir };
     // the export is served once the daemon's parent exits; its size is the disk's virtual size
-    const ready = await waitFor(() => runs(pid, dir) && sizeOf(exportFile) === image.virtualSize, 5000);
-    if (!ready) {
+    const ready = await waitFor(() => alive(pid) && sizeOf(exportFile) === image.virtualSize, 5000);
+    const marker = processIdentity(pid);
+    if (!ready || !marker) {
       const size = sizeOf(exportFile);
-      await abandon(dir, pid, dir, exportFile);
+      await abandon(dir, pid, exportFile);
       throw new WorkerError(ErrorCode.OsError,
         `qemu-storage-daemon exported ${size ?? 'nothing'} bytes for ${image.path}, expected ${image.virtualSize}`, { reason: 'export-size', path: image.path });
     }
-    return handle;
+    return { daemon: 'qemu-storage-daemon', pid, marker, fuseMount: exportFile, exportFile, dir };
   } catch (e) {
     let pid: number | undefined;
     try { pid = Number(fs.readFileSync(pidFile, 'utf8').trim()) || undefined; } catch { /* never started */ }
-    await abandon(dir, pid, dir, exportFile);
+    await abandon(dir, pid, exportFile);
     throw e;
   }
 }
@@ -57,9 +64,10 @@ function sizeOf(p: string): number | null {
   try { return fs.statSync(p).size; } catch { return null; }
 }
 
-function spawnAndWait(file: string, args: string[]): Promise<{ code: number | null; stderr: string }> {
+function spawnAndWait(file: string, args: string[], fds: number[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = cp.spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    // the layer fds become the daemon's fds 3, 4, ... (`/dev/fd/N` in its blockdevs)
+    const child = cp.spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe', ...fds], detached: true });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => { if (stderr.length < 8192) stderr += d.toString(); });
     const timer = setTimeout(() => { child.kill('SIGKILL'); resolve({ code: null, stderr: `${stderr}\n(timed out after ${START_TIMEOUT_MS} ms)` }); }, START_TIMEOUT_MS);

@@ -8,9 +8,11 @@ import * as path from 'path';
 import { ErrorCode } from '../../../common/protocol';
 import type { ImageInfo, ParentLink } from '../../../common/image';
 import { inspectImage } from '../../../formats';
+import { openLayerFile, LayerRefused } from '../../../formats/layers';
 import { WorkerError } from '../../errors';
 import { EngineHandle, scratchDir, abandon } from './engine';
-import { alive, requireTool, waitFor } from './process';
+import { alive, processIdentity, requireTool, waitFor } from './process';
+import { settings } from '../../settings';
 
 const READY_TIMEOUT_MS = 15_000;
 
@@ -47,22 +49,29 @@ export async function linkPlan(image: ImageInfo): Promise<Map<string, string>> {
 }
 
 export async function startVhdimount(image: ImageInfo): Promise<EngineHandle> {
-  const tool = requireTool('vhdimount', 'libvhdi-utils', 'Attaching differencing VHD/AVHDX disks');
+  const tool = requireTool(settings().vhdimount, 'libvhdi-utils', 'Attaching differencing VHD/AVHDX disks', 'vdisk.paths.vhdimount');
   const links = await linkPlan(image);
   const dir = scratchDir('vhdi');
   const linkDir = path.join(dir, 'links');
   const mnt = path.join(dir, 'fuse');
   const exportFile = path.join(mnt, 'vhdi1');
   let pid: number | undefined;
+  const layerFds: number[] = [];
+  const closeAll = () => { for (const fd of layerFds.splice(0)) { try { fs.closeSync(fd); } catch { /* closed */ } } };
   try {
     fs.mkdirSync(linkDir, { mode: 0o700 });
     fs.mkdirSync(mnt, { mode: 0o700 });
-    for (const [name, target] of links) fs.symlinkSync(target, path.join(linkDir, name));
+    // every file of the chain opened by us (layers.ts) and inherited by vhdimount: each link names its /dev/fd/N,
+    // which resolves inside vhdimount to that very file, so it never opens a path by name
+    const targets = [...new Set(links.values())];
+    for (const t of targets) layerFds.push(openLayerFile(t, false).fd);
+    for (const [name, target] of links) fs.symlinkSync(`/dev/fd/${3 + targets.indexOf(target)}`, path.join(linkDir, name));
     const log = fs.openSync(path.join(dir, 'log'), 'w', 0o600);
     const child = [...links.keys()][0];
     // -v keeps it in the foreground (so we know its pid); it prints nothing per read
-    const proc = cp.spawn(tool, ['-v', path.join(linkDir, child), mnt], { stdio: ['ignore', log, log], detached: true });
+    const proc = cp.spawn(tool, ['-v', path.join(linkDir, child), mnt], { stdio: ['ignore', log, log, ...layerFds], detached: true });
     fs.closeSync(log);
+    closeAll();
     proc.unref();
     pid = proc.pid;
     let exited = false;
@@ -76,9 +85,13 @@ export async function startVhdimount(image: ImageInfo): Promise<EngineHandle> {
         `vhdimount could not serve ${image.path}${size !== null ? ` (it exported ${size} bytes, expected ${image.virtualSize})` : ''}: ${text || 'no message'}`,
         { reason: 'vhdimount-open', path: image.path });
     }
-    return { daemon: 'vhdimount', pid, marker: mnt, fuseMount: mnt, exportFile, dir };
+    const marker = processIdentity(pid);
+    if (!marker) throw new WorkerError(ErrorCode.ImageProblem, `vhdimount exited while serving ${image.path}`, { reason: 'vhdimount-open', path: image.path });
+    return { daemon: 'vhdimount', pid, marker, fuseMount: mnt, exportFile, dir };
   } catch (e) {
-    await abandon(dir, pid, mnt, mnt);
+    closeAll();
+    await abandon(dir, pid, mnt);
+    if (e instanceof LayerRefused) throw new WorkerError(ErrorCode.ImageProblem, `Cannot attach ${path.basename(image.path)}: ${e.message}`, { reason: e.code, path: image.path });
     throw e;
   }
 }

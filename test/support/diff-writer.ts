@@ -2,9 +2,9 @@
 // vhdimount can write differencing VHD/VHDX). Sectors not written are filled with 0xEE garbage in the child's block,
 // so a reader that takes them from the child instead of the parent gets the wrong bytes.
 import * as fs from 'fs';
-import { inspectImage } from '../../../src/formats/inspect';
-import { REGION_BAT } from '../../../src/formats/vhdx/inspect';
-import { pattern } from './helpers';
+import { inspectImage } from '../../src/formats/inspect';
+import { REGION_BAT } from '../../src/formats/vhdx/inspect';
+import { pattern } from './pattern';
 
 const MiB = 1 << 20;
 const GARBAGE = 0xee;

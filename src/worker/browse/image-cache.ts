@@ -1,0 +1,137 @@
+// One open image per path: its disk through the block layer, its volumes and each volume's listing by 7-Zip.
+// Kept while the stamps (size, mtime, inode) of every file of its chain are unchanged; a changed layer reopens it.
+import * as fs from 'fs';
+import * as path from 'path';
+import { ErrorCode } from '../../common/protocol';
+import type { BlockReader } from '../../formats/block';
+import { openDisk } from '../../formats/open-disk';
+import { FormatError } from '../../formats';
+import { defaultLayerOpener } from '../../formats/layer-files';
+import { findVolumes, Volume } from '../../formats/volumes';
+import { WorkerError } from '../errors';
+import { FILE_SYSTEMS, FsNode, Listing } from './slt';
+import { run7z, SevenZipFailure } from './sevenzip';
+
+export interface VolumeView { volume: Volume; name: string; listing: Listing }
+export interface OpenImage {
+  path: string;
+  disk: BlockReader;
+  volumes: VolumeView[];
+  /** The root shown to the user: the only file system's root, or one folder per volume. */
+  root: FsNode;
+  chain: string[];
+  stamps: string;
+}
+
+const MAX_OPEN = 8;
+const FS_NAMES: Record<string, string> = { Ext: 'ext', Iso: 'ISO 9660', Udf: 'UDF', HFS: 'HFS+', SquashFS: 'squashfs' };
+/** 7-Zip's arguments that keep it from ever asking anything on stdin. */
+export const QUIET = ['-bd', '-p-vdisk-no-password-', '-sccUTF-8'];
+
+export class ImageCache {
+  private readonly open = new Map<string, Promise<OpenImage>>();
+
+  async get(image: string, searchFolders?: string[]): Promise<OpenImage> {
+    const abs = path.resolve(image);
+    const cached = this.open.get(abs);
+    if (cached) {
+      const e = await cached.catch(() => undefined);
+      if (e && stampsOf(e.chain) === e.stamps) {
+        this.open.delete(abs); this.open.set(abs, cached);   // most recently used last
+        return e;
+      }
+      this.open.delete(abs);
+      if (e) void e.disk.close();
+    }
+    const p = load(abs, searchFolders);
+    this.open.set(abs, p);
+    p.catch(() => { if (this.open.get(abs) === p) this.open.delete(abs); });
+    while (this.open.size > MAX_OPEN) {
+      const [k, old] = this.open.entries().next().value as [string, Promise<OpenImage>];
+      this.open.delete(k);
+      void old.then((o) => o.disk.close(), () => undefined);
+    }
+    return p;
+  }
+
+  async dispose(): Promise<void> {
+    const all = [...this.open.values()];
+    this.open.clear();
+    await Promise.all(all.map((p) => p.then((o) => o.disk.close(), () => undefined)));
+  }
+}
+
+function stampsOf(files: string[]): string {
+  return files.map((f) => { try { const s = fs.statSync(f); return `${s.size}:${s.mtimeMs}:${s.ino}`; } catch { return 'gone'; } }).join('|');
+}
+
+async function load(abs: string, searchFolders?: string[]): Promise<OpenImage> {
+  let st: fs.Stats;
+  try { st = fs.statSync(abs); } catch { throw new WorkerError(ErrorCode.NotFound, `${abs} does not exist`, { path: abs }); }
+  if (!st.isFile()) throw new WorkerError(ErrorCode.UnsupportedImage, `${abs} is not a regular file`, { path: abs, reason: 'not-a-file' });
+  let disk: BlockReader;
+  // every file the block layer opens (parents, backing files, data files, extents): its stamps keep the cache valid
+  const chain: string[] = [];
+  try {
+    disk = await openDisk(abs, { searchFolders, openLayer: async (req) => { const f = await defaultLayerOpener(req); chain.push(f.path); return f; } });
+  } catch (e) { throw blockError(e, abs); }
+  const stamps = stampsOf(chain);
+  try {
+    const volumes: VolumeView[] = [];
+    const notes: string[] = [];
+    for (const v of await findVolumes(disk)) {
+      const r = await listVolume(disk, v).catch((e: Error) => e);
+      if (r instanceof Error) notes.push(r.message);
+      else volumes.push({ volume: v, listing: r, name: volumeName(v, r) });
+    }
+    if (!volumes.length) {
+      throw new WorkerError(ErrorCode.UnsupportedImage, `${path.basename(abs)} holds no file system vdisk can browse: ${notes.join('; ') || 'no volumes'}`,
+        { path: abs, reason: 'no-file-system' });
+    }
+    let root: FsNode;
+    if (volumes.length === 1) root = volumes[0].listing.root;
+    else {
+      root = { name: '', type: 'directory', size: 0, mtime: 0, children: new Map() };
+      for (const v of volumes) root.children!.set(v.name, { ...v.listing.root, name: v.name });
+    }
+    return { path: abs, disk, volumes, root, chain, stamps };
+  } catch (e) {
+    await disk.close();
+    throw e;
+  }
+}
+
+export function describeVolume(v: Volume): string {
+  return v.index === 0 ? 'the disk' : `volume ${v.index} (offset ${v.offset})`;
+}
+
+async function listVolume(disk: BlockReader, v: Volume): Promise<Listing> {
+  const where = describeVolume(v);
+  let r;
+  try {
+    r = await run7z({ disk, volume: v, args: ['l', '-slt', ...QUIET, '/in/volume'], op: { kind: 'list' } }).done;
+  } catch (e) { throw new Error(`${where}: ${(e as Error).message}`); }
+  if (r.rc !== 0 || !r.listing) {
+    const text = r.errors.join(' ');
+    if (/can ?not open (the )?file as archive/i.test(text)) throw new Error(`${where}: 7-Zip finds no file system it can read`);
+    throw new Error(`${where}: 7-Zip could not list it (exit code ${r.rc}): ${text || 'no message'}`);
+  }
+  if (!FILE_SYSTEMS.has(r.listing.type)) throw new Error(`${where} holds a ${r.listing.type}, not a file system`);
+  return r.listing;
+}
+
+function volumeName(v: Volume, l: Listing): string {
+  const label = (l.label || v.partitionName || '').replace(/[/\\\0]/g, '_').trim();
+  const fsName = FS_NAMES[l.type] ?? l.type;
+  return `${v.index} · ${label ? `${label} (${fsName})` : fsName}`;
+}
+
+function blockError(e: unknown, abs: string): unknown {
+  if (e instanceof FormatError) {
+    const code = e.code === 'not-found' ? ErrorCode.NotFound : e.code === 'chain-broken' ? ErrorCode.ImageProblem : ErrorCode.UnsupportedImage;
+    return new WorkerError(code, `block layer: ${e.message}`, { path: abs, reason: e.code });
+  }
+  return e;
+}
+
+export { SevenZipFailure };

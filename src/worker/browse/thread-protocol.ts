@@ -1,0 +1,41 @@
+// What the worker's main thread and a 7-Zip thread (sevenzip-thread.ts) exchange. Reads of the volume go through
+// shared memory: the thread sets CTL.state to 1 and waits; the main thread fills `data` and sets it to 2 (3: failed).
+import type { Listing } from './slt';
+
+/** The WebAssembly API as far as we use it (the project's lib settings carry no DOM types). */
+export interface WasmApi {
+  compile(bytes: Uint8Array): Promise<WasmModule>;
+  instantiate(m: WasmModule, imports: object): Promise<object>;
+}
+export type WasmModule = object;
+export const WASM = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+export const BLOCK = 1024 * 1024;
+/** Indexes into the Int32Array over `ctl`. */
+export const CTL = { state: 0, len: 1, /** bytes streamed to the main thread and not yet consumed */ pending: 2 } as const;
+/** The thread stops writing while this much streamed data waits for the main thread. */
+export const STREAM_WINDOW = 16 * 1024 * 1024;
+
+export type ThreadOp =
+  | { kind: 'list' }
+  /** Every file 7-Zip writes goes to the main thread as `data` messages (one file: `7z e`). */
+  | { kind: 'stream' }
+  /** Files go into `dest`: the entry at depth `skip + 1` under 7-Zip's output folder is `dest` itself. */
+  | { kind: 'dest'; dest: string; skip: number };
+
+export interface ThreadData {
+  module: WasmModule;
+  ctl: SharedArrayBuffer;
+  data: SharedArrayBuffer;
+  volume: { offset: number; size: number };
+  args: string[];
+  op: ThreadOp;
+  /** Largest WebAssembly heap in bytes. */
+  memoryCap: number;
+}
+
+export type ToMain =
+  | { t: 'read' }
+  | { t: 'data'; buf: Uint8Array }
+  | { t: 'progress'; bytes: number; files: number }
+  | { t: 'done'; rc: number; errors: string[]; listing?: Listing; files: number; bytes: number };
