@@ -34,6 +34,8 @@ export interface RefreshSources {
 }
 
 const FILE_DELAY_MS = 250;   // writes come in bursts
+/** Reasons that come from a running worker's vdisk/disksChanged. */
+const WORKER_CHANGES = new Set<RefreshReason>(['attach', 'detach', 'mount', 'unmount', 'external']);
 
 export interface Timers { set(fn: () => void, ms: number): NodeJS.Timeout; clear(t: NodeJS.Timeout | undefined): void }
 
@@ -132,11 +134,11 @@ export class Refresher implements vscode.Disposable {
     const reason = this.pending ?? 'command';
     this.pending = undefined;
     if (this.wanted()) return this.now(reason);
-    // hidden, nobody interested: the tree reloads when shown; the status bar and the context key stay current
-    // (but a crash does not start a new worker just for them)
+    // hidden, nobody interested: the tree reloads when shown; the status bar and the context key follow the worker's
+    // own disk events (it runs then), while nothing else starts a worker just for them (a crash, a command)
     this.stale = true;
     this.lastReason = reason;
-    if (!this.sources || reason === 'worker-crashed') return;
+    if (!this.sources || !WORKER_CHANGES.has(reason)) return;
     try { await this.show(await this.sources.list()); } catch { /* the worker is down: the next event tries again */ }
   }
 
