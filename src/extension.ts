@@ -15,6 +15,9 @@ import { config } from './host/config';
 import { DiskCountStatus } from './views/status-bar';
 import { RecentImagesProvider } from './views/recent-images';
 import { InspectorProvider, registerInspector } from './views/inspector/provider';
+import { ImageDecorations } from './views/decorations';
+import { registerVolumeFs } from './views/volume-fs';
+import { shownInfos, askedQuestions } from './host/notify';
 import { CapabilityStore } from './host/capabilities';
 import { registerImageFileSystem } from './views/image-fs';
 
@@ -28,6 +31,11 @@ export interface VdiskApi {
   recent: RecentImagesProvider;
   inspector: InspectorProvider;
   onDidShowError: vscode.Event<{ command: string; message: string; actions: string[] }>;
+  /** Successes shown as notifications, and modal questions asked (neither is observable through the API). */
+  onDidInform: vscode.Event<{ message: string }>;
+  onDidAsk: vscode.Event<{ message: string; detail: string; confirm: string }>;
+  /** Explorer badges; `markBrowsed(uri)` for images open for browsing. */
+  decorations: ImageDecorations;
   /** Fires once a settings change reached a running worker (vdisk/configure answered), with the error if it failed. */
   onDidConfigureWorker: vscode.Event<Error | undefined>;
 }
@@ -44,9 +52,12 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
   const recent = new RecentImagesProvider(context.workspaceState, client);
   const recentView = vscode.window.createTreeView('vdisk.recentImages', { treeDataProvider: recent, showCollapseAll: true });
   const status = new DiskCountStatus();
-  // the refresher subscribes to the worker's disksChanged and crash events itself
+  const decorations = new ImageDecorations();
+  // the refresher subscribes to the worker's disksChanged and crash events itself; every listing also goes to the
+  // status bar and the Explorer's decorations
   const refresher = new Refresher(() => disks.reload(), () => disksView.visible, disksView.onDidChangeVisibility, 150, undefined, {
-    events: client, list: () => client!.request(List), status,
+    events: client, list: () => client!.request(List),
+    status: { update: (list) => { status.update(list); decorations.update(list); } },
     // every spelling Explorer's resourcePath may have on Windows (drive letter case, the file's own case)
     attachedImages: (list) => list.flatMap((d) => (d.image ? whenClauseSpellings(d.image, process.platform, onDiskSpelling(d.image)) : [])),
   });
@@ -65,7 +76,7 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
   const inspector = registerInspector(context, client, disks, { refresher, recent, caps: () => caps.current });
   const configured = new vscode.EventEmitter<Error | undefined>();
   context.subscriptions.push(
-    log, disksView, recentView, refresher, shownErrors, status, inspector, caps, configured,
+    log, disksView, recentView, refresher, shownErrors, shownInfos, askedQuestions, status, decorations, inspector, caps, configured,
     vscode.workspace.onDidChangeConfiguration((e) => {
       // a running worker takes new settings at once; a stopped one reads them when it starts
       if (config.affectsWorker(e) && client?.state === 'running') {
@@ -73,13 +84,14 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
           (err: Error) => { log.error(`settings not applied: ${err.message}`); configured.fire(err); });
       }
     }),
-    vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, new ReportProvider(client)),
+    registerVolumeFs(),
+    vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, new ReportProvider(client, () => client!.request(List))),
     registerImageFileSystem(client),
     ...registerCommands({ client, log, disks, disksView, refresher, recent, caps }),
     { dispose: () => void client?.dispose() },
   );
   return { client, disks, disksView: disksView as vscode.TreeView<unknown>, refresher, status, recent, inspector, onDidShowError: shownErrors.event,
-    onDidConfigureWorker: configured.event };
+    onDidInform: shownInfos.event, onDidAsk: askedQuestions.event, decorations, onDidConfigureWorker: configured.event };
 }
 
 export async function deactivate(): Promise<void> {

@@ -2,6 +2,8 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { CreateDiff, CreateDiffResult } from '../common/protocol';
 import { UserError } from '../host/run-command';
+import { config } from '../host/config';
+import { inform } from '../host/notify';
 import type { CommandContext } from './context';
 import { imageTargets } from './targets';
 
@@ -24,9 +26,12 @@ export async function createDiff(ctx: CommandContext, args: unknown[]): Promise<
   ctx.log.info(`created ${r.format} differencing disk ${r.child} over ${parent}`);
   await ctx.recent.add(r.child);
   if (!childArg) {
-    void vscode.window.showInformationMessage(`Created ${path.basename(r.child)}: writes go to it, ${path.basename(parent)} stays unchanged.`, 'Attach', 'Inspect')
+    // every button names its access mode; on Linux a differencing disk attaches read-only only
+    const modes = process.platform === 'linux' ? ['Attach Read-Only'] : config.defaultReadOnly() ? ['Attach Read-Only', 'Attach Read-Write'] : ['Attach Read-Write', 'Attach Read-Only'];
+    void inform(`Created ${path.basename(r.child)}: writes go to it, ${path.basename(parent)} stays unchanged.`, ...modes, 'Inspect')
       .then((pick) => {
-        if (pick === 'Attach') void vscode.commands.executeCommand('vdisk.attachReadOnly', vscode.Uri.file(r.child));
+        if (pick === 'Attach Read-Only') void vscode.commands.executeCommand('vdisk.attachReadOnly', vscode.Uri.file(r.child));
+        if (pick === 'Attach Read-Write') void vscode.commands.executeCommand('vdisk.attach', vscode.Uri.file(r.child));
         if (pick === 'Inspect') void vscode.commands.executeCommand('vdisk.inspect', vscode.Uri.file(r.child));
       });
   }

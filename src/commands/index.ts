@@ -34,7 +34,7 @@ export const COMMANDS: Record<string, Body> = {
   'vdisk.attachReadOnly': (ctx, args) => attach(ctx, true, args),
   'vdisk.attachDefault': (ctx, args) => attach(ctx, config.defaultReadOnly(), args),
   'vdisk.detach': (ctx, args) => detach(ctx, args),
-  'vdisk.detachAll': (ctx) => detachAll(ctx),
+  'vdisk.detachAll': (ctx, args) => detachAll(ctx, args),
   'vdisk.inspect': (ctx, args) => inspect(ctx, args),
   'vdisk.showChain': (ctx, args) => showChain(ctx, args),
   'vdisk.createDiff': (ctx, args) => createDiff(ctx, args),
@@ -48,6 +48,7 @@ export const COMMANDS: Record<string, Body> = {
   'vdisk.copyDevicePath': (_ctx, args) => copyDevicePath(args),
   'vdisk.forgetRecent': (ctx, args) => forgetRecent(ctx, args),
   'vdisk.clearRecent': (ctx) => clearRecent(ctx),
+  'vdisk.mountVolume': (ctx, args) => mount(ctx, args),
   'vdisk.showCapabilities': async () => showCapabilities(),
   'vdisk.elevate': (ctx) => elevate(ctx),
   'vdisk.newDisk': (ctx, args) => newDisk(ctx, args),
@@ -69,7 +70,10 @@ const RETRY_READ_ONLY: Record<string, string> = { 'vdisk.attach': 'vdisk.attachR
 export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
   return Object.entries(COMMANDS).map(([id, body]) =>
     vscode.commands.registerCommand(id, (...args: unknown[]) => runCommand(ctx.log, id, () => body(ctx, args), {
-      retryReadOnly: RETRY_READ_ONLY[id] ? () => vscode.commands.executeCommand(RETRY_READ_ONLY[id], ...args) : undefined,
+      // the failing file, not the arguments: from the palette those are empty and would open the file dialog again
+      retryReadOnly: RETRY_READ_ONLY[id]
+        ? (file) => vscode.commands.executeCommand(RETRY_READ_ONLY[id], ...(file ? [vscode.Uri.file(file)] : args)) : undefined,
+      attachAsRaw: ATTACHES.has(id) ? (file) => vscode.commands.executeCommand(id, vscode.Uri.file(file), undefined, { asRaw: true }) : undefined,
       retry: () => vscode.commands.executeCommand(id, ...args),
       retryWithParentFolder: ATTACHES.has(id)
         ? (folder) => vscode.commands.executeCommand(id, args[0], args[1], { searchFolders: [folder] }) : undefined,

@@ -6,6 +6,7 @@ import type { CommandContext } from './context';
 import { isNode } from './targets';
 import { changeFolders, diskTarget, folderOf } from './volume-folders';
 import { mount } from './mount';
+import { volumeUri } from '../views/volume-fs';
 
 /** Open Volume in VS Code: mounts if needed and adds the volume as a workspace folder (removed again on detach). */
 export async function openVolume(ctx: CommandContext, args: unknown[]): Promise<string> {
@@ -23,7 +24,9 @@ export async function openVolume(ctx: CommandContext, args: unknown[]): Promise<
   if (!folderOf(volume)) {
     const name = `${volume.label || volume.fsType || 'volume'} (${disk.image ? path.basename(disk.image) : disk.device})`;
     const at = vscode.workspace.workspaceFolders?.length ?? 0;
-    if (!(await changeFolders(() => vscode.workspace.updateWorkspaceFolders(at, 0, { uri: vscode.Uri.file(mountPoint), name })))) {
+    // a read-only volume opens through a read-only file system, so editors are read-only too
+    const uri = volume.readOnly || disk.readOnly ? volumeUri(mountPoint) : vscode.Uri.file(mountPoint);
+    if (!(await changeFolders(() => vscode.workspace.updateWorkspaceFolders(at, 0, { uri, name: volume!.readOnly || disk.readOnly ? `${name} (read-only)` : name })))) {
       const pick = await vscode.window.showInformationMessage(
         `${mountPoint} is mounted, but this window could not add it as a workspace folder.`, 'Open in New Window', 'Copy Path');
       if (pick === 'Open in New Window') await vscode.commands.executeCommand('vscode.openFolder', vscode.Uri.file(mountPoint), { forceNewWindow: true });

@@ -4,6 +4,7 @@ import type { AttachedDisk, VolumeInfo } from '../common/protocol';
 import { UserError } from '../host/run-command';
 import type { CommandContext } from './context';
 import { isNode } from './targets';
+import { VOLUME_SCHEME } from '../views/volume-fs';
 import { sameImagePath } from '../common/image-paths';
 
 /** The disk a command acts on: a disk or volume node, a device path, or a pick among attached disks. */
@@ -25,7 +26,7 @@ export async function diskTarget(ctx: CommandContext, args: unknown[], title: st
 }
 
 export function folderOf(v: VolumeInfo): vscode.WorkspaceFolder | undefined {
-  return v.mountPoint ? vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file' && f.uri.fsPath === v.mountPoint) : undefined;
+  return v.mountPoint ? vscode.workspace.workspaceFolders?.find((f) => (f.uri.scheme === 'file' || f.uri.scheme === VOLUME_SCHEME) && f.uri.fsPath === v.mountPoint) : undefined;
 }
 
 /**

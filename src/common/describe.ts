@@ -19,7 +19,9 @@ export function diskBadges(d: Pick<AttachedDisk, 'readOnly' | 'lifetime' | 'engi
 }
 
 /** The text report of an image, one `key: value` per line (the `vdisk-report` language). */
-export function imageReport(info: ImageInfo): string {
+export function imageReport(info: ImageInfo, attached?: readonly AttachedDisk[]): string {
+  const d = (info.details ?? {}) as Record<string, unknown>;
+  const str = (v: unknown): string | null => (typeof v === 'string' && v.trim() ? v.trim() : null);
   const lines = [
     `Image: ${info.path}`,
     `Format: ${info.format}${info.subtype ? ` (${info.subtype})` : ''}`,
@@ -30,7 +32,16 @@ export function imageReport(info: ImageInfo): string {
   lines.push(`Sector size: ${info.logicalSectorSize} logical, ${info.physicalSectorSize} physical`);
   if (info.id) lines.push(`Id: ${info.id}`);
   if (info.virtualDiskId) lines.push(`Virtual disk id: ${info.virtualDiskId}`);
-  if (info.creator) lines.push(`Creator: ${info.creator}`);
+  const creator = [info.creator, str(d.creatorVersion), str(d.creatorHost) ? `(${str(d.creatorHost)})` : null].filter(Boolean).join(' ');
+  if (creator) lines.push(`Creator: ${creator}`);
+  if (str(d.timestamp)) lines.push(`Created: ${str(d.timestamp)!.replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC')}`);
+  if (attached) {
+    const mine = attached.filter((a) => a.image === info.path);
+    lines.push(mine.length ? `Attached: ${mine.map((a) => `${a.device} (${a.readOnly ? 'read-only' : 'read-write'}, ${a.lifetime})`).join(', ')}` : 'Attached: no');
+    for (const a of attached.filter((x) => x.image && x.image !== info.path && x.chain?.slice(1).some((l) => l.path === info.path))) {
+      lines.push(`In use: as the parent of ${a.image} (attached as ${a.device})`);
+    }
+  }
   if (info.needsLogReplay) lines.push('Log: needs replay');
   if (info.parent) {
     lines.push(`Parent: ${info.parent.resolvedPath ?? '(not found)'}`);

@@ -18,18 +18,20 @@ export interface FormatRow {
   readonly differencingParent: boolean;
   /** The VIRTUAL_STORAGE_TYPE device VirtDisk attaches it as; null: Windows cannot attach it (no Attach there). */
   readonly virtDisk: 'vhd' | 'vhdx' | 'iso' | null;
+  /** A disc image: attached read-only only, so the Explorer offers no read-write Attach on it. */
+  readonly readOnlyMedium: boolean;
 }
 
 export const FORMAT_TABLE = {
-  vhd: { displayName: 'VHD', extensions: ['vhd'], menus: 'all', opensInInspector: true, differencingParent: true, virtDisk: 'vhd' },
-  vhdx: { displayName: 'VHDX', extensions: ['vhdx', 'avhdx'], menus: 'all', opensInInspector: true, differencingParent: true, virtDisk: 'vhdx' },
-  iso: { displayName: 'ISO 9660', extensions: ['iso'], menus: 'all', opensInInspector: true, differencingParent: false, virtDisk: 'iso' },
+  vhd: { displayName: 'VHD', extensions: ['vhd'], menus: 'all', opensInInspector: true, differencingParent: true, virtDisk: 'vhd', readOnlyMedium: false },
+  vhdx: { displayName: 'VHDX', extensions: ['vhdx', 'avhdx'], menus: 'all', opensInInspector: true, differencingParent: true, virtDisk: 'vhdx', readOnlyMedium: false },
+  iso: { displayName: 'ISO 9660', extensions: ['iso'], menus: 'all', opensInInspector: true, differencingParent: false, virtDisk: 'iso', readOnlyMedium: true },
   // UDF images are named .iso: the extension belongs to the iso row, content tells them apart
-  udf: { displayName: 'UDF', extensions: [], menus: 'all', opensInInspector: false, differencingParent: false, virtDisk: 'iso' },
-  qcow2: { displayName: 'QCOW2', extensions: ['qcow2'], menus: 'linux', opensInInspector: false, differencingParent: false, virtDisk: null },
-  vmdk: { displayName: 'VMDK', extensions: ['vmdk'], menus: 'linux', opensInInspector: false, differencingParent: false, virtDisk: null },
-  vdi: { displayName: 'VDI', extensions: ['vdi'], menus: 'linux', opensInInspector: false, differencingParent: false, virtDisk: null },
-  raw: { displayName: 'Raw', extensions: ['img'], menus: 'all', opensInInspector: false, differencingParent: false, virtDisk: null },
+  udf: { displayName: 'UDF', extensions: [], menus: 'all', opensInInspector: false, differencingParent: false, virtDisk: 'iso', readOnlyMedium: true },
+  qcow2: { displayName: 'QCOW2', extensions: ['qcow2'], menus: 'linux', opensInInspector: false, differencingParent: false, virtDisk: null, readOnlyMedium: false },
+  vmdk: { displayName: 'VMDK', extensions: ['vmdk'], menus: 'linux', opensInInspector: false, differencingParent: false, virtDisk: null, readOnlyMedium: false },
+  vdi: { displayName: 'VDI', extensions: ['vdi'], menus: 'linux', opensInInspector: false, differencingParent: false, virtDisk: null, readOnlyMedium: false },
+  raw: { displayName: 'Raw', extensions: ['img'], menus: 'all', opensInInspector: false, differencingParent: false, virtDisk: null, readOnlyMedium: false },
 } as const satisfies Record<string, FormatRow>;
 
 export type ImageFormat = keyof typeof FORMAT_TABLE;

@@ -21,6 +21,7 @@ export const PROBLEM_CODES = {
   'iso-size-not-multiple-of-2048': 'The ISO file size is not a multiple of 2048 bytes (Windows refuses it)',
   'iso-too-small': 'The ISO file is smaller than 34,816 bytes (Windows refuses it)',
   'iso-no-volume-descriptor': 'No ISO 9660 (CD001) or UDF volume descriptor was found',
+  'content-does-not-match-extension': 'The file name\'s extension names a format the content does not have',
   'layer-missing': 'A file this image pulls in (backing file, data file, extent or parent) cannot be found',
   'layer-not-a-file': 'A file this image pulls in is not a regular file (a device, FIFO, socket, or a file under /proc, /sys or /dev)',
   'layer-unreadable': 'A file this image pulls in cannot be opened with your rights, or is not the format the image declares for it',

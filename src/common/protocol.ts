@@ -92,6 +92,13 @@ export interface AttachParams {
   lifetime: Lifetime;
   /** Folders where a missing parent may be found by its file name ("Attach Parent Folder..."); identity is checked. */
   searchFolders?: string[];
+  /** "Attach as Raw Disk": expose the file's bytes as they are, even when its name promises another format. */
+  asRaw?: boolean;
+  /**
+   * Images the host still uses (Recent Images): a read-write attach of one of their parents is refused, since a
+   * write to a parent corrupts every child made from it. Attached disks' chains are checked by the worker itself.
+   */
+  protectChainsOf?: string[];
 }
 export const Attach = new RequestType<AttachParams, AttachedDisk, void>('vdisk/attach');
 
@@ -105,7 +112,7 @@ export const List = new RequestType0<AttachedDisk[], void>('vdisk/list');
 export interface PathParams { path: string; searchFolders?: string[] }
 export const Inspect = new RequestType<PathParams, ImageInfo, void>('vdisk/inspect');
 
-export interface CreateDiffParams { parent: string; child: string }
+export interface CreateDiffParams { parent: string; child: string }  // refused while the parent is attached read-write
 export interface CreateDiffResult { child: string; format: 'vhd' | 'vhdx' }
 export const CreateDiff = new RequestType<CreateDiffParams, CreateDiffResult, void>('vdisk/createDiff');
 

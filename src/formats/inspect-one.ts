@@ -2,6 +2,7 @@
 import { RangeReader } from './reader';
 import { detectWith } from './detect';
 import { problem } from './problems';
+import { extensionProblems } from './extension-check';
 import { ParsedImage, baseParsed } from './types';
 
 export interface OneFile { parsed: ParsedImage; fileSize: number }
@@ -9,7 +10,9 @@ export interface OneFile { parsed: ParsedImage; fileSize: number }
 export async function inspectOne(file: string): Promise<OneFile> {
   const r = await RangeReader.open(file);
   try {
-    return { parsed: await parseWith(r, file), fileSize: r.size };
+    const parsed = await parseWith(r, file);
+    parsed.problems.push(...extensionProblems(file, parsed.format));
+    return { parsed, fileSize: r.size };
   } finally {
     await r.close();
   }

@@ -13,7 +13,10 @@ export interface ErrorAction { title: string; run: () => unknown }
 
 /** Actions a failure offers; `retry` re-runs the command with other options where that makes sense. */
 export interface FailureContext {
-  retryReadOnly?: () => unknown;
+  /** Attaches read-only: the file that failed (`path`, known even when the palette's file dialog chose it), else the same arguments. */
+  retryReadOnly?: (path?: string) => unknown;
+  /** "Attach as Raw Disk" for a file whose content does not match its name (asks again, with a warning). */
+  attachAsRaw?: (path: string) => unknown;
   /** Runs the same command again with the same arguments. */
   retry?: () => unknown;
   /** Runs the same command again, looking for missing parents in `folder` too. */
@@ -65,8 +68,13 @@ export function actionsFor(err: unknown, ctx: FailureContext = {}, env: ActionEn
           },
         });
       }
-      if (ctx.retryReadOnly && ['iso-read-write', 'differencing-read-write', 'read-only-fs', 'not-root'].includes(data.reason ?? '')) {
-        out.push({ title: 'Retry Read-Only', run: ctx.retryReadOnly });
+      if (ctx.retryReadOnly && ['iso-read-write', 'differencing-read-write', 'read-only-fs', 'not-root', 'parent-in-use'].includes(data.reason ?? '')) {
+        const retry = ctx.retryReadOnly;
+        out.push({ title: 'Retry Read-Only', run: () => retry(data.path) });
+      }
+      if (ctx.attachAsRaw && data.reason === 'content-does-not-match-extension' && data.path) {
+        const raw = ctx.attachAsRaw; const file = data.path;
+        out.push({ title: 'Attach as Raw Disk...', run: () => raw(file) });
       }
       break;
     case ErrorCode.MissingDependency:

@@ -140,8 +140,10 @@ export class WorkerClient extends EventEmitter {
       stdio ? new StreamMessageReader(proc.stdout!) : new IPCMessageReader(proc),
       stdio ? new StreamMessageWriter(proc.stdin!) : new IPCMessageWriter(proc),
       { pid: proc.pid, elevated: false, exited, kill: () => proc.kill('SIGKILL') },
-      new Promise<never>((_, reject) => proc.once('exit', (code, signal) =>
-        reject(new ResponseError(P.ErrorCode.WorkerDied, `The vdisk worker exited during start-up (${describeExit(code, signal)})`)))));
+      // 'close' (after stderr is drained, nothing else holds it during start-up): the worker's own reason is read
+      new Promise<never>((_, reject) => proc.once('close', (code, signal) =>
+        reject(new ResponseError(P.ErrorCode.WorkerDied,
+          `The vdisk worker exited during start-up (${describeExit(code, signal)})${this.lastWorkerError ? `: ${this.lastWorkerError}` : ''}`)))));
     proc.once('exit', (code, signal) => this.onExit(r, describeExit(code, signal)));
     if (proc.exitCode !== null || proc.signalCode !== null) this.onExit(r, describeExit(proc.exitCode, proc.signalCode));
     this.opts.log.info(`worker ${proc.pid} started in ${Date.now() - t0} ms (backend ${r.info.backend}${r.info.limitations.length ? `; ${r.info.limitations.join(' ')}` : ''})`);
@@ -163,7 +165,11 @@ export class WorkerClient extends EventEmitter {
     return { ...proc, connection, info, stopping: false, pid: proc.pid ?? info.pid };
   }
 
+  /** The worker's last error line (start-up failures explain themselves there). */
+  private lastWorkerError: string | undefined;
+
   private forwardStderr(proc: cp.ChildProcess): void {
+    this.lastWorkerError = undefined;
     let buf = '';
     proc.stderr?.setEncoding('utf8');
     proc.stderr?.on('data', (chunk: string) => {
@@ -173,6 +179,7 @@ export class WorkerClient extends EventEmitter {
         const line = buf.slice(0, nl); buf = buf.slice(nl + 1);
         const m = /^\[(trace|debug|info|warn|error)\] (.*)$/.exec(line);
         if (m) this.opts.log[m[1] as keyof Logger](`[worker] ${m[2]}`);
+        if (m?.[1] === 'error') this.lastWorkerError = m[2].split('\n')[0];
         else if (line.trim()) this.opts.log.info(`[worker] ${line}`);
       }
     });

@@ -1,22 +1,30 @@
-// "Attached Disks": every attached virtual disk, expanding to its dependency chain (image -> parent -> ...).
+// "Attached Disks": every attached virtual disk, expanding to its layers (the parents it reads through, with the
+// problem on a failing one) and its volumes; group rows "Layers" and "Volumes" when it has both.
 // Ids are stable across refreshes so VS Code keeps expansion and selection.
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { problemItem } from './problem-item';
 import type { AttachedDisk, VolumeInfo } from '../common/protocol';
 import type { ChainLink, Problem } from '../common/image';
-import { diskBadges, formatBytes } from '../common/describe';
+import { formatBytes } from '../common/describe';
 import { layerRole } from './inspector/model';
 
 export type DiskTreeNode =
   | { kind: 'disk'; id: string; disk: AttachedDisk }
+  | { kind: 'group'; id: string; disk: AttachedDisk; group: 'layers' | 'volumes' }
   | { kind: 'image'; id: string; disk: AttachedDisk; link: ChainLink; level: number }
   | { kind: 'volume'; id: string; disk: AttachedDisk; volume: VolumeInfo }
+  | { kind: 'blank'; id: string; disk: AttachedDisk }
   | { kind: 'problem'; id: string; disk: AttachedDisk; problem: Problem }
   | { kind: 'message'; id: string; text: string; detail?: string; error: boolean };
 
 /** What the tree shows: the last successful listing, or why there is none. */
 export type DisksSnapshot = { disks: AttachedDisk[] } | { error: string };
+
+const ENGINE_NAMES: Record<string, string> = {
+  loop: 'loop device', qemu: 'qemu-storage-daemon (FUSE export) + loop device', vhdimount: 'libvhdi vhdimount (FUSE) + loop device',
+  virtdisk: 'VirtDisk', external: 'attached by another tool',
+};
 
 export class AttachedDisksProvider implements vscode.TreeDataProvider<DiskTreeNode> {
   private readonly changed = new vscode.EventEmitter<DiskTreeNode | undefined>();
@@ -48,18 +56,33 @@ export class AttachedDisksProvider implements vscode.TreeDataProvider<DiskTreeNo
       return s.disks.map((disk) => this.remember({ kind: 'disk', id: diskId(disk), disk }, undefined));
     }
     if (node.kind === 'disk') {
-      const link = node.disk.chain?.[0];
-      const volumes = (node.disk.volumes ?? []).map((volume) =>
-        this.remember({ kind: 'volume', id: `${node.id}/volume/${volume.device}@${volume.offset}`, disk: node.disk, volume }, node));
-      return [...(link ? [this.remember({ kind: 'image', id: `${node.id}/0`, disk: node.disk, link, level: 0 }, node)] : []), ...volumes];
+      const layers = this.layers(node);
+      const volumes = this.volumes(node);
+      if (layers.length && volumes.length) {
+        return (['layers', 'volumes'] as const).map((group) => this.remember({ kind: 'group', id: `${node.id}/${group}`, disk: node.disk, group }, node));
+      }
+      return [...layers, ...volumes];
     }
-    if (node.kind === 'image') {
-      const next = node.disk.chain?.[node.level + 1];
-      if (next) return [this.remember({ kind: 'image', id: `${diskId(node.disk)}/${node.level + 1}`, disk: node.disk, link: next, level: node.level + 1 }, node)];
-      // the chain stops here: its problems (a parent that is missing or does not match) belong to this layer
-      return (node.disk.problems ?? []).map((problem, i) => this.remember({ kind: 'problem', id: `${node.id}/problem/${i}`, disk: node.disk, problem }, node));
-    }
+    if (node.kind === 'group') return node.group === 'layers' ? this.layers(node) : this.volumes(node);
     return [];
+  }
+
+  /** The parents the disk reads through (the disk's own image is the disk row), then the chain's problems. */
+  private layers(under: DiskTreeNode & { disk: AttachedDisk }): DiskTreeNode[] {
+    const d = under.disk;
+    const base = diskId(d);
+    return [
+      ...(d.chain ?? []).slice(1).map((link, i) => this.remember({ kind: 'image', id: `${base}/${i + 1}`, disk: d, link, level: i + 1 }, under)),
+      ...(d.problems ?? []).map((problem, i) => this.remember({ kind: 'problem', id: `${base}/problem/${i}`, disk: d, problem }, under)),
+    ];
+  }
+
+  private volumes(under: DiskTreeNode & { disk: AttachedDisk }): DiskTreeNode[] {
+    const d = under.disk;
+    const base = diskId(d);
+    // an empty list is a disk with no partition table and no file system; undefined is "not known" (another tool's)
+    if (d.volumes && d.volumes.length === 0) return [this.remember({ kind: 'blank', id: `${base}/blank`, disk: d }, under)];
+    return (d.volumes ?? []).map((volume) => this.remember({ kind: 'volume', id: `${base}/volume/${volume.device}@${volume.offset}`, disk: d, volume }, under));
   }
 
   getParent(node: DiskTreeNode): DiskTreeNode | undefined {
@@ -77,18 +100,23 @@ export class AttachedDisksProvider implements vscode.TreeDataProvider<DiskTreeNo
         item.contextValue = node.error ? 'vdisk.error' : 'vdisk.message';
         return item;
       }
-      case 'disk': {
-        const d = node.disk;
-        const item = new vscode.TreeItem(d.image ? path.basename(d.image) : d.device,
-          d.chain?.length || d.volumes?.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+      case 'disk': return this.diskItem(node);
+      case 'group': {
+        const n = node.group === 'layers' ? (node.disk.chain?.length ?? 1) - 1 : node.disk.volumes?.length ?? 0;
+        const item = new vscode.TreeItem(node.group === 'layers' ? 'Layers' : 'Volumes', vscode.TreeItemCollapsibleState.Expanded);
         item.id = node.id;
-        item.description = [d.device, ...diskBadges(d)].join(' · ');
-        item.tooltip = diskTooltip(d);
-        item.iconPath = new vscode.ThemeIcon(d.readOnly ? 'lock' : 'database');
-        const mounted = d.volumes?.some((v) => v.mountPoint);
-        item.contextValue = ['vdisk.disk', d.ours ? 'ours' : 'foreign', d.image ? 'hasImage' : 'noImage', d.readOnly ? 'readOnly' : 'readWrite',
-          mounted ? 'mounted' : 'unmounted'].join(' ');
-        if (d.image) item.resourceUri = vscode.Uri.file(d.image);
+        item.description = node.group === 'layers' ? `${n} parent${n === 1 ? '' : 's'}` : n ? `${n}` : 'none';
+        item.iconPath = new vscode.ThemeIcon(node.group === 'layers' ? 'layers' : 'folder-library');
+        item.contextValue = `vdisk.group ${node.group}`;
+        return item;
+      }
+      case 'blank': {
+        // "Initialize..." (partition and format) is offered here once the chain-management work provides it
+        const item = new vscode.TreeItem('No file system (blank disk)', vscode.TreeItemCollapsibleState.None);
+        item.id = node.id;
+        item.tooltip = 'The disk has no partition table and no file system, so there is nothing to mount. Partition and format it (for example with fdisk and mkfs on its device) to use it.';
+        item.iconPath = new vscode.ThemeIcon('circle-slash');
+        item.contextValue = 'vdisk.blank';
         return item;
       }
       case 'problem':
@@ -97,20 +125,19 @@ export class AttachedDisksProvider implements vscode.TreeDataProvider<DiskTreeNo
         const v = node.volume;
         const item = new vscode.TreeItem(v.label || v.fsType || path.basename(v.device), vscode.TreeItemCollapsibleState.None);
         item.id = node.id;
-        item.description = [v.fsType ?? 'unknown file system', formatBytes(v.size), v.mountPoint ? `mounted at ${v.mountPoint}` : 'not mounted'].join(' · ');
+        item.description = [v.fsType ?? 'unknown file system', formatBytes(v.size), v.mountPoint ? `mounted at ${v.mountPoint}${v.readOnly ? ' (read-only)' : ''}` : 'not mounted'].join(' · ');
         item.tooltip = new vscode.MarkdownString([`**${escapeMd(v.label || v.device)}**`, '', `Device: \`${v.device}\``,
           `File system: ${v.fsType ?? 'unknown'}`, `Size: ${formatBytes(v.size)} at offset ${v.offset}`,
           v.mountPoint ? `Mounted at \`${v.mountPoint}\`${v.readOnly ? ' (read-only)' : ''}` : 'Not mounted'].join('  \n'));
         item.iconPath = new vscode.ThemeIcon(v.mountPoint ? 'folder-opened' : 'folder');
-        item.contextValue = ['vdisk.volume', v.mountPoint ? 'mounted' : 'unmounted'].join(' ');
+        item.contextValue = ['vdisk.volume', v.mountPoint ? 'mounted' : 'unmounted', v.fsType ? 'hasVolumes oneVolume' : 'noFileSystem'].join(' ');
         if (v.mountPoint) item.resourceUri = vscode.Uri.file(v.mountPoint);
         return item;
       }
       case 'image': {
         const l = node.link;
         const last = (node.disk.chain?.length ?? 0) <= node.level + 1;
-        const hasChildren = !last || (node.disk.problems?.length ?? 0) > 0;
-        const item = new vscode.TreeItem(path.basename(l.path), hasChildren ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+        const item = new vscode.TreeItem(path.basename(l.path), vscode.TreeItemCollapsibleState.None);
         item.id = node.id;
         item.description = [layerRole(l, node.level), l.format + (l.subtype ? ` ${l.subtype}` : '')].join(' · ');
         item.tooltip = new vscode.MarkdownString(`**${escapeMd(l.path)}**\n\n${l.format}${l.subtype ? ` (${l.subtype})` : ''}${l.id ? `\n\nid \`${l.id}\`` : ''}`);
@@ -124,6 +151,25 @@ export class AttachedDisksProvider implements vscode.TreeDataProvider<DiskTreeNo
     }
   }
 
+  private diskItem(node: DiskTreeNode & { kind: 'disk' }): vscode.TreeItem {
+    const d = node.disk;
+    const hasChildren = (d.chain?.length ?? 0) > 1 || !!d.problems?.length || d.volumes !== undefined;
+    const item = new vscode.TreeItem(d.image ? path.basename(d.image) : d.device,
+      hasChildren ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+    item.id = node.id;
+    const children = d.image ? childrenOf(d.image, this.disks) : [];
+    item.description = [d.device, d.readOnly ? 'read-only' : 'read-write', d.lifetime, ...(d.ours ? [] : ['other tool']),
+      ...(children.length ? [`parent of ${children.map((c) => path.basename(c.image!)).join(', ')}`] : [])].join(' · ');
+    item.tooltip = diskTooltip(d, children);
+    item.iconPath = new vscode.ThemeIcon(d.readOnly ? 'lock' : 'database');
+    const mounted = d.volumes?.some((v) => v.mountPoint);
+    const n = d.volumes?.length ?? 0;
+    item.contextValue = ['vdisk.disk', d.ours ? 'ours' : 'foreign', d.image ? 'hasImage' : 'noImage', d.readOnly ? 'readOnly' : 'readWrite',
+      mounted ? 'mounted' : 'unmounted', n === 0 ? 'noVolumes' : n === 1 ? 'hasVolumes oneVolume' : 'hasVolumes manyVolumes'].join(' ');
+    if (d.image) item.resourceUri = vscode.Uri.file(d.image);
+    return item;
+  }
+
   private remember(node: DiskTreeNode, parent: DiskTreeNode | undefined): DiskTreeNode {
     this.parents.set(node.id, parent);
     return node;
@@ -134,11 +180,17 @@ export function diskId(d: AttachedDisk): string {
   return `disk:${d.device}|${d.image ?? ''}`;
 }
 
-function diskTooltip(d: AttachedDisk): vscode.MarkdownString {
+/** Attached disks that read through `image` (it is one of their parents). */
+export function childrenOf(image: string, disks: readonly AttachedDisk[]): AttachedDisk[] {
+  return disks.filter((d) => d.image && d.image !== image && d.chain?.slice(1).some((l) => l.path === image));
+}
+
+function diskTooltip(d: AttachedDisk, children: AttachedDisk[]): vscode.MarkdownString {
   const lines = [`**${escapeMd(d.image ?? d.device)}**`, '', `Device: \`${d.device}\``, `Access: ${d.readOnly ? 'read-only' : 'read-write'}`,
     `Lifetime: ${d.lifetime === 'session' ? 'session (detached when VS Code or its worker ends)' : 'permanent (stays until detached)'}`,
-    `Engine: ${d.engine}`];
+    `Engine: ${ENGINE_NAMES[d.engine] ?? d.engine}`];
   if (d.sizeBytes) lines.push(`Size: ${formatBytes(d.sizeBytes)}`);
+  for (const c of children) lines.push(`In use as the parent of ${escapeMd(path.basename(c.image!))} (${c.device})`);
   if (!d.ours) lines.push('', '_Attached by another tool_');
   return new vscode.MarkdownString(lines.join('  \n'));
 }

@@ -1,7 +1,9 @@
 // Handlers of the write operations on images (issue 13): create, set-parent, convert, merge, compact.
 // Every one refuses an image that is attached (the backend's own list), checks its parameters, and writes through
-// the format layer, which never leaves a half-written output. On Windows these use our pure-TypeScript writers
-// too, until the VirtDisk bindings (src/worker/windows/manage.ts, branch h/win) land.
+// the format layer, which never leaves a half-written output. On Windows they go
+// through VirtDisk instead (src/worker/windows/manage.ts: CreateVirtualDisk, SetVirtualDiskInformation,
+// MergeVirtualDisk, CompactVirtualDisk) for create, set-parent, merge and a zero-only compact; convert and the
+// file-system-aware compact have no VirtDisk counterpart and use our writers there too.
 import * as fs from 'fs';
 import * as path from 'path';
 import { CancellationToken, MessageConnection } from 'vscode-jsonrpc';
@@ -12,7 +14,9 @@ import { createImage } from '../formats/manage/create';
 import { CancelledError, Progress } from '../formats/manage/output';
 import { IdMismatchError, setParent } from '../formats/manage/set-parent';
 import { convertImage } from '../formats/manage/convert';
-import { mergeImage } from '../formats/manage/merge';
+import { mergeImage, planMerge } from '../formats/manage/merge';
+import type { ImageManagement } from './windows/manage';
+import { checkCreateSpec } from '../common/create-spec';
 import { compactImage } from '../formats/manage/compact';
 import { inspectImage } from '../formats';
 
@@ -39,6 +43,15 @@ export function registerManageHandlers({ connection, backend, handle, fromFormat
     if (!p || typeof p.path !== 'string' || !p.path || typeof p.size !== 'number') throw new WorkerError(P.ErrorCode.InvalidParams, 'create needs a path and a size');
     const abs = path.resolve(p.path);
     if (!fs.existsSync(path.dirname(abs))) throw new WorkerError(P.ErrorCode.NotFound, `the folder ${path.dirname(abs)} does not exist`, { path: abs });
+    const win = windowsManager(backend);
+    if (win) {
+      const spec = await run(abs, async () => checkCreateSpec({ ...p, path: abs }));
+      if (fs.existsSync(abs)) throw new WorkerError(P.ErrorCode.InvalidParams, `${abs} already exists; it will not be overwritten`, { path: abs, reason: 'exists' });
+      await win.createDisk({ path: abs, format: spec.format, type: spec.type, sizeBytes: spec.size, blockSizeBytes: spec.type === 'fixed' && spec.format === 'vhd' ? 0 : spec.blockSize,
+        logicalSectorBytes: spec.logicalSectorSize as 512 | 4096, physicalSectorBytes: spec.physicalSectorSize as 512 | 4096 });
+      const i = await run(abs, () => inspectImage(abs));
+      return { path: abs, format: spec.format, type: spec.type, size: i.virtualSize, blockSize: i.blockSize, logicalSectorSize: i.logicalSectorSize, physicalSectorSize: i.physicalSectorSize, id: i.id ?? '' };
+    }
     return run(abs, () => createImage({ ...p, path: abs }, { progress: progress(connection, p.progressToken, token) }));
   }));
 
@@ -47,6 +60,14 @@ export function registerManageHandlers({ connection, backend, handle, fromFormat
     const child = path.resolve(p.child);
     if (!fs.existsSync(child)) throw new WorkerError(P.ErrorCode.NotFound, `${child} does not exist`, { path: child });
     await refuseAttached(backend, [child]);
+    const win = windowsManager(backend);
+    if (win) {
+      const parent = path.resolve(p.parent);
+      const was = (await run(child, () => inspectImage(child))).parent?.id;
+      await win.setParent(child, parent, p.ignoreIdMismatch === true);
+      const i = await run(child, () => inspectImage(child));
+      return { child, parent, format: i.format as 'vhd' | 'vhdx', locators: { relative: i.parent?.locators.relative, absolute: i.parent?.locators.absolute }, idRewritten: i.parent?.id !== was };
+    }
     return run(child, () => setParent(child, path.resolve(p.parent), { ignoreIdMismatch: p.ignoreIdMismatch === true }));
   }));
 
@@ -66,8 +87,17 @@ export function registerManageHandlers({ connection, backend, handle, fromFormat
     if (!fs.existsSync(child)) throw new WorkerError(P.ErrorCode.NotFound, `${child} does not exist`, { path: child });
     const chain = await run(child, () => inspectImage(child)).then((i) => i.chain.map((l) => l.path));
     await refuseAttached(backend, chain);
-    return run(child, () => mergeImage({ child, into: p.into ? path.resolve(p.into) : undefined, keepChild: p.keepChild === true, force: p.force === true,
-      otherImages: Array.isArray(p.otherImages) ? p.otherImages.filter((x) => typeof x === 'string') : [] }, progress(connection, p.progressToken, token)));
+    const spec = { child, into: p.into ? path.resolve(p.into) : undefined, keepChild: p.keepChild === true, force: p.force === true,
+      otherImages: Array.isArray(p.otherImages) ? p.otherImages.filter((x) => typeof x === 'string') : [] };
+    const win = windowsManager(backend);
+    if (win) {
+      const plan = await run(child, () => planMerge(spec));
+      await win.merge(child, plan.depth);
+      const removed = spec.keepChild ? [] : plan.merged;
+      for (const f of removed) fs.rmSync(f);
+      return { target: plan.target.path, merged: plan.merged, removed, bytes: 0 };
+    }
+    return run(child, () => mergeImage(spec, progress(connection, p.progressToken, token)));
   }));
 
   connection.onRequest(P.Compact, handle(async (p: P.CompactParams, token) => {
@@ -75,6 +105,12 @@ export function registerManageHandlers({ connection, backend, handle, fromFormat
     const abs = path.resolve(p.path);
     if (!fs.existsSync(abs)) throw new WorkerError(P.ErrorCode.NotFound, `${abs} does not exist`, { path: abs });
     await refuseAttached(backend, [abs]); // a mounted file system is neither clean nor still
+    const win = windowsManager(backend);
+    if (win && p.zeroOnly === true) {
+      const before = fs.statSync(abs).size;
+      await win.compact(abs);
+      return { image: abs, before, after: fs.statSync(abs).size, dataBytes: null, freedByFileSystem: 0, fileSystems: [] };
+    }
     return run(abs, () => compactImage(abs, { zeroOnly: p.zeroOnly === true }, progress(connection, p.progressToken, token)));
   }));
 }
@@ -110,4 +146,10 @@ export async function refuseAttached(backend: Backend, paths: string[], readOnly
         { path: hit, reason: 'attached' });
     }
   }
+}
+
+/** The Windows backend's VirtDisk image management, when this worker runs it. */
+export function windowsManager(b: Backend): ImageManagement | null {
+  const m = b as Backend & Partial<ImageManagement>;
+  return b.name === 'windows' && typeof m.createDisk === 'function' && typeof m.setParent === 'function' ? (m as unknown as ImageManagement) : null;
 }

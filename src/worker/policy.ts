@@ -95,6 +95,29 @@ export function blockingProblems(image: ImageInfo, readOnly: boolean): Problem[]
   return image.problems.filter((p) => !CONTENT_ONLY.has(p.code) && (readOnly || !READ_WRITE_OK.has(p.code)));
 }
 
+/** What "Attach as Raw Disk" may set aside: only the name's promise, never damage or a chain. */
+const RAW_OVERRIDES = new Set(['content-does-not-match-extension']);
+
+/** Blocking problems for an attach that may be "as raw" (then the file's name no longer matters). */
+export function blockingProblemsFor(image: ImageInfo, readOnly: boolean, asRaw: boolean): Problem[] {
+  return blockingProblems(image, readOnly).filter((p) => !asRaw || !RAW_OVERRIDES.has(p.code));
+}
+
+/** The smallest attachable image: one 512-byte sector. Returns why not, or null. */
+export function tooSmall(image: ImageInfo): string | null {
+  const size = image.format === 'raw' ? image.fileSize : Math.min(image.fileSize, image.virtualSize || image.fileSize);
+  return size < 512 ? `${size} bytes is less than one 512-byte sector` : null;
+}
+
+/** The image seen as raw bytes ("Attach as Raw Disk"): the whole file, no chain, no format structures. */
+export function asRawImage(image: ImageInfo): ImageInfo {
+  return {
+    ...image, format: 'raw', subtype: null, virtualSize: image.fileSize, blockSize: null, parent: null,
+    chain: [{ path: image.path, format: 'raw', subtype: null, id: null }], needsLogReplay: false,
+    problems: image.problems.filter((p) => RAW_OVERRIDES.has(p.code)), details: { dataOffset: 0, dataSize: image.fileSize },
+  };
+}
+
 // ---- capabilities ----------------------------------------------------------------------------
 
 const TOOLS: Record<string, { provider: string }> = {

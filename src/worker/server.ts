@@ -7,7 +7,8 @@ import type { ImageInfo } from '../common/image';
 import type { Backend } from './backend';
 import { WorkerError } from './errors';
 import { createDifferencingDisk, FormatError, inspectImage } from '../formats';
-import { blockingProblems, browsingAvailable, capabilities, checkAttach, filesOpened } from './policy';
+import { asRawImage, blockingProblemsFor, browsingAvailable, capabilities, checkAttach, filesOpened, tooSmall } from './policy';
+import { chainConflict, createDiffConflict } from './chain-guard';
 import { userGuard } from './user-guard';
 import { ExternalChangeWatcher } from './watch';
 import { applySettings } from './settings';
@@ -61,16 +62,23 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
         'Windows finds a parent disk only where the child\'s parent locators point: move the parent back, or reconnect the child to it in Hyper-V Manager (Edit Disk).',
         { reason: 'search-folders-windows' });
     }
-    const image = await inspectForAttach(params.path, chains, params.searchFolders);
-    if (image.virtualSize === 0) {
-      throw new WorkerError(P.ErrorCode.UnsupportedImage, `${path.basename(image.path)} is empty: a disk of 0 bytes cannot be attached`, { reason: 'empty', path: image.path });
+    const inspected = await inspectForAttach(params.path, chains, params.searchFolders);
+    const name = path.basename(inspected.path);
+    if (inspected.virtualSize === 0 && !params.asRaw) {
+      throw new WorkerError(P.ErrorCode.UnsupportedImage, `${name} is empty: a disk of 0 bytes cannot be attached`, { reason: 'empty', path: inspected.path });
     }
-    const blocking = blockingProblems(image, params.readOnly);
+    const blocking = blockingProblemsFor(inspected, params.readOnly, params.asRaw === true);
     if (blocking.length) {
-      throw new WorkerError(P.ErrorCode.ImageProblem, `Cannot attach ${path.basename(image.path)}: ${blocking.map((b) => b.message).join('; ')}`,
-        { problems: blocking, path: image.path, reason: blocking[0].code });
+      throw new WorkerError(P.ErrorCode.ImageProblem, `Cannot attach ${name}: ${blocking.map((b) => b.message).join('; ')}`,
+        { problems: blocking, path: inspected.path, reason: blocking[0].code });
     }
+    const image = params.asRaw ? asRawImage(inspected) : inspected;
     checkAttach(image, params.readOnly, process.platform);
+    const small = tooSmall(image);
+    if (small) throw new WorkerError(P.ErrorCode.UnsupportedImage, `Cannot attach ${name}: ${small}`, { reason: 'too-small', path: inspected.path });
+    const listed = (await Promise.all((params.protectChainsOf ?? []).slice(0, 64).map((f) => chains.get(f)))).filter((i): i is ImageInfo => i !== null);
+    const conflict = chainConflict(image, params.readOnly, await listWithChains(), listed);
+    if (conflict) throw new WorkerError(P.ErrorCode.ImageProblem, conflict, { reason: 'parent-in-use', path: image.path });
     const disk = await backend.attach(params, image, token);
     disk.chain = image.chain;
     watcher?.reset();
@@ -86,7 +94,7 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
     return r;
   }));
 
-  connection.onRequest(P.List, (token) => handle(async () => {
+  const listWithChains = async (): Promise<P.AttachedDisk[]> => {
     const disks = await backend.list();
     await Promise.all(disks.map(async (d) => {
       if (!d.image || d.chain) return;
@@ -94,7 +102,9 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
       if (info) { d.chain = info.chain; if (info.problems.length) d.problems = info.problems; }
     }));
     return disks;
-  })(undefined, token));
+  };
+
+  connection.onRequest(P.List, (token) => handle(listWithChains)(undefined, token));
 
   connection.onRequest(P.Inspect, handle(async (p: P.PathParams) => {
     if (!p || typeof p.path !== 'string' || !p.path) throw new WorkerError(P.ErrorCode.InvalidParams, 'inspect needs a path');
@@ -105,6 +115,8 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
     if (!p || typeof p.parent !== 'string' || typeof p.child !== 'string' || !p.parent || !p.child) {
       throw new WorkerError(P.ErrorCode.InvalidParams, 'create-diff needs a parent and a child path');
     }
+    const conflict = createDiffConflict(path.resolve(p.parent), await backend.list());
+    if (conflict) throw new WorkerError(P.ErrorCode.ImageProblem, conflict, { reason: 'parent-in-use', path: path.resolve(p.parent) });
     const guard = userGuard();
     guard?.require([{ path: path.resolve(p.parent), write: false }, { path: path.dirname(path.resolve(p.child)), write: true }]);
     try {
@@ -153,7 +165,11 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
 function checkAttachParams(p: P.AttachParams): P.AttachParams {
   if (!p || typeof p.path !== 'string' || !p.path) throw new WorkerError(P.ErrorCode.InvalidParams, 'attach needs an image path');
   if (p.lifetime !== 'session' && p.lifetime !== 'permanent') throw new WorkerError(P.ErrorCode.InvalidParams, `lifetime must be "session" or "permanent", not ${JSON.stringify(p.lifetime)}`);
-  return { path: path.resolve(p.path), readOnly: p.readOnly !== false, lifetime: p.lifetime, searchFolders: checkFolders(p.searchFolders) };
+  if (p.protectChainsOf !== undefined && (!Array.isArray(p.protectChainsOf) || p.protectChainsOf.some((x) => typeof x !== 'string' || !x))) {
+    throw new WorkerError(P.ErrorCode.InvalidParams, 'protectChainsOf must be a list of image paths');
+  }
+  return { path: path.resolve(p.path), readOnly: p.readOnly !== false, lifetime: p.lifetime, searchFolders: checkFolders(p.searchFolders),
+    asRaw: p.asRaw === true, protectChainsOf: p.protectChainsOf?.map((x) => path.resolve(x)) };
 }
 
 async function inspectForAttach(p: string, chains: ChainCache, searchFolders?: string[]): Promise<ImageInfo> {
@@ -192,7 +208,7 @@ function fromFormatError(e: unknown, p: string): unknown {
 
 export function toResponseError(e: unknown, log: ServerOptions['log']): ResponseError<P.ErrorData> {
   if (e instanceof WorkerError) {
-    log('warn', `${P.ErrorCode[e.code]}: ${e.message}`);
+    log('debug', `${P.ErrorCode[e.code]}: ${e.message}`);   // the client reports it (once) to the user and its log
     return new ResponseError(e.code, e.message, e.data);
   }
   const err = e as NodeJS.ErrnoException;

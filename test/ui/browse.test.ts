@@ -79,7 +79,11 @@ describe('Browse a VHDX in code-server (packaged VSIX)', function () {
     // code-server's simple folder dialog: type the path, accept
     const input = page.locator('.quick-input-widget input');
     await input.waitFor({ timeout: 20000 });
-    await input.fill(`${outDir}/`);
+    // the dialog fills in its start folder a moment after it shows: type over it only once it has, and check
+    const target = `${outDir}/`;
+    for (let i = 0; i < 20 && (await input.inputValue()) === ''; i++) await page.waitForTimeout(250);
+    for (let i = 0; i < 5 && (await input.inputValue()) !== target; i++) { await input.fill(target); await page.waitForTimeout(300); }
+    assert.strictEqual(await input.inputValue(), target);
     await page.keyboard.press('Enter');
     await toast(page, /Extracted 2 file\(s\)/).waitFor({ timeout: 60000 });
     await shot(page, '33-browse-extracted');

@@ -103,7 +103,7 @@ describe('dependency chain in the "Attached Disks" tree (packaged VSIX)', functi
     const row = explorerRow(page, 'top.vhd');
     await row.waitFor({ timeout: 20000 });
     await row.click({ button: 'right' });
-    await runMenuItem(page, 'Attach Disk Image (Read-Only)');
+    await runMenuItem(page, 'Attach Disk Image (Read-Only)...');
     let disks: ListedDisk[] = [];
     for (const end = Date.now() + 30000; Date.now() < end && !disks.length; await page.waitForTimeout(200)) {
       disks = ourDisks().filter((d) => d.image === top);
@@ -119,22 +119,23 @@ describe('dependency chain in the "Attached Disks" tree (packaged VSIX)', functi
     assert.ok(fuseMounts().includes(fuseMount), `${device} sits on ${loop.backFile}, but ${fuseMount} is not a FUSE mount`);
   });
 
-  it('shows top -> middle -> base under the disk row with their descriptions', async () => {
+  it('shows the layers (middle, base) and the volume under the disk row, grouped, without engine jargon', async () => {
     const sidebarTitle = page.locator('.part.sidebar .composite.title');
     if (!/Virtual Disks/i.test((await sidebarTitle.textContent().catch(() => '')) || '')) {
       await page.locator('.part.activitybar .action-item a[aria-label*="Virtual Disks"]').click();
     }
     const disk = diskRow();
     await disk.waitFor({ timeout: 30000 });
-    assert.match((await disk.locator('.label-description').textContent()) || '', new RegExp(`^\\s*${device} · read-only · session · vhdimount\\s*$`));
+    assert.match((await disk.locator('.label-description').textContent()) || '', new RegExp(`^\\s*${device} · read-only · session\\s*$`));
     if ((await disk.getAttribute('aria-expanded')) !== 'true') await disk.locator('.monaco-tl-twistie').click();
-    await pane().locator('.monaco-list-row[aria-level="4"]', { hasText: 'base.vhd' }).waitFor({ timeout: 20000 });
+    await pane().locator('.monaco-list-row[aria-level="3"]', { hasText: 'chain-base' }).waitFor({ timeout: 20000 });
     const rows = await rowsUnderDisk();
     assert.deepStrictEqual(rows, [
-      { level: 2, label: 'top.vhd', description: 'image · vhd differencing' },
+      { level: 2, label: 'Layers', description: '2 parents' },
       { level: 3, label: 'middle.vhd', description: 'parent · vhd differencing' },
-      { level: 4, label: 'base.vhd', description: 'ancestor 2 · vhd dynamic' },
-      { level: 2, label: 'chain-base', description: 'ext4 · 64 MiB · not mounted' },
+      { level: 3, label: 'base.vhd', description: 'ancestor 2 · vhd dynamic' },
+      { level: 2, label: 'Volumes', description: '1' },
+      { level: 3, label: 'chain-base', description: 'ext4 · 64 MiB · not mounted' },
     ]);
     // widen the side bar so the picture shows the descriptions whole (drag the sash on its right edge)
     const bar = await page.locator('.part.sidebar').boundingBox();
@@ -146,7 +147,7 @@ describe('dependency chain in the "Attached Disks" tree (packaged VSIX)', functi
       await page.mouse.move(bar.x + bar.width + 600, bar.y + bar.height / 2);   // off the sash: no highlight in the picture
     }
     assert.strictEqual(await disk.getAttribute('aria-expanded'), 'true');
-    assert.strictEqual((await rowsUnderDisk()).length, 4, 'the chain collapsed before the picture');
+    assert.strictEqual((await rowsUnderDisk()).length, 5, 'the chain collapsed before the picture');
     await shot(page, '20-tree-chain-expanded');
   });
 

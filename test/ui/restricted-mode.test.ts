@@ -37,9 +37,9 @@ describe('Restricted Mode (workspace trust on, packaged VSIX)', function () {
     const row = explorerRow(page, 'disk.img');
     await row.waitFor({ timeout: 20000 });
     await row.click({ button: 'right' });
-    await menuItem(page, 'Inspect Disk Image').waitFor({ timeout: 10000 });
-    assert.strictEqual(await menuItem(page, 'Attach Disk Image').count(), 0, '"Attach Disk Image" is offered in Restricted Mode');
-    assert.strictEqual(await menuItem(page, 'Attach Disk Image (Read-Only)').count(), 0, '"Attach Disk Image (Read-Only)" is offered in Restricted Mode');
+    await menuItem(page, 'Inspect Disk Image...').waitFor({ timeout: 10000 });
+    assert.strictEqual(await menuItem(page, 'Attach Disk Image (Read-Write)...').count(), 0, '"Attach Disk Image (Read-Write)..." is offered in Restricted Mode');
+    assert.strictEqual(await menuItem(page, 'Attach Disk Image (Read-Only)...').count(), 0, '"Attach Disk Image (Read-Only)..." is offered in Restricted Mode');
     assert.strictEqual(await menuItem(page, 'Create Differencing Disk...').count(), 0);
     // browsing reads the image without attaching or changing it: offered in Restricted Mode too
     assert.strictEqual(await menuItem(page, 'Browse Disk Image').count(), 1, '"Browse Disk Image" is missing in Restricted Mode');
@@ -53,12 +53,12 @@ describe('Restricted Mode (workspace trust on, packaged VSIX)', function () {
     await input.waitFor();
     await input.fill('>Virtual Disks: ');
     const rows = page.locator('.quick-input-list .monaco-list-row .label-name');
-    await rows.filter({ hasText: 'Virtual Disks: Inspect Disk Image' }).first().waitFor({ timeout: 20000 });
+    await rows.filter({ hasText: 'Virtual Disks: Inspect Disk Image...' }).first().waitFor({ timeout: 20000 });
     const labels = (await rows.allTextContents()).map((l) => l.trim());
-    for (const title of ['Attach Disk Image', 'Attach Disk Image (Read-Only)', 'Create Differencing Disk...']) {
+    for (const title of ['Attach Disk Image (Read-Write)...', 'Attach Disk Image (Read-Only)...', 'Create Differencing Disk...']) {
       assert.ok(!labels.includes(`Virtual Disks: ${title}`), `palette offers "Virtual Disks: ${title}" in Restricted Mode: ${JSON.stringify(labels)}`);
     }
-    assert.ok(labels.includes('Virtual Disks: Detach All Disk Images'), `palette lacks Detach All: ${JSON.stringify(labels)}`);
+    assert.ok(labels.includes('Virtual Disks: Detach Every Disk Image...'), `palette lacks Detach Every Disk Image...: ${JSON.stringify(labels)}`);
     // typed out in full, the palette offers only look-alikes (Detach, Inspect), never Attach itself
     await input.fill('>Virtual Disks: Attach Disk Image');
     await rows.filter({ hasText: 'Virtual Disks: Detach Disk Image' }).first().waitFor({ timeout: 10000 });

@@ -21,7 +21,9 @@ const allSource = srcFiles().map((f) => fs.readFileSync(f, 'utf8')).join('\n');
 /** Context keys VS Code itself sets, as used in our when-clauses. */
 const BUILTIN_KEYS = new Set(['view', 'viewItem', 'resourceExtname', 'resourcePath', 'resourceScheme', 'explorerResourceIsFolder',
   'isWorkspaceTrusted', 'isLinux', 'isWindows', 'isMac', 'false', 'true', 'activeCustomEditorId', 'resourceFilename', 'listMultiSelection',
-  'activeEditor', 'resourceLangId', 'editorLangId']);
+  'activeEditor', 'resourceLangId', 'editorLangId',
+  // settings are context keys by themselves: the one-click Attach buttons show the command of the default access
+  'config.vdisk.defaultAccess']);
 
 function whenClauses(): string[] {
   const out: string[] = [];
@@ -79,17 +81,48 @@ describe('manifest', () => {
     assert.match(String(palette.get('vdisk.attach')), /isWorkspaceTrusted/);
   });
 
-  it('offers attach in the Explorer only for image files, case-insensitively, and detach only for attached ones', () => {
+  it('offers attach in the Explorer only for image files, case-insensitively, read-write never for ISO, and detach only for attached ones', () => {
     const ctx = contributes.menus['explorer/context'];
-    const attachWhen: string = ctx.find((e: { command: string }) => e.command === 'vdisk.attach').when;
-    for (const ext of ['vhd', 'vhdx', 'avhdx', 'iso', 'img']) assert.ok(attachWhen.includes(ext), ext);
-    assert.match(attachWhen, /\/i/);
-    assert.match(attachWhen, /isWorkspaceTrusted/);
-    const regex = /resourceExtname =~ \/(.*?)\/i/.exec(attachWhen)![1];
-    const re = new RegExp(regex, 'i');
-    for (const ok of ['.vhd', '.VHDX', '.avhdx', '.Iso', '.img']) assert.ok(re.test(ok), ok);
-    for (const no of ['.txt', '.vhdz', '.imgx', '.isoo']) assert.ok(!re.test(no), no);
+    const regexOf = (command: string) => {
+      const when: string = ctx.find((e: { command: string }) => e.command === command).when;
+      assert.match(when, /isWorkspaceTrusted/);
+      return new RegExp(/resourceExtname =~ \/(.*?)\/i/.exec(when)![1], 'i');
+    };
+    const ro = regexOf('vdisk.attachReadOnly');
+    const rw = regexOf('vdisk.attach');
+    for (const ok of ['.vhd', '.VHDX', '.avhdx', '.Iso', '.img']) assert.ok(ro.test(ok), ok);
+    for (const ok of ['.vhd', '.VHDX', '.avhdx', '.img']) assert.ok(rw.test(ok), ok);
+    for (const no of ['.txt', '.vhdz', '.imgx', '.isoo']) assert.ok(!ro.test(no) && !rw.test(no), no);
+    assert.ok(!rw.test('.iso') && !rw.test('.ISO'), 'an ISO gets only read-only entries');
     assert.strictEqual(ctx.find((e: { command: string }) => e.command === 'vdisk.detach').when, 'resourcePath in vdisk.attachedImages');
+  });
+
+  it('names the access mode in every attach title and ends titles that open a dialog with "..."', () => {
+    const title = (id: string) => contributes.commands.find((c: { command: string }) => c.command === id).title as string;
+    assert.strictEqual(title('vdisk.attach'), 'Attach Disk Image (Read-Write)...');
+    assert.strictEqual(title('vdisk.attachReadOnly'), 'Attach Disk Image (Read-Only)...');
+    for (const id of ['vdisk.detach', 'vdisk.detachAll', 'vdisk.inspect', 'vdisk.showChain', 'vdisk.createDiff']) assert.match(title(id), /\.\.\.$/, id);
+    // the palette lists matches alphabetically: the single Detach must come before the one that detaches everything
+    assert.ok(title('vdisk.detach') < title('vdisk.detachAll'), `${title('vdisk.detach')} sorts after ${title('vdisk.detachAll')}`);
+    // "Mount Volume" for one volume, "Mount Volumes" for several
+    assert.strictEqual(title('vdisk.mountVolume'), 'Mount Volume');
+    assert.strictEqual(title('vdisk.mount'), 'Mount Volumes');
+    const item = contributes.menus['view/item/context'];
+    assert.match(item.find((e: { command: string }) => e.command === 'vdisk.mountVolume').when, /oneVolume/);
+    assert.match(item.find((e: { command: string }) => e.command === 'vdisk.mount').when, /manyVolumes/);
+    // buttons name their mode: the one-click entries use the read-only or read-write command, never "default access"
+    for (const menu of ['view/title', 'view/item/context', 'explorer/context']) {
+      assert.ok(!contributes.menus[menu].some((e: { command: string }) => e.command === 'vdisk.attachDefault'), `${menu} shows an attach without its mode`);
+    }
+  });
+
+  it('describes settings in words', () => {
+    for (const [key, p] of Object.entries(contributes.configuration.properties) as [string, { enum?: string[]; enumDescriptions?: string[]; enumItemLabels?: string[] }][]) {
+      if (!p.enum) continue;
+      assert.strictEqual(p.enumDescriptions?.length, p.enum.length, key);
+      assert.strictEqual(p.enumItemLabels?.length, p.enum.length, `${key} shows raw enum values`);
+      for (const d of p.enumDescriptions!) assert.doesNotMatch(d, /VirtDisk|readOnly|readWrite/, key);
+    }
   });
 
   it('on Windows the Explorer offers Attach for VHD, VHDX and ISO but not .img (Windows cannot attach raw images)', () => {
@@ -98,7 +131,9 @@ describe('manifest', () => {
     for (const command of ['vdisk.attach', 'vdisk.attachReadOnly']) {
       const when: string = ctx.find((e: { command: string }) => e.command === command).when;
       const on = (isWindows: boolean, ext: string) => evaluate(when, { isWorkspaceTrusted: true, explorerResourceIsFolder: false, isWindows, isLinux: !isWindows, resourceExtname: ext, 'vdisk.linuxFormats': !isWindows });
-      for (const ext of ['.vhd', '.VHDX', '.avhdx', '.iso']) assert.ok(on(true, ext) && on(false, ext), `${command} ${ext}`);
+      for (const ext of ['.vhd', '.VHDX', '.avhdx']) assert.ok(on(true, ext) && on(false, ext), `${command} ${ext}`);
+      // an ISO only ever gets read-only entries
+      assert.strictEqual(on(true, '.iso') && on(false, '.iso'), command === 'vdisk.attachReadOnly', `${command} .iso`);
       assert.strictEqual(on(true, '.img'), false, `${command} offered for .img on Windows`);
       assert.strictEqual(on(false, '.img'), true, `${command} not offered for .img on Linux`);
       assert.strictEqual(on(true, '.qcow2'), false);
@@ -132,7 +167,7 @@ describe('manifest', () => {
   const EXTS = ['.vhd', '.vhdx', '.avhdx', '.iso', '.img', '.qcow2', '.vmdk', '.vdi', '.VHDX'];
   const VIEWS = ['vdisk.attachedDisks', 'vdisk.recentImages'];
   /** Runtime state, not capability: there is no attached disk to detach and no tree item before activation. */
-  const RUNTIME = new Set(['vdisk.attachedImages']);
+  const RUNTIME = new Set(['vdisk.attachedImages', 'config.vdisk.defaultAccess']);
   function before(platform: 'linux' | 'win32' | 'darwin', extra: Record<string, unknown> = {}) {
     return (over: Record<string, unknown>) => (k: string) => {
       if (k in over) return over[k];

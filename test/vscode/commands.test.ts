@@ -57,7 +57,7 @@ describeLinux('commands and tree (extension host)', 'its images are made with tr
 
   after(async () => {
     await a.refresher.now();
-    for (const d of oursUnder(a, dir)) await vscode.commands.executeCommand('vdisk.detach', d.device);
+    for (const d of oursUnder(a, dir)) await vscode.commands.executeCommand('vdisk.detach', d.device, undefined, { confirmed: true });
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -81,11 +81,11 @@ describeLinux('commands and tree (extension host)', 'its images are made with tr
     assert.strictEqual(item.collapsibleState, vscode.TreeItemCollapsibleState.Collapsed);
   });
 
-  it('expands a disk to its image chain, with stable ids and getParent', async () => {
+  it('expands a disk straight to its volumes (no row repeating the image), with stable ids and getParent', async () => {
     const node = (await roots(a)).find((n) => n.kind === 'disk' && n.disk.image === raw)!;
-    const [image] = await a.disks.getChildren(node);
-    assert.strictEqual(image.kind, 'image');
-    assert.strictEqual(a.disks.getTreeItem(image).description, 'image · raw');
+    const children = await a.disks.getChildren(node);
+    assert.deepStrictEqual(children.map((c) => c.kind), ['volume'], 'a raw disk has no parents: only its volume');
+    const [image] = children;
     assert.strictEqual(a.disks.getParent(image), node);
     assert.strictEqual(a.disks.getParent(node), undefined);
     const again = (await roots(a)).find((n) => n.kind === 'disk' && n.disk.image === raw)!;
@@ -109,7 +109,11 @@ describeLinux('commands and tree (extension host)', 'its images are made with tr
     const disks = await vscode.commands.executeCommand<AttachedDisk[]>('vdisk.attachReadOnly', uris[0], uris);
     assert.deepStrictEqual(disks?.map((d) => d.image), [raw, second]);
     assert.strictEqual(oursUnder(a, dir).length, 2);
-    const r = await vscode.commands.executeCommand<{ device: string }[]>('vdisk.detach', uris[0], uris);
+    const asked = new Promise<{ message: string }>((resolve) => { const d = a.onDidAsk((q) => { d.dispose(); resolve(q); }); });
+    assert.strictEqual(await vscode.commands.executeCommand('vdisk.detach', uris[0], uris), undefined, 'not confirmed: nothing detached');
+    assert.strictEqual((await asked).message, 'Detach 2 disks?');
+    assert.strictEqual(oursUnder(a, dir).length, 2);
+    const r = await vscode.commands.executeCommand<{ device: string }[]>('vdisk.detach', uris[0], uris, { confirmed: true });
     assert.strictEqual(r?.length, 2);
     assert.strictEqual(oursUnder(a, dir).length, 0);
   });
@@ -329,11 +333,26 @@ describeLinux('commands and tree (extension host)', 'its images are made with tr
     assert.match(String(a.disks.getTreeItem(volumeNode).description), /^ext4 · 8 MiB · not mounted$/);
     const mountPoint = await vscode.commands.executeCommand<string>('vdisk.openVolume', volumeNode);
     assert.ok(mountPoint && fs.readFileSync(path.join(mountPoint, 'hello.txt'), 'utf8') === 'from inside the image');
-    assert.ok(vscode.workspace.workspaceFolders?.some((f) => f.uri.fsPath === mountPoint), 'added as a workspace folder');
+    const folder = vscode.workspace.workspaceFolders?.find((f) => f.uri.fsPath === mountPoint);
+    assert.ok(folder, 'added as a workspace folder');
+    // a read-only volume is read-only for the editor too, not only for the kernel
+    assert.strictEqual(folder.uri.scheme, 'vdisk-volume');
+    assert.strictEqual(vscode.workspace.fs.isWritableFileSystem('vdisk-volume'), false);
+    const fileUri = vscode.Uri.joinPath(folder.uri, 'hello.txt');
+    const editor = await vscode.window.showTextDocument(fileUri);
+    assert.strictEqual(editor.document.getText(), 'from inside the image');
+    await assert.rejects(Promise.resolve(vscode.workspace.fs.writeFile(fileUri, Buffer.from('changed'))), /NoPermissions|permission/i);
+    const tabOpen = () => vscode.window.tabGroups.all.some((g) => g.tabs.some((t) => t.input instanceof vscode.TabInputText && t.input.uri.toString() === fileUri.toString()));
+    assert.ok(tabOpen());
     const mounted = (await a.disks.getChildren((await roots(a)).find((n) => n.kind === 'disk' && n.disk.device === disk.device)!)).find((n) => n.kind === 'volume')!;
     assert.match(String(a.disks.getTreeItem(mounted).description), /mounted at /);
+    const asked = new Promise<{ message: string; detail: string }>((resolve) => { const d = a.onDidAsk((q) => { d.dispose(); resolve(q); }); });
     await vscode.commands.executeCommand('vdisk.detach', disk.device);
+    assert.deepStrictEqual(await asked, { message: 'Detach volume.img?', detail: '1 volume is open in this window. 1 editor on files of that volume will be closed. Programs using these disks lose them.', confirm: 'Detach' });
+    assert.ok(vscode.workspace.workspaceFolders?.some((f) => f.uri.fsPath === mountPoint), 'not confirmed: the folder stays');
+    await vscode.commands.executeCommand('vdisk.detach', disk.device, undefined, { confirmed: true });
     assert.ok(!vscode.workspace.workspaceFolders?.some((f) => f.uri.fsPath === mountPoint), 'the folder is gone from the workspace');
+    assert.ok(!tabOpen(), 'the editor of a file on the detached volume is closed');
     assert.ok(!fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(mountPoint), 'unmounted');
     assert.ok(!fs.existsSync(`/sys/block/${path.basename(disk.device)}/loop/backing_file`), 'detached');
   });
@@ -357,12 +376,16 @@ describeLinux('commands and tree (extension host)', 'its images are made with tr
     await vscode.commands.executeCommand('vdisk.detach', disks![0].device);
   });
 
-  it('Detach All detaches every disk attached by vdisk', async () => {
+  // Only ever cancelled here: the test machine is shared, and confirming would detach other runs' disks too.
+  it('Detach Every Disk Image... asks first, and Cancel leaves every disk attached', async () => {
     const second = path.join(dir, 'second.img');
     await vscode.commands.executeCommand('vdisk.attachReadOnly', vscode.Uri.file(raw), [vscode.Uri.file(raw), vscode.Uri.file(second)]);
     assert.strictEqual(oursUnder(a, dir).length, 2);
+    const asked = new Promise<{ message: string }>((resolve) => { const d = a.onDidAsk((q) => { d.dispose(); resolve(q); }); });
     await vscode.commands.executeCommand('vdisk.detachAll');
-    await a.refresher.now();
-    assert.strictEqual(a.disks.disks.filter((d) => d.ours).length, 0);
+    assert.match((await asked).message, /^Detach \d+ disks\?$/);
+    assert.strictEqual(oursUnder(a, dir).length, 2, 'not confirmed: nothing detached');
+    await vscode.commands.executeCommand('vdisk.detach', vscode.Uri.file(raw), [vscode.Uri.file(raw), vscode.Uri.file(second)], { confirmed: true });
+    assert.strictEqual(oursUnder(a, dir).length, 0);
   });
 });

@@ -124,7 +124,7 @@ describe('linux: unprivileged attach through udisks2', function () {
     image = path.join(dir, 'disk.img');
     makeExt4(image, 16, content);
     fs.chownSync(image, NOBODY, NOBODY);
-    fs.mkdirSync(path.join(dir, 'run'));
+    fs.mkdirSync(path.join(dir, 'run'), { mode: 0o700 }); // the worker trusts only a private run folder (run-dir.ts)
     fs.chownSync(path.join(dir, 'run'), NOBODY, NOBODY);
     bus = new PrivateBus(dir);
     await bus.startBus();

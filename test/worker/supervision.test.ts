@@ -111,11 +111,25 @@ describe('worker supervision', function () {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('forwards the worker\'s stderr to the log with its level', async () => {
+  it('a worker that cannot start says why (its last error line is in the error)', async () => {
+    const dir = tmpDir();
+    const bad = path.join(dir, 'bad-worker.js');
+    fs.writeFileSync(bad, `process.stderr.write('[error] worker failed to start: RunDirError: /x is not a safe private folder\\n'); process.exit(1);`);
+    const c = new WorkerClient({ workerPath: bad, client: 'test', log: captureLog(), shutdownTimeoutMs: 500 });
+    try {
+      await assert.rejects(c.request(P.List), (e: unknown) => e instanceof ResponseError && e.code === P.ErrorCode.WorkerDied
+        && /exited during start-up \(exit code 1\): worker failed to start: RunDirError: \/x is not a safe private folder$/.test(e.message));
+    } finally {
+      await c.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('forwards the worker\'s stderr to the log with its level (a refusal at debug: the client logs it once)', async () => {
     const log = captureLog();
     client = newClient({ log });
     await client.request(P.Inspect, { path: '/nonexistent/x.vhd' }).catch(() => undefined);
-    await waitFor(() => log.lines.some((l) => /^warn \[worker\] NotFound: \/nonexistent\/x\.vhd does not exist/.test(l)));
+    await waitFor(() => log.lines.some((l) => /^debug \[worker\] NotFound: \/nonexistent\/x\.vhd does not exist/.test(l)));
   });
 
   it('refuses a client of another protocol version with a clear error', async () => {

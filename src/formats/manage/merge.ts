@@ -21,7 +21,10 @@ const real = (p: string) => { try { return fs.realpathSync(p); } catch { return 
 const openLayer = (file: string, format: string, writable: boolean): Promise<MergeLayer> =>
   format === 'vhd' ? Promise.resolve(openVhdLayer(file, writable)) : openVhdxLayer(file, writable);
 
-export async function mergeImage(s: MergeSpec, progress?: Progress): Promise<MergeResult> {
+export interface MergePlan { child: string; chain: { path: string; format: string }[]; depth: number; target: { path: string; format: string }; merged: string[] }
+
+/** The checks of a merge (differencing, whole chain, the ancestor, no other user of it unless forced), nothing written. */
+export async function planMerge(s: MergeSpec): Promise<MergePlan> {
   const child = path.resolve(s.child);
   const info = await inspectImage(child);
   if (info.subtype !== 'differencing') throw new FormatError('unsupported', `${child} is not a differencing disk: there is nothing to merge`);
@@ -38,6 +41,11 @@ export async function mergeImage(s: MergeSpec, progress?: Progress): Promise<Mer
         + 'Merge anyway only if you no longer need them (force).');
     }
   }
+  return { child, chain, depth: k, target, merged };
+}
+
+export async function mergeImage(s: MergeSpec, progress?: Progress): Promise<MergeResult> {
+  const { chain, target, merged } = await planMerge(s);
   const dest = await openLayer(target.path, target.format, true);
   let bytes = 0;
   try {

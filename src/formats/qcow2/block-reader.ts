@@ -7,7 +7,7 @@ import { ByteLru, MappedDisk, PagedTable, Piece, corrupt, readExact, u64 } from 
 import { FormatError } from '../errors';
 import { LayerContext, LayerFile, resolveNamed } from '../layer-files';
 
-const CACHE_BYTES = 16 * 1024 * 1024;
+const CACHE_BYTES = 4 * 1024 * 1024;
 const MAX_L1_BYTES = 32 * 1024 * 1024;
 const EXT_BACKING_FORMAT = 0xe2792aca;
 const EXT_DATA_FILE = 0x44415441;
@@ -123,9 +123,10 @@ class Qcow2Disk extends MappedDisk {
     let len = first.length;
     while (len < length && !first.sub && ++l2i < this.l2Entries) {
       const next = this.classify(l2, l2i, 0);
-      if (next.kind !== first.kind || next.sub) break;
+      if (next.kind === 'compressed' || next.kind !== first.kind) break;
       if (next.kind === 'file' && next.pos !== first.pos + (len + inCl)) break;
       len += next.length;
+      if (next.sub) break;
     }
     len = Math.min(len, length);
     if (first.kind === 'file') return { kind: 'file', length: len, file: this.data, pos: first.pos + inCl };
@@ -149,13 +150,18 @@ class Qcow2Disk extends MappedDisk {
     const bitmap = l2.readBigUInt64BE(i * 16 + 8);
     const sc = cs / 32;
     const s = Math.floor(inCl / sc);
-    const alloc = Number((bitmap >> BigInt(s)) & 1n), zero = Number((bitmap >> BigInt(32 + s)) & 1n);
-    if (alloc && zero) throw corrupt(this.layer, `subcluster ${s} is both allocated and zero`);
-    const len = (s + 1) * sc - inCl;
-    if (zero) return { kind: 'zero', length: len, pos: 0, sub: true };
-    if (!alloc) return { kind: 'parent', length: len, pos: 0, sub: true };
+    const lo = Number(bitmap & 0xffffffffn), hi = Number(bitmap >> 32n);
+    const state = (k: number) => ((lo >>> k) & 1) | (((hi >>> k) & 1) << 1);
+    const st = state(s);
+    if (st === 3) throw corrupt(this.layer, `subcluster ${s} is both allocated and zero`);
+    // the run of subclusters in the same state; `sub` when it ends inside the cluster
+    let end = s + 1;
+    while (end < 32 && state(end) === st) end++;
+    const len = end * sc - inCl, sub = end < 32;
+    if (st === 2) return { kind: 'zero', length: len, pos: 0, sub };
+    if (st === 0) return { kind: 'parent', length: len, pos: 0, sub };
     if (!allocated) throw corrupt(this.layer, `subcluster ${s} is allocated in a cluster without a host offset`);
-    return { kind: 'file', length: len, pos: host, sub: true };
+    return { kind: 'file', length: len, pos: host, sub };
   }
 
   private async compressed(e: bigint, inCl: number, length: number): Promise<Piece> {

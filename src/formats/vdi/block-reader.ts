@@ -12,7 +12,7 @@ class VdiDisk extends MappedDisk {
   private readonly map_: PagedTable;
   constructor(private readonly file: LayerFile, size: number, mapOffset: number, blocks: number, private readonly dataOffset: number) {
     super(size, 512, null, [file], file.path);
-    this.map_ = new PagedTable(file, mapOffset, blocks, 4, new ByteLru(4 * BLOCK), 'block map');
+    this.map_ = new PagedTable(file, mapOffset, blocks, 4, new ByteLru(BLOCK), 'block map');
   }
 
   protected async map(offset: number, length: number): Promise<Piece> {

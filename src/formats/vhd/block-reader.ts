@@ -6,7 +6,7 @@ import { ByteLru, LayerFacts, MappedDisk, PagedTable, Piece, corrupt } from '../
 import type { LayerFile } from '../layer-files';
 
 const UNALLOCATED = 0xffffffff;
-const CACHE_BYTES = 8 * 1024 * 1024;
+const CACHE_BYTES = 2 * 1024 * 1024;
 
 class FixedVhd extends MappedDisk {
   constructor(private readonly file: LayerFile, size: number) { super(size, 512, null, [file], file.path); }

@@ -8,7 +8,7 @@ import type { LayerFile } from '../layer-files';
 import { REGION_BAT } from './inspect';
 
 const MiB = 1024 * 1024;
-const CACHE_BYTES = 8 * MiB;
+const CACHE_BYTES = 2 * MiB;
 const NOT_PRESENT = 0, UNDEFINED = 1, ZERO = 2, UNMAPPED = 3, FULLY_PRESENT = 6, PARTIALLY_PRESENT = 7;
 const SB_PRESENT = 6;
 

@@ -10,7 +10,7 @@ import { FormatError } from '../errors';
 import { LayerContext, LayerFile, resolveNamed } from '../layer-files';
 import { MAX_DESCRIPTOR_BYTES, VMDK_MAGIC, parseDescriptor } from './inspect';
 
-const CACHE_BYTES = 16 * 1024 * 1024;
+const CACHE_BYTES = 4 * 1024 * 1024;
 const GD_AT_END = 0xffffffffffffffffn;
 const FLAG_ZERO_GRAIN = 1 << 2, FLAG_COMPRESSED = 1 << 16, FLAG_MARKERS = 1 << 17;
 const MAX_EXTENTS = 4096;

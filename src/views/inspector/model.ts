@@ -18,6 +18,8 @@ export interface ModelOptions {
   busy: ActionId | null;
   status: string;
   inspectMs: number;
+  /** Recent Images that read through this image (it is their parent or ancestor). */
+  recentChildren?: string[];
 }
 
 /** Problems about the link from a layer to its parent: they mark the parent that failed, not the layer. */
@@ -53,6 +55,7 @@ export function buildReadyModel(info: ImageInfo, disks: readonly AttachedDisk[],
   const name = path.basename(info.path);
   const { chain, problems } = chainAndProblems(info);
   const attachments = attachmentsOf(info.path, disks);
+  const usedBy = usersOf(info.path, disks, o.recentChildren ?? []);
   return {
     state: 'ready', revision: o.revision, path: info.path, name,
     image: {
@@ -60,9 +63,9 @@ export function buildReadyModel(info: ImageInfo, disks: readonly AttachedDisk[],
       id: info.id, virtualDiskId: info.virtualDiskId, creator: info.creator,
     },
     title: `${kindOf(info.format, info.subtype)} · ${formatBytes(info.virtualSize)}`,
-    facts: factsOf(info),
+    facts: [...factsOf(info), ...usedBy.map((u) => ({ label: 'In use', value: u }))],
     chain, problems, attachments,
-    actions: actionsOf(info, attachments, problems.length, o),
+    actions: actionsOf(info, attachments, problems.length, o, usedBy),
     busy: o.busy, status: o.status, inspectMs: o.inspectMs,
   };
 }
@@ -74,8 +77,11 @@ function factsOf(info: ImageInfo): FactView[] {
   if (str(d.label)) f.push({ label: 'Volume label', value: str(d.label)! });
   f.push({ label: 'Virtual size', value: bytes(info.virtualSize) });
   f.push({ label: 'File size', value: bytes(info.fileSize) });
-  if (typeof d.allocatedBlocks === 'number' && typeof d.batEntries === 'number' && info.blockSize) {
-    f.push({ label: 'Allocated', value: `${d.allocatedBlocks} of ${d.batEntries} blocks` });
+  if (typeof d.allocatedBlocks === 'number' && info.blockSize) {
+    // data blocks only: a VHDX table also holds sector-bitmap entries, and a VHD table may be larger than the disk
+    const total = typeof d.dataBlocks === 'number' ? d.dataBlocks : Math.ceil(info.virtualSize / info.blockSize);
+    const fromParent = info.subtype === 'differencing' ? '; the others are read from the parent' : '';
+    f.push({ label: 'Allocated', value: `${d.allocatedBlocks} of ${total} blocks of ${formatBytes(info.blockSize)}${fromParent}` });
   }
   if (info.blockSize) f.push({ label: 'Block size', value: formatBytes(info.blockSize) });
   f.push({ label: 'Sector size', value: `${info.logicalSectorSize} logical, ${info.physicalSectorSize} physical` });
@@ -105,7 +111,8 @@ export function chainAndProblems(info: ImageInfo): { chain: LayerView[]; problem
   const problems: ProblemView[] = info.problems.map((p) => {
     const help = problemHelp(p.code);
     let layer = 0;
-    if (p.layer) {
+    // a link problem is about the parent that failed: it always gets the missing layer at the end of the chain
+    if (p.layer && !(p.code in LINK_CODES)) {
       const i = chain.findIndex((l) => l.path === p.layer!.path);
       layer = i >= 0 ? i : last;
     } else if (p.code in LINK_CODES) {
@@ -156,7 +163,17 @@ function missingLayer(info: ImageInfo, level: number, p: Problem): LayerView {
   return { level, role: roleOf(level), path: null, name, kind: LINK_CODES[p.code], id: link?.id ?? null, status: 'missing', problems: [], note };
 }
 
-function actionsOf(info: ImageInfo, attachments: AttachmentView[], problemCount: number, o: ModelOptions): ActionView[] {
+/** "as the parent of child.vhdx (attached as /dev/loop3)": who reads through this image, so it must not change. */
+export function usersOf(image: string, disks: readonly AttachedDisk[], recentChildren: string[]): string[] {
+  const attached = disks.filter((d) => d.image && d.image !== image && d.chain?.slice(1).some((l) => l.path === image));
+  const seen = new Set(attached.map((d) => d.image));
+  return [
+    ...attached.map((d) => `as the parent of ${path.basename(d.image!)} (attached as ${d.device})`),
+    ...recentChildren.filter((c) => !seen.has(c)).map((c) => `as the parent of ${path.basename(c)} (in Recent Images)`),
+  ];
+}
+
+function actionsOf(info: ImageInfo, attachments: AttachmentView[], problemCount: number, o: ModelOptions, usedBy: string[]): ActionView[] {
   const attached = attachments.length > 0;
   const untrusted = 'Disabled in Restricted Mode: trust this workspace to attach or create images from it.';
   const isOptical = info.format === 'iso' || info.format === 'udf';
@@ -167,19 +184,22 @@ function actionsOf(info: ImageInfo, attachments: AttachmentView[], problemCount:
   const canDiff = info.format === 'vhd' || info.format === 'vhdx';
   const a = (id: ActionId, label: string, enabled: boolean, title: string, primary = false): ActionView =>
     ({ id, label, enabled: enabled && o.busy === null, title, primary });
+  const rwAttached = attachments.find((x) => x.access === 'read-write');
   const brokenLink = info.subtype === 'differencing' && info.problems.some((p) => PARENT_LINK_CODES.has(p.code));
   const alreadyAttached = attached ? `Already attached as ${attachments.map((x) => x.device).join(', ')}.` : '';
   return [
     a('attachReadOnly', 'Attach Read-Only', o.trusted && !attached && ro !== 'no',
       !o.trusted ? untrusted : alreadyAttached || (ro === 'no' ? kind?.readOnlyWhy ?? 'Cannot be attached here.' : '')
         || `Attach the image as a read-only block device${ro === 'elevation' ? ` (${elevate})` : ''}.`, !attached && ro !== 'no'),
-    a('attach', 'Attach', o.trusted && !attached && rw !== 'no',
+    a('attach', 'Attach Read-Write', o.trusted && !attached && rw !== 'no' && !usedBy.length,
       !o.trusted ? untrusted : alreadyAttached
         || (rw === 'no' ? kind?.readWriteWhy ?? (isOptical ? 'Disc images can only be attached read-only.' : 'Cannot be attached read-write here.') : '')
+        || (usedBy.length ? `In use ${usedBy[0]}: writing to it would corrupt that disk. Attach it read-only.` : '')
         || `Attach the image read-write: changes are written to the file${rw === 'elevation' ? ` (${elevate})` : ''}.`),
     a('detach', 'Detach', attached, attached ? `Detach ${attachments.map((x) => x.device).join(', ')}.` : 'The image is not attached.', attached),
-    a('createDiff', 'Create Differencing Child…', o.trusted && canDiff && problemCount === 0,
+    a('createDiff', 'Create Differencing Child…', o.trusted && canDiff && problemCount === 0 && !rwAttached,
       !o.trusted ? untrusted : !canDiff ? 'Only VHD and VHDX images can have differencing children.'
+        : rwAttached ? `Attached read-write as ${rwAttached.device}: a parent must no longer change. Detach it first.`
         : problemCount ? 'Fix the problems listed below first: a child of a damaged chain would be damaged too.'
           : 'Create a new differencing disk that records changes on top of this image.'),
     a('inspectText', 'Inspect as Text', true, 'Open these facts as a read-only text report.'),

@@ -76,6 +76,10 @@ export const PROBLEM_HELP: Record<string, ProblemHelp> = {
     meaning: 'The file has no ISO 9660 or UDF volume descriptor, so it is not a disc image (or its start is damaged).',
     action: 'Check where the file came from; a raw disk image should be named .img rather than .iso.',
   },
+  'content-does-not-match-extension': {
+    meaning: 'The file\'s name promises a disk image format, but its content is something else (often a text file, a download error page or a file renamed by mistake). Windows refuses it as corrupted.',
+    action: 'Check where the file came from and rename it to what it is (.img for a raw disk). Only if you know it is a raw disk, use "Attach as Raw Disk", which exposes its bytes as they are.',
+  },
   'layer-missing': {
     meaning: 'The image keeps part of its data in another file (a qcow2 backing or data file, a VMDK extent or parent), and that file is not where the image says.',
     action: 'Put the named file back where the message says (names are relative to the image\'s folder), or convert the image to a standalone one where it was made.',

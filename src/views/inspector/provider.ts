@@ -12,7 +12,7 @@ import type { Refresher } from '../refresher';
 import type { Capabilities } from '../../common/protocol';
 import { InspectorAssets, inspectorHtml, loadAssets } from './html';
 import { ActionId, FromWebview, InspectorModel, parseFromWebview, ToWebview } from './messages';
-import { buildReadyModel } from './model';
+import { attachmentsOf, buildReadyModel } from './model';
 import { ImageWatcher } from './watcher';
 
 export const INSPECTOR_VIEW_TYPE = 'vdisk.inspector';
@@ -22,14 +22,14 @@ const COMMAND_OF: Record<ActionId, string> = {
   createDiff: 'vdisk.createDiff', inspectText: 'vdisk.inspect', locateParent: 'vdisk.locateParent', browse: 'vdisk.browse',
 };
 const LABEL_OF: Record<ActionId, string> = {
-  attach: 'Attach', attachReadOnly: 'Attach Read-Only', detach: 'Detach', createDiff: 'Create Differencing Child', inspectText: 'Inspect as Text',
+  attach: 'Attach Read-Write', attachReadOnly: 'Attach Read-Only', detach: 'Detach', createDiff: 'Create Differencing Child', inspectText: 'Inspect as Text',
   locateParent: 'Locate Parent', browse: 'Browse Files',
 };
 
 /** Collaborators: the refresher owns every refresh (the listing, file changes); Recent Images records what was opened. */
 export interface InspectorExtras {
   refresher: Refresher;
-  recent?: { add(file: string): Promise<void> };
+  recent?: { add(file: string): Promise<void>; childrenOf?(image: string): Promise<string[]>; onDidChangeTreeData?: vscode.Event<unknown> };
   /** The worker's capability report: which attach buttons can work for this user here. */
   caps?: () => Capabilities | undefined;
 }
@@ -61,6 +61,10 @@ interface Session {
   openedAt: number;
   timings: InspectorTimings;
   painted?: { revision: number; state: InspectorModel['state'] };
+  /** Recent Images that read through this image. */
+  recentChildren: string[];
+  /** The attachments the status line was written for: when they change (a detach in the tree), the line goes. */
+  statusFor?: string;
 }
 
 export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<InspectorDocument>, vscode.Disposable {
@@ -81,6 +85,9 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
     private readonly disks: AttachedDisksProvider, private readonly extras: InspectorExtras) {
     this.disposables.push(
       disks.onDidChangeTreeData(() => { for (const s of this.sessions.values()) if (s.info) this.render(s); }),
+      ...(extras.recent?.onDidChangeTreeData ? [extras.recent.onDidChangeTreeData(() => {
+        for (const s of this.sessions.values()) if (s.info) void this.loadUsers(s).then(() => this.render(s));
+      })] : []),
       vscode.workspace.onDidGrantWorkspaceTrust(() => { for (const s of this.sessions.values()) if (s.info) this.render(s); }),
     );
   }
@@ -89,7 +96,7 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
     const key = uri.toString();
     if (!this.sessions.has(key)) {
       const s: Session = {
-        uri, file: uri.fsPath, panels: new Set(), inspectMs: 0, busy: null, status: '', failures: 0, openedAt: performance.now(), timings: {},
+        uri, file: uri.fsPath, panels: new Set(), recentChildren: [], inspectMs: 0, busy: null, status: '', failures: 0, openedAt: performance.now(), timings: {},
         model: { state: 'loading', revision: ++this.revision, path: uri.fsPath, name: path.basename(uri.fsPath) },
         watcher: new ImageWatcher(() => this.extras.refresher.filesChanged(key, () => {
           const open = this.sessions.get(key);
@@ -199,6 +206,7 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
       s.status = status;
       const lookedAt = info.problems.flatMap((p) => (p.tried ?? []).map((t) => t.path));
       s.watcher.watch([s.file, info.path, ...info.chain.map((c) => c.path), ...lookedAt], info.problems.some((p) => p.code.startsWith('parent-')));
+      await this.loadUsers(s);
       this.render(s);
     } catch (e) {
       if (cts.token.isCancellationRequested || !this.sessions.has(s.uri.toString())) return;
@@ -214,11 +222,23 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
     }
   }
 
+  private async loadUsers(s: Session): Promise<void> {
+    s.recentChildren = await this.extras.recent?.childrenOf?.(s.file).catch(() => []) ?? [];
+  }
+
   private render(s: Session): void {
     if (!s.info) return;
-    const model = buildReadyModel(s.info, this.disks.disks as readonly AttachedDisk[], {
+    const disks = this.disks.disks as readonly AttachedDisk[];
+    // a line about an earlier attach or detach must not outlive it: say what changed instead
+    const now = attachmentsOf(s.info.path, disks);
+    const key = JSON.stringify(now.map((x) => [x.device, x.access]));
+    if (s.busy === null && s.statusFor !== undefined && s.statusFor !== key) {
+      s.status = now.length ? `Attached as ${now.map((x) => `${x.device} (${x.access})`).join(', ')}.` : 'Not attached (it was detached).';
+    }
+    s.statusFor = key;
+    const model = buildReadyModel(s.info, disks, {
       revision: ++this.revision, trusted: vscode.workspace.isTrusted, caps: this.extras.caps?.(),
-      busy: s.busy, status: s.status, inspectMs: s.inspectMs,
+      busy: s.busy, status: s.status, inspectMs: s.inspectMs, recentChildren: s.recentChildren,
     });
     if (s.timings.factsPostedMs === undefined) s.timings.factsPostedMs = performance.now() - s.openedAt;
     this.setModel(s, model);
@@ -257,6 +277,7 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
       void vscode.window.showErrorMessage(`${label} failed: ${msg}`);
     } finally {
       s.busy = null;
+      s.statusFor = undefined;   // the outcome line describes the new state: keep it
       this.render(s);
     }
   }

@@ -128,7 +128,8 @@ function volumeName(v: Volume, l: Listing): string {
 
 function blockError(e: unknown, abs: string): unknown {
   if (e instanceof FormatError) {
-    const code = e.code === 'not-found' ? ErrorCode.NotFound : e.code === 'chain-broken' ? ErrorCode.ImageProblem : ErrorCode.UnsupportedImage;
+    const code = e.code === 'not-found' ? ErrorCode.NotFound : e.code === 'chain-broken' ? ErrorCode.ImageProblem
+      : /no read permission/.test(e.message) ? ErrorCode.PermissionDenied : ErrorCode.UnsupportedImage;
     return new WorkerError(code, `block layer: ${e.message}`, { path: abs, reason: e.code });
   }
   return e;

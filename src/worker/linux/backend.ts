@@ -1,6 +1,7 @@
 // Linux: images become loop devices, directly (raw, ISO, fixed VHD) or on an engine's export file
 // (qemu-storage-daemon, vhdimount), as root or through udisks (routes.ts). Volumes get their own loop devices when
 // the kernel cannot parse partitions. Taking a disk down is release.ts; what is reported, disks.ts.
+import * as path from 'path';
 import * as fs from 'fs';
 import type { CancellationToken } from 'vscode-jsonrpc';
 import { AttachedDisk, AttachParams, DependencyEntry, DetachResult, ErrorCode, VolumeInfo } from '../../common/protocol';
@@ -121,7 +122,7 @@ export class LinuxBackend implements Backend {
     const mounted = new Set((record.mounts ?? []).map((m) => m.device));
     const candidates = volumes.filter((v) => v.fsType && !mounted.has(v.device) && !mountedElsewhere(v.device).length);
     if (!candidates.length && !volumes.some((v) => mounted.has(v.device))) {
-      throw new WorkerError(ErrorCode.UnsupportedImage, `${device} has no file system that can be mounted`, { reason: 'no-filesystem' });
+      throw noFileSystem(record.image, volumes.length);
     }
     for (const v of candidates) {
       const m = await route.mount(record, v);
@@ -160,4 +161,11 @@ export class LinuxBackend implements Backend {
       await release(this.s, r.device, r, 'orphan');
     }
   }
+}
+
+/** Names the image, not the loop device: the user knows the file. */
+function noFileSystem(image: string, volumeCount: number): WorkerError {
+  const what = volumeCount ? 'none of its volumes has a file system that can be mounted here'
+    : 'it has no file system (a blank disk: partition and format it first)';
+  return new WorkerError(ErrorCode.UnsupportedImage, `${path.basename(image)} cannot be mounted: ${what}`, { reason: 'no-filesystem', path: image });
 }

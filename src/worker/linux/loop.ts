@@ -12,6 +12,7 @@ const LOOP_CTL_GET_FREE = 0x4c82;
 export const LO_FLAGS_READ_ONLY = 1;
 export const LO_FLAGS_AUTOCLEAR = 4;
 export const LO_FLAGS_PARTSCAN = 8;
+export const LO_FLAGS_DIRECT_IO = 16;
 
 interface LoopTypes { info: KoffiNS.TypeObject; config: KoffiNS.TypeObject; configPtr: KoffiNS.TypeObject; infoOut: unknown }
 let types: LoopTypes | undefined;
@@ -63,6 +64,12 @@ export interface LoopAttachOptions {
   sizeLimit?: number;
   /** The logical block size of the device (512 when absent); the offset must be a multiple of it. */
   blockSize?: number;
+  /**
+   * Direct I/O from the loop device to its file: no second copy in the file's page cache, and a cold sequential read
+   * runs at the disk's speed instead of a quarter of it (bench/linux). The kernel falls back to buffered I/O by
+   * itself when the file system or the offset's alignment does not allow it.
+   */
+  directIo?: boolean;
   /** An fd already open on `file` (a layer opened through layers.ts' checks); the caller keeps and closes it. */
   fd?: number;
 }
@@ -86,7 +93,8 @@ export function loopAttach(file: string, o: LoopAttachOptions): LoopAttachment {
       const info = emptyInfo();
       info.lo_offset = BigInt(o.offset ?? 0);
       info.lo_sizelimit = BigInt(o.sizeLimit ?? 0);
-      info.lo_flags = (o.readOnly ? LO_FLAGS_READ_ONLY : 0) | (o.autoclear ? LO_FLAGS_AUTOCLEAR : 0) | (o.partscan ? LO_FLAGS_PARTSCAN : 0);
+      info.lo_flags = (o.readOnly ? LO_FLAGS_READ_ONLY : 0) | (o.autoclear ? LO_FLAGS_AUTOCLEAR : 0) | (o.partscan ? LO_FLAGS_PARTSCAN : 0)
+        | (o.directIo ? LO_FLAGS_DIRECT_IO : 0);
       info.lo_file_name = fileNameBytes(file);
       const cfg = { fd: backing, block_size: o.blockSize ?? 0, info, reserved: new Array(8).fill(0n) };
       const rc = libc.ioctl(fd, LOOP_CONFIGURE, t.configPtr, cfg);

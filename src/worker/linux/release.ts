@@ -50,6 +50,7 @@ export async function unmountAll(s: LinuxState, r: DiskRecord, which: (m: { devi
       s.log('warn', `unmounting ${m.mountPoint}: ${(e as Error).message}`);
       continue;
     }
+    s.log('info', `unmounted ${m.device} from ${m.mountPoint}`);
     r.mounts = (r.mounts ?? []).filter((x) => x.mountPoint !== m.mountPoint);
     s.registry.put(r);
   }

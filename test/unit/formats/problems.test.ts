@@ -105,6 +105,11 @@ const makers: Record<keyof typeof PROBLEM_CODES, Maker> = {
     return { file: f };
   },
   'iso-no-volume-descriptor': async (d) => { const f = path.join(d, 'empty.iso'); fs.writeFileSync(f, Buffer.alloc(64 * 1024)); return { file: f }; },
+  'content-does-not-match-extension': async (d) => {
+    const f = path.join(d, 'bad.vhdx');
+    fs.writeFileSync(f, 'this is a text file, not a VHDX disk image: 65 bytes of plain text\n');
+    return { file: f };
+  },
   'layer-missing': async (d) => {
     const b = qemuCreate('qcow2', path.join(d, 'lm-base.qcow2'), '16M');
     const f = qemuCreate('qcow2', path.join(d, 'lm.qcow2'), '16M', ['-b', b, '-F', 'qcow2']);
