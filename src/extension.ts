@@ -19,7 +19,7 @@ import { ImageDecorations } from './views/decorations';
 import { registerVolumeFs } from './views/volume-fs';
 import { shownInfos, askedQuestions } from './host/notify';
 import { CapabilityStore } from './host/capabilities';
-import { registerImageFileSystem } from './views/image-fs';
+import { browsedImages, registerImageFileSystem } from './views/image-fs';
 
 /** What the extension hands to tests (and to other extensions): no stability promise. */
 export interface VdiskApi {
@@ -34,7 +34,7 @@ export interface VdiskApi {
   /** Successes shown as notifications, and modal questions asked (neither is observable through the API). */
   onDidInform: vscode.Event<{ message: string }>;
   onDidAsk: vscode.Event<{ message: string; detail: string; confirm: string }>;
-  /** Explorer badges; `markBrowsed(uri)` for images open for browsing. */
+  /** Explorer badges: attached images, and images whose files are open as workspace folders. */
   decorations: ImageDecorations;
   /** Fires once a settings change reached a running worker (vdisk/configure answered), with the error if it failed. */
   onDidConfigureWorker: vscode.Event<Error | undefined>;
@@ -53,6 +53,9 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
   const recentView = vscode.window.createTreeView('vdisk.recentImages', { treeDataProvider: recent, showCollapseAll: true });
   const status = new DiskCountStatus();
   const decorations = new ImageDecorations();
+  const syncBrowsed = () => decorations.setBrowsed(browsedImages(vscode.workspace.workspaceFolders ?? []));
+  syncBrowsed();
+  context.subscriptions.push(vscode.workspace.onDidChangeWorkspaceFolders(syncBrowsed));
   // the refresher subscribes to the worker's disksChanged and crash events itself; every listing also goes to the
   // status bar and the Explorer's decorations
   const refresher = new Refresher(() => disks.reload(), () => disksView.visible, disksView.onDidChangeVisibility, 150, undefined, {

@@ -61,12 +61,6 @@ describeLinux('commands and tree (extension host)', 'its images are made with tr
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('activation starts no worker process', () => {
-    // the sidebar is closed in the test window, so nothing has needed the worker yet
-    assert.notStrictEqual(a.client.state, 'running');
-    assert.strictEqual(a.client.pid, undefined);
-  });
-
   it('attaches read-only from an Explorer-style Uri and shows the disk in the tree', async () => {
     const disks = await vscode.commands.executeCommand<AttachedDisk[]>('vdisk.attachReadOnly', vscode.Uri.file(raw));
     assert.strictEqual(disks?.length, 1);
