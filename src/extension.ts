@@ -8,7 +8,7 @@ import { registerCommands } from './commands';
 import { AttachedDisksProvider } from './views/attached-disks';
 import { Refresher } from './views/refresher';
 import { REPORT_SCHEME, ReportProvider } from './views/report-provider';
-import { AttachedDisk, Configure, List } from './common/protocol';
+import { Configure, List } from './common/protocol';
 import { whenClauseSpellings } from './common/image-paths';
 import * as fs from 'fs';
 import { config } from './host/config';
@@ -57,24 +57,16 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
   const syncBrowsed = () => decorations.setBrowsed(browsedImages(vscode.workspace.workspaceFolders ?? []));
   syncBrowsed();
   context.subscriptions.push(vscode.workspace.onDidChangeWorkspaceFolders(syncBrowsed));
-  const showDisks = async (list: AttachedDisk[]) => {
-    status.update(list);
-    decorations.update(list);
+  // the refresher subscribes to the worker's disksChanged and crash events itself; every listing also goes to the
+  // status bar and the Explorer's decorations
+  const refresher = new Refresher(() => disks.reload(), () => disksView.visible, disksView.onDidChangeVisibility, 150, undefined, {
+    events: client, list: () => client!.request(List),
+    status: { update: (list) => { status.update(list); decorations.update(list); } },
     // every spelling Explorer's resourcePath may have on Windows (drive letter case, the file's own case)
-    await vscode.commands.executeCommand('setContext', 'vdisk.attachedImages', list.flatMap((d) => (d.image ? whenClauseSpellings(d.image, process.platform, onDiskSpelling(d.image)) : [])));
-  };
-  const refresher = new Refresher(async () => {
-    const snapshot = await disks.reload();
-    if ('disks' in snapshot) await showDisks(snapshot.disks);
-  }, () => disksView.visible, disksView.onDidChangeVisibility);
-
-  client.on('disksChanged', () => {
-    refresher.request();
-    // the view may be hidden: keep the status bar and the Explorer's Detach entry current anyway
-    if (!disksView.visible) void client?.request(List).then(showDisks, () => undefined);
+    attachedImages: (list) => list.flatMap((d) => (d.image ? whenClauseSpellings(d.image, process.platform, onDiskSpelling(d.image)) : [])),
   });
+
   client.on('crash', (e) => {
-    refresher.request();
     if (!e.restartable) {
       void vscode.window.showErrorMessage('The Virtual Disks worker keeps crashing and was stopped.', 'Restart Worker', 'Show Log').then((pick) => {
         if (pick === 'Restart Worker') void vscode.commands.executeCommand('vdisk.restartWorker');
