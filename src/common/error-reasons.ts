@@ -9,7 +9,7 @@ export type FormatErrorCode = 'not-found' | 'not-an-image' | 'unreadable' | 'exi
 export type WorkerReason =
   // the request or the image's format
   | 'empty' | 'not-a-file' | 'iso-read-write' | 'differencing-read-write' | 'format-not-attachable-on-windows' | 'no-engine'
-  | 'raw-not-attachable-on-windows' | 'not-vhd' | 'attached' | 'platform'
+  | 'raw-not-attachable-on-windows' | 'not-vhd' | 'attached' | 'platform' | 'differencing-vhdx-on-linux'
   | 'search-folders-windows' | 'chain-name-clash' | 'no-filesystem' | 'no-volumes' | 'no-drive-letter'
   // privileges
   | 'not-root' | 'not-authorized' | 'permission' | 'read-only-fs' | 'needs-elevation' | 'uac-declined' | 'elevation-needs-node'

@@ -31,7 +31,7 @@ export interface FailureContext {
 export interface ActionEnv { browse: boolean }
 
 /** Reasons after which the user may want to browse the image's files instead, or see what is missing. */
-const WAY_OUT = new Set(['not-root', 'needs-elevation', 'format-not-attachable-on-windows', 'raw-not-attachable-on-windows', 'platform', 'not-authorized', 'elevation-refused', 'sudo-needs-password']);
+const WAY_OUT = new Set(['not-root', 'needs-elevation', 'format-not-attachable-on-windows', 'raw-not-attachable-on-windows', 'differencing-vhdx-on-linux', 'platform', 'not-authorized', 'elevation-refused', 'sudo-needs-password']);
 
 export function actionsFor(err: unknown, ctx: FailureContext = {}, env: ActionEnv = { browse: false }): ErrorAction[] {
   const showLog: ErrorAction = { title: 'Show Log', run: () => vscode.commands.executeCommand('vdisk.showLog') };

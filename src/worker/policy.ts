@@ -37,6 +37,9 @@ type Rule = { engine: Engine; readWrite: true } | { engine: Engine; readWrite: f
 
 const ISO_RO = 'Disc images can only be attached read-only (Windows refuses a read-write ISO too).';
 const DIFF_RO_LINUX = 'Differencing disks can only be attached read-only on Linux (libvhdi reads them; nothing here writes them safely).';
+const VHDX_DIFF_LINUX = 'Differencing VHDX cannot be attached on Linux: libvhdi\'s vhdimount (20210425), the only tool here that serves them, '
+  + 'reads blocks the child does not hold from the wrong place. Browse Disk Image reads it correctly (vdisk\'s own reader); Convert or Merge '
+  + 'make a standalone VHDX that attaches.';
 const NOT_ON_WINDOWS = 'Windows attaches only VHD, VHDX and ISO images. Convert it to VHDX (qemu-img convert -O vhdx) first.';
 
 const KINDS: Record<ImageKind, { extensions: string[]; linux: Rule; win32: Rule }> = {
@@ -46,7 +49,7 @@ const KINDS: Record<ImageKind, { extensions: string[]; linux: Rule; win32: Rule 
   'vhd-dynamic': { extensions: ['.vhd'], linux: { engine: 'qemu', readWrite: true }, win32: { engine: 'virtdisk', readWrite: true } },
   'vhd-differencing': { extensions: ['.vhd'], linux: { engine: 'vhdimount', readWrite: false, why: DIFF_RO_LINUX }, win32: { engine: 'virtdisk', readWrite: true } },
   'vhdx': { extensions: ['.vhdx'], linux: { engine: 'qemu', readWrite: true }, win32: { engine: 'virtdisk', readWrite: true } },
-  'vhdx-differencing': { extensions: ['.vhdx', '.avhdx'], linux: { engine: 'vhdimount', readWrite: false, why: DIFF_RO_LINUX }, win32: { engine: 'virtdisk', readWrite: true } },
+  'vhdx-differencing': { extensions: ['.vhdx', '.avhdx'], linux: { engine: null, why: VHDX_DIFF_LINUX }, win32: { engine: 'virtdisk', readWrite: true } },
   'qcow2': { extensions: ['.qcow2'], linux: { engine: 'qemu', readWrite: true }, win32: { engine: null, why: NOT_ON_WINDOWS } },
   'vmdk': { extensions: ['.vmdk'], linux: { engine: 'qemu', readWrite: true }, win32: { engine: null, why: NOT_ON_WINDOWS } },
   'vdi': { extensions: ['.vdi'], linux: { engine: 'qemu', readWrite: true }, win32: { engine: null, why: NOT_ON_WINDOWS } },
@@ -78,6 +81,9 @@ export function checkAttach(image: ImageInfo, readOnly: boolean, platform: NodeJ
     throw new WorkerError(ErrorCode.NotSupported,
       `${name} is a raw disk image: Windows attaches only VHD, VHDX and ISO images. Use "Browse Disk Image" to read its files without attaching it, or convert it to VHDX.`,
       { path: image.path, reason: 'raw-not-attachable-on-windows' });
+  }
+  if (rule.engine === null && platform === 'linux' && kindOf(image) === 'vhdx-differencing') {
+    throw new WorkerError(ErrorCode.UnsupportedImage, `${name}: ${rule.why}`, { path: image.path, reason: 'differencing-vhdx-on-linux' });
   }
   if (rule.engine === null) {
     const reason = platform === 'win32' ? 'format-not-attachable-on-windows' : 'platform';

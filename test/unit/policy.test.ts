@@ -24,7 +24,8 @@ describe('policy', () => {
   it('refuses what the formats forbid, with the reasons the host knows', () => {
     refuses(() => checkAttach(image('iso'), false, 'linux'), 'iso-read-write');
     refuses(() => checkAttach(image('udf'), false, 'win32'), 'iso-read-write');
-    refuses(() => checkAttach(image('vhdx', 'differencing'), false, 'linux'), 'differencing-read-write');
+    refuses(() => checkAttach(image('vhd', 'differencing'), false, 'linux'), 'differencing-read-write');
+    refuses(() => checkAttach(image('vhdx', 'differencing'), true, 'linux'), 'differencing-vhdx-on-linux');
     assert.throws(() => checkAttach(image('raw'), true, 'win32'), (e: unknown) => (e as { code: number }).code === P.ErrorCode.NotSupported
       && (e as { data: P.ErrorData }).data.reason === 'raw-not-attachable-on-windows' && /"Browse Disk Image"/.test((e as Error).message));
     refuses(() => checkAttach(image('qcow2'), true, 'win32'), 'format-not-attachable-on-windows');
@@ -44,7 +45,7 @@ describe('policy', () => {
 
   it('a user with sudo but no udisks: every kind "with elevation"', () => {
     const c = capabilities(env());
-    for (const k of c.kinds) assert.strictEqual(k.readOnly, 'elevation', k.kind);
+    for (const k of c.kinds) assert.strictEqual(k.readOnly, k.kind === 'vhdx-differencing' ? 'no' : 'elevation', k.kind);
     assert.strictEqual(kind(c, 'raw').readWrite, 'elevation');
     assert.strictEqual(kind(c, 'iso').readWrite, 'no');
     assert.deepStrictEqual(c.elevation.map((e) => [e.route, e.available]), [['pkexec', false], ['sudo', true]]);
@@ -71,8 +72,8 @@ describe('policy', () => {
 
   it('a missing tool makes its engine "no" for everyone and names the package', () => {
     const c = capabilities(env({ privileged: true, tools: { ...TOOLS, vhdimount: false, 'ntfs-3g': false } }));
-    assert.strictEqual(kind(c, 'vhdx-differencing').readOnly, 'no');
-    assert.deepStrictEqual(kind(c, 'vhdx-differencing').missing, [{ tool: 'vhdimount', provider: 'libvhdi-utils (Debian/Ubuntu)', for: 'differencing VHD/AVHDX' }]);
+    assert.strictEqual(kind(c, 'vhd-differencing').readOnly, 'no');
+    assert.deepStrictEqual(kind(c, 'vhd-differencing').missing, [{ tool: 'vhdimount', provider: 'libvhdi-utils (Debian/Ubuntu)', for: 'differencing VHD/AVHDX' }]);
     assert.strictEqual(kind(c, 'vhdx').readOnly, 'yes');
     const report = capabilityReport(c);
     assert.match(report, /vhdimount: install libvhdi-utils/);

@@ -73,13 +73,13 @@ describe('settings reach the worker (vdisk/configure)', function () {
   it('vdisk.paths.vhdimount: the configured program serves a differencing disk', async () => {
     const log = path.join(tmp, 'vhdimount.log');
     await setWorkerSetting(a, 'paths.vhdimount', wrapper(tmp, 'my-vhdimount', '/usr/bin/vhdimount', log));
-    const base = path.join(tmp, 'base.vhdx');
-    cp.execFileSync('qemu-img', ['create', '-q', '-f', 'vhdx', base, '16M']);
-    const child = path.join(tmp, 'child.avhdx');
+    const base = path.join(tmp, 'base.vhd');
+    cp.execFileSync('qemu-img', ['create', '-q', '-f', 'vpc', '-o', 'force_size=on', base, '16M']);
+    const child = path.join(tmp, 'child.vhd');
     await createDifferencingDisk(base, child);
     const disks = await vscode.commands.executeCommand<AttachedDisk[]>('vdisk.attachReadOnly', vscode.Uri.file(child));
     assert.strictEqual(disks?.[0]?.engine, 'vhdimount');
-    assert.match(fs.readFileSync(log, 'utf8'), /vdisk-child\.avhdx/, 'the wrapper ran');
+    assert.match(fs.readFileSync(log, 'utf8'), /vdisk-child\.vhd/, 'the wrapper ran');
   });
 
   it('vdisk.mountRoot: volumes are mounted under the configured folder', async () => {

@@ -49,8 +49,8 @@ describe('engine faults (real devices)', function () {
   });
 
   it('vhdimount killed under an attached differencing disk: detach still cleans up', async () => {
-    const parent = path.join(dir, 'p.vhdx'); qemuImg(['create', '-q', '-f', 'vhdx', parent, '16M']);
-    const child = path.join(dir, 'c.vhdx'); await createDifferencingDisk(parent, child);
+    const parent = path.join(dir, 'p.vhd'); qemuImg(['create', '-q', '-f', 'vpc', '-o', 'force_size=on', parent, '16M']);
+    const child = path.join(dir, 'c.vhd'); await createDifferencingDisk(parent, child);
     const before = vhdimounts();
     const disk = await client.request(P.Attach, { path: child, readOnly: true, lifetime: 'session' });
     assert.strictEqual(disk.engine, 'vhdimount');

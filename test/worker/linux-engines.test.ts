@@ -6,7 +6,8 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as P from '../../src/common/protocol';
-import { createDifferencingDisk } from '../../src/formats';
+import { createDifferencingDisk, inspectImage } from '../../src/formats';
+import { applyOverlays, writeVhdChildBlock, writeVhdxChildBlock } from '../support/diff-writer';
 import { WorkerClient } from '../../src/host/worker-client';
 import { newClient, sha256 } from '../support/worker';
 import { deviceSuite, qemuImg, qemuWrite, rawOf, readDevice, rejectsWith, writeDevice } from './linux-support';
@@ -65,7 +66,7 @@ describe('Linux engines: qemu-storage-daemon and vhdimount (real devices)', func
     });
   }
 
-  for (const ext of ['vhdx', 'vhd'] as const) {
+  for (const ext of ['vhd'] as ('vhd' | 'vhdx')[]) {
     it(`differencing ${ext.toUpperCase()} made by the format layer reads its parent's data through vhdimount (chain over 3 folders)`, async () => {
       for (const d of ['base', 'mid', 'top']) fs.mkdirSync(path.join(dir, d));
       const base = path.join(dir, 'base', `base.${ext}`);
@@ -89,6 +90,40 @@ describe('Linux engines: qemu-storage-daemon and vhdimount (real devices)', func
       assert.deepStrictEqual([base, mid, top].map(sha256), sums);
       await assert.rejects(client.request(P.Attach, { path: top, readOnly: false, lifetime: 'session' }),
         rejectsWith(P.ErrorCode.UnsupportedImage, /read-only/, 'differencing-read-write'));
+    });
+  }
+
+  it('a differencing VHDX is refused on Linux (libvhdi misreads it), naming Browse, and nothing is left behind', async () => {
+    const base = path.join(dir, 'base.vhdx');
+    qemuImg(['create', '-q', '-f', 'vhdx', base, '16M']);
+    const child = path.join(dir, 'child.avhdx');
+    await createDifferencingDisk(base, child);
+    await assert.rejects(client.request(P.Attach, { path: child, readOnly: true, lifetime: 'session' }),
+      rejectsWith(P.ErrorCode.UnsupportedImage, /Browse Disk Image reads it correctly/, 'differencing-vhdx-on-linux'));
+    const caps = await client.request(P.GetCapabilities);
+    assert.strictEqual(caps.kinds.find((k) => k.kind === 'vhdx-differencing')?.readOnly, 'no');
+  });
+
+  for (const ext of ['vhd'] as ('vhd' | 'vhdx')[]) {
+    it(`differencing ${ext.toUpperCase()} through vhdimount shows the child's own data over its parents' (not the base's)`, async () => {
+      const base = path.join(dir, `base.${ext}`);
+      const fmt = ext === 'vhd' ? 'vpc' : 'vhdx';
+      qemuImg(['create', '-q', '-f', fmt, ...(ext === 'vhd' ? ['-o', 'force_size=on'] : []), base, '32M']);
+      qemuWrite(base, fmt, 0x11, 0, 32 * MiB);
+      const mid = path.join(dir, `mid.${ext === 'vhdx' ? 'avhdx' : 'vhd'}`);
+      const top = path.join(dir, `top.${ext === 'vhdx' ? 'avhdx' : 'vhd'}`);
+      await createDifferencingDisk(base, mid);
+      await createDifferencingDisk(mid, top);
+      // the mid layer owns block 1, the child block 0 (first sectors only): each must win over what is below it
+      const info = await inspectImage(top);
+      const block = info.blockSize!;
+      const midOverlay = ext === 'vhd' ? writeVhdChildBlock(mid, 1, [[0, 8]], 7) : await writeVhdxChildBlock(mid, 1, 'full', [[0, block / 512]], 7);
+      const topOverlay = ext === 'vhd' ? writeVhdChildBlock(top, 0, [[0, 8]], 9) : await writeVhdxChildBlock(top, 0, 'partial', [[0, 8]], 9);
+      const expected = applyOverlays(Buffer.alloc(2 * block, 0x11), midOverlay, topOverlay);
+      const disk = await client.request(P.Attach, { path: top, readOnly: true, lifetime: 'session' });
+      assert.strictEqual(disk.engine, 'vhdimount');
+      assert.ok(readDevice(disk.device, 0, 2 * block).equals(expected), 'the device shows the child over the mid layer over the base');
+      await client.request(P.Detach, { target: disk.device });
     });
   }
 

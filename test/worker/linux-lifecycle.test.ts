@@ -33,8 +33,8 @@ describe('Linux backend lifecycle: crashes, failures, concurrency (real devices)
   it('kill -9 of the worker with session disks of every engine (one mounted) leaves no loop device, FUSE mount or daemon', async () => {
     const vhdx = path.join(dir, 'd.vhdx'); qemuImg(['create', '-q', '-f', 'vhdx', vhdx, '32M']);
     const raw = path.join(dir, 'mbr.img'); mbrExt4(raw, dir);
-    const base = path.join(dir, 'base.vhdx'); qemuImg(['create', '-q', '-f', 'vhdx', base, '16M']);
-    const child = path.join(dir, 'child.avhdx'); await createDifferencingDisk(base, child);
+    const base = path.join(dir, 'base.vhd'); qemuImg(['create', '-q', '-f', 'vpc', '-o', 'force_size=on', base, '16M']);
+    const child = path.join(dir, 'child.vhd'); await createDifferencingDisk(base, child);
     const disks: P.AttachedDisk[] = [];
     for (const p of [vhdx, raw, child]) disks.push(await client.request(P.Attach, { path: p, readOnly: true, lifetime: 'session' }));
     assert.deepStrictEqual(disks.map((d) => d.engine), ['qemu', 'loop', 'vhdimount']);
@@ -101,14 +101,14 @@ describe('Linux backend lifecycle: crashes, failures, concurrency (real devices)
   });
 
   it('32 concurrent attach and detach requests over raw, VHDX and differencing images leave nothing', async () => {
-    const base = path.join(dir, 'base.vhdx'); qemuImg(['create', '-q', '-f', 'vhdx', base, '8M']); qemuWrite(base, 'vhdx', 0x11, 0, 4096);
+    const base = path.join(dir, 'base.vhd'); qemuImg(['create', '-q', '-f', 'vpc', '-o', 'force_size=on', base, '8M']); qemuWrite(base, 'vpc', 0x11, 0, 4096);
     const imgs = Array.from({ length: 32 }, (_, i) => {
-      const p = path.join(dir, `c${i}.${i % 4 === 0 ? 'img' : i % 4 === 3 ? 'avhdx' : 'vhdx'}`);
+      const p = path.join(dir, `c${i}${i % 4 === 0 ? '.img' : i % 4 === 3 ? '-diff.vhd' : '.vhdx'}`);
       if (p.endsWith('.img')) fs.writeFileSync(p, Buffer.alloc(MiB, 0x11));
       else if (p.endsWith('.vhdx')) { qemuImg(['create', '-q', '-f', 'vhdx', p, '8M']); qemuWrite(p, 'vhdx', 0x11, 0, 4096); }
       return p;
     });
-    for (const p of imgs.filter((x) => x.endsWith('.avhdx'))) await createDifferencingDisk(base, p);
+    for (const p of imgs.filter((x) => x.endsWith('-diff.vhd'))) await createDifferencingDisk(base, p);
     const disks = await Promise.all(imgs.map((p) => client.request(P.Attach, { path: p, readOnly: true, lifetime: 'session' })));
     assert.strictEqual(new Set(disks.map((d) => d.device)).size, 32);
     for (const d of disks) assert.strictEqual(readDevice(d.device, 0, 1)[0], 0x11, d.image ?? '');

@@ -18,12 +18,12 @@ describe('Attach Parent Folder (real devices)', function () {
   async function movedChain(): Promise<{ child: string; moved: string }> {
     const a = path.join(dir, 'a'); const b = path.join(dir, 'b');
     fs.mkdirSync(a); fs.mkdirSync(b);
-    const parent = path.join(a, 'base.vhdx');
-    qemuImg(['create', '-q', '-f', 'vhdx', parent, '16M']);
-    qemuWrite(parent, 'vhdx', 0x5a, 1 << 20, 1 << 20);
-    const child = path.join(a, 'child.vhdx');
+    const parent = path.join(a, 'base.vhd');
+    qemuImg(['create', '-q', '-f', 'vpc', '-o', 'force_size=on', parent, '16M']);
+    qemuWrite(parent, 'vpc', 0x5a, 1 << 20, 1 << 20);
+    const child = path.join(a, 'child.vhd');
     await createDifferencingDisk(parent, child);
-    fs.renameSync(parent, path.join(b, 'base.vhdx'));
+    fs.renameSync(parent, path.join(b, 'base.vhd'));
     return { child, moved: b };
   }
 
@@ -33,7 +33,7 @@ describe('Attach Parent Folder (real devices)', function () {
     await assert.rejects(client.request(P.Attach, { path: child, readOnly: true, lifetime: 'session' }),
       rejectsWith(P.ErrorCode.ImageProblem, /parent/, 'parent-missing'));
     const disk = await client.request(P.Attach, { path: child, readOnly: true, lifetime: 'session', searchFolders: [moved] });
-    assert.deepStrictEqual(disk.chain?.map((c) => c.path), [child, path.join(moved, 'base.vhdx')]);
+    assert.deepStrictEqual(disk.chain?.map((c) => c.path), [child, path.join(moved, 'base.vhd')]);
     assert.ok(readDevice(disk.device, 1 << 20, 4096).equals(Buffer.alloc(4096, 0x5a)), 'the parent\'s data reads through the child');
     await client.request(P.Detach, { target: disk.device });
     assert.strictEqual(sha256(child), before, 'the child was not changed');
@@ -42,7 +42,7 @@ describe('Attach Parent Folder (real devices)', function () {
   it('still checks identity: a different disk of the same name in that folder is a mismatch', async () => {
     const { child } = await movedChain();
     const impostor = path.join(dir, 'c'); fs.mkdirSync(impostor);
-    qemuImg(['create', '-q', '-f', 'vhdx', path.join(impostor, 'base.vhdx'), '16M']);
+    qemuImg(['create', '-q', '-f', 'vpc', '-o', 'force_size=on', path.join(impostor, 'base.vhd'), '16M']);
     const info = await inspectImage(child, { searchFolders: [impostor] });
     assert.deepStrictEqual(info.problems.map((p) => p.code), ['parent-id-mismatch']);
     await assert.rejects(client.request(P.Attach, { path: child, readOnly: true, lifetime: 'session', searchFolders: [impostor] }),

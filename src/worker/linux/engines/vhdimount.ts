@@ -1,5 +1,5 @@
 // Differencing VHD / AVHDX, read-only: libvhdi's vhdimount serves the child, reading through its parents, as
-// <mountpoint>/vhdi1. It finds each parent only by file name in the folder of the path it was given, so we
+// <mountpoint>/vhdiN (N = the chain's depth; vhdi1 is the base). It finds each parent only by file name in the folder of the path it was given, so we
 // give it a private folder of symlinks: the child plus every ancestor the format layer resolved, under each
 // name libvhdi might look for. A chain spread over several folders then works.
 import * as cp from 'child_process';
@@ -54,7 +54,8 @@ export async function startVhdimount(image: ImageInfo): Promise<EngineHandle> {
   const dir = scratchDir('vhdi');
   const linkDir = path.join(dir, 'links');
   const mnt = path.join(dir, 'fuse');
-  const exportFile = path.join(mnt, 'vhdi1');
+  // vhdimount lists the chain bottom-up: vhdi1 is the base parent and the last one is the child read through them all
+  const exportFile = path.join(mnt, `vhdi${image.chain.filter((l) => l.format === 'vhd' || l.format === 'vhdx').length}`);
   let pid: number | undefined;
   const layerFds: number[] = [];
   const closeAll = () => { for (const fd of layerFds.splice(0)) { try { fs.closeSync(fd); } catch { /* closed */ } } };
