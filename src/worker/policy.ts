@@ -116,9 +116,12 @@ export function blockingProblemsFor(image: ImageInfo, readOnly: boolean, asRaw: 
   return blockingProblems(image, readOnly).filter((p) => !asRaw || !RAW_OVERRIDES.has(p.code));
 }
 
-/** The smallest attachable image: one 512-byte sector. Returns why not, or null. */
+/**
+ * The smallest attachable disk: one 512-byte sector. A raw image is its file; any other format's file may be far
+ * smaller than its disk (a VMDK descriptor is a few hundred bytes of text naming its extents).
+ */
 export function tooSmall(image: ImageInfo): string | null {
-  const size = image.format === 'raw' ? image.fileSize : Math.min(image.fileSize, image.virtualSize || image.fileSize);
+  const size = image.format === 'raw' ? image.fileSize : image.virtualSize;
   return size < 512 ? `${size} bytes is less than one 512-byte sector` : null;
 }
 

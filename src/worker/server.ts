@@ -76,9 +76,12 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
     checkAttach(image, params.readOnly, process.platform);
     const small = tooSmall(image);
     if (small) throw new WorkerError(P.ErrorCode.UnsupportedImage, `Cannot attach ${name}: ${small}`, { reason: 'too-small', path: inspected.path });
-    const listed = (await Promise.all((params.protectChainsOf ?? []).slice(0, 64).map((f) => chains.get(f)))).filter((i): i is ImageInfo => i !== null);
-    const conflict = chainConflict(image, params.readOnly, await listWithChains(), listed);
-    if (conflict) throw new WorkerError(P.ErrorCode.ImageProblem, conflict, { reason: 'parent-in-use', path: image.path });
+    // only a write, or a chain with parents, can collide with another disk: a read-only standalone image skips the listing
+    if (!params.readOnly || image.chain.length > 1) {
+      const listed = (await Promise.all((params.protectChainsOf ?? []).slice(0, 64).map((f) => chains.get(f)))).filter((i): i is ImageInfo => i !== null);
+      const conflict = chainConflict(image, params.readOnly, await listWithChains(), listed);
+      if (conflict) throw new WorkerError(P.ErrorCode.ImageProblem, conflict, { reason: 'parent-in-use', path: image.path });
+    }
     const disk = await backend.attach(params, image, token);
     disk.chain = image.chain;
     watcher?.reset();

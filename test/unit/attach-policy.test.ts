@@ -40,6 +40,9 @@ describe('attach policy (issue 16)', () => {
   it('refuses images smaller than one sector', () => {
     assert.strictEqual(tooSmall(image('/x/t.img', 'raw', [], 511)), '511 bytes is less than one 512-byte sector');
     assert.strictEqual(tooSmall(image('/x/t.img', 'raw', [], 512)), null);
+    // a VMDK descriptor is a few hundred bytes of text; its disk is what counts
+    assert.strictEqual(tooSmall({ ...image('/x/d.vmdk', 'vmdk', [], 16 << 20), fileSize: 300 }), null);
+    assert.strictEqual(tooSmall({ ...image('/x/d.vmdk', 'vmdk', [], 0), fileSize: 300 }), '0 bytes is less than one 512-byte sector');
   });
 
   it('protects a chain from writes through any layer', () => {

@@ -354,11 +354,11 @@ describeLinux('commands and tree (extension host)', 'its images are made with tr
   it('offers "Attach Parent Folder..." when a parent moved, and attaches with the folder it names', async () => {
     const a1 = path.join(dir, 'pf-a'); const b1 = path.join(dir, 'pf-b');
     fs.mkdirSync(a1, { recursive: true }); fs.mkdirSync(b1, { recursive: true });
-    const parent = path.join(a1, 'pbase.vhdx');
-    cp.execFileSync('qemu-img', ['create', '-q', '-f', 'vhdx', parent, '16M']);
-    const child = path.join(a1, 'pchild.vhdx');
+    const parent = path.join(a1, 'pbase.vhd');
+    cp.execFileSync('qemu-img', ['create', '-q', '-f', 'vpc', '-o', 'force_size=on', parent, '16M']);
+    const child = path.join(a1, 'pchild.vhd');
     await vscode.commands.executeCommand('vdisk.createDiff', vscode.Uri.file(parent), child);
-    fs.renameSync(parent, path.join(b1, 'pbase.vhdx'));
+    fs.renameSync(parent, path.join(b1, 'pbase.vhd'));
     const shown = nextError(a);
     assert.strictEqual(await vscode.commands.executeCommand('vdisk.attachReadOnly', vscode.Uri.file(child)), undefined);
     const e = await shown;
@@ -366,7 +366,7 @@ describeLinux('commands and tree (extension host)', 'its images are made with tr
     assert.deepStrictEqual(e.actions, ['Attach Parent Folder...', 'Show Log']);
     // what the action runs once the user picked the folder
     const disks = await vscode.commands.executeCommand<AttachedDisk[]>('vdisk.attachReadOnly', vscode.Uri.file(child), undefined, { searchFolders: [b1] });
-    assert.deepStrictEqual(disks?.[0].chain?.map((c) => path.basename(c.path)), ['pchild.vhdx', 'pbase.vhdx']);
+    assert.deepStrictEqual(disks?.[0].chain?.map((c) => path.basename(c.path)), ['pchild.vhd', 'pbase.vhd']);
     await vscode.commands.executeCommand('vdisk.detach', disks![0].device);
   });
 

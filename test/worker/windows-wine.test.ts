@@ -138,7 +138,9 @@ describe('Windows worker under Wine (node.exe + koffi win32-x64)', function () {
 
   it('attaching a real VHD answers the clear "not supported on this system" error (Wine\'s OpenVirtualDisk returns 120)', async () => {
     const w = started[0] ?? await startWorker();
-    for (const readOnly of [false, true]) {
+    // read-only only: a read-write attach first lists the attached disks (chain protection), and Wine's
+    // GetAllAttachedVirtualDiskPhysicalPaths is a stub that aborts the process (the last test here covers that)
+    for (const readOnly of [true]) {
       const e = await expectError(w.conn.sendRequest(P.Attach, { path: toWine(vhd), readOnly, lifetime: 'session' }));
       assert.strictEqual(e.code, P.ErrorCode.NotSupported, `${readOnly}: ${e.code} ${e.message}`);
       assert.strictEqual(e.message, 'Virtual disks are not supported on this system (VirtDisk returned 120)');
