@@ -1,6 +1,8 @@
-// Bundles the three entry points. koffi stays external (it loads a per-platform native
-// binary through literal requires) and is only ever required by the worker bundle.
+// Bundles the entry points. koffi stays external (it loads a per-platform native binary through literal requires)
+// and is only ever required by the worker bundle. The inspector's webview script is a browser bundle, type-checked
+// here against src/views/inspector/messages.ts with the DOM library (the root tsconfig has no DOM).
 'use strict';
+const path = require('path');
 const esbuild = require('esbuild');
 
 const watch = process.argv.includes('--watch');
@@ -20,9 +22,22 @@ const builds = [
   { entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
   { entryPoints: ['src/worker/main.ts'], outfile: 'dist/worker.js', external: ['koffi'] },
   { entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', external: ['koffi'], banner: { js: '#!/usr/bin/env node' } },
+  // inlined into the page with a nonce (src/views/inspector/html.ts): no source map comment
+  { entryPoints: ['src/views/inspector/webview/main.ts'], outfile: 'dist/inspector.js', platform: 'browser', format: 'iife', target: 'es2022', sourcemap: false },
   // 7-Zip (WebAssembly) runs in worker_threads of the worker; its .wasm is copied next to the bundles
   { entryPoints: ['src/worker/browse/sevenzip-thread.ts'], outfile: 'dist/sevenzip-thread.js' },
 ];
+
+function typecheckWebview() {
+  const ts = require('typescript');
+  const host = { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => { throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n')); } };
+  const cfg = ts.getParsedCommandLineOfConfigFile(path.join(__dirname, 'src/views/inspector/webview/tsconfig.json'), {}, host);
+  const diags = [...cfg.errors, ...ts.getPreEmitDiagnostics(ts.createProgram(cfg.fileNames, cfg.options))];
+  if (diags.length) {
+    const fmt = { getCanonicalFileName: (f) => f, getCurrentDirectory: () => __dirname, getNewLine: () => '\n' };
+    throw new Error(`the inspector webview does not type-check:\n${ts.formatDiagnostics(diags, fmt)}`);
+  }
+}
 
 function copyWasm() {
   const fs = require('fs');
@@ -36,6 +51,7 @@ async function main() {
     for (const b of builds) await (await esbuild.context({ ...common, ...b })).watch();
     return;
   }
+  typecheckWebview();
   await Promise.all(builds.map((b) => esbuild.build({ ...common, ...b })));
 }
 

@@ -8,7 +8,7 @@ import { registerCommands } from './commands';
 import { AttachedDisksProvider } from './views/attached-disks';
 import { Refresher } from './views/refresher';
 import { REPORT_SCHEME, ReportProvider } from './views/report-provider';
-import { AttachedDisk, Configure, List } from './common/protocol';
+import { Configure, List } from './common/protocol';
 import { whenClauseSpellings } from './common/image-paths';
 import * as fs from 'fs';
 import { config } from './host/config';
@@ -19,7 +19,7 @@ import { ImageDecorations } from './views/decorations';
 import { registerVolumeFs } from './views/volume-fs';
 import { shownInfos, askedQuestions } from './host/notify';
 import { CapabilityStore } from './host/capabilities';
-import { registerImageFileSystem } from './views/image-fs';
+import { browsedImages, registerImageFileSystem } from './views/image-fs';
 
 /** What the extension hands to tests (and to other extensions): no stability promise. */
 export interface VdiskApi {
@@ -31,10 +31,11 @@ export interface VdiskApi {
   recent: RecentImagesProvider;
   inspector: InspectorProvider;
   onDidShowError: vscode.Event<{ command: string; message: string; actions: string[] }>;
+  caps: CapabilityStore;
   /** Successes shown as notifications, and modal questions asked (neither is observable through the API). */
   onDidInform: vscode.Event<{ message: string }>;
   onDidAsk: vscode.Event<{ message: string; detail: string; confirm: string }>;
-  /** Explorer badges; `markBrowsed(uri)` for images open for browsing. */
+  /** Explorer badges: attached images, and images whose files are open as workspace folders. */
   decorations: ImageDecorations;
   /** Fires once a settings change reached a running worker (vdisk/configure answered), with the error if it failed. */
   onDidConfigureWorker: vscode.Event<Error | undefined>;
@@ -53,29 +54,28 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
   const recentView = vscode.window.createTreeView('vdisk.recentImages', { treeDataProvider: recent, showCollapseAll: true });
   const status = new DiskCountStatus();
   const decorations = new ImageDecorations();
-  const showDisks = async (list: AttachedDisk[]) => {
-    status.update(list);
-    decorations.update(list);
+  const syncBrowsed = () => decorations.setBrowsed(browsedImages(vscode.workspace.workspaceFolders ?? []));
+  syncBrowsed();
+  context.subscriptions.push(vscode.workspace.onDidChangeWorkspaceFolders(syncBrowsed));
+  // the refresher subscribes to the worker's disksChanged and crash events itself; every listing also goes to the
+  // status bar and the Explorer's decorations
+  const refresher = new Refresher(() => disks.reload(), () => disksView.visible, disksView.onDidChangeVisibility, 150, undefined, {
+    events: client, list: () => client!.request(List),
+    status: { update: (list) => { status.update(list); decorations.update(list); } },
     // every spelling Explorer's resourcePath may have on Windows (drive letter case, the file's own case)
-    await vscode.commands.executeCommand('setContext', 'vdisk.attachedImages', list.flatMap((d) => (d.image ? whenClauseSpellings(d.image, process.platform, onDiskSpelling(d.image)) : [])));
-  };
-  const refresher = new Refresher(async () => {
-    const snapshot = await disks.reload();
-    if ('disks' in snapshot) await showDisks(snapshot.disks);
-  }, () => disksView.visible, disksView.onDidChangeVisibility);
-
-  client.on('disksChanged', () => {
-    refresher.request();
-    // the view may be hidden: keep the status bar and the Explorer's Detach entry current anyway
-    if (!disksView.visible) void client?.request(List).then(showDisks, () => undefined);
+    attachedImages: (list) => list.flatMap((d) => (d.image ? whenClauseSpellings(d.image, process.platform, onDiskSpelling(d.image)) : [])),
   });
+
   client.on('crash', (e) => {
-    refresher.request();
     if (!e.restartable) {
       void vscode.window.showErrorMessage('The Virtual Disks worker keeps crashing and was stopped.', 'Restart Worker', 'Show Log').then((pick) => {
         if (pick === 'Restart Worker') void vscode.commands.executeCommand('vdisk.restartWorker');
         if (pick === 'Show Log') log.show(true);
       });
+    } else if (e.elevated) {
+      // its session disks went with it; the next action uses an unelevated worker until the user elevates again
+      void vscode.window.showWarningMessage(`The elevated Virtual Disks worker ended (${e.how}); disks it attached for this session were released.`, 'Show Log')
+        .then((pick) => { if (pick === 'Show Log') log.show(true); });
     }
   });
 
@@ -99,7 +99,7 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
     { dispose: () => void client?.dispose() },
   );
   return { client, disks, disksView: disksView as vscode.TreeView<unknown>, refresher, status, recent, inspector, onDidShowError: shownErrors.event,
-    onDidInform: shownInfos.event, onDidAsk: askedQuestions.event, decorations, onDidConfigureWorker: configured.event };
+    onDidInform: shownInfos.event, onDidAsk: askedQuestions.event, decorations, onDidConfigureWorker: configured.event, caps };
 }
 
 export async function deactivate(): Promise<void> {

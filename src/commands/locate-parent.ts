@@ -20,8 +20,8 @@ export async function locateParent(ctx: CommandContext, args: unknown[]): Promis
   if (!image) throw new UserError('This disk has no image file to change');
   const info = await ctx.client.request(Inspect, { path: image });
   const broken = info.problems.find((p) => PARENT_LINK_CODES.has(p.code));
-  // the layer whose parent link is broken: the last one the chain reached
-  const child = broken ? info.chain[info.chain.length - 1].path : image;
+  // the layer whose parent link is broken: the problem names it (no layer: the image itself)
+  const child = broken?.layer?.path ?? info.path;
   if (info.subtype !== 'differencing') throw new UserError(`${path.basename(image)} is not a differencing disk: it has no parent`);
   const given = typeof args[1] === 'string' ? args[1] : undefined;
   const opts = (args[2] ?? {}) as { ignoreIdMismatch?: boolean };

@@ -4,12 +4,13 @@ import * as path from 'path';
 import type { DiskTreeNode } from '../views/attached-disks';
 import type { RecentNode } from '../views/recent-images';
 import type { AttachedDisk } from '../common/protocol';
+import { extensionsOf } from '../common/formats';
 import { UserError } from '../host/run-command';
 import { knownCapabilities } from '../host/capabilities';
 import { attachableExtensions } from '../host/capability-keys';
 
-export const IMAGE_EXTENSIONS = ['vhd', 'vhdx', 'avhdx', 'iso', 'img'];
-export const LINUX_IMAGE_EXTENSIONS = ['qcow2', 'vmdk', 'vdi'];
+export const IMAGE_EXTENSIONS = extensionsOf((f) => f.menus === 'all');
+export const LINUX_IMAGE_EXTENSIONS = extensionsOf((f) => f.menus === 'linux');
 
 /** The file picker's filter: what the worker's capability report says this user can attach (all known kinds before it answers). */
 export function imageExtensions(): string[] {

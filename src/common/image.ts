@@ -1,14 +1,13 @@
 // What the format layer says about an image file; crosses the worker boundary as-is.
 // Field names are fixed by the CLI's `inspect --json` contract (docs/protocol.md).
 
-export type ImageFormat = 'vhd' | 'vhdx' | 'iso' | 'udf' | 'qcow2' | 'vmdk' | 'vdi' | 'raw';
+import type { ImageFormat } from './formats';
+import type { Problem } from './problems';
+
+export type { ImageFormat };
 export type ImageSubtype = 'fixed' | 'dynamic' | 'differencing' | null;
 
-export interface Problem {
-  /** One of PROBLEM_CODES (src/formats/problems.ts). */
-  code: string;
-  message: string;
-}
+export type { Problem };
 
 export interface ParentLink {
   /** The id the child names for its parent (VHD: parent unique id; VHDX: parent_linkage). */

@@ -3,6 +3,7 @@
 // all import this file. Documented in docs/protocol.md; bump PROTOCOL_VERSION on any breaking change.
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { ImageInfo, ChainLink, Problem } from './image';
+import type { ErrorReason } from './error-reasons';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -173,10 +174,10 @@ export enum ErrorCode {
 }
 
 export interface ErrorData {
-  /** Machine-readable detail, e.g. 'not-root', 'iso-read-write', 'footer-checksum'. */
-  reason?: string;
+  /** Machine-readable detail, e.g. 'not-root', 'iso-read-write', 'footer-checksum' (every one: error-reasons.ts). */
+  reason?: ErrorReason;
   /** Named problems from the format layer. */
-  problems?: { code: string; message: string }[];
+  problems?: Problem[];
   /** What to install or enable. */
   missing?: string;
   errno?: number;

@@ -1,6 +1,7 @@
 // Following a differencing disk to its parents the way Windows does, from Linux or Windows.
 import * as path from 'path';
 import type { ChainLink, ParentLink, Problem } from '../common/image';
+import type { ParentCandidate } from '../common/problems';
 import { inspectOne, OneFile } from './inspect-one';
 import { problem, ProblemCode } from './problems';
 import { checkLayerFile, describeRef, pulledIn } from './layers';
@@ -8,7 +9,7 @@ import type { ParentRef, ParsedImage } from './types';
 
 export const DEFAULT_MAX_DEPTH = 64;
 
-export interface Candidate { how: 'relative' | 'volume' | 'absolute' | 'name' | 'folder'; path: string }
+export type Candidate = ParentCandidate;
 
 const WIN_ABS = /^(?:[A-Za-z]:[\\/]|\\\\|Volume\{)/i;
 
@@ -58,6 +59,9 @@ const linkOf = (p: string, x: ParsedImage): ChainLink => ({ path: p, format: x.f
 
 interface FormatLayer { index: number; path: string; info: ParsedImage }
 
+/** Records a problem of the layer being followed (its index and path ride along as data, its message says so too). */
+type AddProblem = (code: ProblemCode, detail: string, extra?: Pick<Problem, 'tried'>) => void;
+
 /**
  * Every layer of an image, self first: VHD/VHDX parents (Windows' search, identity checked), qcow2 backing and data
  * files, VMDK extents and parents. Each file is checked by layers.ts; a file that is missing, not a regular file,
@@ -78,7 +82,8 @@ export async function resolveChain(childPath: string, child: ParsedImage, maxDep
     cur = null;
     const level = chain[at.index].level ?? 1;
     const suffix = at.index > 0 ? ` (in parent ${at.path})` : '';
-    const add = (code: ProblemCode, detail: string) => problems.push(problem(code, `${detail}${suffix}`));
+    const layer = at.index > 0 ? { layer: { index: at.index, path: at.path } } : {};
+    const add: AddProblem = (code, detail, extra) => problems.push({ ...problem(code, `${detail}${suffix}`), ...layer, ...extra });
     let next: { path: string; info: ParsedImage; role: 'parent' | 'backing'; name?: string } | null = null;
     if (at.info.subtype === 'differencing' && at.info.parent && (at.info.format === 'vhd' || at.info.format === 'vhdx')) {
       if (depth >= maxDepth) { problems.push(problem('chain-too-deep', `more than ${maxDepth} levels below ${childPath}`)); break; }
@@ -112,7 +117,8 @@ export async function resolveChain(childPath: string, child: ParsedImage, maxDep
     depth++;
     seen.add(next.path);
     chain.push({ ...linkOf(next.path, next.info), role: next.role, level: level + 1, of: at.index, ...(next.name ? { name: next.name } : {}) });
-    for (const pr of next.info.problems) problems.push({ code: pr.code, message: `${pr.message} (in parent ${next.path})` });
+    const nextLayer = { index: chain.length - 1, path: next.path };
+    for (const pr of next.info.problems) problems.push({ code: pr.code, message: `${pr.message} (in parent ${next.path})`, layer: nextLayer });
     cur = { index: chain.length - 1, path: next.path, info: next.info };
   }
   return { parent: parentLink, chain, problems };
@@ -120,7 +126,7 @@ export async function resolveChain(childPath: string, child: ParsedImage, maxDep
 
 /** A VHD/VHDX parent, searched in Windows' order with the identity the child names; problems go to `add`. */
 async function findParent(curPath: string, cur: ParsedImage, seen: Set<string>, open: (p: string) => Promise<OneFile>,
-  searchFolders: string[], add: (code: ProblemCode, detail: string) => void): Promise<{ path: string; info: ParsedImage } | null> {
+  searchFolders: string[], add: AddProblem): Promise<{ path: string; info: ParsedImage } | null> {
   const ref = cur.parent!;
   const cands = parentCandidates(curPath, cur.format, ref, process.platform, searchFolders);
   const where = `for ${curPath}`;
@@ -150,6 +156,6 @@ async function findParent(curPath: string, cur: ParsedImage, seen: Set<string>, 
   if (mismatch) add('parent-id-mismatch', mismatch);
   else if (notAFile) add('layer-not-a-file', notAFile);
   else if (unreadable) add('parent-unreadable', unreadable);
-  else add('parent-missing', `${where}, tried ${cands.map((c) => `${c.how} ${c.path}`).join(', ')}`);
+  else add('parent-missing', `${where}, tried ${cands.map((c) => `${c.how} ${c.path}`).join(', ')}`, { tried: cands });
   return null;
 }

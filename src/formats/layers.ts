@@ -91,11 +91,16 @@ export type LayerCheck = { ok: true; path: string; stat: fs.Stats } | { ok: fals
 /** Pseudo file systems whose "files" are kernel objects (process memory, device attributes), never image data. */
 const PSEUDO_ROOTS = ['/proc', '/sys', '/dev'];
 
+let userCheck: ((real: string, write: boolean) => string | null) | null = null;
+/** An elevated worker checks the rights of the user it serves instead of its own (worker/linux/served-user.ts). */
+export function setLayerAccessCheck(f: (real: string, write: boolean) => string | null): void { userCheck = f; }
+
 /**
  * Whether the requester may use this layer. Today: the worker's own rights (it runs as the user, or as root for
  * root). A worker acting for another user (elevation) extends this one function to check that user's rights.
  */
 export function mayUseLayer(real: string, write: boolean): string | null {
+  if (userCheck) return userCheck(real, write);
   try {
     fs.accessSync(real, fs.constants.R_OK | (write ? fs.constants.W_OK : 0));
     return null;

@@ -1,35 +1,9 @@
-// The fixed set of problem codes the format layer reports (documented in docs/formats.md).
+// Making problems: the codes and their texts are in src/common/problems.ts (documented in docs/formats.md).
 // A problem never stops inspection: the worker decides which ones forbid an attach.
-import type { Problem } from '../common/image';
+import { PROBLEM_CODES, Problem, ProblemCode } from '../common/problems';
 
-export const PROBLEM_CODES = {
-  'footer-missing': 'The VHD footer at the end of the file is missing or damaged',
-  'footer-checksum': 'The VHD footer checksum does not match its contents',
-  'header-checksum': 'A header checksum does not match its contents',
-  'bad-header': 'A header or descriptor has an invalid signature, version or field value',
-  'truncated': 'The file is shorter than its own structures say',
-  'bat-out-of-range': 'The block allocation table points outside the file or does not cover the whole disk',
-  'region-table-invalid': 'The VHDX region table is missing, damaged or lacks a required region',
-  'metadata-invalid': 'The VHDX metadata is missing, damaged or lacks a required item',
-  'log-replay-required': 'The VHDX log must be replayed before the disk can be read (it was not closed cleanly)',
-  'parent-locator-missing': 'The differencing disk names no usable parent location',
-  'parent-missing': 'The parent of this differencing disk cannot be found',
-  'parent-unreadable': 'The parent file exists but is not a VHD or VHDX that can be read',
-  'parent-id-mismatch': 'The parent found does not have the identity the child expects (it was modified or replaced)',
-  'chain-cycle': 'The differencing chain loops back on itself',
-  'chain-too-deep': 'The differencing chain is deeper than the allowed limit',
-  'iso-size-not-multiple-of-2048': 'The ISO file size is not a multiple of 2048 bytes (Windows refuses it)',
-  'iso-too-small': 'The ISO file is smaller than 34,816 bytes (Windows refuses it)',
-  'iso-no-volume-descriptor': 'No ISO 9660 (CD001) or UDF volume descriptor was found',
-  'content-does-not-match-extension': 'The file name\'s extension names a format the content does not have',
-  'layer-missing': 'A file this image pulls in (backing file, data file, extent or parent) cannot be found',
-  'layer-not-a-file': 'A file this image pulls in is not a regular file (a device, FIFO, socket, or a file under /proc, /sys or /dev)',
-  'layer-unreadable': 'A file this image pulls in cannot be opened with your rights, or is not the format the image declares for it',
-  'layer-unsupported': 'The image pulls in a location vdisk does not follow (a protocol or json: name, a Windows path, a raw device mapping, an unknown format)',
-  'partition-table-invalid': 'The MBR or GPT partition table contradicts itself or points past the end of the disk',
-} as const;
-
-export type ProblemCode = keyof typeof PROBLEM_CODES;
+export { PROBLEM_CODES };
+export type { ProblemCode };
 
 export function problem(code: ProblemCode, detail?: string): Problem {
   const base = PROBLEM_CODES[code];

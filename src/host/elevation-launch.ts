@@ -7,7 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { ResponseError } from 'vscode-jsonrpc';
 import * as P from '../common/protocol';
-import { newElevationSession } from '../common/elevation';
+import { newElevationSession } from './elevation';
 
 export interface ElevationSession { dir: string; pipe: string; secret: string; secretFile: string; dispose(): void }
 

@@ -31,7 +31,7 @@ export interface FailureContext {
 export interface ActionEnv { browse: boolean }
 
 /** Reasons after which the user may want to browse the image's files instead, or see what is missing. */
-const WAY_OUT = new Set(['not-root', 'needs-elevation', 'format-not-attachable-on-windows', 'platform', 'not-authorized', 'elevation-refused', 'sudo-needs-password']);
+const WAY_OUT = new Set(['not-root', 'needs-elevation', 'format-not-attachable-on-windows', 'raw-not-attachable-on-windows', 'platform', 'not-authorized', 'elevation-refused', 'sudo-needs-password']);
 
 export function actionsFor(err: unknown, ctx: FailureContext = {}, env: ActionEnv = { browse: false }): ErrorAction[] {
   const showLog: ErrorAction = { title: 'Show Log', run: () => vscode.commands.executeCommand('vdisk.showLog') };
@@ -43,6 +43,7 @@ export function actionsFor(err: unknown, ctx: FailureContext = {}, env: ActionEn
       out.push({ title: 'Restart Worker', run: () => vscode.commands.executeCommand('vdisk.restartWorker') });
       break;
     case ErrorCode.UnsupportedImage:
+    case ErrorCode.NotSupported:
     case ErrorCode.PermissionDenied:
     case ErrorCode.ImageProblem:
       if ((data.reason === 'needs-elevation' || data.reason === 'not-root') && ctx.elevate && ctx.retry) {

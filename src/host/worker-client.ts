@@ -9,7 +9,7 @@ import {
   RequestType, RequestType0, ResponseError, SocketMessageReader, SocketMessageWriter, StreamMessageReader, StreamMessageWriter,
 } from 'vscode-jsonrpc/node';
 import * as P from '../common/protocol';
-import { acceptElevatedWorker } from '../common/elevation';
+import { acceptElevatedWorker } from './elevation';
 import { CloseAction, CrashBudget, RestartPolicy } from './restart-policy';
 import { ElevationLauncher, openElevationSession, uacLauncher } from './elevation-launch';
 

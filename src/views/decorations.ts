@@ -1,5 +1,5 @@
-// Explorer badges on image files: "RO"/"RW" while attached (read-only / read-write), "B" while browsed
-// (the "Browse Disk Image" provider calls markBrowsed/unmarkBrowsed). Updated with every listing of the disks.
+// Explorer badges on image files: "RO"/"RW" while attached (read-only / read-write), "B" while browsed (its files
+// are a `vdisk-image:` workspace folder of this window). Updated with every listing of the disks and folder change.
 import * as vscode from 'vscode';
 import type { AttachedDisk } from '../common/protocol';
 
@@ -19,10 +19,14 @@ export class ImageDecorations implements vscode.FileDecorationProvider, vscode.D
     if (touched.size) this.changed.fire([...touched].map((p) => vscode.Uri.file(p)));
   }
 
-  /** An image is open for browsing (no attach): badge it until unmarkBrowsed. */
-  markBrowsed(uri: vscode.Uri): void { this.browsed.add(uri.fsPath); this.changed.fire([uri]); }
-
-  unmarkBrowsed(uri: vscode.Uri): void { if (this.browsed.delete(uri.fsPath)) this.changed.fire([uri]); }
+  /** The images open for browsing (their files are workspace folders): repaint those that gained or lost the badge. */
+  setBrowsed(images: readonly string[]): void {
+    const next = new Set(images);
+    const touched = [...this.browsed, ...next].filter((p) => this.browsed.has(p) !== next.has(p));
+    this.browsed.clear();
+    for (const p of next) this.browsed.add(p);
+    if (touched.length) this.changed.fire(touched.map((p) => vscode.Uri.file(p)));
+  }
 
   provideFileDecoration(uri: vscode.Uri): vscode.FileDecoration | undefined {
     if (uri.scheme !== 'file') return undefined;

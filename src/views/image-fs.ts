@@ -21,6 +21,12 @@ export function parseImageUri(uri: vscode.Uri): { image: string; inner: string }
 }
 
 /** The folder name Browse gives an image in the Explorer. */
+/** The images whose files are open as workspace folders of this window. */
+export function browsedImages(folders: readonly vscode.WorkspaceFolder[]): string[] {
+  return folders.filter((f) => f.uri.scheme === IMAGE_SCHEME && /^([0-9a-f]{2})+$/i.test(f.uri.authority))
+    .map((f) => parseImageUri(f.uri).image);
+}
+
 export function browseFolderName(image: string): string { return `${path.basename(image)} (read-only)`; }
 
 export class ImageFileSystem implements vscode.FileSystemProvider {

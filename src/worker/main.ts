@@ -14,7 +14,7 @@ import type { LogLevel } from '../common/protocol';
 import type { Backend } from './backend';
 import { registerHandlers } from './server';
 import { UnsupportedBackend } from './unsupported';
-import { connectElevated } from '../common/elevation';
+import { connectElevated } from './elevation';
 import { setUserGuard } from './user-guard';
 
 function log(level: LogLevel, msg: string): void {

@@ -10,6 +10,7 @@ import { CancellationToken, MessageConnection } from 'vscode-jsonrpc';
 import * as P from '../common/protocol';
 import type { Backend } from './backend';
 import { WorkerError } from './errors';
+import { userGuard } from './user-guard';
 import { createImage } from '../formats/manage/create';
 import { CancelledError, Progress } from '../formats/manage/output';
 import { IdMismatchError, setParent } from '../formats/manage/set-parent';
@@ -43,6 +44,7 @@ export function registerManageHandlers({ connection, backend, handle, fromFormat
     if (!p || typeof p.path !== 'string' || !p.path || typeof p.size !== 'number') throw new WorkerError(P.ErrorCode.InvalidParams, 'create needs a path and a size');
     const abs = path.resolve(p.path);
     if (!fs.existsSync(path.dirname(abs))) throw new WorkerError(P.ErrorCode.NotFound, `the folder ${path.dirname(abs)} does not exist`, { path: abs });
+    userGuard()?.require([{ path: path.dirname(abs), write: true }]); // an elevated worker writes only where its user may
     const win = windowsManager(backend);
     if (win) {
       const spec = await run(abs, async () => checkCreateSpec({ ...p, path: abs }));
@@ -52,7 +54,9 @@ export function registerManageHandlers({ connection, backend, handle, fromFormat
       const i = await run(abs, () => inspectImage(abs));
       return { path: abs, format: spec.format, type: spec.type, size: i.virtualSize, blockSize: i.blockSize, logicalSectorSize: i.logicalSectorSize, physicalSectorSize: i.physicalSectorSize, id: i.id ?? '' };
     }
-    return run(abs, () => createImage({ ...p, path: abs }, { progress: progress(connection, p.progressToken, token) }));
+    const r = await run(abs, () => createImage({ ...p, path: abs }, { progress: progress(connection, p.progressToken, token) }));
+    userGuard()?.adopt(r.path);
+    return r;
   }));
 
   connection.onRequest(P.SetParent, handle(async (p: P.SetParentParams) => {
@@ -60,6 +64,7 @@ export function registerManageHandlers({ connection, backend, handle, fromFormat
     const child = path.resolve(p.child);
     if (!fs.existsSync(child)) throw new WorkerError(P.ErrorCode.NotFound, `${child} does not exist`, { path: child });
     await refuseAttached(backend, [child]);
+    userGuard()?.require([{ path: child, write: true }, { path: path.resolve(p.parent), write: false }]);
     const win = windowsManager(backend);
     if (win) {
       const parent = path.resolve(p.parent);

@@ -22,6 +22,8 @@ export interface Environment {
   fuse: boolean;
   tools: Record<string, boolean>;
   udisks: string | null;
+  /** /etc/fuse.conf has user_allow_other: a user's FUSE export can be opened by root (udisksd, the loop driver). */
+  userAllowOther: boolean;
   /** A polkit authentication agent of this user's session that answers pkexec, by name; null when none runs. */
   polkitAgent: string | null;
   /** Windows: null when VirtDisk.dll loads, else why not. */
@@ -72,6 +74,11 @@ function ruleFor(kind: ImageKind, platform: NodeJS.Platform): Rule {
 export function checkAttach(image: ImageInfo, readOnly: boolean, platform: NodeJS.Platform): void {
   const rule = ruleFor(kindOf(image), platform);
   const name = path.basename(image.path);
+  if (rule.engine === null && platform === 'win32' && image.format === 'raw') {
+    throw new WorkerError(ErrorCode.NotSupported,
+      `${name} is a raw disk image: Windows attaches only VHD, VHDX and ISO images. Use "Browse Disk Image" to read its files without attaching it, or convert it to VHDX.`,
+      { path: image.path, reason: 'raw-not-attachable-on-windows' });
+  }
   if (rule.engine === null) {
     const reason = platform === 'win32' ? 'format-not-attachable-on-windows' : 'platform';
     throw new WorkerError(ErrorCode.UnsupportedImage, `${name} is a ${image.format} image: ${rule.why}`, { path: image.path, reason });
@@ -152,6 +159,17 @@ function elevationOptions(env: Environment): ElevationOption[] {
   ];
 }
 
+/**
+ * Why udisks2 cannot put a loop device on a FUSE export the user serves. Measured (kernel 6.18): root may read through
+ * a file descriptor the user passes it, but the loop driver sizes the file with getattr, which FUSE refuses to root
+ * without allow_other: the loop device comes out 0 bytes. With allow_other it works.
+ */
+function fuseViaUdisks(env: Environment): string {
+  if (env.udisks) return `udisks2 cannot be used either (${env.udisks}).`;
+  if (!env.userAllowOther) return 'udisks2 could take the export only if /etc/fuse.conf had user_allow_other (without allow_other the loop device sees a 0-byte file); ask an administrator, or elevate.';
+  return 'udisks2 with allow_other could take the export, but vdisk does not drive that route yet; elevate instead.';
+}
+
 /** What the engine of a kind needs on Linux besides privileges: missing pieces make it 'no' for everyone. */
 function linuxNeeds(engine: Engine, env: Environment): MissingPiece[] {
   const out: MissingPiece[] = [];
@@ -183,7 +201,7 @@ function kindCapability(kind: ImageKind, env: Environment, canElevate: boolean):
         access = canElevate ? 'elevation' : 'no';
         why = rule.engine === 'loop'
           ? `Not root, and udisks2 cannot attach for this user: ${env.udisks}.`
-          : `Not root: the ${rule.engine === 'qemu' ? 'qemu-storage-daemon' : 'vhdimount'} export needs a loop device only root sets up here (udisks2 attaches image files, not a user's FUSE export: udisksd runs as root and FUSE refuses it without allow_other).`;
+          : `Not root: the ${rule.engine === 'qemu' ? 'qemu-storage-daemon' : 'vhdimount'} export needs a loop device only root sets up here. ${fuseViaUdisks(env)}`;
         if (!canElevate) {
           why += ' No elevation route (pkexec with a polkit agent, or sudo) is available.';
           missing = [{ tool: 'sudo', provider: 'sudo, and a sudo rule for this user', for: 'Retry as Root' }];

@@ -7,7 +7,7 @@ import type { ImageInfo } from '../common/image';
 import type { Backend } from './backend';
 import { WorkerError } from './errors';
 import { createDifferencingDisk, FormatError, inspectImage } from '../formats';
-import { asRawImage, blockingProblemsFor, browsingAvailable, capabilities, checkAttach, filesOpened, tooSmall } from './policy';
+import { asRawImage, blockingProblemsFor, browsingAvailable, capabilities, checkAttach, filesOpened, setBrowsingAvailable, tooSmall } from './policy';
 import { chainConflict, createDiffConflict } from './chain-guard';
 import { userGuard } from './user-guard';
 import { ExternalChangeWatcher } from './watch';
@@ -153,6 +153,7 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
   }));
 
   const browse = registerBrowseHandlers(connection, handle);
+  setBrowsingAvailable(true); // the capability report says so only because the handlers are registered here
 
   connection.onRequest(P.Shutdown, (token) => handle(async () => {
     watcher?.dispose();

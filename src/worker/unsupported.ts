@@ -15,7 +15,7 @@ export class UnsupportedBackend implements Backend {
   limitations(): string[] { return [`Attaching is not supported on ${this.platform}.`]; }
   async environment(): Promise<Environment> {
     return { platform: process.platform, user: { uid: process.getuid?.() ?? null, name: os.userInfo().username }, privileged: false, elevated: false,
-      loop: false, fuse: false, tools: {}, udisks: null, polkitAgent: null, virtdisk: null, browse: false, notes: [] };
+      loop: false, fuse: false, tools: {}, udisks: null, polkitAgent: null, virtdisk: null, browse: false, userAllowOther: false, notes: [] };
   }
   async attach(): Promise<AttachedDisk> { this.fail(); }
   async detach(): Promise<DetachResult> { this.fail(); }

@@ -219,7 +219,7 @@ describe('manifest', () => {
   it('after the worker answers, Attach is hidden where it cannot work and kept where it can', () => {
     const TOOLS = { 'qemu-storage-daemon': true, vhdimount: true, sudo: true, pkexec: false };
     const env = (o: Partial<Environment>): Environment => ({ platform: 'linux', user: { uid: 1000, name: 'ann' }, privileged: false, elevated: false, loop: true, fuse: true,
-      tools: TOOLS, udisks: 'no udevd', polkitAgent: null, virtdisk: null, browse: false, notes: [], ...o });
+      tools: TOOLS, udisks: 'no udevd', polkitAgent: null, virtdisk: null, browse: false, userAllowOther: false, notes: [], ...o });
     const attach = contributes.menus['explorer/context'].find((e: { command: string }) => e.command === 'vdisk.attach').when as string;
     const attachRo = contributes.menus['explorer/context'].find((e: { command: string }) => e.command === 'vdisk.attachReadOnly').when as string;
     const win = capabilityContext(capabilities(env({ platform: 'win32', tools: {} })));

@@ -8,7 +8,7 @@ import { capabilityReport } from '../../src/common/describe-capabilities';
 const TOOLS = { 'qemu-storage-daemon': true, vhdimount: true, fusermount3: true, udisksctl: true, pkexec: true, sudo: true, fuseiso: true, 'ntfs-3g': true, fusefat: true };
 function env(o: Partial<Environment> = {}): Environment {
   return { platform: 'linux', user: { uid: 1000, name: 'ann' }, privileged: false, elevated: false, loop: true, fuse: true, tools: { ...TOOLS },
-    udisks: 'systemd-udevd is not running', polkitAgent: null, virtdisk: null, browse: false, notes: [], ...o };
+    udisks: 'systemd-udevd is not running', polkitAgent: null, virtdisk: null, browse: false, userAllowOther: false, notes: [], ...o };
 }
 function image(format: ImageInfo['format'], subtype: ImageInfo['subtype'] = null, o: Partial<ImageInfo> = {}): ImageInfo {
   return { path: `/img/a.${format}`, format, subtype, virtualSize: 1 << 20, fileSize: 1 << 20, blockSize: null, logicalSectorSize: 512, physicalSectorSize: 512,
@@ -25,7 +25,8 @@ describe('policy', () => {
     refuses(() => checkAttach(image('iso'), false, 'linux'), 'iso-read-write');
     refuses(() => checkAttach(image('udf'), false, 'win32'), 'iso-read-write');
     refuses(() => checkAttach(image('vhdx', 'differencing'), false, 'linux'), 'differencing-read-write');
-    refuses(() => checkAttach(image('raw'), true, 'win32'), 'format-not-attachable-on-windows');
+    assert.throws(() => checkAttach(image('raw'), true, 'win32'), (e: unknown) => (e as { code: number }).code === P.ErrorCode.NotSupported
+      && (e as { data: P.ErrorData }).data.reason === 'raw-not-attachable-on-windows' && /"Browse Disk Image"/.test((e as Error).message));
     refuses(() => checkAttach(image('qcow2'), true, 'win32'), 'format-not-attachable-on-windows');
     checkAttach(image('vhdx', 'differencing'), false, 'win32');
     checkAttach(image('iso'), true, 'linux');
@@ -56,6 +57,9 @@ describe('policy', () => {
     assert.strictEqual(kind(c, 'qcow2').readWrite, 'elevation');
     assert.deepStrictEqual(c.elevation.find((e) => e.available)?.route, 'pkexec');
     assert.strictEqual(c.unprivilegedRoute?.available, true);
+    assert.match(kind(c, 'qcow2').readOnlyWhy!, /user_allow_other.*0-byte file/);
+    const allowed = capabilities(env({ udisks: null, polkitAgent: 'polkit-gnome-au', userAllowOther: true }));
+    assert.match(kind(allowed, 'qcow2').readOnlyWhy!, /does not drive that route yet/);
   });
 
   it('no route at all: "no", naming what is missing', () => {

@@ -78,4 +78,23 @@ describeLinux('browsing an image (extension host, FileSystemProvider)', 'its ima
     await vscode.commands.executeCommand('vdisk.copyPathInImage', uriOf(image, '/docs/readme.md'));
     assert.strictEqual(await vscode.env.clipboard.readText(), '/docs/readme.md');
   });
+
+  it('Browse Disk Image opens the image as a read-only workspace folder and badges the image until it is closed', async () => {
+    const a = await vscode.extensions.getExtension<VdiskApi>(EXT_ID)!.activate();
+    const added = new Promise<void>((resolve) => {
+      const d = vscode.workspace.onDidChangeWorkspaceFolders((e) => { if (e.added.length) { d.dispose(); resolve(); } });
+    });
+    const [uri] = (await vscode.commands.executeCommand<vscode.Uri[]>('vdisk.browse', vscode.Uri.file(image)))!;
+    await added;
+    const folder = vscode.workspace.workspaceFolders!.find((f) => f.uri.toString() === uri.toString());
+    assert.ok(folder, 'the image is a workspace folder');
+    assert.strictEqual(folder.name, 'browse me.img (read-only)');
+    assert.strictEqual(a.decorations.provideFileDecoration(vscode.Uri.file(image))?.badge, 'B');
+    const removed = new Promise<void>((resolve) => {
+      const d = vscode.workspace.onDidChangeWorkspaceFolders((e) => { if (e.removed.length) { d.dispose(); resolve(); } });
+    });
+    assert.ok(vscode.workspace.updateWorkspaceFolders(folder.index, 1));
+    await removed;
+    assert.strictEqual(a.decorations.provideFileDecoration(vscode.Uri.file(image)), undefined);
+  });
 });

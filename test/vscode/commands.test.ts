@@ -61,12 +61,6 @@ describeLinux('commands and tree (extension host)', 'its images are made with tr
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('activation starts no worker process', () => {
-    // the sidebar is closed in the test window, so nothing has needed the worker yet
-    assert.notStrictEqual(a.client.state, 'running');
-    assert.strictEqual(a.client.pid, undefined);
-  });
-
   it('attaches read-only from an Explorer-style Uri and shows the disk in the tree', async () => {
     const disks = await vscode.commands.executeCommand<AttachedDisk[]>('vdisk.attachReadOnly', vscode.Uri.file(raw));
     assert.strictEqual(disks?.length, 1);
@@ -270,6 +264,54 @@ describeLinux('commands and tree (extension host)', 'its images are made with tr
       shown.fire();
       assert.strictEqual(pending.size, 0, 'shown while not stale: nothing to do');
     } finally { r.dispose(); shown.dispose(); }
+  });
+
+  it('the refresher takes the worker\'s events with their reasons, keeps the status bar current while hidden, and reloads for an interest', async () => {
+    const { Refresher } = await import('../../src/views/refresher');
+    const { EventEmitter } = await import('events');
+    const events = new EventEmitter();
+    let reloads = 0, lists = 0;
+    const shown: AttachedDisk[][] = [];
+    const one = { device: '/dev/loop9', image: '/x.img', readOnly: true, engine: 'loop', lifetime: 'session', ours: true } as AttachedDisk;
+    // hand-stepped timers: what is pending is fired by the test, no sleeping
+    const pending = new Map<NodeJS.Timeout, { fn: () => void; ms: number }>();
+    let n = 0;
+    const timers = {
+      set: (fn: () => void, ms: number) => { const t = n++ as unknown as NodeJS.Timeout; pending.set(t, { fn, ms }); return t; },
+      clear: (t: NodeJS.Timeout | undefined) => { if (t !== undefined) pending.delete(t); },
+    };
+    let listed: () => void = () => undefined;
+    const fire = () => { const all = [...pending.values()]; pending.clear(); for (const p of all) p.fn(); };
+    const r = new Refresher(async () => { reloads++; return { disks: [one] }; }, () => false, new vscode.EventEmitter<void>().event, 30, timers,
+      { events, list: async () => { lists++; listed(); return [one]; }, status: { update: (d) => shown.push(d) } });
+    try {
+      events.emit('disksChanged', { reason: 'external' }); events.emit('disksChanged', { reason: 'attach' });
+      assert.deepStrictEqual([...pending.values()].map((p) => p.ms), [30], 'a burst: one refresh pending');
+      const statusShown = new Promise<void>((res) => { listed = res; });
+      fire();
+      await statusShown;
+      await r.now('command').then(() => undefined); // reloads once; settles the listing above first
+      assert.deepStrictEqual([lists, r.lastReason], [1, 'command']);
+      assert.ok(shown.length >= 1, 'hidden: the status bar got the listing');
+      const before = { reloads, lists };
+      events.emit('crash', { restartable: true });
+      fire();
+      assert.deepStrictEqual([reloads, lists, r.lastReason], [before.reloads, before.lists, 'worker-crashed'], 'a crash does not start a worker for a hidden view');
+      const interest = r.holdInterest();
+      assert.strictEqual(reloads, before.reloads + 1, 'an interest reloads at once');
+      await r.now('command');
+      events.emit('disksChanged', { reason: 'detach' });
+      const reloaded = reloads;
+      fire();
+      assert.deepStrictEqual([reloads, r.lastReason], [reloaded + 1, 'detach'], 'while held, a change reloads even with the tree hidden');
+      interest.dispose();
+      let fired = 0;
+      for (let i = 0; i < 5; i++) r.filesChanged('a', () => fired++);
+      r.filesChanged('b', () => fired++);
+      assert.deepStrictEqual([...pending.values()].map((p) => p.ms), [250, 250], 'one pending file refresh per owner');
+      fire();
+      assert.strictEqual(fired, 2);
+    } finally { r.dispose(); }
   });
 
   it('mounts a volume, opens it as a workspace folder, and detach closes and unmounts it', async () => {

@@ -162,9 +162,6 @@ describe('the experience of a new user (extension host)', function () {
     const badge = a.decorations.provideFileDecoration(vscode.Uri.file(one));
     assert.strictEqual(badge?.badge, 'RO');
     assert.match(String(badge?.tooltip), /^Attached read-only as \/dev\/loop\d+$/);
-    a.decorations.markBrowsed(vscode.Uri.file(f('base.vhdx')));
-    assert.strictEqual(a.decorations.provideFileDecoration(vscode.Uri.file(f('base.vhdx')))?.badge, 'B');
-    a.decorations.unmarkBrowsed(vscode.Uri.file(f('base.vhdx')));
     const summary = nextInfo();
     await vscode.commands.executeCommand('vdisk.detach', vscode.Uri.file(one), [vscode.Uri.file(one), vscode.Uri.file(two)], ok);
     assert.strictEqual(await summary, 'Detached 2 disks: blank.img, made-by-qemu.vhd.');

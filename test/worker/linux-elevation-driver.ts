@@ -26,7 +26,7 @@ const asTheTerminalDoes: ElevationLauncher = {
 };
 
 async function main(): Promise<void> {
-  const [imagesJson, fileInImage] = process.argv.slice(2);
+  const [imagesJson, fileInImage, lockedDir] = process.argv.slice(2);
   const images = JSON.parse(imagesJson) as Record<string, string>;
   const client = new WorkerClient({ workerPath: WORKER, client: 'elevation-test', shutdownTimeoutMs: 10_000,
     log: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: quiet } });
@@ -35,6 +35,12 @@ async function main(): Promise<void> {
   try {
     await client.elevate({ launcher: asTheTerminalDoes, timeoutMs: 30_000 });
     say({ step: 'elevated', elevated: client.elevated, pid: client.pid, caps: client.info?.capabilities?.elevated, user: client.info?.capabilities?.user });
+    // root's reach never shows through: writing where nobody may not write is refused
+    const refusal = async (f: () => Promise<unknown>) => { try { await f(); return 'done'; } catch (e) { return `${(e as { code?: number }).code}: ${(e as Error).message}`; } };
+    say({ step: 'guards',
+      create: await refusal(() => client.request(P.CreateImage, { path: path.join(lockedDir, 'new.vhdx'), format: 'vhdx', type: 'dynamic', size: 1 << 24 })),
+      createDiff: await refusal(() => client.request(P.CreateDiff, { parent: images.vhdx, child: path.join(lockedDir, 'child.avhdx') })),
+      inspect: await refusal(() => client.request(P.Inspect, { path: path.join(lockedDir, 'base.vhd') })) });
     for (const [name, image] of Object.entries(images)) {
       const disk = await client.request(P.Attach, { path: image, readOnly: true, lifetime: 'session' });
       const vols = await client.request(P.Mount, { device: disk.device });

@@ -202,7 +202,7 @@ require('fs').writeFileSync(process.argv[2], f('C:\\\\', b, 100) ? b.toString('u
     const host = bundle('elevation-host', `
 import * as fs from 'fs'; import * as net from 'net'; import * as path from 'path';
 import { createMessageConnection, RequestType0, SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
-import { acceptElevatedWorker, newElevationSession } from './src/common/elevation';
+import { acceptElevatedWorker, newElevationSession } from './src/host/elevation';
 import { launchElevatedWorker } from './src/worker/windows/elevate';
 const [resultFile, elevatedScript, secretDir, mode] = process.argv.slice(2);
 const s = newElevationSession(secretDir);
@@ -225,7 +225,7 @@ server.listen(s.pipe, async () => {
 });`);
     const elevated = bundle('elevation-worker', `
 import { createMessageConnection, RequestType0, SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
-import { connectElevated } from './src/common/elevation';
+import { connectElevated } from './src/worker/elevation';
 const arg = (n: string) => process.argv[process.argv.indexOf(n) + 1];
 connectElevated(arg('--pipe'), arg('--secret-file')).then((sock) => {
   const c = createMessageConnection(new SocketMessageReader(sock), new SocketMessageWriter(sock));

@@ -1,5 +1,6 @@
-// The inspector page shell. Everything dynamic is drawn by media/inspector/main.js from the model it receives, with
-// DOM APIs only (no innerHTML), so nothing without this page's nonce may run or style it.
+// The inspector page shell. Everything dynamic is drawn by dist/inspector.js (src/views/inspector/webview/main.ts)
+// from the model it receives, with DOM APIs only (no innerHTML), so nothing without this page's nonce may run or
+// style it.
 import { randomBytes } from 'crypto';
 import * as vscode from 'vscode';
 
@@ -24,11 +25,11 @@ export function contentSecurityPolicy(pageNonce: string): string {
 
 export interface InspectorAssets { css: string; js: string }
 
-/** Reads media/inspector/main.{css,js} once; refuses text that could close its element early. */
-export async function loadAssets(mediaRoot: vscode.Uri): Promise<InspectorAssets> {
-  const read = async (name: string) => Buffer.from(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(mediaRoot, name))).toString('utf8');
-  const [css, js] = await Promise.all([read('main.css'), read('main.js')]);
-  if (/<\/style/i.test(css) || /<\/script|<!--/i.test(js)) throw new Error('media/inspector assets contain markup that would end their element');
+/** Reads media/inspector/main.css and dist/inspector.js once; refuses text that could close its element early. */
+export async function loadAssets(extensionRoot: vscode.Uri): Promise<InspectorAssets> {
+  const read = async (...p: string[]) => Buffer.from(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(extensionRoot, ...p))).toString('utf8');
+  const [css, js] = await Promise.all([read('media', 'inspector', 'main.css'), read('dist', 'inspector.js')]);
+  if (/<\/style/i.test(css) || /<\/script|<!--/i.test(js)) throw new Error('the inspector assets contain markup that would end their element');
   return { css, js };
 }
 

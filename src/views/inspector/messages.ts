@@ -1,4 +1,4 @@
-// The contract between the inspector webview (media/inspector/main.js) and the extension. The extension computes
+// The contract between the inspector webview (webview/main.ts) and the extension. The extension computes
 // the whole page model; the webview only draws it and reports clicks. No `vscode` here.
 
 export type ActionId = 'attach' | 'attachReadOnly' | 'detach' | 'createDiff' | 'inspectText' | 'locateParent' | 'browse';

@@ -1,9 +1,10 @@
 // ImageInfo (from the worker) + the disks attached now -> the page model the webview draws. Pure: no `vscode`.
 import * as path from 'path';
-import type { ChainLink, ImageInfo } from '../../common/image';
+import type { ChainLink, ImageInfo, Problem } from '../../common/image';
 import type { Ability, AttachedDisk, Capabilities } from '../../common/protocol';
 import { kindOf as policyKind } from '../../common/describe-capabilities';
 import { formatBytes } from '../../common/describe';
+import { formatName } from '../../common/formats';
 import type { ActionId, ActionView, AttachmentView, FactView, LayerView, ProblemView, ReadyModel } from './messages';
 import { PARENT_LINK_CODES } from '../../common/parent-link';
 import { problemHelp } from './problem-help';
@@ -33,14 +34,9 @@ const LINK_CODES: Record<string, string> = {
   'parent-id-mismatch': 'wrong parent (identity differs)',
 };
 const LAST_LAYER_CODES = new Set(['chain-cycle', 'chain-too-deep']);
-const IN_PARENT = / \(in parent (.+)\)$/;
-
-const FORMAT_NAMES: Record<string, string> = {
-  vhd: 'VHD', vhdx: 'VHDX', iso: 'ISO 9660', udf: 'UDF', qcow2: 'QCOW2', vmdk: 'VMDK', vdi: 'VDI', raw: 'Raw',
-};
 
 export function kindOf(format: string, subtype: string | null): string {
-  return `${FORMAT_NAMES[format] ?? format}${subtype ? ` ${subtype}` : ''}`;
+  return `${formatName(format)}${subtype ? ` ${subtype}` : ''}`;
 }
 
 const bytes = (n: number): string => `${formatBytes(n)} (${n.toLocaleString('en-US')} bytes)`;
@@ -114,15 +110,13 @@ export function chainAndProblems(info: ImageInfo): { chain: LayerView[]; problem
   const last = chain.length - 1;
   const problems: ProblemView[] = info.problems.map((p) => {
     const help = problemHelp(p.code);
-    const inParent = IN_PARENT.exec(p.message)?.[1];
     let layer = 0;
-    // a link problem is about the parent that failed (a deeper link's message names the layer that names it as
-    // "(in parent ...)"): it always gets the missing layer at the end of the chain
-    if (inParent !== undefined && !(p.code in LINK_CODES)) {
-      const i = chain.findIndex((l) => l.path === inParent);
+    // a link problem is about the parent that failed: it always gets the missing layer at the end of the chain
+    if (p.layer && !(p.code in LINK_CODES)) {
+      const i = chain.findIndex((l) => l.path === p.layer!.path);
       layer = i >= 0 ? i : last;
     } else if (p.code in LINK_CODES) {
-      if (chain[chain.length - 1].status !== 'missing') chain.push(missingLayer(info, chain.length, p.code, p.message));
+      if (chain[chain.length - 1].status !== 'missing') chain.push(missingLayer(info, chain.length, p));
       layer = chain.length - 1;
     } else if (LAST_LAYER_CODES.has(p.code)) {
       layer = last;
@@ -154,19 +148,9 @@ export function layerRole(c: ChainLink, i: number): string {
   }
 }
 
-/** "..., tried relative /a/b.vhd, absolute /c/b.vhd" (src/formats/chain.ts) -> the places looked at. */
-export function triedIn(message: string): { how: string; path: string }[] {
-  const m = /, tried (.+)$/.exec(message.replace(IN_PARENT, ''));
-  if (!m) return [];
-  return m[1].split(/, (?=(?:relative|volume|absolute|name) )/).map((t) => {
-    const sp = t.indexOf(' ');
-    return { how: t.slice(0, sp), path: t.slice(sp + 1) };
-  });
-}
-
-function missingLayer(info: ImageInfo, level: number, code: string, message: string): LayerView {
+function missingLayer(info: ImageInfo, level: number, p: Problem): LayerView {
   const child = path.basename(info.chain[info.chain.length - 1]?.path ?? info.path);
-  const tried = triedIn(message);
+  const tried = p.tried ?? [];
   // the first layer's parent link is in ImageInfo; deeper ones only in the problem's message
   const link = level === 1 ? info.parent : null;
   const loc = link?.locators ?? {};
@@ -176,7 +160,7 @@ function missingLayer(info: ImageInfo, level: number, code: string, message: str
   const note = tried.length ? `named by ${child}; looked for at ${tried.map((t) => `${t.how} ${t.path}`).join('; ')}`
     : recorded.length ? `named by ${child}; recorded locations: ${recorded.join('; ')}`
       : `named by ${child}, which records no location for it`;
-  return { level, role: roleOf(level), path: null, name, kind: LINK_CODES[code], id: link?.id ?? null, status: 'missing', problems: [], note };
+  return { level, role: roleOf(level), path: null, name, kind: LINK_CODES[p.code], id: link?.id ?? null, status: 'missing', problems: [], note };
 }
 
 /** "as the parent of child.vhdx (attached as /dev/loop3)": who reads through this image, so it must not change. */

@@ -12,7 +12,7 @@ import type { Refresher } from '../refresher';
 import type { Capabilities } from '../../common/protocol';
 import { InspectorAssets, inspectorHtml, loadAssets } from './html';
 import { ActionId, FromWebview, InspectorModel, parseFromWebview, ToWebview } from './messages';
-import { attachmentsOf, buildReadyModel, triedIn } from './model';
+import { attachmentsOf, buildReadyModel } from './model';
 import { ImageWatcher } from './watcher';
 
 export const INSPECTOR_VIEW_TYPE = 'vdisk.inspector';
@@ -26,9 +26,9 @@ const LABEL_OF: Record<ActionId, string> = {
   locateParent: 'Locate Parent', browse: 'Browse Files',
 };
 
-/** Optional collaborators: the refresher keeps the tree's context keys current; Recent Images records what was opened. */
+/** Collaborators: the refresher owns every refresh (the listing, file changes); Recent Images records what was opened. */
 export interface InspectorExtras {
-  refresher?: Refresher;
+  refresher: Refresher;
   recent?: { add(file: string): Promise<void>; childrenOf?(image: string): Promise<string[]>; onDidChangeTreeData?: vscode.Event<unknown> };
   /** The worker's capability report: which attach buttons can work for this user here. */
   caps?: () => Capabilities | undefined;
@@ -78,10 +78,11 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
   private readonly disposables: vscode.Disposable[] = [this.rendered, this.paintedEmitter];
   private revision = 0;
   private assets: Promise<InspectorAssets> | undefined;
-  private disksTimer: NodeJS.Timeout | undefined;
+  /** Held while any inspector is open: the listing then follows disk changes even with the tree hidden. */
+  private interest: vscode.Disposable | undefined;
 
-  constructor(private readonly mediaRoot: vscode.Uri, private readonly client: WorkerClient,
-    private readonly disks: AttachedDisksProvider, private readonly extras: InspectorExtras = {}) {
+  constructor(private readonly extensionRoot: vscode.Uri, private readonly client: WorkerClient,
+    private readonly disks: AttachedDisksProvider, private readonly extras: InspectorExtras) {
     this.disposables.push(
       disks.onDidChangeTreeData(() => { for (const s of this.sessions.values()) if (s.info) this.render(s); }),
       ...(extras.recent?.onDidChangeTreeData ? [extras.recent.onDidChangeTreeData(() => {
@@ -89,18 +90,6 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
       })] : []),
       vscode.workspace.onDidGrantWorkspaceTrust(() => { for (const s of this.sessions.values()) if (s.info) this.render(s); }),
     );
-    client.on('disksChanged', this.onDisksChanged);
-  }
-
-  // While an inspector is open its Attach/Detach buttons must follow other tools' changes, even with the tree hidden.
-  private readonly onDisksChanged = (): void => {
-    if (!this.sessions.size) return;
-    clearTimeout(this.disksTimer);
-    this.disksTimer = setTimeout(() => void this.reloadDisks(), 200);
-  };
-
-  private reloadDisks(): Promise<unknown> {
-    return this.extras.refresher ? this.extras.refresher.now() : this.disks.reload();
   }
 
   openCustomDocument(uri: vscode.Uri): InspectorDocument {
@@ -109,12 +98,16 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
       const s: Session = {
         uri, file: uri.fsPath, panels: new Set(), recentChildren: [], inspectMs: 0, busy: null, status: '', failures: 0, openedAt: performance.now(), timings: {},
         model: { state: 'loading', revision: ++this.revision, path: uri.fsPath, name: path.basename(uri.fsPath) },
-        watcher: new ImageWatcher(() => void this.load(this.sessions.get(key)!, 'Reloaded: the image or a file of its chain changed on disk.')),
+        watcher: new ImageWatcher(() => this.extras.refresher.filesChanged(key, () => {
+          const open = this.sessions.get(key);
+          if (open) void this.load(open, 'Reloaded: the image or a file of its chain changed on disk.');
+        })),
       };
       this.sessions.set(key, s);
-      this.assets ??= loadAssets(this.mediaRoot);
+      this.assets ??= loadAssets(this.extensionRoot);
       void this.load(s, '');   // starts before the webview exists: the page usually gets facts, not a spinner
-      void this.reloadDisks();
+      // its Attach/Detach buttons follow the listing, also other tools' changes with the tree hidden (reloads now)
+      if (this.interest) void this.extras.refresher.now('interest'); else this.interest = this.extras.refresher.holdInterest();
     }
     return new InspectorDocument(uri, () => this.close(key));
   }
@@ -122,7 +115,7 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
   async resolveCustomEditor(doc: InspectorDocument, panel: vscode.WebviewPanel): Promise<void> {
     const s = this.sessions.get(doc.uri.toString());
     if (!s) throw new Error(`vdisk inspector: no session for ${doc.uri.toString()}`);
-    this.assets ??= loadAssets(this.mediaRoot);
+    this.assets ??= loadAssets(this.extensionRoot);
     const assets = await this.assets;
     panel.webview.options = { enableScripts: true, enableCommandUris: false, localResourceRoots: [] };
     panel.webview.html = inspectorHtml(assets, path.basename(s.file), s.model);
@@ -211,7 +204,7 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
       s.inspectMs = Math.round(performance.now() - t0);
       s.timings.inspectMs ??= s.inspectMs;
       s.status = status;
-      const lookedAt = info.problems.flatMap((p) => triedIn(p.message).map((t) => t.path));
+      const lookedAt = info.problems.flatMap((p) => (p.tried ?? []).map((t) => t.path));
       s.watcher.watch([s.file, info.path, ...info.chain.map((c) => c.path), ...lookedAt], info.problems.some((p) => p.code.startsWith('parent-')));
       await this.loadUsers(s);
       this.render(s);
@@ -297,12 +290,12 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
     if (!s) return;
     s.loading?.cancel();
     s.watcher.dispose();
+    this.extras.refresher.forget(key);
     this.sessions.delete(key);
+    if (!this.sessions.size) { this.interest?.dispose(); this.interest = undefined; }
   }
 
   dispose(): void {
-    clearTimeout(this.disksTimer);
-    this.client.off('disksChanged', this.onDisksChanged);
     for (const key of [...this.sessions.keys()]) this.close(key);
     for (const d of this.disposables) d.dispose();
   }
@@ -344,8 +337,8 @@ function hintFor(code: number | null): string {
  * test hook (VdiskApi.inspector).
  */
 export function registerInspector(context: vscode.ExtensionContext, client: WorkerClient, disks: AttachedDisksProvider,
-  extras: InspectorExtras = {}): InspectorProvider {
-  const provider = new InspectorProvider(vscode.Uri.joinPath(context.extensionUri, 'media', 'inspector'), client, disks, extras);
+  extras: InspectorExtras): InspectorProvider {
+  const provider = new InspectorProvider(context.extensionUri, client, disks, extras);
   const registration = vscode.window.registerCustomEditorProvider(INSPECTOR_VIEW_TYPE, provider, {
     supportsMultipleEditorsPerDocument: true,
     webviewOptions: { retainContextWhenHidden: false, enableFindWidget: true },

@@ -1,6 +1,7 @@
-// Re-inspects when the image or a file of its chain changes, and on any change next to a chain whose parent is
-// missing (the user may be copying it back; a quick delete + create can also arrive as one 'change'). One non-recursive watcher per folder; events are filtered by path
-// here rather than by glob, so file names with glob characters ([, {, *) need no escaping.
+// Tells its owner when the image or a file of its chain changes, and on any change next to a chain whose parent is
+// missing (the user may be copying it back; a quick delete + create can also arrive as one 'change'). One
+// non-recursive watcher per folder; events are filtered by path here rather than by glob, so file names with glob
+// characters ([, {, *) need no escaping. Every event is passed on: the Refresher debounces the bursts.
 import * as path from 'path';
 import * as vscode from 'vscode';
 
@@ -8,9 +9,8 @@ export class ImageWatcher implements vscode.Disposable {
   private watchers = new Map<string, vscode.Disposable>();
   private files = new Set<string>();
   private parentMissing = false;
-  private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly onChange: () => void, private readonly delayMs = 250) {}
+  constructor(private readonly onChange: () => void) {}
 
   /** Watches these files (the chain, and where a missing parent was looked for); with `parentMissing`, their whole folders. */
   watch(files: string[], parentMissing: boolean): void {
@@ -28,12 +28,10 @@ export class ImageWatcher implements vscode.Disposable {
 
   private event(uri: vscode.Uri): void {
     if (!this.files.has(uri.fsPath) && !this.parentMissing) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(this.onChange, this.delayMs);   // writes come in bursts
+    this.onChange();
   }
 
   dispose(): void {
-    clearTimeout(this.timer);
     for (const w of this.watchers.values()) w.dispose();
     this.watchers.clear();
   }

@@ -55,6 +55,6 @@ export async function linuxEnvironment(): Promise<Environment> {
     user: served ? { uid: served.uid, name: served.name } : { uid, name: userName(uid) },
     privileged, elevated: served !== null,
     loop: fs.existsSync('/dev/loop-control'), fuse: fs.existsSync('/dev/fuse'),
-    tools, udisks: privileged ? null : udisks, polkitAgent: agent, virtdisk: null, browse: false, notes,
+    tools, udisks: privileged ? null : udisks, polkitAgent: agent, virtdisk: null, browse: false, notes, userAllowOther: allowOther,
   };
 }

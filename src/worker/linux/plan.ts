@@ -1,10 +1,11 @@
 // The Linux engine's parameters for an image: which engine the policy (../policy.ts) names, with its byte range or
-// driver. An image whose whole disk is one byte range of one file (fixed VHD, a fixed VHDX whose BAT maps every block
-// in order, a static VDI with an identity block map, a VMDK with a single FLAT extent) goes straight onto a loop
-// device with an offset and a size limit: the kernel serves it at disk speed, no FUSE, no daemon, and nothing but
-// that range (never the metadata) can be written through the device.
+// driver (the format's descriptor, formats/registry.ts). An image whose whole disk is one byte range of one file
+// (fixed VHD, a fixed VHDX whose BAT maps every block in order, a static VDI with an identity block map, a VMDK with a
+// single FLAT extent) goes straight onto a loop device with an offset and a size limit: the kernel serves it at disk
+// speed, no FUSE, no daemon, and nothing but that range (never the metadata) can be written through the device.
 import * as fs from 'fs';
 import type { ImageInfo } from '../../common/image';
+import { FORMAT_REGISTRY } from '../../formats/registry';
 import { checkAttach, linuxEngine } from '../policy';
 
 export type AttachPlan =
@@ -22,7 +23,9 @@ export function planAttach(image: ImageInfo, readOnly: boolean): AttachPlan {
   if (engine === 'qemu') {
     const flat = flatRun(image);
     if (flat) return flat;
-    return { engine, driver: image.format === 'vhd' ? 'vpc' : image.format as 'vhdx' | 'qcow2' | 'vmdk' | 'vdi' };
+    const driver = FORMAT_REGISTRY[image.format].qemuDriver;
+    if (!driver) throw new Error(`policy names qemu for ${image.format}, whose descriptor has no qemu driver`);
+    return { engine, driver };
   }
   const offset = typeof d.dataOffset === 'number' ? d.dataOffset : 0;
   const size = typeof d.dataSize === 'number' ? d.dataSize : image.fileSize - offset;

@@ -2,10 +2,12 @@
 // connection and checks every file it opens, and every mount point it makes, against that user's rights.
 import * as cp from 'child_process';
 import * as fs from 'fs';
+import * as path from 'path';
 import { ErrorCode } from '../../common/protocol';
 import { WorkerError } from '../errors';
 import type { ImageInfo } from '../../common/image';
 import { filesOpened } from '../policy';
+import { setLayerAccessCheck } from '../../formats/layers';
 
 export interface ServedUser { uid: number; gid: number; name: string }
 
@@ -35,6 +37,12 @@ export function serveInvokingUser(env: NodeJS.ProcessEnv = process.env): ServedU
   const pw = passwdEntry(uid);
   const gid = env.PKEXEC_UID === undefined && env.SUDO_GID !== undefined ? Number(env.SUDO_GID) : pw?.gid ?? uid;
   served = { uid, gid, name: pw?.name ?? `uid ${uid}` };
+  const user = served;
+  // every layer the format layer, the engines and the block readers open is checked against this user's rights
+  setLayerAccessCheck((real, write) => {
+    const err = userAccess(user, [{ path: real, write }])[0];
+    return err ? `${real}: ${user.name} may not ${write ? 'write' : 'read'} it (${err})` : null;
+  });
   return served;
 }
 
@@ -77,9 +85,15 @@ export function requireUserAccess(files: { path: string; write: boolean }[]): vo
     { reason: 'user-access', path: d.path });
 }
 
-/** A folder the elevated worker made for the served user (a mount point): theirs, not root's. */
-export function giveToUser(dir: string): void {
-  if (served) fs.chownSync(dir, served.uid, served.gid);
+/** What the elevated worker made for the served user (a mount point, a new image, extracted files): theirs, not root's. */
+export function giveToUser(file: string): void {
+  if (!served) return;
+  const u = served;
+  const walk = (p: string) => {
+    fs.lchownSync(p, u.uid, u.gid);
+    if (fs.lstatSync(p).isDirectory()) for (const e of fs.readdirSync(p)) walk(path.join(p, e));
+  };
+  walk(file);
 }
 
 /**

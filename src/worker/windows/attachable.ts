@@ -4,20 +4,19 @@ import * as path from 'path';
 import { ErrorCode } from '../../common/protocol';
 import type { ImageInfo } from '../../common/image';
 import { WorkerError } from '../errors';
+import { FORMAT_REGISTRY } from '../../formats/registry';
 import type { DiskKind } from './virtdisk';
 
+/** The VirtDisk device type the format's descriptor names (formats/registry.ts), or why Windows cannot attach it. */
 export function kindForImage(image: ImageInfo): DiskKind {
-  switch (image.format) {
-    case 'vhd': return 'vhd';
-    case 'vhdx': return 'vhdx';
-    case 'iso': case 'udf': return 'iso';
-    case 'raw':
-      throw new WorkerError(ErrorCode.NotSupported,
-        `${path.basename(image.path)} is a raw disk image: Windows attaches only VHD, VHDX and ISO images. Use "Browse Disk Image" to read its files without attaching it, or convert it to VHDX.`,
-        { path: image.path, reason: 'raw-not-attachable-on-windows' });
-    default:
-      throw new WorkerError(ErrorCode.UnsupportedImage,
-        `${path.basename(image.path)} is a ${image.format} image: Windows attaches only VHD, VHDX and ISO images. Convert it to VHDX (qemu-img convert -O vhdx) first.`,
-        { path: image.path, reason: 'format-not-attachable-on-windows' });
+  const kind = FORMAT_REGISTRY[image.format].virtDisk;
+  if (kind) return kind;
+  if (image.format === 'raw') {
+    throw new WorkerError(ErrorCode.NotSupported,
+      `${path.basename(image.path)} is a raw disk image: Windows attaches only VHD, VHDX and ISO images. Use "Browse Disk Image" to read its files without attaching it, or convert it to VHDX.`,
+      { path: image.path, reason: 'raw-not-attachable-on-windows' });
   }
+  throw new WorkerError(ErrorCode.UnsupportedImage,
+    `${path.basename(image.path)} is a ${image.format} image: Windows attaches only VHD, VHDX and ISO images. Convert it to VHDX (qemu-img convert -O vhdx) first.`,
+    { path: image.path, reason: 'format-not-attachable-on-windows' });
 }

@@ -13,7 +13,7 @@ export function windowsEnvironment(vd: () => VirtDisk): Environment {
     platform: 'win32', user: { uid: null, name }, privileged,
     // started by "Retry as Administrator": the UAC launch passes the secret file
     elevated: privileged && process.argv.includes('--secret-file'),
-    loop: false, fuse: false, tools: {}, udisks: null, polkitAgent: null, virtdisk, browse: false,
+    loop: false, fuse: false, tools: {}, udisks: null, polkitAgent: null, virtdisk, browse: false, userAllowOther: false,
     notes: virtdisk ? [virtdisk] : [privileged ? 'running as administrator' : 'not elevated: attaching needs the UAC prompt'],
   };
 }

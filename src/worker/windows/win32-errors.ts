@@ -2,8 +2,9 @@
 // Pure (no koffi): the FormatMessageW text is produced by the caller (api.ts) and only logged.
 import { ErrorCode, ErrorData } from '../../common/protocol';
 import { WorkerError } from '../errors';
+import type { ErrorReason, VirtDiskErrorReason } from '../../common/error-reasons';
 
-interface Known { name: string; code: ErrorCode; reason: string; text: string }
+interface Known { name: string; code: ErrorCode; reason: ErrorReason; text: string }
 
 const ELEVATE = 'Run the operation elevated: choose "Retry as Administrator", or start VS Code\'s worker from an administrator prompt.';
 
@@ -99,7 +100,7 @@ export function win32Error(code: number, what: string, extra: ErrorData = {}): W
   if (isVhdFamily(code)) {
     const hex = `0x${code.toString(16).toUpperCase()}`;
     const v = VHD_FAMILY[code & 0xff];
-    if (v) return new WorkerError(v[1], `${what} failed: ${v[2]} (${v[0]}, ${hex})`, { reason: v[0].toLowerCase(), ...data });
+    if (v) return new WorkerError(v[1], `${what} failed: ${v[2]} (${v[0]}, ${hex})`, { reason: v[0].toLowerCase() as VirtDiskErrorReason, ...data });
     return new WorkerError(ErrorCode.ImageProblem,
       `${what} failed: the virtual disk driver reported a problem with the image or its chain (${hex}). Run Inspect on the image and its parents; the worker log has Windows' own text.`,
       { reason: 'virtdisk-error', ...data });

@@ -113,6 +113,8 @@ describe('formats: differencing children and chains', function () {
     const m = await inspectImage(child);
     assert.ok(codes(m).includes('parent-missing'));
     assert.strictEqual(m.parent!.resolvedPath, null);
+    // where it was looked for travels as data, not only in the message
+    assert.deepStrictEqual(m.problems.find((p) => p.code === 'parent-missing')!.tried, [{ how: 'relative', path: base.file }]);
     qemuCreate('vpc', base.file, '24M'); // same name, another disk
     assert.ok(codes(await inspectImage(child)).includes('parent-id-mismatch'));
     fs.rmSync(base.file);
@@ -121,6 +123,22 @@ describe('formats: differencing children and chains', function () {
     fs.rmSync(base.file);
     run('mkfifo', [base.file]); // must not hang
     assert.ok(codes(await inspectImage(child)).includes('layer-not-a-file'));
+  });
+
+  it('a problem in a parent names its layer (index and path), beside the message', async function () {
+    const d = fresh();
+    const base = makeBase(d, 'vhd');
+    const child = path.join(d, 'c.vhd');
+    await createDifferencingDisk(base.file, child);
+    fs.truncateSync(base.file, fs.statSync(base.file).size - 512); // the end footer goes; the copy at 0 still names the disk
+    const m = await inspectImage(child);
+    const inParent = m.problems.filter((p) => p.layer);
+    assert.ok(inParent.length > 0, JSON.stringify(m.problems));
+    for (const p of inParent) {
+      assert.deepStrictEqual(p.layer, { index: 1, path: fs.realpathSync(base.file) });
+      assert.match(p.message, /\(in parent /);
+    }
+    assert.ok(m.problems.every((p) => p.layer || !/\(in parent /.test(p.message)));
   });
 
   it('a VHDX parent written after the child was made no longer matches (DataWriteGuid changed)', async function () {

@@ -6,9 +6,9 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { createMessageConnection, RequestType0, SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
-import {
-  acceptElevatedWorker, checkHandshake, connectElevated, handshakeLine, newElevationSession, quoteWindowsArg, takeSecret,
-} from '../../../src/common/elevation';
+import { checkHandshake, handshakeLine, quoteWindowsArg } from '../../../src/common/elevation';
+import { acceptElevatedWorker, newElevationSession } from '../../../src/host/elevation';
+import { connectElevated, takeSecret } from '../../../src/worker/elevation';
 
 /** What CommandLineToArgvW does with a parameter string (the documented MSVC rules), to check the quoting. */
 function parseWindowsArgs(s: string): string[] {
