@@ -37,7 +37,8 @@ class Session {
 
   /** The next `n` bytes (fewer only at the end of the file). */
   async take(n: number, keep = true): Promise<Uint8Array> {
-    this.touch();
+    // idle means no read waiting: a slow 7-Zip (a loaded machine) never has its session ended under a waiting read
+    if (this.idle) clearTimeout(this.idle);
     while (this.queued < n && !this.finished) await new Promise<void>((r) => { this.wake = r; });
     if (this.error && this.queued < n) throw this.error;
     const out = keep ? new Uint8Array(Math.min(n, this.queued)) : undefined;
@@ -52,6 +53,7 @@ class Session {
     this.queued -= got;
     this.pos += got;
     this.running.consumed(got);
+    this.touch();
     return out ?? new Uint8Array(0);
   }
 

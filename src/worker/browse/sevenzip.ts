@@ -32,6 +32,13 @@ function threadScript(): string {
   return fs.existsSync(bundled) ? bundled : path.join(REPO, 'dist', 'sevenzip-thread.js');
 }
 
+/**
+ * Tests only (VDISK_TEST_HOLD_EXTRACT=1 in the worker's environment): once an extraction has reported progress, its
+ * reads of the volume wait for cancellation. A test can then cancel an extraction that is certainly in progress, on
+ * any machine, however fast or slow (test/worker/browse.test.ts). Without a cancel the run ends as stalled.
+ */
+const HOLD_EXTRACT_AFTER_PROGRESS = process.env.VDISK_TEST_HOLD_EXTRACT === '1';
+
 export interface RunOptions {
   disk: BlockReader;
   volume: { offset: number; size: number };
@@ -71,12 +78,15 @@ export function run7z(o: RunOptions): Running {
       let last = Date.now();
       const started = last;
       let settled = false;
+      let holding = false;
       const end = (e?: Error, r?: RunResult) => {
         if (settled) return;
         settled = true;
         clearInterval(timer);
-        void w.terminate();
-        if (e) reject(e); else resolve(r!);
+        // a failed or cancelled run is answered once the thread is gone: it writes into the destination itself, and
+        // the caller removes what it wrote, which must not race with a last file being created
+        const gone = w.terminate().catch(() => undefined);
+        if (e) void gone.then(() => reject(e)); else resolve(r!);
       };
       const timer = setInterval(() => {
         const waitingForUs = Atomics.load(i32, CTL.pending) > 0;
@@ -90,6 +100,7 @@ export function run7z(o: RunOptions): Running {
       w.on('message', (m: ToMain) => {
         last = Date.now();
         if (m.t === 'read') {
+          if (holding) return;
           const len = i32[CTL.len];
           o.disk.read(new Uint8Array(data, 0, len), f64[0]).then(
             () => { Atomics.store(i32, CTL.state, 2); Atomics.notify(i32, CTL.state); },
@@ -98,7 +109,7 @@ export function run7z(o: RunOptions): Running {
               end(new SevenZipFailure(`block layer: reading ${len} bytes at offset ${f64[0]}: ${e.message}`, 'block-read'));
             });
         } else if (m.t === 'data') o.onData?.(m.buf);
-        else if (m.t === 'progress') o.onProgress?.(m.bytes, m.files);
+        else if (m.t === 'progress') { holding ||= HOLD_EXTRACT_AFTER_PROGRESS && o.op.kind === 'dest'; o.onProgress?.(m.bytes, m.files); }
         else if (m.t === 'done') end(undefined, m);
       });
       w.on('error', (e: Error & { code?: string }) => end(e.code === 'ERR_WORKER_OUT_OF_MEMORY'
