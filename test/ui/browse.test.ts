@@ -16,6 +16,9 @@ describe('Browse a VHDX in code-server (packaged VSIX)', function () {
   const src = path.join(work, 'src');
   const image = path.join(workspace, 'data.vhdx');
   const outDir = path.join(workspace, 'extracted');
+  // a multi-root workspace: adding the image's folder to a single-folder window makes code-server reload into an
+  // untitled workspace, which sometimes comes back without its folders
+  const wsFile = path.join(workspace, 'browse-ui.code-workspace');
 
   before(() => {
     fs.mkdirSync(path.join(src, 'notes'), { recursive: true });
@@ -26,10 +29,11 @@ describe('Browse a VHDX in code-server (packaged VSIX)', function () {
     cp.execFileSync('mkfs.ext4', ['-q', '-F', '-L', 'uidata', '-d', src, raw]);
     cp.execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'vhdx', raw, image]);
     fs.rmSync(raw);
+    fs.writeFileSync(wsFile, JSON.stringify({ folders: [{ path: workspace }] }));
   });
-  useWorkbench({ folder: workspace, vsix: [vsix], smokeTestDriver: false }, (p) => { page = p; });
+  useWorkbench({ folder: wsFile, vsix: [vsix], smokeTestDriver: false }, (p) => { page = p; });
   after(() => {
-    for (const p of [work, image, outDir]) fs.rmSync(p, { recursive: true, force: true });
+    for (const p of [work, image, outDir, wsFile]) fs.rmSync(p, { recursive: true, force: true });
   });
 
   it('offers Browse Disk Image on data.vhdx and opens its files as a read-only folder', async () => {
@@ -40,7 +44,6 @@ describe('Browse a VHDX in code-server (packaged VSIX)', function () {
     await menuItem(page, 'Browse Disk Image').waitFor();
     await shot(page, '30-browse-context-menu');
     await runMenuItem(page, 'Browse Disk Image');
-    // a single-folder window becomes a multi-root one: the workbench may reload; the new root shows up either way
     const root = page.locator('.explorer-folders-view .monaco-list-row').filter({ hasText: 'data.vhdx (read-only)' });
     await root.waitFor({ timeout: 60000 });
     assert.strictEqual(lib.loopsUnder(workspace).length, 0, 'browsing attached something');
