@@ -9,18 +9,9 @@ import type { VdiskApi } from '../../src/extension';
 import type { AttachedDisk } from '../../src/common/protocol';
 import type { DiskTreeNode } from '../../src/views/attached-disks';
 import type { ReadyModel } from '../../src/views/inspector/messages';
+import { until } from './poll';
 
 type Shown = { command: string; message: string; actions: string[] };
-
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 15000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('the experience of a new user (extension host)', function () {
   this.timeout(90_000);

@@ -9,6 +9,7 @@ import type { VdiskApi } from '../../src/extension';
 import type { InspectorProvider } from '../../src/views/inspector/provider';
 import { parseFromWebview, type InspectorModel, type ReadyModel } from '../../src/views/inspector/messages';
 import { describeLinux } from './platform';
+import { until } from './poll';
 
 const EXT_ID = 'vdisk.vdisk';
 
@@ -16,16 +17,6 @@ function inspectorOf(a: VdiskApi): InspectorProvider {
   const i = (a as VdiskApi & { inspector?: InspectorProvider }).inspector;
   assert.ok(i, 'VdiskApi has no `inspector`: activate() must return registerInspector(...)\'s provider');
   return i;
-}
-
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 15000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 function run(cmd: string, args: string[]): void {

@@ -6,21 +6,12 @@ import * as vscode from 'vscode';
 import type { VdiskApi } from '../../src/extension';
 import type { InspectorProvider } from '../../src/views/inspector/provider';
 import type { CompactResult, ConvertResult, CreateImageResult, MergeResult, SetParentResult } from '../../src/common/protocol';
+import { until } from './poll';
 
 const EXT_ID = 'vdisk.vdisk';
 
 function nextError(a: VdiskApi): Promise<{ command: string; message: string; actions: string[] }> {
   return new Promise((resolve) => { const d = a.onDidShowError((e) => { d.dispose(); resolve(e); }); });
-}
-
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 15000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('managing images (extension host)', function () {
