@@ -39,7 +39,7 @@ describe('run folder and process identity (Linux)', function () {
   });
 
   it('refuses a folder pre-created by another user', function () {
-    if (!isRoot) this.skip();
+    if (!isRoot) { console.log('    (skipped: needs root to create a folder owned by another user)'); this.skip(); }
     const theirs = path.join(tmp, 'theirs');
     fs.mkdirSync(theirs, { mode: 0o700 });
     fs.chownSync(theirs, NOBODY, NOBODY);

@@ -68,10 +68,6 @@ describe('manage: convert', function () {
     await createImage({ path: base, format: 'vhdx', type: 'dynamic', size: 16 * MiB, blockSize: MiB });
     run('qemu-io', ['-f', 'vhdx', '-c', 'write -P 0x44 2M 1M', base]);
     await createDifferencingDisk(base, child);
-    try { await (await openDisk(child)).close(); } catch (e) {
-      console.log(`    (skipped: openDisk cannot read differencing VHDX yet: ${(e as Error).message}; the block readers come from h/block)`);
-      this.skip();
-    }
     const dest = at('flat.vhdx');
     await convertImage({ source: child, dest, format: 'vhdx' });
     assert.deepStrictEqual((await inspectImage(dest)).chain.length, 1);
