@@ -4,6 +4,7 @@
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { ImageInfo, ChainLink, Problem } from './image';
 import type { ErrorReason } from './error-reasons';
+import type { CreateSpec } from './create-spec';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -249,14 +250,7 @@ export const GetCapabilities = new RequestType0<Capabilities, void>('vdisk/capab
 export interface ProgressParams { token: string; done: number; total: number }
 export const ProgressNotification = new NotificationType<ProgressParams>('vdisk/progress');
 
-export interface CreateImageParams {
-  path: string;
-  format: 'vhd' | 'vhdx';
-  type: 'fixed' | 'dynamic';
-  size: number;
-  blockSize?: number;
-  logicalSectorSize?: number;
-  physicalSectorSize?: number;
+export interface CreateImageParams extends CreateSpec {
   progressToken?: string;
 }
 export interface CreateImageResult {

@@ -85,13 +85,7 @@ export function buildVhdChild(s: VhdChildSpec): { pieces: [number, Buffer][]; si
     { code: 'W2ru', data: Buffer.from(s.relative, 'utf16le') },
     { code: 'W2ku', data: Buffer.from(s.absolute, 'utf16le') },
   ];
-  const h = Buffer.alloc(1024);
-  h.write(DYN_COOKIE, 0, 'latin1');
-  h.writeBigUInt64BE(0xffffffffffffffffn, 8);
-  h.writeBigUInt64BE(BigInt(batOffset), 16);
-  h.writeUInt32BE(0x00010000, 24);
-  h.writeUInt32BE(entries, 28);
-  h.writeUInt32BE(s.blockSize, 32);
+  const h = dynamicHeader(batOffset, entries, s.blockSize);
   guidToBytesBE(s.parentId).copy(h, 40);
   h.writeUInt32BE(s.parentTimestamp >>> 0, 56);
   const name = Buffer.from(s.parentName, 'utf16le').swap16();
@@ -144,14 +138,20 @@ export function buildVhdBase(s: VhdBaseSpec): { pieces: [number, Buffer][]; size
   const entries = Math.ceil(s.virtualSize / s.blockSize);
   const batOffset = 1536;
   const batBytes = round(entries * 4, SECTOR);
+  const h = dynamicHeader(batOffset, entries, s.blockSize);
+  h.writeUInt32BE(vhdChecksum(h, 36), 36);
+  const end = batOffset + batBytes;
+  return { pieces: [[0, f], [512, h], [batOffset, Buffer.alloc(batBytes, 0xff)], [end, f]], size: end + SECTOR, dataBytes: 0 };
+}
+
+/** A dynamic disk header (version 1.0, no next table) before its parent fields and checksum are filled in. */
+function dynamicHeader(batOffset: number, entries: number, blockSize: number): Buffer {
   const h = Buffer.alloc(1024);
   h.write(DYN_COOKIE, 0, 'latin1');
   h.writeBigUInt64BE(0xffffffffffffffffn, 8);
   h.writeBigUInt64BE(BigInt(batOffset), 16);
   h.writeUInt32BE(0x00010000, 24);
   h.writeUInt32BE(entries, 28);
-  h.writeUInt32BE(s.blockSize, 32);
-  h.writeUInt32BE(vhdChecksum(h, 36), 36);
-  const end = batOffset + batBytes;
-  return { pieces: [[0, f], [512, h], [batOffset, Buffer.alloc(batBytes, 0xff)], [end, f]], size: end + SECTOR, dataBytes: 0 };
+  h.writeUInt32BE(blockSize, 32);
+  return h;
 }
