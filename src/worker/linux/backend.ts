@@ -20,7 +20,7 @@ import { computeDeps } from './deps';
 import { directLoopProblem, privilegeProblem } from './privilege';
 import { attachingRoute, reap, routeOf } from './routes';
 import { release, unmountAll } from './release';
-import { attachedDisk, mountedElsewhere, resolveTarget, toDisk, volumeInfos, volumesFor } from './disks';
+import { attachedDisk, mountedElsewhere, resolveTarget, toDisk, unclaimed, volumeInfos, volumesFor } from './disks';
 import { LinuxState, LogFn, sameBacking } from './state';
 
 export class LinuxBackend implements Backend {
@@ -67,7 +67,10 @@ export class LinuxBackend implements Backend {
     requireServedOwner(ours, loop.device);
     const volumeDevs = (ours?.volumes ?? []).filter((v) => v.device !== loop.device).map((v) => v.device);
     const ourMounts = new Set((ours?.mounts ?? []).map((m) => m.mountPoint));
-    const foreign = [loop.device, ...volumeDevs].flatMap((d) => mountedElsewhere(d, ourMounts));
+    // the mount table is read only when something holds the device exclusively (a mount does) or the disk has
+    // volumes of ours on their own loop devices (those are checked one by one)
+    const foreign = !volumeDevs.length && !ourMounts.size && unclaimed(loop.device) ? []
+      : [loop.device, ...volumeDevs].flatMap((d) => mountedElsewhere(d, ourMounts));
     if (foreign.length) {
       throw new WorkerError(ErrorCode.Busy, `${loop.device} is mounted at ${foreign.join(', ')}: unmount it first (vdisk only unmounts what it mounted itself)`, { reason: 'mounted' });
     }
