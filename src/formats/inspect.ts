@@ -8,8 +8,12 @@ import { resolveChain, DEFAULT_MAX_DEPTH } from './chain';
 
 export { FormatError };
 
-/** `searchFolders`: more places to look for missing parents, by file name (identity still checked). */
-export async function inspectImage(file: string, opts: { maxDepth?: number; searchFolders?: string[] } = {}): Promise<ImageInfo> {
+/**
+ * `searchFolders`: more places to look for missing parents, by file name (identity still checked). `stamps`, when
+ * given, receives each image file's identity as it was opened (RangeReader.stamp), by path: the worker's cache keeps
+ * the answer against those, with no second stat of every layer.
+ */
+export async function inspectImage(file: string, opts: { maxDepth?: number; searchFolders?: string[]; stamps?: Map<string, string> } = {}): Promise<ImageInfo> {
   const abs = path.resolve(file);
   let st: fs.Stats;
   try {
@@ -24,11 +28,14 @@ export async function inspectImage(file: string, opts: { maxDepth?: number; sear
   let one;
   try {
     one = await inspectOne(abs);
+    opts.stamps?.set(abs, one.stamp);
   } catch (e) {
     throw new FormatError('unreadable', `${abs}: ${(e as Error).message}`);
   }
   const p = one.parsed;
-  const c = await resolveChain(abs, p, opts.maxDepth ?? DEFAULT_MAX_DEPTH, undefined, (opts.searchFolders ?? []).map((f) => path.resolve(f)));
+  const stamps = opts.stamps;
+  const open = stamps ? async (f: string) => { const o = await inspectOne(f); stamps.set(f, o.stamp); return o; } : undefined;
+  const c = await resolveChain(abs, p, opts.maxDepth ?? DEFAULT_MAX_DEPTH, open, (opts.searchFolders ?? []).map((f) => path.resolve(f)));
   return {
     path: abs,
     format: p.format,

@@ -22,16 +22,18 @@ export class ChainCache {
   async inspect(file: string): Promise<ImageInfo> {
     const hit = this.entries.get(file);
     if (hit && hit.stamps === this.stamps(hit.info)) return structuredClone(hit.info);
-    const info = await inspectImage(file);
+    const opened = new Map<string, string>();
+    const info = await inspectImage(file, { stamps: opened });
     // an answer with problems is never kept: a missing or mismatching parent can be fixed without any file of the
     // resolved chain changing
     if (info.problems.length) { this.entries.delete(file); return info; }
     if (this.entries.size >= MAX) this.entries.delete(this.entries.keys().next().value as string);
-    this.entries.set(file, { stamps: this.stamps(info), info: structuredClone(info) });
+    this.entries.set(file, { stamps: this.stamps(info, opened), info: structuredClone(info) });
     return info;
   }
 
-  private stamps(info: ImageInfo): string {
-    return [info.path, ...info.chain.slice(1).map((l) => l.path)].map(stamp).join('|');
+  /** Every file of the chain: as the inspection opened it (a change since then is a miss next time), else stat now. */
+  private stamps(info: ImageInfo, opened?: Map<string, string>): string {
+    return [info.path, ...info.chain.slice(1).map((l) => l.path)].map((f) => opened?.get(f) ?? stamp(f)).join('|');
   }
 }
