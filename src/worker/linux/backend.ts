@@ -55,7 +55,9 @@ export class LinuxBackend implements Backend {
     const { record, how } = await route.attach(this.s, params, image, token);
     const served = servedUser();
     if (served) { record.forUid = served.uid; this.s.registry.put(record); }
-    this.s.log('info', `attached ${image.path} as ${record.device} ${how}`);
+    // logged after the reply is written: the stderr line wakes the host too, and the requester waits for the reply
+    const line = `attached ${image.path} as ${record.device} ${how}`;
+    setImmediate(() => this.s.log('info', line));
     return attachedDisk(record);
   }
 
@@ -76,7 +78,8 @@ export class LinuxBackend implements Backend {
     }
     const { stopMs, route } = await release(this.s, loop.device, ours, 'detach');
     const daemon = ours?.resources?.pid ? ours.resources.daemon : undefined;
-    this.s.log('info', `detached ${loop.device} (${loop.backingFile})${route === 'udisks' ? ' through udisks' : daemon ? `; ${daemon} stopped in ${stopMs} ms` : ''}`);
+    const line = `detached ${loop.device} (${loop.backingFile})${route === 'udisks' ? ' through udisks' : daemon ? `; ${daemon} stopped in ${stopMs} ms` : ''}`;
+    setImmediate(() => this.s.log('info', line));
     return { device: loop.device, image: ours && (ours.engine !== 'loop' || ours.backingFile !== ours.image) ? ours.image : loop.backingFile };
   }
 
