@@ -31,6 +31,8 @@ export async function ntfsFree(read: Read, start: number, size: number): Promise
 export class Volume {
   private mft: Run[] | null = null;
   private mftBytes = 0;
+  /** Runs of the metadata read so far: the $Bitmap must mark every one of their clusters in use. */
+  readonly metadata: Run[] = [];
   constructor(private readonly readDisk: Read, readonly start: number, readonly boot: NtfsBoot) {}
 
   async record(n: number): Promise<{ inUse: boolean; base: number; attributes: Attribute[] }> {
@@ -40,6 +42,7 @@ export class Volume {
       const data = r0.attributes.find((a) => a.type === AT.data && !a.name);
       if (!data) throw new NtfsError('$MFT has no data attribute');
       this.mft = wholeRuns(data, clusterSize, '$MFT\'s data');
+      this.metadata.push(...this.mft);
       this.mftBytes = data.dataSize!;
     }
     if (this.mftBytes < (n + 1) * recordSize) throw new NtfsError(`$MFT holds ${this.mftBytes} bytes, not record ${n}`);
@@ -90,8 +93,17 @@ async function freeClusters(v: Volume, size: number): Promise<FreeMap | Refusal>
   let used: Buffer;
   if (bitmap.value) used = Buffer.from(bitmap.value.subarray(0, bytes));
   else {
-    used = await v.readRuns(wholeRuns(bitmap, clusterSize, '$Bitmap\'s data'), 0, bytes, 'sparse-used');
+    const runs = wholeRuns(bitmap, clusterSize, '$Bitmap\'s data');
+    v.metadata.push(...runs);
+    used = await v.readRuns(runs, 0, bytes, 'sparse-used');
     if (bitmap.initSize! < bytes) used.fill(0xff, bitmap.initSize!); // never written: do not trust it as free
+  }
+  const free = (c: number) => !(used[c >> 3] & (1 << (c & 7)));
+  if (free(0)) return no('its $Bitmap marks the boot sector\'s cluster free, so it cannot be trusted');
+  for (const r of v.metadata) {
+    for (let c = r.lcn ?? 0; r.lcn !== null && c < r.lcn + r.length; c++) {
+      if (free(c)) return no(`its $Bitmap marks cluster ${c}, which holds its own metadata, free, so it cannot be trusted`);
+    }
   }
   return { fs: 'ntfs', start: v.start, size, unit: clusterSize, units: clusters, used, freeBytes: countFree(used, clusters) * clusterSize };
 }
@@ -101,6 +113,7 @@ async function logFileClean(v: Volume): Promise<string | null> {
   const data = (await v.record(MFT_LOGFILE)).attributes.find((a) => a.type === AT.data && !a.name);
   if (!data) throw new NtfsError('$LogFile has no data attribute');
   const runs = wholeRuns(data, v.boot.clusterSize, '$LogFile\'s data');
+  v.metadata.push(...runs);
   const head = await v.readRuns(runs, 0, Math.min(512, data.dataSize!), 'sparse-fails');
   if (head.length < 512) throw new NtfsError(`$LogFile is ${data.dataSize} bytes`);
   const pageSize = head.toString('latin1', 0, 4) === 'RSTR' || head.toString('latin1', 0, 4) === 'CHKD' ? head.readUInt32LE(16) : 4096;

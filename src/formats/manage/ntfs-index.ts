@@ -17,6 +17,7 @@ export async function hiberfilHeader(v: Volume): Promise<string | null> {
   if (ia?.runs) {
     const blockSize = ir.value.readUInt32LE(8);
     if (blockSize < 512 || blockSize > 65536 || blockSize & (blockSize - 1)) throw new NtfsError(`the root index has ${blockSize}-byte blocks`);
+    v.metadata.push(...ia.runs);
     const total = Math.min(ia.dataSize!, ia.initSize!);
     if (total > MAX_ROOT_INDEX) throw new NtfsError(`the root index is ${total} bytes`);
     for (let at = 0; at + blockSize <= total; at += blockSize) {
