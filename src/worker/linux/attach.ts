@@ -62,12 +62,15 @@ export async function attachImage(params: AttachParams, image: ImageInfo, hooks:
         head = readHead(fd, offset);
         backingIno = head.ino;
         parts = await headPartitions(head, diskSize);
-        disk = loopAttach(backing, { readOnly: params.readOnly, autoclear: session, partscan: !params.readOnly || parts.length > 0, offset, sizeLimit, fd,
+        const partscan = !params.readOnly || parts.length > 0;
+        disk = loopAttach(backing, { readOnly: params.readOnly, autoclear: session, partscan, offset, sizeLimit, fd,
           blockSize: plan.blockSize, directIo: true });
         fds.set(disk.device, disk.fd);
         tuneReadahead(disk.device, disk.fd, undefined);
         lap('loop');
-        volumes = await volumesFrom(disk.device, parts, (at) => headProbe(head, at), diskSize, params.readOnly, session, fds);
+        // the kernel's partitions win where it scanned (it also knows tables our reader does not)
+        volumes = await volumesFrom(disk.device, parts, (at) => headProbe(head, at), diskSize, params.readOnly, session, fds,
+          partscan ? kernelPartitions(disk.device) : []);
       } finally { fs.closeSync(fd); }
     } else {
       disk = loopAttach(backing, { readOnly: params.readOnly, autoclear: session, partscan: true, directIo: false });
@@ -103,7 +106,7 @@ export async function findVolumes(device: string, backing: string, base: number,
  * one), else a file system on the whole disk. `probe(offset)` reads the file system at a byte offset of the disk.
  */
 async function volumesFrom(device: string, parts: PartitionEntry[], probe: (offset: number) => FsProbe | Promise<FsProbe>, diskSize: number,
-  readOnly: boolean, session: boolean, fds: Map<string, number>, kparts = parts.length ? kernelPartitions(device) : []): Promise<VolumeRecord[]> {
+  readOnly: boolean, session: boolean, fds: Map<string, number>, kparts: { device: string; index: number; offset: number; size: number }[]): Promise<VolumeRecord[]> {
   const out: VolumeRecord[] = [];
   const list = kparts.length ? kparts : parts.map((p) => ({ device: '', index: p.index, offset: p.start, size: p.size }));
   if (!list.length) {
