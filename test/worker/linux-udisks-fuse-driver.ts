@@ -12,7 +12,7 @@ const quiet = () => undefined;
 
 async function main(): Promise<void> {
   const [imagesJson, fileInImage] = process.argv.slice(2);
-  const images = JSON.parse(imagesJson) as Record<'qcow2' | 'vhdx' | 'chain', string>;
+  const images = JSON.parse(imagesJson) as Record<'qcow2' | 'vhdx' | 'chain' | 'vmdk', string>;
   const out: Record<string, unknown> = {};
   const client = new WorkerClient({ workerPath: WORKER, client: 'udisks-fuse-test', shutdownTimeoutMs: 10_000,
     log: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: quiet } });
@@ -35,6 +35,7 @@ async function main(): Promise<void> {
     await round('qcow2', images.qcow2, false, 'permanent');
     await round('vhdx', images.vhdx, true, 'session');
     await round('chain', images.chain, true, 'permanent');
+    await round('vmdk', images.vmdk, true, 'session');
     // kill -9 with a mounted session disk: the reaper asks udisks to unmount and delete the loop, stops the daemon
     const doomed = await client.request(P.Attach, { path: images.qcow2, readOnly: true, lifetime: 'session' });
     const kv = await client.request(P.Mount, { device: doomed.device });
