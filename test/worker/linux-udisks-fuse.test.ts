@@ -124,6 +124,7 @@ describe('linux: unprivileged attach of FUSE-served formats through udisks2 (no 
         const s = out[name];
         assert.deepStrictEqual([s.engine, s.readOnly, s.lifetime], [engine, ro, life], `${name}\n${info}`);
         assert.ok(s.backing.startsWith(`${run}/engines/`), `${name}: the loop device sits on the user's own export\n${info}`);
+        assert.strictEqual(s.scratchMode, `${NOBODY} 700`, `${name}: the allow_other export is reachable only through nobody's 0700 folder\n${info}`);
         assert.ok(String(s.mountPoint).startsWith('/media/nobody/'), `${name}\n${info}`);
         assert.strictEqual(s.content, 'hello through FUSE and udisks\n', `${name}\n${info}`);
         assert.strictEqual(s.write, ro ? 'EROFS' : 'ok', `${name}\n${info}`);
