@@ -11,6 +11,8 @@ export interface FsNode {
   /** A symbolic link's target text, as stored in the image. */
   target?: string;
   children?: Map<string, FsNode>;
+  /** A folder whose entries are not known yet (listed folder by folder until the full listing arrives). */
+  partial?: boolean;
 }
 
 export interface Listing {
@@ -111,8 +113,9 @@ export function parseTime(s: string | undefined): number {
 /**
  * Walks `parts` from `root`, following symbolic links only inside the volume (at most 40 hops; `..` stops at the
  * root). Returns the nodes from the root to the one found (so their names are its real path), or null.
+ * A folder whose entries are not known yet calls `onPartial` with the nodes leading to it (it must throw).
  */
-export function resolve(root: FsNode, parts: string[], followLast: boolean): FsNode[] | null {
+export function resolve(root: FsNode, parts: string[], followLast: boolean, onPartial?: (at: FsNode[]) => never): FsNode[] | null {
   let hops = 0;
   const walk = (start: FsNode[], ps: string[], last: boolean): FsNode[] | null => {
     const stack = [...start];
@@ -121,6 +124,7 @@ export function resolve(root: FsNode, parts: string[], followLast: boolean): FsN
       if (name === '' || name === '.') continue;
       if (name === '..') { if (stack.length > 1) stack.pop(); continue; }
       const dir = stack[stack.length - 1];
+      if (dir.partial) (onPartial ?? notKnown)(stack);
       const next = dir.children?.get(name);
       if (!next) return null;
       if (next.type === 'symlink' && (i < ps.length - 1 || last)) {
@@ -137,3 +141,5 @@ export function resolve(root: FsNode, parts: string[], followLast: boolean): FsN
   };
   return walk([root], parts, followLast);
 }
+
+function notKnown(): never { throw new Error('a folder of this volume is not listed yet'); }
