@@ -8,7 +8,7 @@ export interface FsNode {
   size: number;
   /** Milliseconds since the epoch (0 when the file system records none). */
   mtime: number;
-  /** A symbolic link's target text, as stored in the image. */
+  /** A symbolic link's target text, as stored in the image (undefined when 7-Zip does not say). */
   target?: string;
   children?: Map<string, FsNode>;
   /** A folder whose entries are not known yet (listed folder by folder until the full listing arrives). */
@@ -97,7 +97,7 @@ function add(root: FsNode, f: Map<string, string>, fsType: string): boolean {
   const node: FsNode = isDir ? (dir.children!.get(name)?.type === 'directory' ? dir.children!.get(name)! : newDir(name))
     : { name, type: isLink ? 'symlink' : 'file', size: Number(f.get('Size') || 0) || 0, mtime: 0 };
   node.mtime = parseTime(f.get('Modified'));
-  if (isLink) node.target = link;
+  if (isLink && link) node.target = link;   // 7-Zip gives no target for SquashFS and HFS+ links: unknown, not ''
   dir.children!.set(name, node);
   return true;
 }
@@ -129,7 +129,8 @@ export function resolve(root: FsNode, parts: string[], followLast: boolean, onPa
       if (!next) return null;
       if (next.type === 'symlink' && (i < ps.length - 1 || last)) {
         if (++hops > 40) return null;
-        const t = next.target ?? '';
+        const t = next.target;
+        if (!t) return null;
         const r = walk(t.startsWith('/') ? [root] : stack, t.split('/'), true);
         if (!r) return null;
         stack.length = 0; stack.push(...r);

@@ -102,6 +102,13 @@ export class ExfatVolume {
     return out;
   }
 
+  /** Where a file's data lies: contiguous (NoFatChain) or through the FAT, in how many runs of clusters. */
+  async extents(node: FsNode): Promise<{ noFatChain: boolean; runs: { cluster: number; count: number }[] }> {
+    const a = this.allocs.get(node);
+    if (!a) throw new ExfatError(`${node.name} is not in this exFAT volume`);
+    return { noFatChain: a.noFatChain, runs: (await this.runsOf(a, node.name)).map((r) => ({ cluster: r.cluster, count: r.count })) };
+  }
+
   private node(e: Extract<ExfatEntry, { kind: 'file' }>, dir: string): FsNode {
     const cs = this.g.clusterSize;
     const heap = this.g.clusterCount * cs;
@@ -136,9 +143,14 @@ export class ExfatVolume {
   private async chain(start: number, want: number, where: string, open: boolean): Promise<Run[]> {
     const runs: Run[] = [];
     const cs = this.g.clusterSize;
+    // a cluster met twice is a loop (a bit per cluster of the heap for long chains)
+    const seen = want > 4096 ? new Uint8Array((this.g.clusterCount + 9) >> 3) : undefined;
+    const few = new Set<number>();
     let c = start;
     for (let got = 0; got < want; got++) {
       if (c < 2 || c > this.g.clusterCount + 1) throw new ExfatError(`${where}: cluster chain leads to ${c}, outside 2..${this.g.clusterCount + 1}`);
+      if (seen ? seen[c >> 3] & (1 << (c & 7)) : few.has(c)) throw new ExfatError(`${where}: cluster chain loops back to cluster ${c}`);
+      if (seen) seen[c >> 3] |= 1 << (c & 7); else few.add(c);
       const last = runs[runs.length - 1];
       if (last && last.cluster + last.count === c) last.count++; else runs.push({ fileOffset: got * cs, cluster: c, count: 1 });
       if (got + 1 === want) break;
