@@ -31,6 +31,7 @@ export interface OpenImage {
 
 const MAX_OPEN = 8;
 const WARM_AFTER_MS = 250;
+const CRAWL_FILLS = 4;
 const FS_NAMES: Record<string, string> = { Ext: 'ext', Iso: 'ISO 9660', Udf: 'UDF', HFS: 'HFS+', SquashFS: 'squashfs' };
 export { QUIET } from './listers';
 
@@ -63,16 +64,19 @@ export class ImageCache {
   /**
    * Starts the full listings of an image's volumes once no request has come for WARM_AFTER_MS (each is a 7-Zip
    * thread of its own, one at a time), so the answers a user waits for never share the CPU with them, and a
-   * one-shot `ls` from the command line never pays for them.
+   * one-shot `ls` from the command line never pays for them; at once when requests keep listing new folders.
    */
   warm(img: OpenImage): void {
     if (this.warmTimer) clearTimeout(this.warmTimer);
-    this.warmTimer = setTimeout(() => {
+    const start = () => {
       for (const v of img.volumes) {
         if (v.tree.started) continue;
         this.background = this.background.then(() => (this.open.has(img.path) ? v.tree.whole().then(() => undefined, () => undefined) : undefined));
       }
-    }, WARM_AFTER_MS);
+    };
+    // a crawl (many folders one after another, e.g. a search) gets the full listing without waiting for a pause
+    if (img.volumes.some((v) => v.tree.fills >= CRAWL_FILLS)) { start(); return; }
+    this.warmTimer = setTimeout(start, WARM_AFTER_MS);
     this.warmTimer.unref?.();
   }
   private background: Promise<void> = Promise.resolve();

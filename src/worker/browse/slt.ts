@@ -27,6 +27,8 @@ export interface Listing {
 export const FILE_SYSTEMS = new Set(['FAT', 'NTFS', 'Ext', 'Iso', 'Udf', 'HFS', 'APFS', 'SquashFS', 'CramFS', 'exFAT']);
 export const HIDDEN_TOP = new Set(['[SYS]', '[SYSTEM]', '[DELETED]', '[UNKNOWN]', '[ORPHAN]', '[LOST]', '[RESOURCES]']);
 
+const ITEM_KEYS = new Set(['Path', 'Folder', 'Size', 'Mode', 'Symbolic Link', 'Modified', 'Alternate Stream']);
+
 export function newDir(name: string): FsNode { return { name, type: 'directory', size: 0, mtime: 0, children: new Map() }; }
 
 /** Fed 7-Zip's stdout of `l -slt` line by line (a listing of 100,000 files is never held as text). */
@@ -37,18 +39,27 @@ export class SltParser {
   readonly root = newDir('');
   private count = 0;
 
+  /** The item being read: only the properties `add` uses (one Map, reused). */
+  private readonly item = new Map<string, string>();
+  private itemLines = 0;
+
   push(line: string): void {
-    if (this.state === 'preamble') { if (line === '--') this.state = 'head'; return; }
-    if (this.state === 'head') {
-      if (line === '----------') { this.head = fields(this.block); this.block = []; this.state = 'items'; } else this.block.push(line);
+    if (this.state === 'items') {
+      if (line === '') { this.flush(); return; }
+      this.itemLines++;
+      const i = line.indexOf(' = ');
+      const key = i > 0 ? line.slice(0, i) : line.endsWith(' =') ? line.slice(0, -2) : '';
+      if (ITEM_KEYS.has(key)) this.item.set(key, i > 0 ? line.slice(i + 3) : '');
       return;
     }
-    if (line === '') this.flush(); else this.block.push(line);
+    if (this.state === 'preamble') { if (line === '--') this.state = 'head'; return; }
+    if (line === '----------') { this.head = fields(this.block); this.block = []; this.state = 'items'; } else this.block.push(line);
   }
 
   private flush(): void {
-    if (this.block.length && add(this.root, fields(this.block), this.head.get('Type') ?? '')) this.count++;
-    this.block = [];
+    if (this.itemLines && add(this.root, this.item, this.head.get('Type') ?? '')) this.count++;
+    this.item.clear();
+    this.itemLines = 0;
   }
 
   /** Throws when 7-Zip printed no archive header (it could not open the volume). */

@@ -23,6 +23,8 @@ export class VolumeTree {
   root: FsNode;
   complete: boolean;
   private full: Promise<FsNode> | undefined;
+  /** Single-folder listings made so far: past a few, a crawl is under way and the full listing pays off sooner. */
+  fills = 0;
   private readonly filling = new Map<FsNode, Promise<void>>();
 
   private constructor(readonly type: string, readonly label: string | null, head: Listing, private readonly lister: Lister) {
@@ -70,6 +72,7 @@ export class VolumeTree {
     const names = at.slice(1).map((n) => n.name);
     if (budget.left <= 0 || !wildcardSafe(names)) { await this.whole(); return; }
     budget.left--;
+    this.fills++;
     let p = this.filling.get(dir);
     if (!p) {
       p = this.lister.folder(names).then((l) => {
