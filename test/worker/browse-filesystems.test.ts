@@ -1,7 +1,8 @@
 // Browsing the file systems beyond FAT/ext4/ISO, each image made by the file system's own tools and every file
 // compared byte for byte with its source folder: NTFS (mkntfs + ntfs-3g, with an alternate data stream), exFAT (vdisk's own reader; mkfs.exfat + exfat-fuse on a loop
 // device), alone and in a GPT disk converted to VHDX; squashfs (mksquashfs); UDF (genisoimage -udf); HFS+ (the HFS+
-// side of a hybrid disc by xorriso -hfsplus, through its Apple Partition Map). APFS cannot be made here (no tool).
+// side of a hybrid disc by xorriso -hfsplus, through its Apple Partition Map). APFS cannot be made here (no tool):
+// only its error path is tested.
 import * as assert from 'assert';
 import * as cp from 'child_process';
 import * as fs from 'fs';
@@ -132,5 +133,15 @@ describe('Browse: NTFS, exFAT, squashfs, UDF and HFS+ images, byte for byte', fu
     const stored = new Map(entries.map((e) => [e.path.normalize('NFC'), e.path]));
     const nfc = entries.map((e) => ({ ...e, path: e.path.normalize('NFC'), name: e.name.normalize('NFC') }));
     assert.strictEqual(await assertSameTree(src, nfc, hfs, (p) => read(img)(stored.get(p)!)), 7);
+  });
+
+  it('APFS: no tool here makes a container, so only the error path: a damaged container is named, and nothing hangs', () => {
+    const img = path.join(dir, 'apfs.img');
+    const b = Buffer.alloc(4 << 20);
+    b.write('NXSB', 32, 'latin1'); b.writeUInt32LE(4096, 36);
+    fs.writeFileSync(img, b);
+    const r = cli(['ls', img, '/']);
+    assert.strictEqual(r.code, 2);
+    assert.deepStrictEqual(r.stderr.trim().split('\n'), ['vdisk: apfs.img holds no file system vdisk can browse: the disk (an APFS container): 7-Zip finds no file system it can read']);
   });
 });

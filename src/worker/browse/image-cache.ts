@@ -132,7 +132,12 @@ async function openVolume(disk: BlockReader, v: Volume): Promise<{ tree: VolumeT
   const where = describeVolume(v);
   const { lister, native } = await listerFor(disk, v);
   let tree: VolumeTree;
-  try { tree = await VolumeTree.open(lister); } catch (e) { throw new Error(`${where}: ${(e as Error).message}`); }
+  try { tree = await VolumeTree.open(lister); } catch (e) {
+    // an APFS container (its superblock magic NXSB at byte 32) 7-Zip could not read: say what it is
+    const magic = new Uint8Array(4);
+    const apfs = v.size >= 4096 && await disk.read(magic, v.offset + 32).then(() => String.fromCharCode(...magic) === 'NXSB', () => false);
+    throw new Error(`${where}${apfs ? ' (an APFS container)' : ''}: ${(e as Error).message}`);
+  }
   if (!FILE_SYSTEMS.has(tree.type)) throw new Error(`${where} holds a ${tree.type}, not a file system`);
   return { tree, native };
 }
