@@ -134,3 +134,24 @@ describe('browse: exFAT reader', () => {
     assert.ok(r.opened >= 20, `only ${r.opened} of 400 mutated volumes opened: the mutations no longer reach the readers`);
   });
 });
+
+describe('browse: extracting from exFAT (native-extract)', () => {
+  it('writes the tree byte for byte, never over an existing file, and stops at cancellation', async () => {
+    const os = await import('os');
+    const { extractNative } = await import('../../../src/worker/browse/native-extract');
+    const v = await open(clean());
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vdisk-exfat-x-'));
+    try {
+      let last = 0;
+      const r = await extractNative(v, v.listing().root, path.join(dir, 'out'), (b) => { last = b; }, new Promise(() => undefined));
+      assert.strictEqual(r.files, Object.keys(MANIFEST.files).length);
+      assert.strictEqual(last, r.bytes);
+      for (const [p, want] of Object.entries(MANIFEST.files)) {
+        assert.strictEqual(crypto.createHash('sha256').update(fs.readFileSync(path.join(dir, 'out', p))).digest('hex'), want.sha256, p);
+      }
+      const a = flatten(v.listing().root).get('a.txt')!;
+      await assert.rejects(extractNative(v, a, path.join(dir, 'out', 'a.txt'), () => undefined, new Promise(() => undefined)), /EEXIST/);
+      await assert.rejects(extractNative(v, v.listing().root, path.join(dir, 'again'), () => undefined, Promise.resolve()), /cancelled/);
+    } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+  });
+});
