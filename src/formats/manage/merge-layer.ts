@@ -5,7 +5,8 @@ export interface MergeLayer {
   /** The granularity present() works in. */
   readonly blockSize: number;
   readonly differencing: boolean;
-  /** The runs of block `i` this file holds itself: [virtual offset, bytes]; empty when it holds none. */
+  /** The runs of block `i` this file holds itself: [virtual offset, bytes]; empty when it holds none. The bytes may
+   *  share buffers the layer reuses in turn: they are valid until the second present() call after this one. */
   present(i: number): Promise<[number, Buffer][]>;
   /** Writes `data` at virtual offset `off` (sector-aligned), allocating as needed; metadata waits for commit(). */
   write(off: number, data: Buffer): Promise<void>;

@@ -59,9 +59,13 @@ export async function mergeImage(s: MergeSpec, progress?: Progress): Promise<Mer
           throw new FormatError('unsupported', `${path.basename(file)} and ${path.basename(target.path)} differ in size or sector size`);
         }
         const blocks = Math.ceil(src.virtualSize / src.blockSize);
+        let next: Promise<[number, Buffer][]> | null = src.present(0);
         for (let i = 0; i < blocks; i++) {
           checkCancel(progress);
-          for (const [off, data] of await src.present(i)) { await dest.write(off, data); bytes += data.length; }
+          const runs = await next!;
+          next = i + 1 < blocks ? src.present(i + 1) : null; // read the next block while this one is written
+          next?.catch(() => undefined); // a failure surfaces at its await; never unhandled meanwhile
+          for (const [off, data] of runs) { await dest.write(off, data); bytes += data.length; }
           progress?.report?.(n * dest.virtualSize + Math.min(dest.virtualSize, (i + 1) * src.blockSize), total);
         }
       } finally { await src.close(); }
