@@ -174,7 +174,7 @@ export async function checkBlockFile(file: string, expect: ProblemCode | null = 
     else if (expect) failure = { kind: 'missing-expected', error: `opened a disk whose chain should be refused (${expect})` };
     else {
       const buf = Buffer.alloc(1024 * 1024 + 512 + 10);
-      pieces = differential && d.size <= 16 * 2 ** 30 ? [] : null;
+      pieces = differential && d.size <= 64 * 2 ** 20 ? [] : null; // qemu-img convert runs inside the watchdog
       for (const [off, len] of readPlan(d.size)) {
         const want = Math.max(0, Math.min(len, d.size - off));
         const n = await d.read(buf.subarray(0, len), off);

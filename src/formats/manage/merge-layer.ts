@@ -8,6 +8,10 @@ export interface MergeLayer {
   /** The runs of block `i` this file holds itself: [virtual offset, bytes]; empty when it holds none. The bytes may
    *  share buffers the layer reuses in turn: they are valid until the second present() call after this one. */
   present(i: number): Promise<[number, Buffer][]>;
+  /** Where present() would read block `i` from, unread: [virtual offset, file offset (-1: zeros), bytes]. */
+  extents?(i: number): Promise<[number, number, number][]>;
+  /** Reads `into.length` bytes of the file at `off` (for extents()). */
+  readFile?(off: number, into: Buffer): Promise<Buffer>;
   /** Writes `data` at virtual offset `off` (sector-aligned), allocating as needed; metadata waits for commit(). */
   write(off: number, data: Buffer): Promise<void>;
   /** Syncs the data, then makes the new blocks part of the disk. `step(n)` marks durable steps (crash tests). */

@@ -39,6 +39,15 @@ export function openVhdLayer(file: string, writable: boolean): MergeLayer {
     const blockAt = (i: number) => { const s = bat.readUInt32BE(i * 4); return s === 0xffffffff ? null : s * SECTOR; };
     return {
       virtualSize, sectorSize: SECTOR, blockSize: bs, differencing,
+      async extents(i) {
+        const at = blockAt(i);
+        if (at === null) return [];
+        const len = Math.min(bs, virtualSize - i * bs);
+        if (!differencing) return [[i * bs, at + bmBytes, len]];
+        const bm = readAt(fd, at, bmBytes);
+        return runs(len / SECTOR, (s) => (bm[s >> 3] & (0x80 >> (s & 7))) !== 0).map(([s, n]) => [i * bs + s * SECTOR, at + bmBytes + s * SECTOR, n * SECTOR]);
+      },
+      readFile: (off, into) => readAtAsync(fd, off, into.length, into),
       async present(i) {
         const at = blockAt(i);
         if (at === null) return [];

@@ -40,6 +40,17 @@ export async function openVhdxLayer(file: string, writable: boolean): Promise<Me
   };
   return {
     virtualSize, sectorSize: ls, blockSize: bs, differencing,
+    async extents(i) {
+      const e = entry(payload(i));
+      const len = Math.min(bs, virtualSize - i * bs);
+      if (e.state === ZERO) return differencing ? [[i * bs, -1, len]] : [];
+      if (e.state !== FULL && e.state !== PARTIAL) return [];
+      if (e.state === FULL || !differencing) return [[i * bs, e.off, len]];
+      const bm = bitmapOf(i);
+      if (!bm) throw new FormatError('unsupported', `${file}: block ${i} is partially present without a sector bitmap`);
+      return runs(len / ls, (s) => (bm.bits[s >> 3] & (1 << (s & 7))) !== 0).map(([s, n]) => [i * bs + s * ls, e.off + s * ls, n * ls]);
+    },
+    readFile: (off, into) => readAtAsync(fd, off, into.length, into),
     async present(i) {
       const e = entry(payload(i));
       const len = Math.min(bs, virtualSize - i * bs);
