@@ -50,9 +50,10 @@ export function registerManageHandlers({ connection, backend, handle, fromFormat
     userGuard()?.require([{ path: path.dirname(abs), write: true }]); // an elevated worker writes only where its user may
     const init: InitSpec = { init: p.init, fileSystem: p.fileSystem, label: p.label };
     if (p.fileSystem !== undefined) {
-      const why = INIT_FILE_SYSTEMS.includes(p.fileSystem) ? initUnavailable(process.platform, p.fileSystem, which(FS_INFO[p.fileSystem].tool) !== null) : null;
+      const platform = windowsManager(backend) ? 'win32' : process.platform;
+      const why = INIT_FILE_SYSTEMS.includes(p.fileSystem) ? initUnavailable(platform, p.fileSystem, which(FS_INFO[p.fileSystem].tool) !== null) : null;
       if (why) {
-        const linux = process.platform === 'linux';
+        const linux = platform === 'linux';
         throw new WorkerError(linux ? P.ErrorCode.MissingDependency : P.ErrorCode.NotSupported, `Cannot initialise ${path.basename(abs)} with ${p.fileSystem}: ${why}`,
           { path: abs, reason: linux ? 'no-engine' : 'platform' });
       }
