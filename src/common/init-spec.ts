@@ -63,8 +63,12 @@ export function checkInitSpec(s: InitSpec, diskSize: number, sectorSize: number)
   if (/[\0-\x1f]/.test(label)) throw new Error('the label cannot hold control characters');
   if (s.fileSystem === 'fat32' && /[^\x20-\x7e]|["*+,./:;<=>?[\\\]|]/.test(label)) throw new Error('a FAT label is plain ASCII without " * + , . / : ; < = > ? [ \\ ] |');
   if (s.fileSystem === 'ext4' && Buffer.byteLength(label) > 16) throw new Error('an ext4 label has at most 16 bytes');
+  // mkfs.exfat takes the sector size from the device only: on a file it writes 512-byte sectors (BytesPerSectorShift 9)
+  if (s.fileSystem === 'exfat' && sectorSize !== 512) throw new Error('exFAT on a 4096-byte-sector disk cannot be made here (mkfs.exfat writes 512-byte sectors into a file); choose 512-byte logical sectors');
   const part = partitionRange(diskSize, sectorSize);
-  if (part.size < info.minSize) throw new Error(`${s.fileSystem} needs a partition of at least ${info.minSize / MiB} MiB; this disk leaves ${part.size / MiB} MiB`);
+  // FAT32 needs 65,525 clusters of at least one sector each: 34 MiB with 512-byte sectors, 258 MiB with 4096
+  const min = s.fileSystem === 'fat32' ? Math.ceil((65525 * sectorSize + 2 * MiB) / MiB) * MiB : info.minSize;
+  if (part.size < min) throw new Error(`${s.fileSystem} needs a partition of at least ${min / MiB} MiB; this disk leaves ${part.size / MiB} MiB`);
   return { init: 'gpt', fileSystem: s.fileSystem, ...(s.label !== undefined ? { label: s.label } : {}) };
 }
 

@@ -5,6 +5,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { createImage } from '../../../src/formats/manage/create';
+import { convertImage } from '../../../src/formats/manage/convert';
 import { buildGpt, crc32 } from '../../../src/formats/manage/gpt-writer';
 import { dataExtents } from '../../../src/formats/manage/initialise';
 import { seekData } from '../../../src/worker/linux/libc';
@@ -75,6 +76,8 @@ describe('manage: create and initialise (GPT + one file system)', function () {
     assert.throws(() => checkInitSpec({ fileSystem: 'fat32', label: 'A/B' }, 64 * MiB, 512), /plain ASCII/);
     assert.throws(() => checkInitSpec({ fileSystem: 'fat32' }, 16 * MiB, 512), /at least 34 MiB/);
     assert.throws(() => checkInitSpec({ label: 'x' }, 64 * MiB, 512), /give --fs/);
+    assert.throws(() => checkInitSpec({ fileSystem: 'exfat' }, 64 * MiB, 4096), /exFAT on a 4096-byte-sector disk/);
+    assert.throws(() => checkInitSpec({ fileSystem: 'fat32' }, 128 * MiB, 4096), /at least 258 MiB/);
     assert.deepStrictEqual(checkInitSpec({ fileSystem: 'ext4', label: 'x' }, 64 * MiB, 512), { init: 'gpt', fileSystem: 'ext4', label: 'x' });
     const flags = (m: Record<string, string>) => (f: string) => m[f];
     const a = createArgs('/x.vhdx', flags({ '--size': '1G', '--format': 'vhdx', '--type': 'dynamic', '--fs': 'exfat', '--label': 'Data' }));
@@ -122,6 +125,19 @@ describe('manage: create and initialise (GPT + one file system)', function () {
       assert.match(id, new RegExp(`^TYPE=${BLKID_TYPE[fsType]}$`, 'm'));
       assert.match(id, new RegExp(`^LABEL=${label}$`, 'm'));
       fs.rmSync(raw); fs.rmSync(part);
+    });
+  }
+
+  for (const fsType of ['ext4', 'ntfs', 'fat32'] as const) {
+    it(`a 4096-byte-sector VHDX with ${fsType}: fdisk -b 4096 sees the GPT partition, ${FSCK[fsType][0]} and blkid are clean`, async function () {
+      const f = at(`4k-${fsType}.vhdx`), raw = `${f}.raw`, part = `${f}.part`;
+      await createImage({ path: f, format: 'vhdx', type: 'dynamic', size: 300 * MiB, blockSize: MiB, logicalSectorSize: 4096 }, { init: { fileSystem: fsType, label: 'K4' }, seek: seekData });
+      await convertImage({ source: f, dest: raw, format: 'raw' }); // qemu cannot read 4096-byte-sector VHDX
+      assert.match(run('fdisk', ['-b', '4096', '-l', raw]), /raw1\s+256\s+76543\s+76288\s+298M/);
+      run('dd', [`if=${raw}`, `of=${part}`, 'bs=1M', 'skip=1', 'count=298', 'status=none']);
+      run(FSCK[fsType][0], [...FSCK[fsType][1], part]);
+      assert.match(run('blkid', ['-p', '-o', 'export', part]), /^LABEL=K4$/m);
+      for (const x of [f, raw, part]) fs.rmSync(x);
     });
   }
 
