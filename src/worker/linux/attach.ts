@@ -12,6 +12,7 @@ import { devName, loopOffset, waitUnbound } from './sysfs';
 import { EngineHandle, stopEngine } from './engines/engine';
 import { startQemu } from './engines/qemu';
 import { startVhdimount } from './engines/vhdimount';
+import { startVdiskFuse } from './engines/vdisk-fuse';
 import { kernelPartitions, probeFs, readPartitions, VolumeRecord } from './volumes';
 
 export interface AttachOutcome {
@@ -41,6 +42,10 @@ export async function attachImage(params: AttachParams, image: ImageInfo, hooks:
     check();
     if (plan.engine === 'qemu') engine = await startQemu(image, plan.driver, params.readOnly);
     else if (plan.engine === 'vhdimount') engine = await startVhdimount(image);
+    else if (plan.engine === 'vdisk-fuse') {
+      if (!params.readOnly) throw new Error('vdisk-fuse planned for a read-write attach'); // policy refuses it first
+      engine = await startVdiskFuse(image);
+    }
     if (engine) { hooks.engineStarted?.(engine); lap('engine'); }
     check();
     const backing = engine?.exportFile ?? (plan.engine === 'loop' ? plan.file : image.path);

@@ -132,7 +132,7 @@ export async function udisksAttach(image: ImageInfo, readOnly: boolean, lifetime
     throw needsRoot(image, 'Not running as root: udisks attaches an image file with 512-byte sectors only; this one needs its extent file or 4 KiB sectors on the loop device.');
   }
   if (plan.engine !== 'loop') {
-    throw needsRoot(image, `Not running as root: it needs ${plan.engine === 'qemu' ? 'qemu-storage-daemon' : 'vhdimount'} plus a loop device, which only root can set up here (udisks can attach raw, ISO and fixed VHD images only).`);
+    throw needsRoot(image, `Not running as root: it needs ${plan.engine === 'qemu' ? 'qemu-storage-daemon' : plan.engine === 'vdisk-fuse' ? 'vdisk\'s FUSE server (mounted with mount(2))' : 'vhdimount'} plus a loop device, which only root can set up here (udisks can attach raw, ISO and fixed VHD images only).`);
   }
   const made: string[] = [];
   try {
