@@ -2,6 +2,8 @@
 //   1. attach+detach of a dynamic VHDX through the worker vs qemu-storage-daemon + losetup driven by a shell script
 //   2. sequential read of 256 MiB through an attached image vs reading a raw copy (cold and warm cache): a dynamic
 //      VHDX (qemu-storage-daemon FUSE export) and the fixed/flat layouts (plain loop device with an offset)
+//   3. the same dynamic VHDX attached twice at once, read-only through vdisk's own FUSE server and read-write through
+//      qemu-storage-daemon, read in turns with the raw file (raw, ours, qemu, raw, ours, qemu...) in the same run
 // Run: node out/bench/linux/attach-bench.js   (after `node esbuild.js` and `npx tsc -p .`)
 import * as cp from 'child_process';
 import * as crypto from 'crypto';
@@ -88,6 +90,37 @@ async function main(): Promise<void> {
       ['static VDI', 'static.vdi', ['-O', 'vdi', '-o', 'static=on']],
       ['monolithicFlat VMDK', 'flat.vmdk', ['-O', 'vmdk', '-o', 'subformat=monolithicFlat']],
     ];
+    // 3. vdisk's FUSE server vs qemu-storage-daemon on the same dynamic VHDX, alternating within one run
+    {
+      const img = path.join(dir, 'both.vhdx');
+      cp.execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'vhdx', raw, img]);
+      const copy = path.join(dir, 'both-rw.vhdx'); // qemu locks the image it serves read-write: a copy of it
+      fs.copyFileSync(img, copy);
+      const ours = await client.request(P.Attach, { path: img, readOnly: true, lifetime: 'session' });
+      const qemu = await client.request(P.Attach, { path: copy, readOnly: false, lifetime: 'session' });
+      try {
+        if (ours.engine !== 'vdisk-fuse' || qemu.engine !== 'qemu') throw new Error(`engines ${ours.engine}/${qemu.engine}`);
+        for (const mode of ['cold', 'warm'] as const) {
+          const r: number[] = [], o: number[] = [], q: number[] = [];
+          for (let i = 0; i < READS; i++) {
+            for (const [dev, into] of [[raw, r], [ours.device, o], [qemu.device, q]] as [string, number[]][]) {
+              if (mode === 'cold' && !dropCaches()) throw new Error('cannot drop caches');
+              if (mode === 'warm') readAll(dev);
+              into.push(readAll(dev));
+            }
+          }
+          const mr = median(r), mo = median(o), mq = median(q);
+          console.log(`read 256 MiB dynamic VHDX (${mode}): vdisk-fuse ${mo.toFixed(0)} MiB/s = ${(mo / mr).toFixed(2)}x raw, qemu ${mq.toFixed(0)} MiB/s = ${(mq / mr).toFixed(2)}x raw, `
+            + `raw ${mr.toFixed(0)} MiB/s; vdisk-fuse/qemu ${(mo / mq).toFixed(2)}x (target ${mode === 'cold' ? '>= 0.7' : '>= 0.9'}x raw; medians of ${READS}, alternating)`);
+        }
+      } finally {
+        await client.request(P.Detach, { target: ours.device });
+        await client.request(P.Detach, { target: qemu.device });
+        fs.rmSync(img, { force: true });
+        fs.rmSync(copy, { force: true });
+      }
+    }
+
     for (const [name, file, args] of layouts) {
       const img = path.join(dir, file);
       cp.execFileSync('qemu-img', ['convert', '-f', 'raw', ...args, raw, img]);

@@ -55,7 +55,7 @@ export async function attachImage(params: AttachParams, image: ImageInfo, hooks:
     let disk;
     try {
       disk = loopAttach(backing, { readOnly: params.readOnly, autoclear: session, partscan: true, offset, sizeLimit, fd: layerFd,
-        blockSize: plan.engine === 'loop' ? plan.blockSize : undefined, directIo: !engine });
+        blockSize: plan.engine === 'loop' ? plan.blockSize : undefined, directIo: !engine || engine.daemon === 'vdisk-fuse' });
     } finally { if (layerFd !== undefined) fs.closeSync(layerFd); }
     fds.set(disk.device, disk.fd);
     tuneReadahead(disk.device, engine?.fuseMount);
@@ -125,7 +125,9 @@ export async function rescanVolumes(r: DiskRecord, diskSize: number, held: Map<s
  * FUSE requests are small and the daemons serve them one at a time: a cold sequential read through the default
  * 128 KiB readahead of the export runs at a tenth of the disk's speed. 8 MiB on the loop device and on the FUSE
  * connection measured best here (bench/linux). A plain loop device with direct I/O needs it as much: 128 KiB reads
- * 85 MB/s, 8 MiB the disk's speed. Best effort: sysfs may be read-only in a container.
+ * 85 MB/s, 8 MiB the disk's speed. Best effort: sysfs may be read-only in a container. vdisk's own FUSE server
+ * gets direct I/O on its loop device too (no second page cache; the loop's requests reach the server whole, up to
+ * 1 MiB each, and its threads serve them in parallel): measured faster cold than buffered (bench/BENCHMARKS.md).
  */
 function tuneReadahead(device: string, fuseMount: string | undefined): void {
   const set = (p: string) => { try { fs.writeFileSync(p, '8192'); } catch { /* keep the default */ } };

@@ -20,8 +20,9 @@ export type AttachPlan =
 export function planAttach(image: ImageInfo, readOnly: boolean): AttachPlan {
   checkAttach(image, readOnly, 'linux'); // the format rules (policy.ts); the server checked already, this keeps plan honest alone
   const d = image.details ?? {};
-  const engine = linuxEngine(image);
-  if (engine === 'vhdimount' || engine === 'vdisk-fuse') return { engine };
+  const engine = linuxEngine(image, readOnly);
+  if (engine === 'vhdimount') return { engine };
+  if (engine === 'vdisk-fuse') return flatRun(image) ?? { engine };
   if (engine === 'qemu') {
     const flat = flatRun(image);
     if (flat) return flat;
