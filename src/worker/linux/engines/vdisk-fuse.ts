@@ -55,7 +55,7 @@ export async function startVdiskFuse(image: ImageInfo): Promise<EngineHandle> {
     const config: ServerConfig = {
       image: layers[0].path, size: image.virtualSize, mount: exportFile, layers,
       searchFolders: [...new Set(layers.map((l) => path.dirname(l.path)))],
-      threads: FUSE_THREADS, maxRead: FUSE_MAX_READ, uid: 0, gid: 0,
+      threads: FUSE_THREADS, maxRead: FUSE_MAX_READ, ownFds: true, uid: 0, gid: 0,
     };
     const log = fs.openSync(path.join(dir, 'log'), 'w', 0o600);
     const proc = cp.spawn(process.execPath, [fuseServerScript(), JSON.stringify(config)], {

@@ -17,6 +17,8 @@ export interface ServerConfig {
   threads: number;
   /** Largest read request asked of the kernel (max_pages and max_read). */
   maxRead: number;
+  /** Each thread reads the layers through its own file descriptions (vetted-layers.ts). */
+  ownFds?: boolean;
   /** Owner of the exported file. */
   uid: number;
   gid: number;
@@ -24,7 +26,7 @@ export interface ServerConfig {
 
 /** Opens this thread's reader of the disk and checks its size against the worker's inspection. */
 export async function openServedDisk(c: ServerConfig): Promise<BlockReader> {
-  const disk = await openDisk(c.image, { openLayer: vettedOpener(c.layers), searchFolders: c.searchFolders });
+  const disk = await openDisk(c.image, { openLayer: vettedOpener(c.layers, !!c.ownFds), searchFolders: c.searchFolders });
   if (disk.size !== c.size) {
     await disk.close();
     throw new Error(`${c.image}: the disk reads ${disk.size} bytes here, but the worker inspected ${c.size}`);

@@ -24,6 +24,13 @@ class SharedFdFile implements LayerFile {
   close(): void { /* the process owns it */ }
 }
 
+function reopen(l: VettedLayer): VettedLayer {
+  const fd = fs.openSync(`/proc/self/fd/${l.fd}`, fs.constants.O_RDONLY | (fs.constants.O_NOCTTY ?? 0));
+  const st = fs.fstatSync(fd);
+  if (!st.isFile() || st.dev !== l.dev || st.ino !== l.ino) { fs.closeSync(fd); throw new Error(`layer ${l.path}: re-opened fd is not the file the worker checked`); }
+  return { ...l, fd };
+}
+
 /** Checks every inherited fd is still the file the worker vetted; throws naming the first that is not. */
 export function checkVetted(layers: VettedLayer[]): void {
   for (const l of layers) {
@@ -33,8 +40,13 @@ export function checkVetted(layers: VettedLayer[]): void {
   }
 }
 
-export function vettedOpener(layers: VettedLayer[]): LayerOpener {
-  const byPath = new Map(layers.map((l) => [l.path, l]));
+/**
+ * `ownFds`: each reading thread re-opens the inherited fds through /proc/self/fd (the same inode, checked again, no
+ * path lookup) so that it has its own file position and readahead state: threads reading different parts of the
+ * disk then do not break each other's sequential readahead on the image.
+ */
+export function vettedOpener(layers: VettedLayer[], ownFds = false): LayerOpener {
+  const byPath = new Map(layers.map((l) => [l.path, ownFds ? reopen(l) : l]));
   return async (req) => {
     let real: string;
     try { real = fs.realpathSync.native(req.path); } catch { real = req.path; }
