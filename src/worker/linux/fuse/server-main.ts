@@ -33,17 +33,31 @@ async function main(): Promise<void> {
     process.exit(code);
   };
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => stop(0));
-  const workers = Array.from({ length: Math.max(1, c.threads) }, () => new Worker(__filename, { workerData: c }));
-  await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
-    w.once('message', (m: FromThread) => ('error' in m ? reject(new Error(m.error)) : resolve()));
-    w.once('error', reject);
-  })));
+  // one thread first: the export is served as soon as it is; the others join the reading while the attach goes on
+  const start = () => {
+    const w = new Worker(__filename, { workerData: c });
+    const ready = new Promise<void>((resolve, reject) => {
+      w.once('message', (m: FromThread) => ('error' in m ? reject(new Error(m.error)) : resolve()));
+      w.once('error', reject);
+    });
+    return { w, ready };
+  };
+  const first = start();
+  await first.ready;
   const fuseFd = fs.openSync('/dev/fuse', 'r+');
   mountFuseFile(fuseFd, c.mount, c.maxRead, c.uid, c.gid);
   mounted = true;
-  for (const w of workers) {
+  const serve = (w: Worker) => {
     w.on('message', (m: FromThread) => { if ('gone' in m) stop(0); }); // the first thread to see the end ends us
     w.postMessage({ fuseFd });
+  };
+  serve(first.w);
+  const workers = [first.w];
+  for (let i = 1; i < Math.max(1, c.threads); i++) {
+    const more = start();
+    // a thread that cannot open the disk (it did open in the first) is only logged: the others serve
+    more.ready.then(() => serve(more.w), (e) => log(`thread ${i}: ${(e as Error).message}`));
+    workers.push(more.w);
   }
   log(`serving ${c.image} (${c.size} bytes) on ${c.mount} with ${workers.length} threads, ${c.maxRead >> 10} KiB reads`);
 }
