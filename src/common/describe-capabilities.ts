@@ -27,13 +27,10 @@ export function capabilityReport(c: Capabilities): string {
   const lines = [
     `Virtual Disks: what ${who} can do here (${c.platform}${c.privileged ? ', privileged' : ''}${c.elevated ? ', elevated worker' : ''})`,
     '',
-    'Format                        Read-only        Read-write       Engine (ro/rw)   Browse',
+    'Format                        Read-only        Read-write       Engine     Browse',
   ];
   for (const k of c.kinds) {
-    lines.push(`${kindLabel(k).padEnd(30)}${ABILITY[k.readOnly].padEnd(17)}${ABILITY[k.readWrite].padEnd(17)}${(k.readOnlyEngine ? `${k.readOnlyEngine}/${k.engine}` : k.engine ?? '-').padEnd(17)}${k.browse ? 'yes' : 'no'}`);
-  }
-  if (c.kinds.some((k) => k.engine === 'vdisk-fuse' || k.readOnlyEngine === 'vdisk-fuse')) {
-    lines.push('', 'vdisk-fuse: vdisk\'s own FUSE server (read-only: the chain read by vdisk\'s block layer), mounted by root.');
+    lines.push(`${kindLabel(k).padEnd(30)}${ABILITY[k.readOnly].padEnd(17)}${ABILITY[k.readWrite].padEnd(17)}${(k.engine ?? '-').padEnd(11)}${k.browse ? 'yes' : 'no'}`);
   }
   const whys = new Map<string, string[]>();
   for (const k of c.kinds) {

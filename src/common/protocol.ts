@@ -209,8 +209,6 @@ export interface KindCapability {
   readWrite: Ability;
   /** The engine used (by this worker, or by an elevated one when the answer is 'elevation'); null when none can. */
   engine: Engine | null;
-  /** Linux: the engine a read-only attach uses when it is not `engine` (vdisk's own FUSE server). */
-  readOnlyEngine?: Engine;
   /** Why read-only / read-write is not 'yes' (one sentence each), when it is not. */
   readOnlyWhy?: string;
   readWriteWhy?: string;

@@ -33,8 +33,7 @@ export interface Environment {
   notes: string[];
 }
 
-/** `readOnlyEngine`: a read-only attach goes to another engine (vdisk's own FUSE server, measured faster than qemu's). */
-type Rule = { engine: Engine; readWrite: true; readOnlyEngine?: Engine } | { engine: Engine; readWrite: false; why: string } | { engine: null; why: string };
+type Rule = { engine: Engine; readWrite: true } | { engine: Engine; readWrite: false; why: string } | { engine: null; why: string };
 
 const ISO_RO = 'Disc images can only be attached read-only (Windows refuses a read-write ISO too).';
 const DIFF_RO_LINUX = 'Differencing disks can only be attached read-only on Linux: vdisk\'s own FUSE server reads the chain through vdisk\'s '
@@ -46,9 +45,9 @@ const KINDS: Record<ImageKind, { extensions: string[]; linux: Rule; win32: Rule 
   'raw': { extensions: ['.img'], linux: { engine: 'loop', readWrite: true }, win32: { engine: null, why: NOT_ON_WINDOWS } },
   'iso': { extensions: ['.iso'], linux: { engine: 'loop', readWrite: false, why: ISO_RO }, win32: { engine: 'virtdisk', readWrite: false, why: ISO_RO } },
   'vhd-fixed': { extensions: ['.vhd'], linux: { engine: 'loop', readWrite: true }, win32: { engine: 'virtdisk', readWrite: true } },
-  'vhd-dynamic': { extensions: ['.vhd'], linux: { engine: 'qemu', readWrite: true, readOnlyEngine: 'vdisk-fuse' }, win32: { engine: 'virtdisk', readWrite: true } },
+  'vhd-dynamic': { extensions: ['.vhd'], linux: { engine: 'qemu', readWrite: true }, win32: { engine: 'virtdisk', readWrite: true } },
   'vhd-differencing': { extensions: ['.vhd'], linux: { engine: 'vdisk-fuse', readWrite: false, why: DIFF_RO_LINUX }, win32: { engine: 'virtdisk', readWrite: true } },
-  'vhdx': { extensions: ['.vhdx'], linux: { engine: 'qemu', readWrite: true, readOnlyEngine: 'vdisk-fuse' }, win32: { engine: 'virtdisk', readWrite: true } },
+  'vhdx': { extensions: ['.vhdx'], linux: { engine: 'qemu', readWrite: true }, win32: { engine: 'virtdisk', readWrite: true } },
   'vhdx-differencing': { extensions: ['.vhdx', '.avhdx'], linux: { engine: 'vdisk-fuse', readWrite: false, why: DIFF_RO_LINUX }, win32: { engine: 'virtdisk', readWrite: true } },
   'qcow2': { extensions: ['.qcow2'], linux: { engine: 'qemu', readWrite: true }, win32: { engine: null, why: NOT_ON_WINDOWS } },
   'vmdk': { extensions: ['.vmdk'], linux: { engine: 'qemu', readWrite: true }, win32: { engine: null, why: NOT_ON_WINDOWS } },
@@ -189,23 +188,6 @@ function linuxNeeds(engine: Engine, env: Environment): MissingPiece[] {
   return out;
 }
 
-/** Whether this user can attach with `engine` on Linux: yes, with elevation, or no (and why, and what is missing). */
-function linuxAccess(engine: Engine, env: Environment, canElevate: boolean): { engine: Engine; access: Ability; why?: string; missing: MissingPiece[] } {
-  let missing = linuxNeeds(engine, env);
-  if (missing.length) return { engine, access: 'no', why: `Missing: ${missing.map((m) => `${m.tool} (${m.provider})`).join(', ')}.`, missing };
-  if (env.privileged || (engine === 'loop' && env.udisks === null)) return { engine, access: 'yes', missing };
-  let why = engine === 'loop'
-    ? `Not root, and udisks2 cannot attach for this user: ${env.udisks}.`
-    : engine === 'vdisk-fuse'
-      ? 'Not root: vdisk\'s FUSE server mounts its export with mount(2), and the loop device on it, which only root sets up here. Elevate, or browse the image instead.'
-      : `Not root: the ${engine === 'qemu' ? 'qemu-storage-daemon' : 'vhdimount'} export needs a loop device only root sets up here. ${fuseViaUdisks(env)}`;
-  if (!canElevate) {
-    why += ' No elevation route (pkexec with a polkit agent, or sudo) is available.';
-    missing = [{ tool: 'sudo', provider: 'sudo, and a sudo rule for this user', for: 'Retry as Root' }];
-  }
-  return { engine, access: canElevate ? 'elevation' : 'no', why, missing };
-}
-
 function kindCapability(kind: ImageKind, env: Environment, canElevate: boolean): KindCapability {
   const rule = ruleFor(kind, env.platform);
   const base = { kind, extensions: KINDS[kind].extensions, browse: env.browse };
@@ -217,17 +199,22 @@ function kindCapability(kind: ImageKind, env: Environment, canElevate: boolean):
     if (env.virtdisk) { access = 'no'; why = env.virtdisk; missing = [{ tool: 'VirtDisk.dll', provider: 'Windows 7 / Server 2008 R2 or later', for: 'every attach' }]; }
     else if (!env.privileged) { access = canElevate ? 'elevation' : 'no'; why = 'Attaching needs administrator rights.'; }
   } else {
-    const ro = linuxAccess(('readOnlyEngine' in rule && rule.readOnlyEngine) || rule.engine, env, canElevate);
-    const rwa = linuxAccess(rule.engine, env, canElevate);
-    access = ro.access;
-    why = ro.why;
-    missing = [...ro.missing, ...rwa.missing].filter((m, i, all) => all.findIndex((x) => x.tool === m.tool) === i);
-    if (rule.readWrite) {
-      const rw = rwa.access;
-      return {
-        ...base, engine: rule.engine, ...(ro.engine !== rule.engine ? { readOnlyEngine: ro.engine } : {}), readOnly: access, readWrite: rw, missing,
-        ...(access !== 'yes' ? { readOnlyWhy: why } : {}), ...(rw !== 'yes' ? { readWriteWhy: rwa.why } : {}),
-      };
+    missing = linuxNeeds(rule.engine, env);
+    if (missing.length) { access = 'no'; why = `Missing: ${missing.map((m) => `${m.tool} (${m.provider})`).join(', ')}.`; }
+    else if (!env.privileged) {
+      const viaUdisks = rule.engine === 'loop' && env.udisks === null;
+      if (!viaUdisks) {
+        access = canElevate ? 'elevation' : 'no';
+        why = rule.engine === 'loop'
+          ? `Not root, and udisks2 cannot attach for this user: ${env.udisks}.`
+          : rule.engine === 'vdisk-fuse'
+            ? 'Not root: vdisk\'s FUSE server mounts its export with mount(2), and the loop device on it, which only root sets up here. Elevate, or browse the image instead.'
+            : `Not root: the ${rule.engine === 'qemu' ? 'qemu-storage-daemon' : 'vhdimount'} export needs a loop device only root sets up here. ${fuseViaUdisks(env)}`;
+        if (!canElevate) {
+          why += ' No elevation route (pkexec with a polkit agent, or sudo) is available.';
+          missing = [{ tool: 'sudo', provider: 'sudo, and a sudo rule for this user', for: 'Retry as Root' }];
+        }
+      }
     }
   }
   const rw: Ability = rule.readWrite ? access : 'no';
@@ -262,11 +249,10 @@ export function setBrowsingAvailable(v: boolean): void { browsing = v; }
 export function browsingAvailable(): boolean { return browsing; }
 
 /** Linux engine of an image the format rules allow (checkAttach first). */
-export function linuxEngine(image: Pick<ImageInfo, 'format' | 'subtype'>, readOnly = false): 'loop' | 'qemu' | 'vhdimount' | 'vdisk-fuse' {
+export function linuxEngine(image: Pick<ImageInfo, 'format' | 'subtype'>): 'loop' | 'qemu' | 'vhdimount' | 'vdisk-fuse' {
   const rule = ruleFor(kindOf(image), 'linux');
-  const engine = readOnly && 'readOnlyEngine' in rule && rule.readOnlyEngine ? rule.readOnlyEngine : rule.engine;
-  if (engine !== 'loop' && engine !== 'qemu' && engine !== 'vhdimount' && engine !== 'vdisk-fuse') throw new Error(`no Linux engine for ${image.format}`);
-  return engine;
+  if (rule.engine !== 'loop' && rule.engine !== 'qemu' && rule.engine !== 'vhdimount' && rule.engine !== 'vdisk-fuse') throw new Error(`no Linux engine for ${image.format}`);
+  return rule.engine;
 }
 
 /**
