@@ -62,18 +62,58 @@ export function elevationCommand(route: 'sudo' | 'pkexec', nodePath: string, wor
   return route === 'sudo' ? { file: 'sudo', args: [...(nonInteractive ? ['-n'] : []), '--', ...tail] } : { file: 'pkexec', args: tail };
 }
 
+export type ElevationSetting = 'ask' | 'pkexec' | 'sudo' | 'never';
+
+/**
+ * Which route "Retry as Root" / "Retry as Administrator" takes, from the worker's capability report and
+ * vdisk.linux.elevation (no `vscode`: elevate-terminal.ts turns it into a launcher, tests call it as the host does).
+ * A named route is taken even when the report doubts it (pkexec without an agent still works where a polkit rule
+ * needs no password); `ask` takes pkexec when an agent answers, else sudo.
+ */
+export function elevationRoute(caps: P.Capabilities | undefined, setting: ElevationSetting): { route: P.ElevationRoute } | { refusal: string } {
+  if (!caps) return { refusal: 'The worker has not said yet what this machine allows; try again in a moment.' };
+  if (caps.elevated) return { refusal: 'The worker already runs elevated.' };
+  const available = (r: P.ElevationRoute) => caps.elevation.some((e) => e.route === r && e.available);
+  if (caps.platform === 'win32') return available('uac') ? { route: 'uac' } : { refusal: 'The worker already runs as administrator.' };
+  if (!caps.elevation.length) return { refusal: `vdisk cannot elevate on ${caps.platform}.` };
+  if (setting === 'never') return { refusal: 'Elevation is turned off (vdisk.linux.elevation is "never").' };
+  if (setting === 'pkexec' || setting === 'sudo') return { route: setting };
+  if (available('pkexec')) return { route: 'pkexec' };
+  if (available('sudo')) return { route: 'sudo' };
+  return { refusal: `vdisk cannot become root here: ${caps.elevation.map((e) => `${e.route}: ${e.detail}`).join('; ')}.` };
+}
+
 /** Windows: the current worker shows the UAC prompt (ShellExecuteExW "runas"). */
 export const uacLauncher: ElevationLauncher = {
   route: 'uac',
   launch: async (ctx) => ({ pid: (await ctx.request(P.Elevate, { pipe: ctx.session.pipe, secretFile: ctx.session.secretFile })).pid || undefined }),
 };
 
+const PKEXEC_WAYS_OUT = 'set vdisk.linux.elevation to "sudo" (it asks for your password in a terminal), or Browse Instead';
+
+/**
+ * pkexec's exit 127, by what it printed (polkit 122): polkit said no; nobody could be asked (no agent and no terminal
+ * for its text agent); or there is no polkit on the system bus to ask. Each names the way out.
+ */
+export function pkexecRefusal(stderr: string): string {
+  const said = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !/^\[(trace|debug|info|warn|error)\]/.test(l) && !/incident has been reported/.test(l));
+  const last = said.slice(-1)[0] ?? '';
+  if (/Not authorized/i.test(last)) {
+    return `pkexec refused: polkit does not allow you to run vdisk's worker as root (org.freedesktop.policykit.exec). Ask an administrator for a polkit rule, or ${PKEXEC_WAYS_OUT}.`;
+  }
+  if (said.some((l) => /textual authentication agent|controlling terminal|No authentication agent/i.test(l))) {
+    return `pkexec could not ask for your password: no polkit authentication agent runs in this session (desktops start one; SSH and WSL do not). Start one (e.g. pkttyagent in a terminal), or ${PKEXEC_WAYS_OUT}.`;
+  }
+  if (said.some((l) => /Error getting authority|Could not connect/i.test(l))) {
+    return `pkexec cannot reach polkit (${last.replace(/^Error getting authority:\s*/, '')}): polkitd must run on the system D-Bus. Start it (systemctl start polkit), or ${PKEXEC_WAYS_OUT}.`;
+  }
+  return `pkexec refused${last ? `: ${last}` : ''}. ${PKEXEC_WAYS_OUT[0].toUpperCase()}${PKEXEC_WAYS_OUT.slice(1)}.`;
+}
+
 function launchFailure(route: string, code: number | null, signal: string | null, stderr: string): ResponseError<P.ErrorData> {
   const tail = stderr.trim().split('\n').filter((l) => !/^\[(trace|debug|info|warn|error)\]/.test(l)).slice(-2).join(' ');
   if (route === 'pkexec' && code === 126) return new ResponseError(P.ErrorCode.Cancelled, 'The administrator prompt was dismissed; nothing was changed.', { reason: 'elevation-dismissed' });
-  if (route === 'pkexec' && code === 127) {
-    return new ResponseError(P.ErrorCode.PermissionDenied, `pkexec refused: ${tail || 'not authorized, or no polkit agent answered'}`, { reason: 'elevation-refused' });
-  }
+  if (route === 'pkexec' && code === 127) return new ResponseError(P.ErrorCode.PermissionDenied, pkexecRefusal(stderr), { reason: 'elevation-refused' });
   if (route === 'sudo' && /password is required/i.test(tail)) {
     return new ResponseError(P.ErrorCode.PermissionDenied, 'sudo needs your password: run the command in a terminal (it prompts there), or add a sudo rule', { reason: 'sudo-needs-password' });
   }
