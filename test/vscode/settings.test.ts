@@ -70,7 +70,7 @@ describe('settings reach the worker (vdisk/configure)', function () {
     assert.match((await shown).message, /no-such-qsd \(setting vdisk\.paths\.qemuStorageDaemon\) is not an executable file/);
   });
 
-  it('vdisk.paths.vhdimount: no longer used, a differencing disk goes to vdisk\'s own FUSE server', async () => {
+  it('vdisk.paths.vhdimount: root\'s differencing disk goes to vdisk\'s own FUSE server, not the configured vhdimount (udisks2 users keep it)', async () => {
     const log = path.join(tmp, 'vhdimount.log');
     await setWorkerSetting(a, 'paths.vhdimount', wrapper(tmp, 'my-vhdimount', '/usr/bin/vhdimount', log));
     const base = path.join(tmp, 'base.vhd');
