@@ -49,6 +49,7 @@ async function main(): Promise<void> {
   mounted = true;
   const serve = (w: Worker) => {
     w.on('message', (m: FromThread) => { if ('gone' in m) stop(0); }); // the first thread to see the end ends us
+    w.on('error', (e) => { log(`thread failed: ${e.message}`); stop(1); }); // never a mount left half served
     w.postMessage({ fuseFd });
   };
   serve(first.w);
