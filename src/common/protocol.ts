@@ -10,7 +10,7 @@ export const PROTOCOL_VERSION = 1;
 
 export type Lifetime = 'session' | 'permanent';
 /** How the worker turned the image into a block device. */
-export type Engine = 'loop' | 'qemu' | 'vhdimount' | 'virtdisk' | 'external';
+export type Engine = 'loop' | 'qemu' | 'vhdimount' | 'virtdisk' | 'external' | 'vdisk-fuse';
 
 export interface AttachedDisk {
   /** Block device: `/dev/loop3` on Linux, `\\.\PhysicalDrive2` / `\\.\CdRom1` on Windows. */
