@@ -16,6 +16,9 @@ export interface FreeMap {
   /** Bit i (LSB first) set: unit i is in use. */
   used: Buffer;
   freeBytes: number;
+  /** The file system's own count of free bytes (ext4: its group descriptors, which count never-initialised groups
+   *  as free); what "data" is measured against. `freeBytes` is what may be released, never more. */
+  reportedFreeBytes?: number;
 }
 
 /** A file system found but not trusted: why (dirty, needs recovery, metadata that does not parse). */
