@@ -187,7 +187,7 @@ async function run(args: Args, client: WorkerClient, out: (s: string) => void): 
     }
     case 'wsl-disks': {
       need(args, 0, 'no arguments');
-      const r = await client.request(P.WslDisks);
+      const r = await client.request(P.WslDisks, {});
       print(r, () => formatWslDisks(r));
       return 0;
     }

@@ -15,7 +15,7 @@ const STEPS = '1. Quit Docker Desktop (if it runs).\n2. In a Windows terminal ru
 /** `args[0]` (tests, scripts): `{ path, confirmed }` picks that disk and skips the questions. */
 export async function findWslAndDockerDisks(ctx: CommandContext, args: unknown[]): Promise<{ found: WslDisksResult; compacted?: CompactResult } | undefined> {
   const opts = (args[0] && typeof args[0] === 'object' ? args[0] : {}) as { path?: string; confirmed?: boolean };
-  const found = await ctx.client.request(WslDisks);
+  const found = await ctx.client.request(WslDisks, {});
   for (const n of found.notes) ctx.log.info(`WSL disks: ${n}`);
   if (!found.disks.length) {
     const why = found.where === 'none' ? 'WSL and Docker Desktop disks live on Windows: run this on Windows or inside WSL.' : 'No WSL or Docker Desktop disk was found.';

@@ -361,4 +361,6 @@ export interface WslDisksResult {
   /** What could not be searched, and the steps before compacting (`wsl --shutdown`). */
   notes: string[];
 }
-export const WslDisks = new RequestType0<WslDisksResult, void>('vdisk/wslDisks');
+/** `checkAttached: false` skips the attached-disk listing (the Wine test: Wine's VirtDisk aborts on it); a note says so. */
+export interface WslDisksParams { checkAttached?: boolean }
+export const WslDisks = new RequestType<WslDisksParams, WslDisksResult, void>('vdisk/wslDisks');

@@ -126,7 +126,7 @@ export function registerManageHandlers({ connection, backend, handle, fromFormat
 
 /** vdisk/wslDisks: the WSL and Docker Desktop disks of this machine (src/worker/wsl). */
 export function registerWslHandlers({ connection, backend, handle }: Pick<ManageOptions, 'connection' | 'backend' | 'handle'>): void {
-  connection.onRequest(P.WslDisks, (token) => handle(async () => wslDisks(backend, await defaultSources()))(undefined, token));
+  connection.onRequest(P.WslDisks, handle(async (p: P.WslDisksParams | undefined) => wslDisks(backend, await defaultSources(), p?.checkAttached !== false)));
 }
 
 /** Progress to the client (at most every 200 ms, and at the end) and cancellation from the request's token. */

@@ -23,14 +23,15 @@ export async function defaultSources(): Promise<WslSources | null> {
   return insideWsl() || process.env.VDISK_TEST_WSL_MNT ? wslSources() : null;
 }
 
-export async function wslDisks(backend: Pick<Backend, 'list'>, src: WslSources | null): Promise<WslDisksResult> {
+export async function wslDisks(backend: Pick<Backend, 'list'>, src: WslSources | null, checkAttached = true): Promise<WslDisksResult> {
   if (!src) return { where: 'none', disks: [], notes: ['WSL and Docker Desktop disks live on Windows: run this on Windows or inside WSL.'] };
   const found = await findWslDisks(src);
   const attached = new Set<string>();
-  for (const d of await backend.list()) for (const l of [d.image, ...(d.chain ?? []).map((c) => c.path)]) if (l) attached.add(real(l));
+  if (checkAttached) for (const d of await backend.list()) for (const l of [d.image, ...(d.chain ?? []).map((c) => c.path)]) if (l) attached.add(real(l));
   const disks: WslDisk[] = [];
   for (const f of found.disks) disks.push(await measure(f, src.where, attached));
   const notes = [...found.notes];
+  if (!checkAttached) notes.push('Attached disks were not checked: compact still refuses one that is attached.');
   if (src.where === 'wsl') notes.push(`Inside WSL (${process.env.WSL_DISTRO_NAME ?? 'this distribution'}): these disks are compacted from Windows, with WSL shut down (\`wsl --shutdown\`), not from in here.`);
   if (disks.length) notes.push(SHUTDOWN_STEPS);
   return { where: src.where, disks, notes };
