@@ -87,6 +87,8 @@ export async function partitionsOf(disk: BlockReader): Promise<{ volumes: [numbe
   const problems: Problem[] = [];
   const v = (await findVolumes(disk, problems)).map((x) => [x.offset, x.size] as [number, number]).sort((a, b) => a[0] - b[0]);
   if (problems.length) return { volumes: [], refused: `its partition table is damaged (${problems[0].message})` };
+  // an NTFS volume written straight on the disk has a boot sector that ends in 55aa and looks like an empty MBR
+  if (!v.length) return { volumes: [[0, disk.size]] };
   for (let i = 1; i < v.length; i++) {
     if (v[i][0] < v[i - 1][0] + v[i - 1][1]) return { volumes: [], refused: `partitions at offsets ${v[i - 1][0]} and ${v[i][0]} overlap` };
   }
