@@ -9,6 +9,7 @@ import type { ImageInfo } from '../../common/image';
 import type { Backend } from '../backend';
 import type { Environment } from '../policy';
 import { linuxEnvironment } from './environment';
+import { userAllowOther } from './fuse-conf';
 import { requireServedOwner, requireUserAccessToImage, servedUser } from './served-user';
 import { WorkerError } from '../errors';
 import { listLoops, loopInfoOf } from './sysfs';
@@ -39,7 +40,10 @@ export class LinuxBackend implements Backend {
     const out: string[] = [];
     const p = privilegeProblem();
     if (p) out.push(p);
-    else if (directLoopProblem()) out.push('Not running as root: attaching goes through udisks2 (raw, ISO and fixed VHD images only; mounts under /media/$USER; polkit decides what this user may do).');
+    else if (directLoopProblem()) {
+      out.push(`Not running as root: attaching goes through udisks2 (mounts under /media/$USER; polkit decides what this user may do): raw, ISO and fixed VHD images${userAllowOther()
+        ? ', and the other formats through your own FUSE export (allow_other)' : ' only (the other formats also need user_allow_other in /etc/fuse.conf)'}.`);
+    }
     if (!fs.existsSync('/dev/loop-control')) out.push('/dev/loop-control is missing: the kernel has no loop device support.');
     if (!fs.existsSync('/dev/fuse')) out.push('/dev/fuse is missing: VHDX, dynamic VHD, qcow2, VMDK, VDI and differencing images cannot be attached.');
     const { qemuStorageDaemon: qsd, vhdimount } = settings();
