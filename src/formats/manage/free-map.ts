@@ -30,9 +30,13 @@ export function isUsed(m: FreeMap, u: number): boolean {
   return u >= m.units || (m.used[u >> 3] & (1 << (u & 7))) !== 0;
 }
 
+const ONES = Uint8Array.from({ length: 256 }, (_, i) => { let n = 0; for (let x = i; x; x >>= 1) n += x & 1; return n; });
+
 export function countFree(used: Buffer, units: number): number {
   let n = 0;
-  for (let u = 0; u < units; u++) if (!(used[u >> 3] & (1 << (u & 7)))) n++;
+  const whole = units >> 3;
+  for (let i = 0; i < whole; i++) n += 8 - ONES[used[i]];
+  for (let u = whole * 8; u < units; u++) if (!(used[u >> 3] & (1 << (u & 7)))) n++;
   return n;
 }
 
