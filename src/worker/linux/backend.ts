@@ -21,7 +21,7 @@ import { computeDeps } from './deps';
 import { directLoopProblem, privilegeProblem } from './privilege';
 import { attachingRoute, reap, routeOf } from './routes';
 import { release, unmountAll } from './release';
-import { attachedDisk, mountedElsewhere, resolveTarget, toDisk, volumeInfos, volumesFor } from './disks';
+import { attachedDisk, mountedElsewhere, resolveTarget, toDisk, unclaimed, volumeInfos, volumesFor } from './disks';
 import { LinuxState, LogFn, sameBacking } from './state';
 
 export class LinuxBackend implements Backend {
@@ -59,7 +59,9 @@ export class LinuxBackend implements Backend {
     const { record, how } = await route.attach(this.s, params, image, token);
     const served = servedUser();
     if (served) { record.forUid = served.uid; this.s.registry.put(record); }
-    this.s.log('info', `attached ${image.path} as ${record.device} ${how}`);
+    // logged after the reply is written: the stderr line wakes the host too, and the requester waits for the reply
+    const line = `attached ${image.path} as ${record.device} ${how}`;
+    setImmediate(() => this.s.log('info', line));
     return attachedDisk(record);
   }
 
@@ -71,13 +73,17 @@ export class LinuxBackend implements Backend {
     requireServedOwner(ours, loop.device);
     const volumeDevs = (ours?.volumes ?? []).filter((v) => v.device !== loop.device).map((v) => v.device);
     const ourMounts = new Set((ours?.mounts ?? []).map((m) => m.mountPoint));
-    const foreign = [loop.device, ...volumeDevs].flatMap((d) => mountedElsewhere(d, ourMounts));
+    // the mount table is read only when something holds the device exclusively (a mount does) or the disk has
+    // volumes of ours on their own loop devices (those are checked one by one)
+    const foreign = !volumeDevs.length && !ourMounts.size && unclaimed(loop.device) ? []
+      : [loop.device, ...volumeDevs].flatMap((d) => mountedElsewhere(d, ourMounts));
     if (foreign.length) {
       throw new WorkerError(ErrorCode.Busy, `${loop.device} is mounted at ${foreign.join(', ')}: unmount it first (vdisk only unmounts what it mounted itself)`, { reason: 'mounted' });
     }
     const { stopMs, route } = await release(this.s, loop.device, ours, 'detach');
     const daemon = ours?.resources?.pid ? ours.resources.daemon : undefined;
-    this.s.log('info', `detached ${loop.device} (${loop.backingFile})${route === 'udisks' ? ' through udisks' : daemon ? `; ${daemon} stopped in ${stopMs} ms` : ''}`);
+    const line = `detached ${loop.device} (${loop.backingFile})${route === 'udisks' ? ' through udisks' : daemon ? `; ${daemon} stopped in ${stopMs} ms` : ''}`;
+    setImmediate(() => this.s.log('info', line));
     return { device: loop.device, image: ours && (ours.engine !== 'loop' || ours.backingFile !== ours.image) ? ours.image : loop.backingFile };
   }
 
