@@ -23,6 +23,7 @@ import { inspectImage } from '../formats';
 import { FS_INFO, INIT_FILE_SYSTEMS, initUnavailable, InitSpec } from '../common/init-spec';
 import { seekData } from './linux/libc';
 import { which } from './linux/engines/process';
+import { defaultSources, openElsewhere, wslDisks } from './wsl/service';
 
 export type Handle = <A, R>(fn: (params: A, token: CancellationToken) => Promise<R>) =>
   (params: A, token: CancellationToken) => Promise<unknown>;
@@ -126,6 +127,9 @@ export function registerManageHandlers({ connection, backend, handle, fromFormat
     const abs = path.resolve(p.path);
     if (!fs.existsSync(abs)) throw new WorkerError(P.ErrorCode.NotFound, `${abs} does not exist`, { path: abs });
     await refuseAttached(backend, [abs]); // a mounted file system is neither clean nor still
+    if (openElsewhere(abs)) {
+      throw new WorkerError(P.ErrorCode.Busy, `${abs} is open in another process (a running WSL distribution or Docker Desktop holds its disk): quit Docker Desktop and run \`wsl --shutdown\` first`, { path: abs, reason: 'in-use' });
+    }
     const win = windowsManager(backend);
     if (win && p.zeroOnly === true) {
       const before = fs.statSync(abs).size;
@@ -134,6 +138,11 @@ export function registerManageHandlers({ connection, backend, handle, fromFormat
     }
     return run(abs, () => compactImage(abs, { zeroOnly: p.zeroOnly === true }, progress(connection, p.progressToken, token)));
   }));
+}
+
+/** vdisk/wslDisks: the WSL and Docker Desktop disks of this machine (src/worker/wsl). */
+export function registerWslHandlers({ connection, backend, handle }: Pick<ManageOptions, 'connection' | 'backend' | 'handle'>): void {
+  connection.onRequest(P.WslDisks, handle(async (p: P.WslDisksParams | undefined) => wslDisks(backend, await defaultSources(), p?.checkAttached !== false)));
 }
 
 /** Progress to the client (at most every 200 ms, and at the end) and cancellation from the request's token. */
