@@ -7,7 +7,7 @@ import { formatDisk, formatImage } from './format';
 import { layerLabel } from '../common/describe';
 import { capabilityReport } from '../common/describe-capabilities';
 import { spawnLauncher } from '../host/elevation-launch';
-import { ArgError, convertArgs, createArgs } from './manage-args';
+import { ArgError, convertArgs, createArgs, resizeArgs } from './manage-args';
 import { formatSize } from '../common/sizes';
 import { BROWSE_COMMANDS, BROWSE_USAGE, runBrowse } from './browse';
 
@@ -35,6 +35,8 @@ const USAGE = `usage: vdisk <command> [options]
                           write a differencing disk's data into its parent (or an ancestor), then remove it
   compact <image> [--zero-only] [--json]
                           release a dynamic VHD/VHDX's zero blocks and those a clean ext4 inside marks free; qcow2 via qemu-img
+  resize <image> --size SIZE | --smallest [--dry-run] [--json]
+                          grow, or shrink as far as partitions and data allow (raw, VHD, VHDX; qcow2 via qemu-img)
 ${BROWSE_USAGE}
 --elevate (Linux): run the worker as root through sudo (it prompts on a terminal; sudo -n otherwise); it attaches
 only images you can read yourself, and its mounts belong to you.
@@ -46,7 +48,7 @@ const isUsage = (e: unknown) => e instanceof UsageError || e instanceof ArgError
 interface Args { command: string; positional: string[]; flags: Map<string, string | true> }
 
 const VALUE_FLAGS = new Set(['--into', '--lifetime', '--size', '--format', '--type', '--block-size', '--logical-sector', '--physical-sector']);
-const BOOL_FLAGS = new Set(['--read-only', '--wait', '--json', '--help', '-h', '--ignore-id-mismatch', '--elevate', '--force', '--keep-child', '--zero-only', '--recursive']);
+const BOOL_FLAGS = new Set(['--read-only', '--wait', '--json', '--help', '-h', '--ignore-id-mismatch', '--elevate', '--force', '--keep-child', '--zero-only', '--recursive', '--smallest', '--dry-run']);
 const ELEVATABLE = new Set(['attach', 'detach', 'mount', 'unmount']);
 
 export function parseArgs(argv: string[]): Args {
@@ -182,6 +184,15 @@ async function run(args: Args, client: WorkerClient, out: (s: string) => void): 
       const [image] = need(args, 1, 'one image path');
       const r = await withProgress(client, 'compact', (progressToken) => client.request(P.Compact, { path: path.resolve(image), zeroOnly: args.flags.has('--zero-only'), progressToken }));
       print(r, () => `Compacted ${r.image}: ${formatSize(r.before)} -> ${formatSize(r.after)} (${formatSize(Math.max(0, r.before - r.after))} reclaimed)${r.freedByFileSystem ? `; ${r.freedByFileSystem} block(s) that ext4 marks free released` : ''}`);
+      return 0;
+    }
+    case 'resize': {
+      const [image] = need(args, 1, 'one image path');
+      const params = resizeArgs(path.resolve(image), (f) => args.flags.get(f));
+      const r = await withProgress(client, 'resize', (progressToken) => client.request(P.Resize, { ...params, progressToken }));
+      print(r, () => [r.dryRun ? `${r.image} would be resized: ${formatSize(r.before)} -> ${formatSize(r.after)} (${r.after} bytes)`
+        : r.after === r.before ? `${r.image} stays ${formatSize(r.before)} (${r.before} bytes)` : `Resized ${r.image}: ${formatSize(r.before)} -> ${formatSize(r.after)} (${r.after} bytes; file ${formatSize(r.fileBefore)} -> ${formatSize(r.fileAfter)})`,
+      ...r.notes].join('\n'));
       return 0;
     }
     case '':
