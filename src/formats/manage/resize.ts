@@ -16,7 +16,7 @@ import { readPartitionTable } from '../partitions';
 import { blockSectors } from '../volumes';
 import { replayLog } from '../vhdx/log';
 import { resizeVhd, checkVhdSize, isInterruptedVhdResize, resizedFooter, syncVhdFooterCopy } from '../vhd/resize';
-import { batTooSmall, resizeVhdx, vhdxFacts } from '../vhdx/resize';
+import { resizeVhdx } from '../vhdx/resize';
 import { openVhdLayer } from '../vhd/layer';
 import { openVhdxLayer } from '../vhdx/layer';
 import { Gpt, gptMinimum, gptMoveWrites, readGpt } from './gpt-move';
@@ -91,7 +91,7 @@ export async function resizeImage(file: string, spec: ResizeSpec, progress?: Pro
       }
     }
     if (kind === 'vhd') checkVhdSize(readFooter(abs), target, abs);
-    if (kind === 'vhdx' && target > vhdxFacts(abs).maxSize) throw batTooSmall(abs, vhdxFacts(abs).maxSize);
+    if (kind === 'vhdx' && target > 64 * 2 ** 40) throw new FormatError('unsupported', 'a VHDX holds at most 64 TiB');
     const notes: string[] = [];
     const result = (after: number, moved: boolean): ResizeResult => ({
       image: abs, format: kind, before, after, fileBefore, fileAfter: fs.statSync(abs).size, partitionTable: table,

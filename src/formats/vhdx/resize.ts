@@ -7,10 +7,13 @@
 //   shrink: the BAT entries of the blocks past the new end become NOT_PRESENT in the same transaction.
 // After it: a new DataWriteGuid (the disk changed: children made from it no longer match), and on shrink the file
 // is truncated after the last structure still referenced.
-// The BAT region is not moved: growing beyond what it holds is refused (convert to a new VHDX instead).
+// Growing beyond what the BAT region holds moves the BAT: a larger copy is written at the end of the file (nothing
+// references it yet) and synced, then both region tables naming it go into the same log transaction as the size
+// (instead of BAT sectors). The old BAT region is left unused.
 import * as fs from 'fs';
 import { FormatError } from '../errors';
 import { guidLE, randomGuid, ZERO_GUID } from '../guid';
+import { crc32cWithZeroField } from '../crc32c';
 import { parseRegionTable, REGION_BAT, REGION_METADATA, META_FILE_PARAMETERS, META_VIRTUAL_DISK_SIZE, META_LOGICAL_SECTOR, KiB, MiB } from './inspect';
 import { loggedWrite, readHeaders, replayLog, writeHeader } from './log';
 import { readAt } from '../vhd/layer';
@@ -19,16 +22,20 @@ import { stepDone } from '../manage/steps';
 const SECTOR = 4 * KiB;
 const FULL = 6n, PARTIAL = 7n;
 
-export interface VhdxFacts { virtualSize: number; blockSize: number; logicalSectorSize: number; fixed: boolean; differencing: boolean; maxSize: number }
+interface VhdxFacts { virtualSize: number; blockSize: number; logicalSectorSize: number; fixed: boolean; differencing: boolean; maxSize: number }
 
 interface Open {
   fd: number; facts: VhdxFacts; bat: Buffer; batOffset: number; metaOffset: number; meta: Buffer; sizeItemAt: number;
   logEnd: number; others: [number, number][];
+  /** The valid region table (64 KiB), to rewrite when the BAT moves. */
+  regionTable: Buffer;
 }
 
 function open(file: string, fd: number): Open {
   const { current } = readHeaders(fd);
-  const regions = parseRegionTable(readAt(fd, 192 * KiB, 64 * KiB)) ?? parseRegionTable(readAt(fd, 256 * KiB, 64 * KiB));
+  const rt1 = readAt(fd, 192 * KiB, 64 * KiB), rt2 = readAt(fd, 256 * KiB, 64 * KiB);
+  const regionTable = parseRegionTable(rt1) ? rt1 : rt2;
+  const regions = parseRegionTable(regionTable);
   const batR = regions?.find((r) => r.guid === REGION_BAT), metaR = regions?.find((r) => r.guid === REGION_METADATA);
   if (!batR || !metaR || metaR.offset % SECTOR) throw new FormatError('corrupt', `${file}: no usable region table`);
   const meta = readAt(fd, metaR.offset, metaR.length);
@@ -46,32 +53,23 @@ function open(file: string, fd: number): Open {
   facts.maxSize = maxSizeFor(batR.length, facts.blockSize, facts.logicalSectorSize);
   return {
     fd, facts, bat, batOffset: batR.offset, metaOffset: metaR.offset, meta, sizeItemAt: vs[0],
-    logEnd: current.logOffset + current.logLength,
+    logEnd: current.logOffset + current.logLength, regionTable,
     others: [[batR.offset, batR.offset + batR.length], [metaR.offset, metaR.offset + metaR.length], [current.logOffset, current.logOffset + current.logLength]],
   };
 }
 
+const VHDX_MAX = 64 * 2 ** 40;
 const chunkRatio = (bs: number, ls: number) => (2 ** 23 * ls) / bs;
 /** BAT entries a non-differencing disk of `blocks` payload blocks uses (the last sector bitmap entry is not needed). */
 const entriesFor = (blocks: number, cr: number) => (blocks ? blocks + Math.floor((blocks - 1) / cr) : 0);
 const payloadIndex = (i: number, cr: number) => i + Math.floor(i / cr);
 
 /** The largest virtual size the BAT region of `batBytes` can describe. */
-export function maxSizeFor(batBytes: number, bs: number, ls: number): number {
+function maxSizeFor(batBytes: number, bs: number, ls: number): number {
   const cr = chunkRatio(bs, ls);
   const entries = Math.floor(batBytes / 8);
   const blocks = entries - Math.floor(entries / (cr + 1));
   return Math.min(64 * 2 ** 40, blocks * bs);
-}
-
-export function batTooSmall(file: string, max: number): FormatError {
-  return new FormatError('unsupported', `${file}'s BAT region holds blocks for at most ${max} bytes, and vdisk does not move the BAT region: `
-    + 'convert it to a new VHDX (vdisk convert / "Convert Disk Image...") and resize that, or use Resize-VHD on Windows');
-}
-
-export function vhdxFacts(file: string): VhdxFacts {
-  const fd = fs.openSync(file, 'r');
-  try { return open(file, fd).facts; } finally { fs.closeSync(fd); }
 }
 
 export function resizeVhdx(file: string, newSize: number): void {
@@ -82,11 +80,15 @@ export function resizeVhdx(file: string, newSize: number): void {
     const f = o.facts, bs = f.blockSize, cr = chunkRatio(bs, f.logicalSectorSize);
     if (f.differencing) throw new FormatError('unsupported', `${file} is a differencing disk: resizing it would no longer match its parent (Windows refuses it too); resize the base disk before making children, or convert the chain to one image first`);
     if (newSize % f.logicalSectorSize || newSize <= 0) throw new FormatError('unsupported', `the new size must be a positive multiple of the ${f.logicalSectorSize}-byte sector`);
-    if (newSize > f.maxSize) throw batTooSmall(file, f.maxSize);
+    if (newSize > VHDX_MAX) throw new FormatError('unsupported', 'a VHDX holds at most 64 TiB');
     const oldBlocks = Math.ceil(f.virtualSize / bs), newBlocks = Math.ceil(newSize / bs);
+    // a BAT region too small for the new size: a larger one at the end of the file
+    const moveTo = newSize > f.maxSize ? Math.ceil(fs.fstatSync(fd).size / MiB) * MiB : null;
+    const bat = moveTo === null ? o.bat : Buffer.alloc(Math.ceil((entriesFor(newBlocks, cr) * 8) / MiB) * MiB);
+    if (moveTo !== null) o.bat.copy(bat);
     const dirty = new Set<number>();
-    const set = (idx: number, v: bigint) => { if (o.bat.readBigUInt64LE(idx * 8) !== v) { o.bat.writeBigUInt64LE(v, idx * 8); dirty.add(Math.floor((idx * 8) / SECTOR)); } };
-    const entry = (i: number) => o.bat.readBigUInt64LE(payloadIndex(i, cr) * 8);
+    const set = (idx: number, v: bigint) => { if (bat.readBigUInt64LE(idx * 8) !== v) { bat.writeBigUInt64LE(v, idx * 8); dirty.add(Math.floor((idx * 8) / SECTOR)); } };
+    const entry = (i: number) => bat.readBigUInt64LE(payloadIndex(i, cr) * 8);
     if (newSize > f.virtualSize) {
       // the old last block's bytes past the old end become disk data: they must read as zeros
       const tail = f.virtualSize % bs;
@@ -97,19 +99,21 @@ export function resizeVhdx(file: string, newSize: number): void {
       }
       for (let k = entriesFor(oldBlocks, cr); k < entriesFor(newBlocks, cr); k++) set(k, 0n);
       if (f.fixed && newBlocks > oldBlocks) {
-        let end = Math.ceil(fs.fstatSync(fd).size / MiB) * MiB;
+        let end = moveTo !== null ? moveTo + bat.length : Math.ceil(fs.fstatSync(fd).size / MiB) * MiB;
         for (let i = oldBlocks; i < newBlocks; i++) { set(payloadIndex(i, cr), (BigInt(end / MiB) << 20n) | FULL); end += bs; }
         fs.ftruncateSync(fd, end);
       }
     } else {
       for (let k = entriesFor(newBlocks, cr); k < entriesFor(oldBlocks, cr); k++) set(k, 0n);
     }
+    if (moveTo !== null) fs.writeSync(fd, bat, 0, bat.length, moveTo);
     fs.fsyncSync(fd);
     stepDone('resize', 1);
     const meta = Buffer.from(o.meta);
     meta.writeBigUInt64LE(BigInt(newSize), o.sizeItemAt);
     const ms = Math.floor(o.sizeItemAt / SECTOR) * SECTOR;
-    const writes: [number, Buffer][] = [...dirty].sort((a, b) => a - b).map((s) => [o.batOffset + s * SECTOR, o.bat.subarray(s * SECTOR, (s + 1) * SECTOR)]);
+    const writes: [number, Buffer][] = moveTo !== null ? regionTableWrites(o.regionTable, moveTo, bat.length)
+      : [...dirty].sort((a, b) => a - b).map((s) => [o.batOffset + s * SECTOR, bat.subarray(s * SECTOR, (s + 1) * SECTOR)]);
     // the size last: if the BAT needs more than one transaction, the disk changes size only with the final one
     writes.push([o.metaOffset + ms, meta.subarray(ms, ms + SECTOR)]);
     loggedWrite(fd, writes, (n) => stepDone('resize', 1 + n));
@@ -120,6 +124,21 @@ export function resizeVhdx(file: string, newSize: number): void {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** Both region table copies naming the BAT region at `offset` (`length` bytes), as 4 KiB sector writes. */
+function regionTableWrites(rt: Buffer, offset: number, length: number): [number, Buffer][] {
+  const b = Buffer.from(rt);
+  for (let i = 0; i < b.readUInt32LE(8); i++) {
+    const o = 16 + i * 32;
+    if (guidLE(b, o) !== REGION_BAT) continue;
+    b.writeBigUInt64LE(BigInt(offset), o + 16);
+    b.writeUInt32LE(length, o + 24);
+  }
+  b.writeUInt32LE(crc32cWithZeroField(b, 4), 4);
+  const out: [number, Buffer][] = [];
+  for (const base of [192 * KiB, 256 * KiB]) for (let s = 0; s < b.length; s += SECTOR) out.push([base + s, b.subarray(s, s + SECTOR)]);
+  return out;
 }
 
 /** Cuts the file after the last region, log or payload/bitmap block still referenced (1 MiB aligned). */

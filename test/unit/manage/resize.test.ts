@@ -122,6 +122,59 @@ describe('manage: resize', function () {
     assert.match(run('qemu-img', ['check', x]), /No errors were found/);
   });
 
+  /** The first `n` bytes of the disk (openDisk), for disks too large to read whole. */
+  async function head(file: string, n: number): Promise<Buffer> {
+    const d = await openDisk(file);
+    try { const b = Buffer.alloc(n); await d.read(b, 0); return b; } finally { await d.close(); }
+  }
+  const GiB = 2 ** 30;
+
+  it('vhdx-dynamic: grows past what its BAT region holds (a larger BAT at the end of the file, region tables through the log)', async function () {
+    const f = at('bigbat.vhdx');
+    await make(f, 'vhdx-dynamic');
+    write(f, 'vhdx-dynamic', DATA);
+    const original = await diskBytes(f);
+    const regionsBefore = ((await inspectImage(f)).details!.regions as { offset: number; length: number }[]).map((r) => [r.offset, r.length]);
+    await resizeImage(f, { size: 200 * GiB }); // 1 MiB blocks: a 1 MiB BAT region holds about 128 GiB
+    const i = await inspectImage(f);
+    assert.deepStrictEqual(i.problems, []);
+    assert.strictEqual(i.virtualSize, 200 * GiB);
+    assert.notDeepStrictEqual((i.details!.regions as { offset: number; length: number }[]).map((r) => [r.offset, r.length]), regionsBefore, 'the BAT region moved');
+    assert.match(run('qemu-img', ['check', f]), /No errors were found/);
+    assert.strictEqual(qemuInfo(f)['virtual-size'], 200 * GiB);
+    assert.strictEqual(vhdiInfo(f).mediaSize, 200 * GiB);
+    assert.ok((await head(f, BASE)).equals(original));
+    write(f, 'vhdx-dynamic', ['write -P 0x66 150G 1M']);
+    run('qemu-io', ['-f', 'vhdx', '-c', 'read -P 0x66 150G 1M', '-c', 'read -P 0x5a 1M 2M', f]);
+    const d = await openDisk(f);
+    try { const b = Buffer.alloc(MiB); await d.read(b, 150 * GiB); assert.ok(b.every((x) => x === 0x66), 'a block past the old BAT\'s reach'); } finally { await d.close(); }
+    assert.match(run('qemu-img', ['check', f]), /No errors were found/);
+  });
+
+  for (const step of [1, 2, 3, 4, 5, 6]) {
+    it(`vhdx-dynamic moving its BAT: SIGKILL after step ${step} leaves the old or the new disk`, async function () {
+      const f = at(`bigbat-crash-${step}.vhdx`);
+      await make(f, 'vhdx-dynamic');
+      write(f, 'vhdx-dynamic', DATA);
+      const original = await diskBytes(f);
+      const r = cli(['resize', f, '--size', String(200 * GiB)], { VDISK_TEST_CRASH_AFTER: `resize:${step}` });
+      assert.match(r.stderr, /SIGKILL/);
+      let i = await inspectImage(f);
+      if (i.needsLogReplay) {
+        const fd = fs.openSync(f, 'r+');
+        try { assert.strictEqual(replayLog(fd), 1); } finally { fs.closeSync(fd); }
+        i = await inspectImage(f);
+      }
+      assert.deepStrictEqual(i.problems, []);
+      assert.strictEqual(i.virtualSize, step >= 3 ? 200 * GiB : BASE);
+      assert.match(run('qemu-img', ['check', f]), /No errors were found/);
+      assert.ok((await head(f, BASE)).equals(original));
+      await resizeImage(f, { size: 200 * GiB });
+      assert.strictEqual((await inspectImage(f)).virtualSize, 200 * GiB);
+      assert.ok((await head(f, BASE)).equals(original));
+    });
+  }
+
   for (const kind of ['raw', 'qcow2', 'vhd-dynamic', 'vhdx-dynamic', 'vhdx-fixed'] as Kind[]) {
     it(`${kind} with GPT: the backup GPT follows the end (grow and smallest), partitions intact, sfdisk --verify clean`, async function () {
       const f = at(`gpt.${kind}.${EXT[kind]}`);
@@ -166,7 +219,7 @@ describe('manage: resize', function () {
     assert.strictEqual(r.after, 11 * MiB);
   });
 
-  it('refusals leave the file byte-identical: data past the new end, VMDK, VDI, differencing, a VHDX BAT too small, CHS-sized VHD', async function () {
+  it('refusals leave the file byte-identical: data past the new end, VMDK, VDI, differencing, qcow2 overlay, over 64 TiB, CHS-sized VHD', async function () {
     const cases: [string, () => Promise<void>, number, RegExp][] = [];
     const data = at('data.vhdx');
     cases.push([data, async () => { await make(data, 'vhdx-dynamic'); write(data, 'vhdx-dynamic', ['write -P 1 10M 4K']); }, 8 * MiB, /holds data at offset 10485760, past 8388608 bytes/]);
@@ -178,8 +231,8 @@ describe('manage: resize', function () {
     cases.push([child, async () => { await make(base, 'vhdx-dynamic'); await createDifferencingDisk(base, child); }, 128 * MiB, /is a differencing disk: Windows resizes only fixed and dynamic disks/]);
     const vbase = at('base.vhd'), vchild = at('child.vhd');
     cases.push([vchild, async () => { await make(vbase, 'vhd-dynamic'); await createDifferencingDisk(vbase, vchild); }, 128 * MiB, /is a differencing disk/]);
-    const small = at('small.vhdx');
-    cases.push([small, async () => { await make(small, 'vhdx-dynamic'); }, 200 * 2 ** 30, /BAT region holds blocks for at most \d+ bytes, and vdisk does not move the BAT region: convert it/]);
+    const huge = at('huge.vhdx');
+    cases.push([huge, async () => { await make(huge, 'vhdx-dynamic'); }, 65 * 2 ** 40, /a VHDX holds at most 64 TiB/]);
     const chs = at('chs.vhd');
     cases.push([chs, async () => { run('qemu-img', ['create', '-q', '-f', 'vpc', chs, '64M']); }, 100 * MiB, /sized by their CHS geometry: 104857600 bytes would read as \d+/]);
     const qov = at('over.qcow2');
@@ -192,10 +245,8 @@ describe('manage: resize', function () {
     }
   });
 
-  it('the worker refuses an attached image (and its dry run does not need it detached); the CLI parses sizes', async function () {
-    const f = at('attached.vhdx');
-    await make(f, 'vhdx-dynamic');
-    const backend = { name: 'linux', list: async () => [{ device: '/dev/loop99', image: f, readOnly: false, engine: 'loop', lifetime: 'session', ours: true }], limitations: () => [] } as unknown as Backend;
+  /** The worker's manage handlers over an in-memory JSON-RPC connection, with `backend`. */
+  function connect(backend: Backend) {
     const [a, b] = [new PassThrough(), new PassThrough()];
     const server = createMessageConnection(new StreamMessageReader(a), new StreamMessageWriter(b));
     const client = createMessageConnection(new StreamMessageReader(b), new StreamMessageWriter(a));
@@ -206,6 +257,46 @@ describe('manage: resize', function () {
       },
     });
     server.listen(); client.listen();
+    return { client, server };
+  }
+
+  it('on Windows, VHD/VHDX go to ResizeVirtualDisk with the size (the smallest safe one worked out by vdisk); raw does not', async function () {
+    const calls: unknown[][] = [];
+    const fake = {
+      name: 'windows', list: async () => [], limitations: () => [],
+      createDisk: async () => undefined, setParent: async () => undefined,
+      // stands in for ResizeVirtualDisk: our writer makes the change so that inspect reads it back
+      resize: async (image: string, bytes: number) => { calls.push(['resize', image, bytes]); await resizeImage(image, { size: bytes }); },
+    } as unknown as Backend;
+    const { client, server } = connect(fake);
+    try {
+      const f = at('win.vhdx');
+      await make(f, 'vhdx-dynamic');
+      write(f, 'vhdx-dynamic', DATA);
+      const g = await client.sendRequest(P.Resize, { path: f, size: GROWN });
+      assert.deepStrictEqual(calls.shift(), ['resize', f, GROWN]);
+      assert.strictEqual(g.after, GROWN);
+      assert.match(g.notes.join(' '), /ResizeVirtualDisk/);
+      const s = await client.sendRequest(P.Resize, { path: f, smallest: true });
+      assert.deepStrictEqual(calls.shift(), ['resize', f, SMALLEST]);
+      assert.strictEqual(s.after, SMALLEST);
+      const keep = sha(f);
+      await assert.rejects(client.sendRequest(P.Resize, { path: f, size: 8 * MiB }), /holds data at offset/);
+      assert.deepStrictEqual(calls, [], 'an unsafe shrink never reaches Windows');
+      assert.strictEqual(sha(f), keep);
+      const r = at('win.img');
+      await make(r, 'raw');
+      await client.sendRequest(P.Resize, { path: r, size: GROWN });
+      assert.deepStrictEqual(calls, [], 'raw images are resized by vdisk on Windows too');
+      assert.strictEqual(fs.statSync(r).size, GROWN);
+    } finally { server.dispose(); client.dispose(); }
+  });
+
+  it('the worker refuses an attached image (and its dry run does not need it detached); the CLI parses sizes', async function () {
+    const f = at('attached.vhdx');
+    await make(f, 'vhdx-dynamic');
+    const backend = { name: 'linux', list: async () => [{ device: '/dev/loop99', image: f, readOnly: false, engine: 'loop', lifetime: 'session', ours: true }], limitations: () => [] } as unknown as Backend;
+    const { client, server } = connect(backend);
     try {
       const keep = sha(f);
       await assert.rejects(client.sendRequest(P.Resize, { path: f, size: 128 * MiB }), (e: ResponseError<unknown>) => e.code === P.ErrorCode.Busy && /in use by the attached disk \/dev\/loop99: detach it first/.test(e.message));
