@@ -295,7 +295,7 @@ export interface CompactResult {
   dataBytes: number | null;
   /** Blocks released because a file system marks them free (beyond those of zeros). */
   freedByFileSystem: number;
-  fileSystems: { type: 'ext4'; offset: number; freeBytes: number }[];
+  fileSystems: { type: 'ext4' | 'ntfs'; offset: number; freeBytes: number }[];
 }
 export const Compact = new RequestType<CompactParams, CompactResult, void>('vdisk/compact');
 

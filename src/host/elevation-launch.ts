@@ -68,12 +68,31 @@ export const uacLauncher: ElevationLauncher = {
   launch: async (ctx) => ({ pid: (await ctx.request(P.Elevate, { pipe: ctx.session.pipe, secretFile: ctx.session.secretFile })).pid || undefined }),
 };
 
+const PKEXEC_WAYS_OUT = 'set vdisk.linux.elevation to "sudo" (it asks for your password in a terminal), or Browse Instead';
+
+/**
+ * pkexec's exit 127, by what it printed (polkit 122): polkit said no; nobody could be asked (no agent and no terminal
+ * for its text agent); or there is no polkit on the system bus to ask. Each names the way out.
+ */
+export function pkexecRefusal(stderr: string): string {
+  const said = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !/^\[(trace|debug|info|warn|error)\]/.test(l) && !/incident has been reported/.test(l));
+  const last = said.slice(-1)[0] ?? '';
+  if (/Not authorized/i.test(last)) {
+    return `pkexec refused: polkit does not allow you to run vdisk's worker as root (org.freedesktop.policykit.exec). Ask an administrator for a polkit rule, or ${PKEXEC_WAYS_OUT}.`;
+  }
+  if (said.some((l) => /textual authentication agent|controlling terminal|No authentication agent/i.test(l))) {
+    return `pkexec could not ask for your password: no polkit authentication agent runs in this session (desktops start one; SSH and WSL do not). Start one (e.g. pkttyagent in a terminal), or ${PKEXEC_WAYS_OUT}.`;
+  }
+  if (said.some((l) => /Error getting authority|Could not connect/i.test(l))) {
+    return `pkexec cannot reach polkit (${last.replace(/^Error getting authority:\s*/, '')}): polkitd must run on the system D-Bus. Start it (systemctl start polkit), or ${PKEXEC_WAYS_OUT}.`;
+  }
+  return `pkexec refused${last ? `: ${last}` : ''}. ${PKEXEC_WAYS_OUT[0].toUpperCase()}${PKEXEC_WAYS_OUT.slice(1)}.`;
+}
+
 function launchFailure(route: string, code: number | null, signal: string | null, stderr: string): ResponseError<P.ErrorData> {
   const tail = stderr.trim().split('\n').filter((l) => !/^\[(trace|debug|info|warn|error)\]/.test(l)).slice(-2).join(' ');
   if (route === 'pkexec' && code === 126) return new ResponseError(P.ErrorCode.Cancelled, 'The administrator prompt was dismissed; nothing was changed.', { reason: 'elevation-dismissed' });
-  if (route === 'pkexec' && code === 127) {
-    return new ResponseError(P.ErrorCode.PermissionDenied, `pkexec refused: ${tail || 'not authorized, or no polkit agent answered'}`, { reason: 'elevation-refused' });
-  }
+  if (route === 'pkexec' && code === 127) return new ResponseError(P.ErrorCode.PermissionDenied, pkexecRefusal(stderr), { reason: 'elevation-refused' });
   if (route === 'sudo' && /password is required/i.test(tail)) {
     return new ResponseError(P.ErrorCode.PermissionDenied, 'sudo needs your password: run the command in a terminal (it prompts there), or add a sudo rule', { reason: 'sudo-needs-password' });
   }

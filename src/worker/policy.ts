@@ -140,6 +140,7 @@ const TOOLS: Record<string, { provider: string }> = {
   'qemu-storage-daemon': { provider: 'qemu-system-common (Debian/Ubuntu)' },
   'vhdimount': { provider: 'libvhdi-utils (Debian/Ubuntu)' },
   'fusermount3': { provider: 'fuse3' },
+  'fusermount': { provider: 'fuse3 (or fuse)' },
   'udisksctl': { provider: 'udisks2' },
   'pkexec': { provider: 'pkexec (polkit)' },
   'sudo': { provider: 'sudo' },
@@ -169,14 +170,31 @@ function elevationOptions(env: Environment): ElevationOption[] {
 }
 
 /**
- * Why udisks2 cannot put a loop device on a FUSE export the user serves. Measured (kernel 6.18): root may read through
- * a file descriptor the user passes it, but the loop driver sizes the file with getattr, which FUSE refuses to root
- * without allow_other: the loop device comes out 0 bytes. With allow_other it works.
+ * The udisks route for formats served through FUSE (udisks.ts): the user's own qemu-storage-daemon or vhdimount
+ * exports the disk in the user's private folder, and udisks' LoopSetup gets the export's fd. Measured (kernel 6.18,
+ * udisks 2.9.4): the loop driver reads the export as root, and FUSE refuses root's getattr without allow_other (the
+ * loop device comes out 0 bytes); a user may mount with allow_other only when /etc/fuse.conf has user_allow_other.
  */
-function fuseViaUdisks(env: Environment): string {
+export const USER_ALLOW_OTHER_HOWTO = 'Without root, vdisk attaches it through udisks2 only if /etc/fuse.conf has the line user_allow_other '
+  + '(the loop device reads your own FUSE export as root, which FUSE allows only to an allow_other mount): ask an administrator to add that line, '
+  + 'or Retry as Root, or Browse Instead.';
+
+/** The setuid helper a user's FUSE daemon mounts with: libfuse3's (qemu) or libfuse2's (vhdimount). */
+const FUSERMOUNT: Partial<Record<Engine, string>> = { qemu: 'fusermount3', vhdimount: 'fusermount' };
+
+/** Why udisks2 cannot take this engine's FUSE export for this user; '' when it can. */
+function fuseViaUdisks(env: Environment, engine: Engine = 'qemu'): string {
   if (env.udisks) return `udisks2 cannot be used either (${env.udisks}).`;
-  if (!env.userAllowOther) return 'udisks2 could take the export only if /etc/fuse.conf had user_allow_other (without allow_other the loop device sees a 0-byte file); ask an administrator, or elevate.';
-  return 'udisks2 with allow_other could take the export, but vdisk does not drive that route yet; elevate instead.';
+  if (!env.userAllowOther) return USER_ALLOW_OTHER_HOWTO;
+  const helper = FUSERMOUNT[engine];
+  if (helper && !env.tools[helper]) return `${helper} (${TOOLS[helper].provider}) is missing: a user cannot mount the FUSE export without it.`;
+  return '';
+}
+
+/** Whether udisks2 attaches this engine's images for an unprivileged user (loop: the file; engines: their FUSE export). */
+function udisksServes(engine: Engine, env: Environment): boolean {
+  if (env.udisks !== null) return false;
+  return engine === 'loop' || ((engine === 'qemu' || engine === 'vhdimount') && fuseViaUdisks(env, engine) === '');
 }
 
 /** What the engine of a kind needs on Linux besides privileges: missing pieces make it 'no' for everyone. */
@@ -205,12 +223,11 @@ function kindCapability(kind: ImageKind, env: Environment, canElevate: boolean):
     missing = linuxNeeds(rule.engine, env);
     if (missing.length) { access = 'no'; why = `Missing: ${missing.map((m) => `${m.tool} (${m.provider})`).join(', ')}.`; }
     else if (!env.privileged) {
-      const viaUdisks = rule.engine === 'loop' && env.udisks === null;
-      if (!viaUdisks) {
+      if (!udisksServes(rule.engine, env)) {
         access = canElevate ? 'elevation' : 'no';
         why = rule.engine === 'loop'
           ? `Not root, and udisks2 cannot attach for this user: ${env.udisks}.`
-          : `Not root: the ${rule.engine === 'qemu' ? 'qemu-storage-daemon' : 'vhdimount'} export needs a loop device only root sets up here. ${fuseViaUdisks(env)}`;
+          : `Not root: the ${rule.engine === 'qemu' ? 'qemu-storage-daemon' : 'vhdimount'} export needs a loop device only root sets up here. ${fuseViaUdisks(env, rule.engine)}`;
         if (!canElevate) {
           why += ' No elevation route (pkexec with a polkit agent, or sudo) is available.';
           missing = [{ tool: 'sudo', provider: 'sudo, and a sudo rule for this user', for: 'Retry as Root' }];
@@ -226,11 +243,20 @@ function kindCapability(kind: ImageKind, env: Environment, canElevate: boolean):
   };
 }
 
+function unprivilegedDetail(env: Environment): string {
+  const fuse = fuseViaUdisks(env);
+  return 'raw, ISO and fixed VHD images through udisks2 (polkit decides); '
+    + (fuse ? `not the formats served through FUSE (${env.udisks || env.userAllowOther ? fuse
+      : 'they need the line user_allow_other in /etc/fuse.conf, which an administrator adds; until then Retry as Root or Browse'})`
+      : 'dynamic VHD, VHDX, qcow2, VMDK, VDI and differencing VHD through your own qemu-storage-daemon or vhdimount FUSE export (allow_other, in your private folder) handed to udisks2')
+    + '; mounts under /media/$USER';
+}
+
 export function capabilities(env: Environment): Capabilities {
   const elevation = elevationOptions(env);
   const canElevate = elevation.some((e) => e.available);
   const unprivilegedRoute = env.platform === 'linux' && !env.privileged
-    ? { name: 'udisks2', available: env.udisks === null, detail: env.udisks ?? 'raw, ISO and fixed VHD images through udisks2 (polkit decides); mounts under /media/$USER' }
+    ? { name: 'udisks2', available: env.udisks === null, detail: env.udisks ?? unprivilegedDetail(env) }
     : null;
   return {
     platform: env.platform, user: env.user, privileged: env.privileged, elevated: env.elevated, unprivilegedRoute,

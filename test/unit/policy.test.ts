@@ -58,9 +58,25 @@ describe('policy', () => {
     assert.strictEqual(kind(c, 'qcow2').readWrite, 'elevation');
     assert.deepStrictEqual(c.elevation.find((e) => e.available)?.route, 'pkexec');
     assert.strictEqual(c.unprivilegedRoute?.available, true);
-    assert.match(kind(c, 'qcow2').readOnlyWhy!, /user_allow_other.*0-byte file/);
-    const allowed = capabilities(env({ udisks: null, polkitAgent: 'polkit-gnome-au', userAllowOther: true }));
-    assert.match(kind(allowed, 'qcow2').readOnlyWhy!, /does not drive that route yet/);
+    assert.match(kind(c, 'qcow2').readOnlyWhy!, /only if \/etc\/fuse\.conf has the line user_allow_other .*ask an administrator to add that line, or Retry as Root, or Browse Instead/);
+    assert.match(c.unprivilegedRoute!.detail, /not the formats served through FUSE \(they need the line user_allow_other in \/etc\/fuse\.conf/);
+  });
+
+  it('user_allow_other: udisks takes the user\'s own FUSE exports, every format without root (read-write where the format allows)', () => {
+    const c = capabilities(env({ udisks: null, userAllowOther: true, tools: { ...TOOLS, fusermount: true } }));
+    for (const k of ['vhd-dynamic', 'vhdx', 'qcow2', 'vmdk', 'vdi'] as P.ImageKind[]) assert.deepStrictEqual([kind(c, k).readOnly, kind(c, k).readWrite], ['yes', 'yes'], k);
+    assert.deepStrictEqual([kind(c, 'vhd-differencing').readOnly, kind(c, 'vhd-differencing').readWrite, kind(c, 'vhd-differencing').engine], ['yes', 'no', 'vhdimount']);
+    assert.strictEqual(kind(c, 'vhdx-differencing').readOnly, 'no');
+    assert.match(c.unprivilegedRoute!.detail, /through your own qemu-storage-daemon or vhdimount FUSE export/);
+    // vhdimount (libfuse2) mounts with fusermount; without it only its kind falls back to elevation, naming it
+    const noFuse2 = capabilities(env({ udisks: null, userAllowOther: true, tools: { ...TOOLS, fusermount: false } }));
+    assert.strictEqual(kind(noFuse2, 'qcow2').readOnly, 'yes');
+    assert.strictEqual(kind(noFuse2, 'vhd-differencing').readOnly, 'elevation');
+    assert.match(kind(noFuse2, 'vhd-differencing').readOnlyWhy!, /fusermount \(fuse3 \(or fuse\)\) is missing/);
+    // udisks itself unusable: user_allow_other does not help
+    const noUdisks = capabilities(env({ userAllowOther: true }));
+    assert.strictEqual(kind(noUdisks, 'qcow2').readOnly, 'elevation');
+    assert.match(kind(noUdisks, 'qcow2').readOnlyWhy!, /udisks2 cannot be used either \(systemd-udevd is not running\)/);
   });
 
   it('no route at all: "no", naming what is missing', () => {

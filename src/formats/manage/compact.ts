@@ -1,5 +1,6 @@
 // Compact (Optimize-VHD, and more): a dynamic VHD or VHDX rewritten without the blocks that are all zeros and, unless
-// zeroOnly, without the blocks a cleanly unmounted ext4 file system inside marks free (its block bitmaps). The image
+// zeroOnly, without the blocks whose every byte is zero or free space of a cleanly unmounted ext4 or NTFS file system
+// inside (ext4 block bitmaps, NTFS $Bitmap; free-map.ts). The image
 // keeps its identity (VHD footer, VHDX DataWriteGuid and Virtual Disk ID), so its children still match it. It is
 // rewritten beside itself and renamed over itself at the end: the original stays whole until then (this needs free
 // space for the compacted copy). qcow2: `qemu-img convert` the same way.
@@ -12,7 +13,10 @@ import { inspectOne } from '../inspect-one';
 import { openVhdLayer } from '../vhd/layer';
 import { openVhdxLayer } from '../vhdx/layer';
 import { layerReader } from './merge-layer';
-import { ext4Free, volumesOf } from './ext4-free';
+import { ext4Free } from './ext4-free';
+import { ntfsFree } from './ntfs-free';
+import { allZero, FreeMap, partitionsOf, releasable, Refusal } from './free-map';
+import type { BlockReader } from '../block';
 import { Progress, writeOutput } from './output';
 import { writeVhd, writeVhdx } from './convert';
 
@@ -26,30 +30,19 @@ export async function compactImage(file: string, opts: { zeroOnly?: boolean } = 
     throw new FormatError('unsupported', `${abs} is ${p.format}${p.subtype ? ` ${p.subtype}` : ''}: only dynamic VHD and VHDX (and qcow2) images can be compacted`);
   }
   const layer = p.format === 'vhd' ? openVhdLayer(abs, false) : await openVhdxLayer(abs, false);
-  const blocks = Math.ceil(layer.virtualSize / layer.blockSize);
-  const freeBytes = new Float64Array(blocks);
   const fsNotes: CompactResult['fileSystems'] = [];
+  let maps: FreeMap[] = [];
   try {
     if (!opts.zeroOnly) {
-      const plain = layerReader(layer);
-      const read = async (off: number, len: number) => { const b = Buffer.alloc(len); await plain.read(b, off); return b; };
-      for (const [start, size] of await volumesOf(read, layer.virtualSize)) {
-        const f = await ext4Free(read, start, size);
-        if (!f) continue;
-        if (f.refused) throw new FormatError('unsupported', `The ext4 file system at offset ${start} cannot be compacted: ${f.refused}. Use --zero-only to release only blocks of zeros.`);
-        let bytes = 0;
-        for (const [o, n] of f.free) {
-          bytes += n;
-          for (let at = o; at < o + n;) {
-            const i = Math.floor(at / layer.blockSize), e = Math.min(o + n, (i + 1) * layer.blockSize);
-            freeBytes[i] += e - at;
-            at = e;
-          }
-        }
-        fsNotes.push({ type: 'ext4', offset: start, freeBytes: bytes });
-      }
+      maps = await freeMaps(layerReader(layer));
+      for (const m of maps) fsNotes.push({ type: m.fs, offset: m.start, freeBytes: m.freeBytes });
     }
-    const drop = (i: number) => freeBytes[i] >= Math.min(layer.blockSize, layer.virtualSize - i * layer.blockSize);
+    let freed = 0;
+    const drop = (i: number, data: Buffer) => {
+      if (!maps.length || !releasable(maps, i * layer.blockSize, data)) return false;
+      if (!allZero(data)) freed++;
+      return true;
+    };
     const reader = layerReader(layer, drop);
     let kept = 0;
     await writeOutput(abs, true, async (out) => {
@@ -58,8 +51,34 @@ export async function compactImage(file: string, opts: { zeroOnly?: boolean } = 
         : await writeVhdx(reader, out, 'dynamic', layer.blockSize, progress, { dataWriteGuid: p.id!, virtualDiskId: p.virtualDiskId ?? undefined, physicalSectorSize: p.physicalSectorSize });
     });
     fs.chmodSync(abs, mode);
-    return { image: abs, before, after: fs.statSync(abs).size, dataBytes: kept, freedByFileSystem: [...freeBytes.keys()].filter(drop).length, fileSystems: fsNotes };
+    return { image: abs, before, after: fs.statSync(abs).size, dataBytes: kept, freedByFileSystem: freed, fileSystems: fsNotes };
   } finally { await layer.close(); }
+}
+
+const NAMES = { ext4: 'ext4', ntfs: 'NTFS' } as const;
+
+/** What every file system inside marks free; throws (nothing written) when one is found but not trusted. */
+async function freeMaps(disk: BlockReader): Promise<FreeMap[]> {
+  const read = async (off: number, len: number) => {
+    if (off < 0 || len < 0 || off + len > disk.size) throw new FormatError('unsupported', `file system metadata at ${off} (+${len}) is beyond the disk`);
+    const b = Buffer.alloc(len); await disk.read(b, off); return b;
+  };
+  const { volumes, refused } = await partitionsOf(disk);
+  if (refused) throw new FormatError('unsupported', `The disk's free space cannot be located: ${refused}. Use --zero-only to release only blocks of zeros.`);
+  const maps: FreeMap[] = [];
+  for (const [start, size] of volumes) {
+    let f: FreeMap | Refusal | null;
+    try {
+      f = (await ext4Free(read, start, size)) ?? (await ntfsFree(read, start, size));
+    } catch (e) {
+      if (!(e instanceof FormatError)) throw e;
+      f = { fs: 'ntfs', start, refused: e.message };
+    }
+    if (!f) continue;
+    if ('refused' in f) throw new FormatError('unsupported', `The ${NAMES[f.fs]} file system at offset ${start} cannot be compacted: ${f.refused}. Use --zero-only to release only blocks of zeros.`);
+    maps.push(f);
+  }
+  return maps;
 }
 
 function footerOf(file: string): Buffer {

@@ -14,13 +14,14 @@ export interface MergeLayer {
   close(): Promise<void>;
 }
 
-/** A one-file layer (dynamic or fixed, no parent) as a BlockReader; `drop(i)` makes block i read as zeros. */
-export function layerReader(l: MergeLayer, drop: (i: number) => boolean = () => false): import('../block').BlockReader {
+/** A one-file layer (dynamic or fixed, no parent) as a BlockReader; `drop(i, data)` true makes block i read as zeros. */
+export function layerReader(l: MergeLayer, drop: (i: number, data: Buffer) => boolean = () => false): import('../block').BlockReader {
   let cached: { i: number; data: Buffer } | null = null;
   const block = async (i: number): Promise<Buffer> => {
     if (cached?.i === i) return cached.data;
     const data = Buffer.alloc(Math.min(l.blockSize, l.virtualSize - i * l.blockSize));
-    if (!drop(i)) for (const [off, run] of await l.present(i)) run.copy(data, off - i * l.blockSize);
+    for (const [off, run] of await l.present(i)) run.copy(data, off - i * l.blockSize);
+    if (drop(i, data)) data.fill(0);
     cached = { i, data };
     return data;
   };

@@ -7,6 +7,7 @@ import { which } from './engines/process';
 import { udisksProblem } from './udisks';
 import { directLoopProblem } from './privilege';
 import { servedUser } from './served-user';
+import { FUSE_CONF, userAllowOther } from './fuse-conf';
 
 /** Polkit authentication agents by process name (the comm is cut at 15 characters). */
 const AGENTS = /^(polkit-gnome-au|polkit-kde-auth|polkit-mate-aut|lxpolkit|lxqt-policykit-|xfce-polkit|mate-polkit|gnome-shell|polkit-agent-he|hyprpolkitagent|cinnamon|budgie-polkit-d|pkttyagent)$/;
@@ -43,13 +44,14 @@ export async function linuxEnvironment(): Promise<Environment> {
   for (const t of PROBED_TOOLS) tools[t] = which(t) !== null;
   const notes: string[] = [];
   const udisks = privileged ? 'not needed (root)' : await udisksProblem();
-  if (!privileged) notes.push(udisks ? `udisks2 cannot be used: ${udisks}` : 'udisks2 answers on the system bus (raw, ISO and fixed VHD images)');
+  if (!privileged) notes.push(udisks ? `udisks2 cannot be used: ${udisks}` : 'udisks2 answers on the system bus');
   const agent = privileged ? null : polkitAgent(uid);
   if (!privileged && tools.pkexec) notes.push(agent ? `polkit agent: ${agent}` : 'no polkit authentication agent runs for this user');
   if (served) notes.push(`elevated worker serving ${served.name} (uid ${served.uid}): images are checked against that user's rights`);
-  let allowOther = false;
-  try { allowOther = /^\s*user_allow_other\s*$/m.test(fs.readFileSync('/etc/fuse.conf', 'utf8')); } catch { /* no fuse.conf */ }
-  notes.push(`/etc/fuse.conf ${allowOther ? 'has' : 'lacks'} user_allow_other`);
+  const allowOther = userAllowOther();
+  notes.push(`${FUSE_CONF} ${allowOther ? 'has' : 'lacks'} user_allow_other${privileged ? '' : allowOther
+    ? ' (udisks2 can take your FUSE exports: dynamic VHD, VHDX, qcow2, VMDK, VDI, differencing VHD)'
+    : ' (without it udisks2 cannot take a FUSE export: the formats qemu-storage-daemon and vhdimount serve need root)'}`);
   return {
     platform: 'linux',
     user: served ? { uid: served.uid, name: served.name } : { uid, name: userName(uid) },

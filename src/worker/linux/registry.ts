@@ -20,8 +20,8 @@ export interface DiskRecord {
   workerPid: number;
   /** The user an elevated worker attached it for (served-user.ts); absent for a worker's own user. */
   forUid?: number;
-  /** Engine-owned resources to release on detach (daemon pid, FUSE mount, scratch dir). */
-  resources?: { pid?: number; fuseMount?: string; dir?: string; daemon?: string; marker?: string };
+  /** Engine-owned resources to release on detach (daemon pid, FUSE mount, scratch dir); `route`: the loop came from udisks. */
+  resources?: { pid?: number; fuseMount?: string; dir?: string; daemon?: string; marker?: string; route?: 'udisks' };
   /** "dev:inode" of the backing file at attach time: the record still matches after the file is renamed. */
   backingIno?: string;
   format?: ImageFormat;

@@ -1,5 +1,5 @@
 // The two ways this worker reaches loop devices and mounts: directly (root: ioctls, mount(8), engines) or through
-// udisks2 (an unprivileged user: udisksd does it for us, raw/ISO/fixed VHD only). Which one a disk went through is
+// udisks2 (an unprivileged user: udisksd does it for us, on the image or on the user's own engine's FUSE export). Which one a disk went through is
 // decided here, once; the backend, release and listing ask the disk's route instead of checking again.
 import * as fs from 'fs';
 import * as path from 'path';
@@ -11,6 +11,7 @@ import { attachImage, rescanVolumes, undo } from './attach';
 import { loopDetach } from './loop';
 import { mountRoot, MountRecord, mountVolume, unmountVolume } from './mounts';
 import { mountedAt } from './engines/process';
+import { EngineHandle, stopEngine } from './engines/engine';
 import { attachRoute, directLoopProblem } from './privilege';
 import type { ReapEntry } from './reaper';
 import type { DiskRecord } from './registry';
@@ -128,10 +129,18 @@ const udisks: DiskRoute = {
 
   async attach(s, params, image) {
     const t = Date.now();
-    const r = await udisksAttach(image, params.readOnly, params.lifetime);
-    try { s.registry.put(r); } catch (e) { await udisksDetach(r, r.device).catch(() => undefined); throw e; }
+    let reapId: string | undefined;
+    // an engine's daemon and FUSE export are the reaper's from the moment they exist (whatever the lifetime: an attach
+    // that dies half-way must not leave them)
+    const engineStarted = (h: EngineHandle) => {
+      reapId = h.dir;
+      s.reaper.put({ id: reapId, mounts: [], loops: [], pids: [{ pid: h.pid, marker: h.marker }], fuseMounts: [h.fuseMount], remove: [h.dir], rmdirs: [] });
+    };
+    const r = await udisksAttach(image, params.readOnly, params.lifetime, { engineStarted }).finally(() => { if (reapId) s.reaper.drop(reapId); });
+    try { s.registry.put(r); } catch (e) { await udisksDetach(r, r.device).catch(() => undefined); await stopOwnEngine(r); throw e; }
     if (r.lifetime === 'session') reap(s, r); // no fd can hold a udisks loop for us: the reaper deletes it if we die
-    return { record: r, how: `through udisks (${params.readOnly ? 'read-only' : 'read-write'}, ${params.lifetime}; ${Date.now() - t} ms)` };
+    const via = r.resources?.pid ? `${r.resources.daemon}'s FUSE export ` : '';
+    return { record: r, how: `through ${via}udisks (${params.readOnly ? 'read-only' : 'read-write'}, ${params.lifetime}; ${Date.now() - t} ms)` };
   },
 
   async deleteLoops(_s, device, r, how) {
@@ -149,11 +158,21 @@ const udisks: DiskRoute = {
   // a loop device that is gone (or someone else's by now) has none of our mounts left: nothing to ask udisks
   unmount: async (m) => { if (mountedAt(m.mountPoint)) await udisksUnmount(m); },
 
-  reapEntry: (s, r) => ({
-    id: r.device, mounts: [], loops: [], pids: [], fuseMounts: [], remove: [s.registry.file(r.device)], rmdirs: [],
-    udisks: { unmount: (r.mounts ?? []).map((m) => m.device), loops: [r.device] },
-  }),
+  // udisks unmounts and deletes the loops first; then our own daemon stops and its FUSE export goes
+  reapEntry: (s, r) => {
+    const res = r.resources;
+    return {
+      id: r.device, mounts: [], loops: [], pids: res?.pid ? [{ pid: res.pid, marker: res.marker ?? '' }] : [],
+      fuseMounts: res?.fuseMount ? [res.fuseMount] : [], remove: [...(res?.dir ? [res.dir] : []), s.registry.file(r.device)], rmdirs: [],
+      udisks: { unmount: (r.mounts ?? []).map((m) => m.device), loops: [...ownPartitionLoops(r), r.device] },
+    };
+  },
 };
+
+async function stopOwnEngine(r: DiskRecord): Promise<void> {
+  const res = r.resources;
+  if (res?.pid) await stopEngine({ pid: res.pid, marker: res.marker ?? '', fuseMount: res.fuseMount ?? '', dir: res.dir ?? '' }).catch(() => undefined);
+}
 
 /** The route a disk of ours was attached through. */
 export function routeOf(r: DiskRecord): DiskRoute {

@@ -1,5 +1,5 @@
 // The unprivileged path: udisks2 over the system D-Bus sets up loop devices and mounts for a non-root worker,
-// the way GNOME Disks does. udisksctl opens the image as the caller and hands udisksd the fd, so a user can only
+// the way GNOME Disks does; formats an engine serves go through the user's own FUSE export (udisksAttach). udisksctl opens the image as the caller and hands udisksd the fd, so a user can only
 // attach files they can open. Every call has a short timeout: without systemd-udevd, udisks attaches the loop and
 // then waits 40 s for a udev event that never comes, so we check for udevd first and delete what a failed call left.
 import * as fs from 'fs';
@@ -8,7 +8,11 @@ import type { ImageInfo } from '../../common/image';
 import { WorkerError } from '../errors';
 import { run, which } from './engines/process';
 import { planAttach } from './plan';
-import { needsRoot } from '../policy';
+import { needsRoot, USER_ALLOW_OTHER_HOWTO } from '../policy';
+import { EngineHandle, stopEngine } from './engines/engine';
+import { startQemu } from './engines/qemu';
+import { startVhdimount } from './engines/vhdimount';
+import { userAllowOther } from './fuse-conf';
 import { DiskRecord } from './registry';
 import { blockDevNo, listLoops, loopInfo, mountsOf } from './sysfs';
 import { kernelPartitions, probeFs, readPartitions, VolumeRecord } from './volumes';
@@ -24,7 +28,7 @@ export function systemBusSocket(): string {
 
 const CALL_MS = Number(process.env.VDISK_UDISKS_TIMEOUT_MS) || 5000;
 
-export const viaUdisks = (r: DiskRecord | undefined): boolean => r?.resources?.daemon === UDISKS;
+export const viaUdisks = (r: DiskRecord | undefined): boolean => r?.resources?.daemon === UDISKS || r?.resources?.route === 'udisks';
 
 /** What keeps udisks from working here, checked without waiting on anything; null when the pieces are present. */
 export function udisksStaticProblem(): string | null {
@@ -119,47 +123,70 @@ export async function udisksUnmount(m: MountRecord): Promise<void> {
   }
 }
 
+/** How udisksAttach reports an engine it started, before any loop device exists (the reaper must know it). */
+export interface UdisksHooks { engineStarted?: (h: EngineHandle) => void }
+
 /**
- * Attach through udisks. Only images the loop device can take directly (raw, ISO, fixed VHD): udisksd runs as root
- * and cannot open a FUSE export served by an unprivileged user. A non-root user cannot open the loop device udisks
- * made (udev leaves it root:disk 0660), so a session disk cannot be held by an fd; it is deleted by the worker on
- * shutdown and by the next worker if this one died.
+ * Attach through udisks. Raw, ISO and fixed VHD images go onto the loop device directly. The formats an engine serves
+ * (qemu-storage-daemon, vhdimount) are exported by this user's own daemon, with allow_other, into the user's private
+ * scratch folder; udisksctl opens the export and hands udisksd the fd. Needs user_allow_other in /etc/fuse.conf: the
+ * loop driver reads the export as root. A non-root user cannot open the loop device udisks made (udev leaves it
+ * root:disk 0660), so a session disk cannot be held by an fd; it is deleted by the worker on shutdown and by the
+ * reaper or the next worker if this one died.
  */
-export async function udisksAttach(image: ImageInfo, readOnly: boolean, lifetime: DiskRecord['lifetime']): Promise<DiskRecord> {
-  const plan = planAttach(image, readOnly);
-  if (plan.engine === 'loop' && (plan.file !== image.path || plan.blockSize)) {
-    // udisksctl loop-setup takes the image's own name and 512-byte sectors: a VMDK's extent or a 4K disk is root's to set up
-    throw needsRoot(image, 'Not running as root: udisks attaches an image file with 512-byte sectors only; this one needs its extent file or 4 KiB sectors on the loop device.');
+export async function udisksAttach(image: ImageInfo, readOnly: boolean, lifetime: DiskRecord['lifetime'], hooks: UdisksHooks = {}): Promise<DiskRecord> {
+  let plan = planAttach(image, readOnly);
+  if (plan.engine === 'loop' && plan.blockSize) {
+    throw needsRoot(image, 'Not running as root: udisks sets up loop devices with 512-byte sectors only; this disk needs 4 KiB sectors on the loop device.');
   }
-  if (plan.engine !== 'loop') {
-    throw needsRoot(image, `Not running as root: it needs ${plan.engine === 'qemu' ? 'qemu-storage-daemon' : 'vhdimount'} plus a loop device, which only root can set up here (udisks can attach raw, ISO and fixed VHD images only).`);
+  if (plan.engine === 'loop' && plan.file !== image.path) {
+    // a VMDK's flat extent: the loop plan needs the extent checked and opened by us; qemu's vmdk driver serves it too
+    if (!userAllowOther()) throw needsRoot(image, `Not running as root: udisks attaches an image file itself, and this one's disk lives in its extent file. ${USER_ALLOW_OTHER_HOWTO}`);
+    plan = { engine: 'qemu', driver: 'vmdk' };
+  }
+  if (plan.engine !== 'loop' && !userAllowOther()) {
+    throw needsRoot(image, `Not running as root: it needs ${plan.engine === 'qemu' ? 'qemu-storage-daemon' : 'vhdimount'} plus a loop device. ${USER_ALLOW_OTHER_HOWTO}`);
   }
   const made: string[] = [];
+  let engine: EngineHandle | undefined;
   try {
-    const device = await udisksLoopSetup(image.path, { readOnly, offset: plan.offset, size: plan.sizeLimit });
+    if (plan.engine === 'qemu') engine = await startQemu(image, plan.driver, readOnly, { allowOther: true });
+    else if (plan.engine === 'vhdimount') engine = await startVhdimount(image, { allowOther: true });
+    if (engine) hooks.engineStarted?.(engine);
+    const file = engine?.exportFile ?? image.path;
+    const offset = plan.engine === 'loop' ? plan.offset : 0;
+    const diskSize = plan.engine === 'loop' ? (plan.sizeLimit || image.fileSize - plan.offset) : image.virtualSize;
+    const device = await udisksLoopSetup(file, { readOnly, offset, size: plan.engine === 'loop' ? plan.sizeLimit : 0 });
     made.push(device);
-    const diskSize = plan.sizeLimit || image.fileSize - plan.offset;
+    const seen = loopInfo(device.slice(5))?.sizeBytes ?? 0;
+    if (engine && seen !== diskSize) {
+      // FUSE hid the export from the loop driver (allow_other missing after all): never hand out a short disk
+      throw needsRoot(image, `Not running as root: the loop device udisks made on the FUSE export shows ${seen} bytes, not ${diskSize}. ${USER_ALLOW_OTHER_HOWTO}`);
+    }
     const volumes: VolumeRecord[] = [];
     // udisks asks for partscan; where the kernel has no partition parsers, one udisks loop per partition
     const kparts = kernelPartitions(device);
-    const parts = kparts.length ? kparts : (await readPartitions(image.path, plan.offset, diskSize)).map((p) => ({ device: '', index: p.index, offset: p.start, size: p.size }));
+    const parts = kparts.length ? kparts : (await readPartitions(file, offset, diskSize)).map((p) => ({ device: '', index: p.index, offset: p.start, size: p.size }));
     if (!parts.length) {
-      const fsp = await probeFs(device, false, { file: image.path, offset: plan.offset });
+      const fsp = await probeFs(device, false, { file, offset });
       if (fsp.fsType) volumes.push({ device, index: null, offset: 0, size: diskSize, ...fsp, kernelPartition: false });
     }
     for (const p of parts) {
-      const dev = p.device || await udisksLoopSetup(image.path, { readOnly, offset: plan.offset + p.offset, size: p.size });
+      const dev = p.device || await udisksLoopSetup(file, { readOnly, offset: offset + p.offset, size: p.size });
       if (!p.device) made.push(dev);
-      const fsp = await probeFs(dev, false, { file: image.path, offset: plan.offset + p.offset });
+      const fsp = await probeFs(dev, false, { file, offset: offset + p.offset });
       volumes.push({ device: dev, index: p.index, offset: p.offset, size: p.size, ...fsp, kernelPartition: !!p.device });
     }
     return {
-      device, image: image.path, backingFile: image.path, engine: 'loop', lifetime, readOnly,
+      device, image: image.path, backingFile: file, engine: plan.engine, lifetime, readOnly,
       attachedAt: new Date().toISOString(), workerPid: process.pid, format: image.format, subtype: image.subtype,
-      chain: image.chain, volumes, mounts: [], backingIno: inodeOf(image.path), resources: { daemon: UDISKS },
+      chain: image.chain, volumes, mounts: [], backingIno: inodeOf(file),
+      resources: engine ? { pid: engine.pid, fuseMount: engine.fuseMount, dir: engine.dir, daemon: engine.daemon, marker: engine.marker, route: 'udisks' }
+        : { daemon: UDISKS },
     };
   } catch (e) {
     for (const d of made.reverse()) await udisksLoopDelete(d).catch(() => undefined);
+    if (engine) await stopEngine(engine).catch(() => undefined);
     throw e;
   }
 }

@@ -12,13 +12,18 @@ import { EngineHandle, scratchDir, abandon } from './engine';
 import { alive, processIdentity, requireTool, waitFor } from './process';
 import { qemuGraph } from './qemu-graph';
 import { settings } from '../../settings';
+import { allowOtherRefused } from '../fuse-conf';
 
 export type QemuDriver = 'vpc' | 'vhdx' | 'qcow2' | 'vmdk' | 'vdi';
 
 const START_TIMEOUT_MS = 20_000;
 
-/** `driver` is the top layer's; the layers below come from the chain (qemu-graph.ts). */
-export async function startQemu(image: ImageInfo, driver: QemuDriver, readOnly: boolean): Promise<EngineHandle> {
+/**
+ * `driver` is the top layer's; the layers below come from the chain (qemu-graph.ts). `allowOther`: the export may be
+ * read by other users, root included (the udisks route: the loop driver reads it as root); it is still reachable only
+ * through our 0700 scratch folder. A non-root user may ask for it only when /etc/fuse.conf has user_allow_other.
+ */
+export async function startQemu(image: ImageInfo, driver: QemuDriver, readOnly: boolean, o: { allowOther?: boolean } = {}): Promise<EngineHandle> {
   const qsd = requireTool(settings().qemuStorageDaemon, 'qemu-system-common', `Attaching ${image.format.toUpperCase()} images`, 'vdisk.paths.qemuStorageDaemon');
   const dir = scratchDir('qemu');
   const exportFile = path.join(dir, 'export.raw');
@@ -31,7 +36,8 @@ export async function startQemu(image: ImageInfo, driver: QemuDriver, readOnly: 
     if (top.driver !== driver) { graph.close(); throw new Error(`qemu graph top driver ${String(top.driver)} is not ${driver}`); }
     const args = [
       ...graph.blockdevs.flatMap((b) => ['--blockdev', JSON.stringify(b)]),
-      '--export', JSON.stringify({ type: 'fuse', id: 'exp0', 'node-name': 'disk0', mountpoint: exportFile, writable: !ro, growable: false }),
+      '--export', JSON.stringify({ type: 'fuse', id: 'exp0', 'node-name': 'disk0', mountpoint: exportFile, writable: !ro, growable: false,
+        ...(o.allowOther ? { 'allow-other': 'on' } : {}) }),
       '--chardev', `socket,id=qmp0,path=${path.join(dir, 'qmp.sock').replace(/,/g, ',,')},server=on,wait=off`,
       '--monitor', 'chardev=qmp0',
       '--pidfile', pidFile,
@@ -79,6 +85,7 @@ function spawnAndWait(file: string, args: string[], fds: number[]): Promise<{ co
 
 function startError(image: ImageInfo, stderr: string): WorkerError {
   const msg = stderr.replace(/^qemu-storage-daemon: /gm, '').trim() || 'no message';
+  if (/allow_other only allowed if 'user_allow_other'/.test(msg)) return allowOtherRefused(image, msg);
   if (/Failed to get "?\w+"? lock|Is another process using the image/i.test(msg)) {
     return new WorkerError(ErrorCode.Busy, `${image.path} is in use by another program (qemu could not lock it): ${msg}`, { reason: 'locked', path: image.path });
   }

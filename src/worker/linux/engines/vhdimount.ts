@@ -13,6 +13,7 @@ import { WorkerError } from '../../errors';
 import { EngineHandle, scratchDir, abandon } from './engine';
 import { alive, processIdentity, requireTool, waitFor } from './process';
 import { settings } from '../../settings';
+import { allowOtherRefused } from '../fuse-conf';
 
 const READY_TIMEOUT_MS = 15_000;
 
@@ -48,7 +49,8 @@ export async function linkPlan(image: ImageInfo): Promise<Map<string, string>> {
   return links;
 }
 
-export async function startVhdimount(image: ImageInfo): Promise<EngineHandle> {
+/** `allowOther`: as for startQemu (the udisks route), passed to libfuse as `-X allow_other`. */
+export async function startVhdimount(image: ImageInfo, o: { allowOther?: boolean } = {}): Promise<EngineHandle> {
   const tool = requireTool(settings().vhdimount, 'libvhdi-utils', 'Attaching differencing VHD/AVHDX disks', 'vdisk.paths.vhdimount');
   const links = await linkPlan(image);
   const dir = scratchDir('vhdi');
@@ -70,7 +72,7 @@ export async function startVhdimount(image: ImageInfo): Promise<EngineHandle> {
     const log = fs.openSync(path.join(dir, 'log'), 'w', 0o600);
     const child = [...links.keys()][0];
     // -v keeps it in the foreground (so we know its pid); it prints nothing per read
-    const proc = cp.spawn(tool, ['-v', path.join(linkDir, child), mnt], { stdio: ['ignore', log, log, ...layerFds], detached: true });
+    const proc = cp.spawn(tool, [...(o.allowOther ? ['-X', 'allow_other'] : []), '-v', path.join(linkDir, child), mnt], { stdio: ['ignore', log, log, ...layerFds], detached: true });
     fs.closeSync(log);
     closeAll();
     proc.unref();
@@ -81,6 +83,7 @@ export async function startVhdimount(image: ImageInfo): Promise<EngineHandle> {
     const ready = await waitFor(() => exited || sizeOf(exportFile) === image.virtualSize, READY_TIMEOUT_MS, 10);
     if (exited || !ready || !pid || !alive(pid)) {
       const text = readLog(path.join(dir, 'log'));
+      if (/allow_other only allowed if 'user_allow_other'/.test(text)) throw allowOtherRefused(image, text);
       const size = sizeOf(exportFile);
       throw new WorkerError(ErrorCode.ImageProblem,
         `vhdimount could not serve ${image.path}${size !== null ? ` (it exported ${size} bytes, expected ${image.virtualSize})` : ''}: ${text || 'no message'}`,
