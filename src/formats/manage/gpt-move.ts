@@ -32,6 +32,8 @@ export interface Gpt {
   backupRange: [number, number];
   /** Where the last partition ends (bytes). */
   lastPartitionEnd: number;
+  /** Where the usable space starts (bytes): the new last usable LBA may not come before it. */
+  firstUsable: number;
 }
 
 type Read = (off: number, len: number) => Promise<Buffer>;
@@ -61,12 +63,13 @@ export async function readGpt(read: Read, size: number, sectorSize: number): Pro
   }
   const altOk = alternateLba * sectorSize < size && alternateLba > entriesSectors;
   const backupRange: [number, number] = altOk ? [(alternateLba - entriesSectors) * sectorSize, (alternateLba + 1) * sectorSize] : [size, size];
-  return { sectorSize, header, headerSize, entries, entriesSectors, alternateLba, backupRange, lastPartitionEnd };
+  const firstUsable = Number(header.readBigUInt64LE(40)) * sectorSize;
+  return { sectorSize, header, headerSize, entries, entriesSectors, alternateLba, backupRange, lastPartitionEnd, firstUsable };
 }
 
-/** The smallest disk that still holds every partition and a backup GPT after them. */
+/** The smallest disk that still holds every partition (or, without any, the first usable sector) and a backup GPT after them. */
 export function gptMinimum(g: Gpt): number {
-  return g.lastPartitionEnd + (g.entriesSectors + 1) * g.sectorSize;
+  return Math.max(g.lastPartitionEnd, g.firstUsable + g.sectorSize) + (g.entriesSectors + 1) * g.sectorSize;
 }
 
 /**

@@ -208,6 +208,16 @@ describe('manage: resize', function () {
     });
   }
 
+  it('an empty GPT shrinks no further than its first usable sector plus the backup GPT', async function () {
+    const f = at('empty-gpt.img');
+    await make(f, 'raw');
+    run('sfdisk', ['-q', f], { input: 'label: gpt\n' });
+    const r = await resizeImage(f, { smallest: true });
+    assert.strictEqual(r.after, 2 * MiB, 'first usable LBA 2048 (1 MiB) + one sector + 33 sectors of backup, rounded up');
+    assert.match(run('sgdisk', ['-v', f]), /No problems found/);
+    assert.match(run('sfdisk', ['--verify', f]), /No errors detected/);
+  });
+
   it('MBR: refuses to cut a partition; the file stays byte-identical', async function () {
     const f = at('mbr.img');
     await make(f, 'raw');
