@@ -7,6 +7,8 @@ export interface MergeLayer {
   readonly differencing: boolean;
   /** The runs of block `i` this file holds itself: [virtual offset, bytes]; empty when it holds none. */
   present(i: number): Promise<[number, Buffer][]>;
+  /** Whether block `i` may hold data in this file (allocated), without reading it. */
+  holds?(i: number): boolean;
   /** Writes `data` at virtual offset `off` (sector-aligned), allocating as needed; metadata waits for commit(). */
   write(off: number, data: Buffer): Promise<void>;
   /** Syncs the data, then makes the new blocks part of the disk. `step(n)` marks durable steps (crash tests). */

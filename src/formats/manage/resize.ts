@@ -73,9 +73,10 @@ export async function resizeImage(file: string, spec: ResizeSpec, progress?: Pro
       }
     }
     const skip: [number, number][] = gpt ? [gpt.backupRange] : [];
+    const ranges = await dataRanges(abs, kind, disk.size);
     let target: number;
     if (spec.smallest) {
-      const lastByte = await lastNonZero(disk, skip, progress);
+      const lastByte = await lastNonZero(disk, ranges, skip, progress);
       target = Math.ceil(Math.max(partitionsEnd, lastByte, MiB) / MiB) * MiB;
       if (target >= before) target = before;
     } else {
@@ -86,7 +87,7 @@ export async function resizeImage(file: string, spec: ResizeSpec, progress?: Pro
         }
         // a fixed VHD shrink interrupted after its step 1 left the new footer there (vhd/resize.ts): not data
         if (kind === 'vhd' && p.subtype === 'fixed' && (await read(target, 512)).equals(resizedFooter(readFooter(abs), target))) skip.push([target, target + 512]);
-        const at = await firstNonZero(disk, target, before, skip, progress);
+        const at = await firstNonZero(disk, clip(ranges, target, before), skip, progress);
         if (at !== null) throw new FormatError('unsupported', `${abs} holds data at offset ${at}, past ${target} bytes: shrinking would lose it. Choose the smallest safe size (it keeps every non-zero byte), or free that space first`);
       }
     }
@@ -176,37 +177,77 @@ async function virtualWrites(abs: string, kind: Kind, writes: [number, Buffer][]
 
 const isZero = (b: Buffer) => { for (let i = 0; i < b.length; i++) if (b[i]) return false; return true; };
 
-/** The first non-zero byte in [from, to) outside `skip`, or null. */
+/**
+ * The ranges of the disk that may hold data, in order: VHD/VHDX blocks their BAT allocates; raw and qcow2 what
+ * `qemu-img map` reports as data (holes and zero clusters skipped); the whole disk when that cannot be known.
+ */
+async function dataRanges(abs: string, kind: Kind, size: number): Promise<[number, number][]> {
+  const out: [number, number][] = [];
+  const add = (a: number, b: number) => {
+    const last = out[out.length - 1];
+    if (last && last[1] >= a) last[1] = Math.max(last[1], b); else out.push([a, b]);
+  };
+  if (kind === 'vhd' || kind === 'vhdx') {
+    const layer = kind === 'vhd' ? openVhdLayer(abs, false) : await openVhdxLayer(abs, false);
+    try {
+      if (!layer.holds) return [[0, size]];
+      const bs = layer.blockSize;
+      for (let i = 0; i * bs < size; i++) if (layer.holds(i)) add(i * bs, Math.min(size, (i + 1) * bs));
+    } finally { await layer.close(); }
+    return out;
+  }
+  const r = cp.spawnSync('qemu-img', ['map', '--output=json', '-f', kind, abs], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  if (r.error || r.status !== 0) return [[0, size]];
+  try {
+    for (const e of JSON.parse(r.stdout) as { start: number; length: number; data: boolean; zero?: boolean }[]) {
+      if (e.data && !e.zero) add(e.start, Math.min(size, e.start + e.length));
+    }
+  } catch { return [[0, size]]; }
+  return out;
+}
+
+const clip = (ranges: [number, number][], from: number, to: number): [number, number][] =>
+  ranges.map(([a, b]) => [Math.max(a, from), Math.min(b, to)] as [number, number]).filter(([a, b]) => b > a);
+
 const clear = (b: Buffer, at: number, skip: [number, number][]) => {
   for (const [s, e] of skip) b.fill(0, Math.min(b.length, Math.max(0, s - at)), Math.max(0, Math.min(b.length, e - at)));
 };
 
-async function firstNonZero(disk: BlockReader, from: number, to: number, skip: [number, number][], progress?: Progress): Promise<number | null> {
+/** The first non-zero byte in `ranges` (in order) outside `skip`, or null. */
+async function firstNonZero(disk: BlockReader, ranges: [number, number][], skip: [number, number][], progress?: Progress): Promise<number | null> {
   const buf = Buffer.alloc(CHUNK);
-  for (let at = from; at < to; at += CHUNK) {
-    checkCancel(progress);
-    const n = Math.min(CHUNK, to - at);
-    const b = buf.subarray(0, n);
-    await disk.read(b, at);
-    clear(b, at, skip);
-    if (!isZero(b)) return at + b.findIndex((x) => x !== 0);
-    progress?.report?.(at + n - from, to - from);
+  const total = ranges.reduce((n, [a, b]) => n + b - a, 0);
+  let done = 0;
+  for (const [from, to] of ranges) {
+    for (let at = from; at < to; at += CHUNK) {
+      checkCancel(progress);
+      const n = Math.min(CHUNK, to - at);
+      const b = buf.subarray(0, n);
+      await disk.read(b, at);
+      clear(b, at, skip);
+      if (!isZero(b)) return at + b.findIndex((x) => x !== 0);
+      progress?.report?.(done += n, total);
+    }
   }
   return null;
 }
 
-/** One past the last non-zero byte of the disk outside `skip` (0 when it is all zeros), scanning from the end. */
-async function lastNonZero(disk: BlockReader, skip: [number, number][], progress?: Progress): Promise<number> {
+/** One past the last non-zero byte in `ranges` outside `skip` (0 when there is none), scanning from the end. */
+async function lastNonZero(disk: BlockReader, ranges: [number, number][], skip: [number, number][], progress?: Progress): Promise<number> {
   const buf = Buffer.alloc(CHUNK);
-  for (let end = disk.size; end > 0;) {
-    checkCancel(progress);
-    const at = Math.max(0, end - CHUNK), n = end - at;
-    const b = buf.subarray(0, n);
-    await disk.read(b, at);
-    clear(b, at, skip);
-    for (let i = n - 1; i >= 0; i--) if (b[i]) return at + i + 1;
-    progress?.report?.(disk.size - at, disk.size);
-    end = at;
+  const total = ranges.reduce((n, [a, b]) => n + b - a, 0);
+  let done = 0;
+  for (const [from, to] of [...ranges].reverse()) {
+    for (let end = to; end > from;) {
+      checkCancel(progress);
+      const at = Math.max(from, end - CHUNK), n = end - at;
+      const b = buf.subarray(0, n);
+      await disk.read(b, at);
+      clear(b, at, skip);
+      for (let i = n - 1; i >= 0; i--) if (b[i]) return at + i + 1;
+      progress?.report?.(done += n, total);
+      end = at;
+    }
   }
   return 0;
 }

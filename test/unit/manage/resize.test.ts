@@ -149,6 +149,13 @@ describe('manage: resize', function () {
     const d = await openDisk(f);
     try { const b = Buffer.alloc(MiB); await d.read(b, 150 * GiB); assert.ok(b.every((x) => x === 0x66), 'a block past the old BAT\'s reach'); } finally { await d.close(); }
     assert.match(run('qemu-img', ['check', f]), /No errors were found/);
+    // the smallest safe size reads only allocated blocks (a full scan of 200 GiB would not finish here)
+    assert.strictEqual((await resizeImage(f, { smallest: true, dryRun: true })).after, 150 * GiB + MiB);
+    const raw = at('sparse.img');
+    fs.writeFileSync(raw, '');
+    fs.truncateSync(raw, 2 ** 40);
+    write(raw, 'raw', ['write -P 0x77 700G 4K']);
+    assert.strictEqual((await resizeImage(raw, { smallest: true, dryRun: true })).after, 700 * GiB + MiB, 'raw: holes skipped (qemu-img map)');
   });
 
   for (const step of [1, 2, 3, 4, 5, 6]) {
