@@ -30,6 +30,8 @@ export interface Gpt {
   alternateLba: number;
   /** The bytes the current backup occupies (entries and header), excluded when checking that dropped space is empty. */
   backupRange: [number, number];
+  /** A GPT header in the disk's last sector that the primary does not name (left by an interrupted resize), and its entries. */
+  staleRange: [number, number] | null;
   /** Where the last partition ends (bytes). */
   lastPartitionEnd: number;
   /** Where the usable space starts (bytes): the new last usable LBA may not come before it. */
@@ -64,7 +66,11 @@ export async function readGpt(read: Read, size: number, sectorSize: number): Pro
   const altOk = alternateLba * sectorSize < size && alternateLba > entriesSectors;
   const backupRange: [number, number] = altOk ? [(alternateLba - entriesSectors) * sectorSize, (alternateLba + 1) * sectorSize] : [size, size];
   const firstUsable = Number(header.readBigUInt64LE(40)) * sectorSize;
-  return { sectorSize, header, headerSize, entries, entriesSectors, alternateLba, backupRange, lastPartitionEnd, firstUsable };
+  const lastLba = size / sectorSize - 1;
+  const tail = alternateLba !== lastLba ? await read(lastLba * sectorSize, sectorSize) : null;
+  const staleRange: [number, number] | null = tail && tail.toString('latin1', 0, 8) === 'EFI PART' && Number(tail.readBigUInt64LE(24)) === lastLba
+    ? [(lastLba - entriesSectors) * sectorSize, size] : null;
+  return { sectorSize, header, headerSize, entries, entriesSectors, alternateLba, backupRange, staleRange, lastPartitionEnd, firstUsable };
 }
 
 /** The smallest disk that still holds every partition (or, without any, the first usable sector) and a backup GPT after them. */

@@ -21,6 +21,7 @@ import { openVhdLayer } from '../vhd/layer';
 import { openVhdxLayer } from '../vhdx/layer';
 import { Gpt, gptMinimum, gptMoveWrites, readGpt } from './gpt-move';
 import { checkCancel, Progress } from './output';
+import { stepDone } from './steps';
 
 const MiB = 2 ** 20;
 const CHUNK = 4 * MiB;
@@ -72,7 +73,7 @@ export async function resizeImage(file: string, spec: ResizeSpec, progress?: Pro
         if (gpt) { partitionsEnd = gptMinimum(gpt); mbr = await read(0, 512); }
       }
     }
-    const skip: [number, number][] = gpt ? [gpt.backupRange] : [];
+    const skip: [number, number][] = gpt ? [gpt.backupRange, ...(gpt.staleRange ? [gpt.staleRange] : [])] : [];
     const ranges = await dataRanges(abs, kind, disk.size);
     let target: number;
     if (spec.smallest) {
@@ -98,7 +99,9 @@ export async function resizeImage(file: string, spec: ResizeSpec, progress?: Pro
       image: abs, format: kind, before, after, fileBefore, fileAfter: fs.statSync(abs).size, partitionTable: table,
       minimumSize: spec.smallest ? target : null, gptBackupMoved: moved, notes, dryRun: spec.dryRun === true,
     });
-    if (spec.dryRun || target === before) return result(target, false);
+    // the same size: only a backup GPT away from the end (an interrupted resize, or a disk grown by another tool) moves
+    const misplaced = !!gpt && gpt.alternateLba !== before / gpt.sectorSize - 1;
+    if (spec.dryRun || (target === before && !misplaced)) return result(target, false);
     await disk.close();
 
     // shrink: the backup GPT moves inside the disk first, then the disk shrinks; grow: the other way round
@@ -107,7 +110,7 @@ export async function resizeImage(file: string, spec: ResizeSpec, progress?: Pro
       const writes = gptMoveWrites(gpt, target, mbr);
       // grow: the old backup (now inside the usable space) is cleared last, once the primary names the new one
       const [a, b] = gpt.backupRange;
-      if (target > before && b > a) writes.push([a, Buffer.alloc(b - a)]);
+      if (target >= before && b > a && b <= target && a < (target / gpt.sectorSize - 1 - gpt.entriesSectors) * gpt.sectorSize) writes.push([a, Buffer.alloc(b - a)]);
       await virtualWrites(abs, kind, writes);
       return true;
     };
@@ -117,9 +120,9 @@ export async function resizeImage(file: string, spec: ResizeSpec, progress?: Pro
     else if (kind === 'vhd') resizeVhd(abs, target);
     else if (kind === 'vhdx') resizeVhdx(abs, target);
     else resizeQcow2(abs, target, target < before);
-    if (target > before) moved = await moveGpt();
+    if (target >= before) moved = await moveGpt();
     if (table === 'mbr' && target > before) notes.push('The MBR partitions keep their size: grow the last partition and its file system inside the guest (or with parted/resize2fs).');
-    if (table === 'gpt') notes.push(target > before ? 'The backup GPT moved to the new end; grow the partition and its file system inside the guest to use the new space.' : 'The backup GPT moved to the new end.');
+    if (table === 'gpt' && moved) notes.push(target > before ? 'The backup GPT moved to the new end; grow the partition and its file system inside the guest to use the new space.' : 'The backup GPT moved to the new end.');
     return result(target, moved);
   } finally {
     await disk.close().catch(() => undefined);
@@ -155,7 +158,7 @@ function resizeQcow2(abs: string, size: number, shrink: boolean): void {
 async function virtualWrites(abs: string, kind: Kind, writes: [number, Buffer][]): Promise<void> {
   if (kind === 'raw') {
     const fd = fs.openSync(abs, 'r+');
-    try { for (const [o, b] of writes) fs.writeSync(fd, b, 0, b.length, o); fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+    try { for (const [k, [o, b]] of writes.entries()) { fs.writeSync(fd, b, 0, b.length, o); fs.fsyncSync(fd); stepDone('resize-gpt', k + 1); } } finally { fs.closeSync(fd); }
     return;
   }
   if (kind === 'qcow2') {
@@ -169,9 +172,10 @@ async function virtualWrites(abs: string, kind: Kind, writes: [number, Buffer][]
     return;
   }
   // one write at a time, each committed: the order of gptMoveWrites is the crash-safe order
-  for (const [o, b] of writes) {
+  for (const [k, [o, b]] of writes.entries()) {
     const layer = kind === 'vhd' ? openVhdLayer(abs, true) : await openVhdxLayer(abs, true);
     try { await layer.write(o, b); await layer.commit(); } finally { await layer.close(); }
+    stepDone('resize-gpt', k + 1);
   }
 }
 

@@ -215,6 +215,32 @@ describe('manage: resize', function () {
     });
   }
 
+  // the GPT move's steps: backup entries, backup header, protective MBR, primary header (and, growing, the old backup
+  // cleared): kill -9 after each leaves the partition readable, and running resize again ends with a clean GPT
+  for (const [to, steps] of [[GROWN, [1, 2, 3, 4, 5]], [20 * MiB, [1, 2, 3, 4]]] as [number, number[]][]) {
+    for (const step of steps) {
+      it(`raw with GPT to ${to / MiB} MiB: SIGKILL after GPT step ${step}, then resize again: sgdisk -v clean, partition intact`, async function () {
+        const f = at(`gpt-crash-${to}-${step}.img`);
+        await make(f, 'raw', 32 * MiB);
+        run('sfdisk', ['-q', f], { input: 'label: gpt\nstart=2048, size=14M\n' });
+        fs.writeFileSync(`${f}.part`, Buffer.alloc(MiB, 0x42));
+        run('qemu-io', ['-f', 'raw', '-c', `write -s ${f}.part 14M 1M`, f]);
+        const part = () => fs.readFileSync(f).subarray(MiB, 15 * MiB);
+        const before = part();
+        const r = cli(['resize', f, '--size', String(to)], { VDISK_TEST_CRASH_AFTER: `resize-gpt:${step}` });
+        assert.match(r.stderr, /SIGKILL/);
+        assert.strictEqual(fs.statSync(f).size, to > 32 * MiB ? to : 32 * MiB, 'a grow changes the size before the GPT moves, a shrink after');
+        assert.match(run('sfdisk', ['--dump', f]), /start=\s*2048, size=\s*28672/, 'the partition is still there');
+        assert.ok(part().equals(before));
+        await resizeImage(f, { size: to });
+        assert.strictEqual(fs.statSync(f).size, to);
+        assert.match(run('sgdisk', ['-v', f]), /No problems found/);
+        assert.match(run('sfdisk', ['--verify', f]), /No errors detected/);
+        assert.ok(part().equals(before));
+      });
+    }
+  }
+
   it('an empty GPT shrinks no further than its first usable sector plus the backup GPT', async function () {
     const f = at('empty-gpt.img');
     await make(f, 'raw');
