@@ -19,7 +19,9 @@ const common = {
 };
 
 const builds = [
+  // activation loads only the first; the second (worker client, JSON-RPC, views, command bodies) on first use
   { entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
+  { entryPoints: ['src/core.ts'], outfile: 'dist/core.js', external: ['vscode'] },
   { entryPoints: ['src/worker/main.ts'], outfile: 'dist/worker.js', external: ['koffi'] },
   { entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', external: ['koffi'], banner: { js: '#!/usr/bin/env node' } },
   // inlined into the page with a nonce (src/views/inspector/html.ts): no source map comment

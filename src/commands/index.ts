@@ -69,9 +69,10 @@ const ATTACHES = new Set(['vdisk.attach', 'vdisk.attachReadOnly', 'vdisk.attachD
 /** Failures of these offer "Retry Read-Only" with the same arguments. */
 const RETRY_READ_ONLY: Record<string, string> = { 'vdisk.attach': 'vdisk.attachReadOnly', 'vdisk.attachDefault': 'vdisk.attachReadOnly' };
 
-export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
+export function registerCommands(ctx: CommandContext,
+  register: (id: string, run: (...args: unknown[]) => unknown) => vscode.Disposable = vscode.commands.registerCommand): vscode.Disposable[] {
   return Object.entries(COMMANDS).map(([id, body]) =>
-    vscode.commands.registerCommand(id, (...args: unknown[]) => runCommand(ctx.log, id, () => body(ctx, args), {
+    register(id, (...args: unknown[]) => runCommand(ctx.log, id, () => body(ctx, args), {
       // the failing file, not the arguments: from the palette those are empty and would open the file dialog again
       retryReadOnly: RETRY_READ_ONLY[id]
         ? (file) => vscode.commands.executeCommand(RETRY_READ_ONLY[id], ...(file ? [vscode.Uri.file(file)] : args)) : undefined,

@@ -8,7 +8,9 @@ import { scanVolumeDescriptors, VolumeDescriptor } from './iso/inspect';
 export interface Detection { format: FormatDescriptor; descriptors: () => Promise<VolumeDescriptor[]> }
 
 export async function detectWith(r: RangeReader): Promise<Detection> {
-  const head = await r.read(0, 512);
+  // a 4 KiB read is served again from the reader's cache: the parser's own first reads (a VHDX's 520-byte
+  // identifier, a qcow2 or VMDK header) cost no second syscall
+  const head = (await r.read(0, 4096)).subarray(0, 512);
   let tail: Promise<Buffer | null> | undefined;
   let descriptors: Promise<VolumeDescriptor[]> | undefined;
   const probe: DetectProbe = {

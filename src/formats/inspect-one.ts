@@ -5,14 +5,19 @@ import { problem } from './problems';
 import { extensionProblems } from './extension-check';
 import { ParsedImage, baseParsed } from './types';
 
-export interface OneFile { parsed: ParsedImage; fileSize: number }
+export interface OneFile {
+  parsed: ParsedImage;
+  fileSize: number;
+  /** The file as opened (RangeReader.stamp). */
+  stamp: string;
+}
 
 export async function inspectOne(file: string): Promise<OneFile> {
   const r = await RangeReader.open(file);
   try {
     const parsed = await parseWith(r, file);
     parsed.problems.push(...extensionProblems(file, parsed.format));
-    return { parsed, fileSize: r.size };
+    return { parsed, fileSize: r.size, stamp: r.stamp };
   } finally {
     await r.close();
   }

@@ -3,13 +3,21 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { ImageInfo } from '../common/image';
 import { FormatError } from './errors';
-import { inspectOne } from './inspect-one';
+import { inspectOne, OneFile } from './inspect-one';
 import { resolveChain, DEFAULT_MAX_DEPTH } from './chain';
 
 export { FormatError };
 
-/** `searchFolders`: more places to look for missing parents, by file name (identity still checked). */
-export async function inspectImage(file: string, opts: { maxDepth?: number; searchFolders?: string[] } = {}): Promise<ImageInfo> {
+/**
+ * `searchFolders`: more places to look for missing parents, by file name (identity still checked). `stamps`, when
+ * given, receives each image file's identity as it was opened (RangeReader.stamp), by path: the worker's cache keeps
+ * the answer against those, with no second stat of every layer.
+ */
+export async function inspectImage(file: string, opts: {
+  maxDepth?: number; searchFolders?: string[]; stamps?: Map<string, string>;
+  /** Reads a parent or backing layer (checked by layers.ts first, as always); inspectOne when absent. */
+  openLayer?: (path: string) => Promise<OneFile>;
+} = {}): Promise<ImageInfo> {
   const abs = path.resolve(file);
   let st: fs.Stats;
   try {
@@ -24,11 +32,15 @@ export async function inspectImage(file: string, opts: { maxDepth?: number; sear
   let one;
   try {
     one = await inspectOne(abs);
+    opts.stamps?.set(abs, one.stamp);
   } catch (e) {
     throw new FormatError('unreadable', `${abs}: ${(e as Error).message}`);
   }
   const p = one.parsed;
-  const c = await resolveChain(abs, p, opts.maxDepth ?? DEFAULT_MAX_DEPTH, undefined, (opts.searchFolders ?? []).map((f) => path.resolve(f)));
+  const stamps = opts.stamps;
+  const one1 = opts.openLayer ?? inspectOne;
+  const open = stamps ? async (f: string) => { const o = await one1(f); stamps.set(f, o.stamp); return o; } : opts.openLayer;
+  const c = await resolveChain(abs, p, opts.maxDepth ?? DEFAULT_MAX_DEPTH, open, (opts.searchFolders ?? []).map((f) => path.resolve(f)));
   return {
     path: abs,
     format: p.format,

@@ -19,12 +19,16 @@ export function observeReads(fn: (path: string, offset: number, length: number) 
  * (about 20-50 us) made a 16-deep chain slower than one `vhdiinfo` run. The format layer runs in the worker
  * process, never in the extension host; a read that hangs (dead network share) blocks that worker only.
  */
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
 export class RangeReader {
   readonly stats: ReadStats = { reads: 0, bytes: 0 };
   private closed = false;
   /** The last few small reads; callers treat returned buffers as read-only. */
   private readonly recent: { offset: number; buf: Buffer }[] = [];
-  private constructor(readonly path: string, private readonly fd: number, readonly size: number) {}
+  private constructor(readonly path: string, private readonly fd: number, readonly size: number,
+    /** "dev:ino:size:mtime:ctime" of the file as opened: what the worker's cache compares later. */
+    readonly stamp: string) {}
 
   static async open(path: string): Promise<RangeReader> {
     // O_NONBLOCK: a FIFO planted where a parent should be must not hang the open (no effect on regular files)
@@ -32,7 +36,7 @@ export class RangeReader {
     try {
       const st = fs.fstatSync(fd);
       if (!st.isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: st.isDirectory() ? 'EISDIR' : 'EINVAL' });
-      return new RangeReader(path, fd, st.size);
+      return new RangeReader(path, fd, st.size, `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`);
     } catch (e) {
       fs.closeSync(fd);
       throw e;
@@ -67,6 +71,27 @@ export class RangeReader {
       if (this.recent.length > 4) this.recent.shift();
     }
     return out;
+  }
+
+  /**
+   * Like readExact, synchronously, into one buffer shared by every reader (no allocation, no garbage): the result is
+   * valid only until the next call, so the caller must be done with it before it awaits anything.
+   */
+  readExactScratch(offset: number, length: number): Buffer | null {
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`bad read offset ${offset}`);
+    if (!Number.isSafeInteger(length) || length < 0 || length > MAX_READ) throw new RangeError(`bad read length ${length}`);
+    if (offset + length > this.size) return null;
+    if (scratch.length < length) scratch = Buffer.allocUnsafe(Math.max(length, 64 * 1024));
+    let done = 0;
+    while (done < length) {
+      const got = fs.readSync(this.fd, scratch, done, length - done, offset + done);
+      if (got === 0) break;
+      done += got;
+    }
+    this.stats.reads++;
+    this.stats.bytes += done;
+    for (const o of observers) o(this.path, offset, done);
+    return done === length ? scratch.subarray(0, length) : null;
   }
 
   /** Like read, but null unless the whole range exists. */

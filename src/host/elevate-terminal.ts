@@ -2,8 +2,8 @@
 // vdisk.linux.elevation; and the route that needs VS Code: sudo in a terminal, where the user types the password.
 import * as vscode from 'vscode';
 import { ResponseError } from 'vscode-jsonrpc';
-import { Capabilities, ElevationRoute, ErrorCode } from '../common/protocol';
-import { ElevationLauncher, elevatedWorkerArgs, elevationCommand, spawnLauncher, uacLauncher } from './elevation-launch';
+import { Capabilities, ErrorCode } from '../common/protocol';
+import { ElevationLauncher, elevatedWorkerArgs, elevationCommand, elevationRoute, ElevationSetting, spawnLauncher, uacLauncher } from './elevation-launch';
 import { UserError } from './run-command';
 
 /**
@@ -34,22 +34,12 @@ export function terminalSudoLauncher(nodePath = process.execPath): ElevationLaun
 }
 
 /** The route for this machine and setting, or a UserError saying why there is none. */
-export function chooseLauncher(caps: Capabilities | undefined, setting: 'ask' | 'pkexec' | 'sudo' | 'never', log?: (line: string) => void): ElevationLauncher {
-  if (!caps) throw new UserError('The worker has not said yet what this machine allows; try again in a moment.');
-  if (caps.elevated) throw new UserError('The worker already runs elevated.');
-  const available = (r: ElevationRoute) => caps.elevation.find((e) => e.route === r && e.available);
-  if (caps.platform === 'win32') {
-    if (!available('uac')) throw new UserError('The worker already runs as administrator.');
-    return uacLauncher;
-  }
-  if (!caps.elevation.length) throw new UserError(`vdisk cannot elevate on ${caps.platform}.`);
-  if (setting === 'never') throw new UserError('Elevation is turned off (vdisk.linux.elevation is "never").');
-  const pkexec = () => spawnLauncher('pkexec', { nodePath: process.execPath, interactive: false, onLog: log });
-  if (setting === 'pkexec') return pkexec();
-  if (setting === 'sudo') return terminalSudoLauncher();
-  if (available('pkexec')) return pkexec();
-  if (available('sudo')) return terminalSudoLauncher();
-  throw new UserError(`vdisk cannot become root here: ${caps.elevation.map((e) => `${e.route}: ${e.detail}`).join('; ')}.`);
+export function chooseLauncher(caps: Capabilities | undefined, setting: ElevationSetting, log?: (line: string) => void): ElevationLauncher {
+  const pick = elevationRoute(caps, setting);
+  if ('refusal' in pick) throw new UserError(pick.refusal);
+  if (pick.route === 'uac') return uacLauncher;
+  if (pick.route === 'pkexec') return spawnLauncher('pkexec', { nodePath: process.execPath, interactive: false, onLog: log });
+  return terminalSudoLauncher();
 }
 
 /** The action's title for this platform's route. */

@@ -62,6 +62,27 @@ export function elevationCommand(route: 'sudo' | 'pkexec', nodePath: string, wor
   return route === 'sudo' ? { file: 'sudo', args: [...(nonInteractive ? ['-n'] : []), '--', ...tail] } : { file: 'pkexec', args: tail };
 }
 
+export type ElevationSetting = 'ask' | 'pkexec' | 'sudo' | 'never';
+
+/**
+ * Which route "Retry as Root" / "Retry as Administrator" takes, from the worker's capability report and
+ * vdisk.linux.elevation (no `vscode`: elevate-terminal.ts turns it into a launcher, tests call it as the host does).
+ * A named route is taken even when the report doubts it (pkexec without an agent still works where a polkit rule
+ * needs no password); `ask` takes pkexec when an agent answers, else sudo.
+ */
+export function elevationRoute(caps: P.Capabilities | undefined, setting: ElevationSetting): { route: P.ElevationRoute } | { refusal: string } {
+  if (!caps) return { refusal: 'The worker has not said yet what this machine allows; try again in a moment.' };
+  if (caps.elevated) return { refusal: 'The worker already runs elevated.' };
+  const available = (r: P.ElevationRoute) => caps.elevation.some((e) => e.route === r && e.available);
+  if (caps.platform === 'win32') return available('uac') ? { route: 'uac' } : { refusal: 'The worker already runs as administrator.' };
+  if (!caps.elevation.length) return { refusal: `vdisk cannot elevate on ${caps.platform}.` };
+  if (setting === 'never') return { refusal: 'Elevation is turned off (vdisk.linux.elevation is "never").' };
+  if (setting === 'pkexec' || setting === 'sudo') return { route: setting };
+  if (available('pkexec')) return { route: 'pkexec' };
+  if (available('sudo')) return { route: 'sudo' };
+  return { refusal: `vdisk cannot become root here: ${caps.elevation.map((e) => `${e.route}: ${e.detail}`).join('; ')}.` };
+}
+
 /** Windows: the current worker shows the UAC prompt (ShellExecuteExW "runas"). */
 export const uacLauncher: ElevationLauncher = {
   route: 'uac',

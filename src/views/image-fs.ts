@@ -7,9 +7,9 @@ import { ResponseError } from 'vscode-jsonrpc';
 import * as P from '../common/protocol';
 import type { WorkerClient } from '../host/worker-client';
 
-export const IMAGE_SCHEME = 'vdisk-image';
-export const READONLY_MESSAGE = new vscode.MarkdownString(
-  'Files inside a disk image are read-only: **Browse Disk Image** reads the image without attaching or changing it. Use **Extract...** to copy files out.');
+import { IMAGE_SCHEME, READONLY_MESSAGE } from './names';
+
+export { IMAGE_SCHEME, READONLY_MESSAGE };
 
 export function imageUri(image: string, inner = '/'): vscode.Uri {
   return vscode.Uri.from({ scheme: IMAGE_SCHEME, authority: Buffer.from(image, 'utf8').toString('hex'), path: inner.startsWith('/') ? inner : `/${inner}` });

@@ -6,7 +6,9 @@ import { imageReport } from '../common/describe';
 import { capabilityReport } from '../common/describe-capabilities';
 import type { WorkerClient } from '../host/worker-client';
 
-export const REPORT_SCHEME = 'vdisk-report';
+import { REPORT_SCHEME } from './names';
+
+export { REPORT_SCHEME };
 
 export function reportUri(image: string): vscode.Uri {
   return vscode.Uri.from({ scheme: REPORT_SCHEME, path: `/${path.basename(image)}.vdisk-report`, query: new URLSearchParams({ image }).toString() });

@@ -3,8 +3,10 @@
 import * as fs from 'fs';
 import type { ImageInfo } from '../common/image';
 import { inspectImage } from '../formats';
+import { inspectOne, OneFile } from '../formats/inspect-one';
 
 const MAX = 256;
+const MAX_LAYERS = 1024;
 
 function stamp(file: string): string {
   try { const s = fs.statSync(file); return s.isFile() ? `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}` : 'not-a-file'; } catch { return 'gone'; }
@@ -12,6 +14,7 @@ function stamp(file: string): string {
 
 export class ChainCache {
   private readonly entries = new Map<string, { stamps: string; info: ImageInfo }>();
+  private readonly layers = new Map<string, OneFile>();
 
   /** The image's reading, or null when it cannot be read (deleted, not a file). */
   async get(file: string): Promise<ImageInfo | null> {
@@ -22,16 +25,36 @@ export class ChainCache {
   async inspect(file: string): Promise<ImageInfo> {
     const hit = this.entries.get(file);
     if (hit && hit.stamps === this.stamps(hit.info)) return structuredClone(hit.info);
-    const info = await inspectImage(file);
+    const opened = new Map<string, string>();
+    const info = await inspectImage(file, { stamps: opened, openLayer: (f) => this.layer(f) });
     // an answer with problems is never kept: a missing or mismatching parent can be fixed without any file of the
     // resolved chain changing
     if (info.problems.length) { this.entries.delete(file); return info; }
     if (this.entries.size >= MAX) this.entries.delete(this.entries.keys().next().value as string);
-    this.entries.set(file, { stamps: this.stamps(info), info: structuredClone(info) });
+    this.entries.set(file, { stamps: this.stamps(info, opened), info: structuredClone(info) });
     return info;
   }
 
-  private stamps(info: ImageInfo): string {
-    return [info.path, ...info.chain.slice(1).map((l) => l.path)].map(stamp).join('|');
+  /**
+   * One parent or backing file's own reading (no chain), kept while the file is unchanged: when a differencing disk
+   * changes (the common case: only the top layer is written), its parents are not parsed again. layers.ts still
+   * checks every layer file on every inspection; this only saves reading and parsing an unchanged one.
+   */
+  private async layer(f: string): Promise<OneFile> {
+    const now = stamp(f);
+    const hit = this.layers.get(f);
+    if (hit && hit.stamp === now) return hit;
+    const one = await inspectOne(f);
+    this.layers.delete(f);
+    if (one.stamp === now) {
+      if (this.layers.size >= MAX_LAYERS) this.layers.delete(this.layers.keys().next().value as string);
+      this.layers.set(f, one);
+    }
+    return one;
+  }
+
+  /** Every file of the chain: as the inspection opened it (a change since then is a miss next time), else stat now. */
+  private stamps(info: ImageInfo, opened?: Map<string, string>): string {
+    return [info.path, ...info.chain.slice(1).map((l) => l.path)].map((f) => opened?.get(f) ?? stamp(f)).join('|');
   }
 }

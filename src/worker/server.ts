@@ -28,6 +28,9 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
   const changed = (reason: P.DisksChangedParams['reason']) => void connection.sendNotification(P.DisksChanged, { reason });
   backend.onDidChange = changed;
   let watcher: ExternalChangeWatcher | undefined;
+  // the reply goes first (the requester waits for it); then the watcher takes the new state as known (a full listing)
+  // and every client hears of the change
+  const afterReply = (reason: P.DisksChangedParams['reason']) => setImmediate(() => { watcher?.reset(); changed(reason); });
 
   const handle = <A, R>(fn: (params: A, token: CancellationToken) => Promise<R>) =>
     async (params: A, token: CancellationToken): Promise<R | ResponseError<P.ErrorData>> => {
@@ -84,16 +87,14 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
     }
     const disk = await backend.attach(params, image, token);
     disk.chain = image.chain;
-    watcher?.reset();
-    changed('attach');
+    afterReply('attach');
     return disk;
   }));
 
   connection.onRequest(P.Detach, handle(async (p: P.DetachParams, token) => {
     if (!p || typeof p.target !== 'string' || !p.target) throw new WorkerError(P.ErrorCode.InvalidParams, 'detach needs a device or image path');
     const r = await backend.detach(p.target, token);
-    watcher?.reset();
-    changed('detach');
+    afterReply('detach');
     return r;
   }));
 

@@ -77,10 +77,12 @@ describe('scripts/package.js platform VSIX', function () {
         assert.match(manifest.read().toString('utf8'), new RegExp(`TargetPlatform="${c.target}"`));
       });
 
-      it('has a host bundle (dist/extension.js) with no trace of koffi', () => {
-        const ext = readZip(built[c.target].vsixPath).find((e) => e.name === 'extension/dist/extension.js');
-        assert.ok(ext, 'dist/extension.js missing');
-        assert.ok(!ext.read().toString('utf8').includes('koffi'), 'dist/extension.js mentions koffi');
+      it('has the host bundles (dist/extension.js, dist/core.js) with no trace of koffi', () => {
+        for (const f of ['extension.js', 'core.js']) {
+          const ext = readZip(built[c.target].vsixPath).find((e) => e.name === `extension/dist/${f}`);
+          assert.ok(ext, `dist/${f} missing`);
+          assert.ok(!ext.read().toString('utf8').includes('koffi'), `dist/${f} mentions koffi`);
+        }
       });
 
       it('ships 7-Zip\'s WebAssembly next to the bundles, with its licence in the third-party notices', () => {

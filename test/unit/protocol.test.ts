@@ -39,22 +39,33 @@ describe('protocol', () => {
 });
 
 describe('bundles', () => {
-  it('the extension host bundle neither contains nor loads koffi', () => {
-    const host = fs.readFileSync(path.join(ROOT, 'dist/extension.js'), 'utf8');
-    assert.ok(!host.includes('koffi'), 'dist/extension.js mentions koffi');
+  it('the extension host bundles (activation and core) neither contain nor load koffi', () => {
+    for (const f of ['extension.js', 'core.js']) {
+      const host = fs.readFileSync(path.join(ROOT, 'dist', f), 'utf8');
+      assert.ok(!host.includes('koffi'), `dist/${f} mentions koffi`);
+    }
     const worker = fs.readFileSync(path.join(ROOT, 'dist/worker.js'), 'utf8');
     assert.ok(/require\("koffi"\)/.test(worker), 'the worker loads koffi as an external module');
   });
 
-  it('the extension host bundle never contains 7-Zip (7z-wasm runs in threads of the worker)', () => {
-    const host = fs.readFileSync(path.join(ROOT, 'dist/extension.js'), 'utf8');
-    assert.ok(!/7z-wasm|7zz\.wasm|SevenZip/i.test(host), 'dist/extension.js mentions 7z-wasm');
+  it('the extension host bundles never contain 7-Zip (7z-wasm runs in threads of the worker)', () => {
+    for (const f of ['extension.js', 'core.js']) {
+      const host = fs.readFileSync(path.join(ROOT, 'dist', f), 'utf8');
+      assert.ok(!/7z-wasm|7zz\.wasm|SevenZip/i.test(host), `dist/${f} mentions 7z-wasm`);
+    }
     assert.ok(fs.existsSync(path.join(ROOT, 'dist/7zz.wasm')), 'dist/7zz.wasm is next to the bundles');
     assert.ok(/7zz\.wasm/.test(fs.readFileSync(path.join(ROOT, 'dist/worker.js'), 'utf8')), 'the worker finds 7zz.wasm in dist/');
   });
 
+  it('activation loads neither the JSON-RPC library nor the worker client: they are in dist/core.js, loaded on first use', () => {
+    const entry = fs.readFileSync(path.join(ROOT, 'dist/extension.js'), 'utf8');
+    assert.ok(!/vscode-jsonrpc|createMessageConnection|IPCMessageReader/.test(entry), 'dist/extension.js contains the JSON-RPC library');
+    assert.ok(!/WorkerClient|dist\/worker\.js|"worker\.js"/.test(entry), 'dist/extension.js contains the worker client');
+    assert.ok(/createMessageConnection/.test(fs.readFileSync(path.join(ROOT, 'dist/core.js'), 'utf8')), 'dist/core.js has the JSON-RPC library');
+  });
+
   it('never runs a shell', () => {
-    for (const f of ['extension.js', 'worker.js', 'cli.js']) {
+    for (const f of ['extension.js', 'core.js', 'worker.js', 'cli.js']) {
       const text = fs.readFileSync(path.join(ROOT, 'dist', f), 'utf8');
       assert.ok(!/shell:\s*true/.test(text), `${f} spawns with shell: true`);
       assert.ok(!/\b(?:cp|child_process|childProcess|import_child_process\d*)\.exec(?:Sync)?\(/.test(text), `${f} calls child_process.exec`);

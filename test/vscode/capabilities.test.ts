@@ -6,6 +6,8 @@ import { ResponseError } from 'vscode-jsonrpc';
 import type { VdiskApi } from '../../src/extension';
 import * as P from '../../src/common/protocol';
 import { actionsFor } from '../../src/host/run-command';
+import { pkexecRefusal } from '../../src/host/elevation-launch';
+import { USER_ALLOW_OTHER_HOWTO } from '../../src/worker/policy';
 
 async function api(): Promise<VdiskApi> {
   const ext = vscode.extensions.getExtension<VdiskApi>('vdisk.vdisk');
@@ -50,6 +52,14 @@ describe('capabilities (extension host)', function () {
     assert.deepStrictEqual(actionsFor(err, ctx, { browse: true }).map((x) => x.title), ['Retry as Root', 'Browse Instead', 'Show What\'s Missing', 'Show Log']);
     const noRoute = { ...ctx, caps: () => ({ ...withSudo, elevation: [{ route: 'sudo' as const, available: false, detail: 'not installed' }] }) };
     assert.deepStrictEqual(actionsFor(err, noRoute, { browse: false }).map((x) => x.title), ['Show What\'s Missing', 'Show Log']);
+    // without root or elevation, a FUSE-served format refused for want of user_allow_other: the same ways out
+    const fuse = new ResponseError(P.ErrorCode.PermissionDenied, `vdisk needs root to attach a qcow2 image here. Not running as root: it needs qemu-storage-daemon plus a loop device. ${USER_ALLOW_OTHER_HOWTO}`,
+      { reason: 'not-root', path: '/x/a.qcow2' });
+    assert.deepStrictEqual(actionsFor(fuse, ctx, { browse: true }).map((x) => x.title), ['Retry as Root', 'Browse Instead', 'Show What\'s Missing', 'Show Log']);
+    // Retry as Root itself refused by polkit: the message names the ways out, the report is one click away
+    const refused = new ResponseError(P.ErrorCode.PermissionDenied, pkexecRefusal('Error executing command as another user: Not authorized\n'), { reason: 'elevation-refused' });
+    assert.match(refused.message, /polkit rule, or set vdisk\.linux\.elevation to "sudo"/);
+    assert.deepStrictEqual(actionsFor(refused, ctx, { browse: true }).map((x) => x.title), ['Show What\'s Missing', 'Show Log']);
     const win = { ...ctx, caps: () => ({ ...withSudo, platform: 'win32' as const, elevation: [{ route: 'uac' as const, available: true, detail: 'UAC' }] }) };
     const needsAdmin = new ResponseError(P.ErrorCode.PermissionDenied, 'Attaching needs administrator rights', { reason: 'needs-elevation', path: 'C:\\\\a.vhdx' });
     assert.strictEqual(actionsFor(needsAdmin, win, { browse: false })[0].title, 'Retry as Administrator');

@@ -23,13 +23,20 @@ describe('linux: Retry as Root through pkexec and polkit (vdisk.linux.elevation 
   let image: string;
   let madeRunDbus = false;
 
+  function userRun(uid: number): string {
+    const d = path.join(dir, `run-${uid}`);
+    if (!fs.existsSync(d)) { fs.mkdirSync(d, { mode: 0o700 }); fs.chownSync(d, uid, uid); }
+    return d;
+  }
+
   /** The driver as `uid`, in a mount namespace whose /run/dbus is the private bus; its JSON lines. */
   function driveAs(uid: number): Step[] {
     const runDbus = path.join(dir, 'run-dbus');
     const r = cp.spawnSync('unshare', ['--mount', '--propagation', 'private', '/bin/sh', '-c', 'mount --bind "$0" /run/dbus && exec "$@"', runDbus,
       'setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--init-groups', process.execPath, path.join(__dirname, 'linux-pkexec-driver.js'), image, 'hello.txt'],
-    // VDISK_RUN_DIR names nobody's folder: pkexec must drop it (a root worker refuses a run folder it does not own)
-    { encoding: 'utf8', timeout: 120_000, env: { PATH: process.env.PATH, HOME: '/tmp', LANG: 'C', VDISK_RUN_DIR: path.join(dir, 'userrun') } });
+    // VDISK_RUN_DIR names the user's own folder (the unelevated worker's): pkexec must drop it, since the root
+    // worker refuses a run folder it does not own
+    { encoding: 'utf8', timeout: 120_000, env: { PATH: process.env.PATH, HOME: '/tmp', LANG: 'C', VDISK_RUN_DIR: userRun(uid) } });
     const steps = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Step);
     assert.ok(steps.length, `driver printed nothing (exit ${r.status}): ${r.stderr}`);
     return steps;
@@ -51,8 +58,6 @@ describe('linux: Retry as Root through pkexec and polkit (vdisk.linux.elevation 
     image = path.join(dir, 'dyn.vhdx');
     cp.execFileSync('qemu-img', ['convert', '-O', 'vhdx', '-o', 'subformat=dynamic', raw, image]);
     fs.chmodSync(image, 0o644);
-    fs.mkdirSync(path.join(dir, 'userrun'), { mode: 0o700 });
-    fs.chownSync(path.join(dir, 'userrun'), NOBODY, NOBODY);
     bus = new PrivateBus(dir);
     await bus.startBus();
     fs.mkdirSync(path.join(dir, 'run-dbus'));
@@ -76,6 +81,9 @@ describe('linux: Retry as Root through pkexec and polkit (vdisk.linux.elevation 
   it('polkit allows: the real pkexec starts the elevated worker for nobody; a dynamic VHDX attaches, mounts, reads, unmounts, detaches', () => {
     const steps = driveAs(NOBODY);
     const info = JSON.stringify(steps, null, 1);
+    // the report doubts pkexec (no agent runs), but the setting names it and the rule needs no password
+    const route = steps.find((s) => s.step === 'route');
+    assert.deepStrictEqual([route?.pick, route?.pkexecReported?.available], [{ route: 'pkexec' }, false], info);
     const el = steps.find((s) => s.step === 'elevated');
     assert.ok(el, info);
     // pkexec cleared the environment; the worker learnt whom it serves from PKEXEC_UID and everything else from its arguments

@@ -12,7 +12,7 @@ const quiet = () => undefined;
 
 async function main(): Promise<void> {
   const [imagesJson, fileInImage] = process.argv.slice(2);
-  const images = JSON.parse(imagesJson) as Record<'qcow2' | 'vhdx' | 'chain', string>;
+  const images = JSON.parse(imagesJson) as Record<'qcow2' | 'vhdx' | 'chain' | 'vmdk', string>;
   const out: Record<string, unknown> = {};
   const client = new WorkerClient({ workerPath: WORKER, client: 'udisks-fuse-test', shutdownTimeoutMs: 10_000,
     log: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: quiet } });
@@ -28,13 +28,18 @@ async function main(): Promise<void> {
       const content = mp ? fs.readFileSync(path.join(mp, fileInImage), 'utf8') : null;
       const write = tryIt(() => fs.writeFileSync(path.join(mp ?? '/nonexistent', 'new.txt'), `written by nobody through ${name}\n`));
       const backing = fs.readFileSync(`/sys/block/${path.basename(disk.device)}/loop/backing_file`, 'utf8').trim();
+      // the allow_other export sits in the user's own scratch folder, which no other user can enter
+      const scratch = backing.slice(0, backing.indexOf('/', backing.indexOf('/engines/') + 9));
+      const st = fs.statSync(scratch);
+      const scratchMode = `${st.uid} ${(st.mode & 0o777).toString(8)}`;
       const unmounted = (await client.request(P.Unmount, { device: disk.device })).every((v) => !v.mountPoint);
       const detached = (await client.request(P.Detach, { target: disk.device })).device;
-      out[name] = { engine: disk.engine, device: disk.device, readOnly: disk.readOnly, lifetime: disk.lifetime, sizeBytes: disk.sizeBytes, mountPoint: mp, content, write, backing, unmounted, detached };
+      out[name] = { engine: disk.engine, device: disk.device, readOnly: disk.readOnly, lifetime: disk.lifetime, sizeBytes: disk.sizeBytes, mountPoint: mp, content, write, backing, scratchMode, unmounted, detached };
     };
     await round('qcow2', images.qcow2, false, 'permanent');
     await round('vhdx', images.vhdx, true, 'session');
     await round('chain', images.chain, true, 'permanent');
+    await round('vmdk', images.vmdk, true, 'session');
     // kill -9 with a mounted session disk: the reaper asks udisks to unmount and delete the loop, stops the daemon
     const doomed = await client.request(P.Attach, { path: images.qcow2, readOnly: true, lifetime: 'session' });
     const kv = await client.request(P.Mount, { device: doomed.device });

@@ -30,14 +30,15 @@ describe('linux: unprivileged attach of FUSE-served formats through udisks2 (no 
   let dir: string;
   let run: string;
   let bus: PrivateBus;
-  let images: Record<'qcow2' | 'vhdx' | 'chain', string>;
+  let images: Record<'qcow2' | 'vhdx' | 'chain' | 'vmdk', string>;
   let fuseConf: string | null = null;
   const setUserAllowOther = (on: boolean) => {
     const kept = (fuseConf ?? '').split('\n').filter((l) => !/^\s*user_allow_other\s*$/.test(l)).join('\n').replace(/\n*$/, '\n');
     fs.writeFileSync(FUSE_CONF, on ? `${kept}user_allow_other\n` : kept);
   };
-  const leftovers = () => ({ loops: loopsUnderDir(run), daemons: daemonsMentioning(run), mounts: mountsUnder(run, '/media/nobody') });
-  const NONE = { loops: [], daemons: [], mounts: [] };
+  const scratch = () => { try { return fs.readdirSync(path.join(run, 'engines')); } catch { return []; } };
+  const leftovers = () => ({ loops: loopsUnderDir(run), daemons: daemonsMentioning(run), mounts: mountsUnder(run, '/media/nobody'), scratch: scratch() });
+  const NONE = { loops: [], daemons: [], mounts: [], scratch: [] };
 
   before(async function () {
     if (!isRoot) { console.log('    (skipped: needs root to run the D-Bus, polkit and udisks daemons and a worker as nobody)'); this.skip(); }
@@ -55,7 +56,9 @@ describe('linux: unprivileged attach of FUSE-served formats through udisks2 (no 
     cp.execFileSync('truncate', ['-s', '16M', raw]);
     // the file system's root is nobody's: the read-write attach can be written by nobody through the mount
     cp.execFileSync('mkfs.ext4', ['-q', '-F', '-E', `root_owner=${NOBODY}:${NOBODY}`, '-d', content, raw]);
-    images = { qcow2: path.join(dir, 'disk.qcow2'), vhdx: path.join(dir, 'dyn.vhdx'), chain: path.join(dir, 'child.vhd') };
+    images = { qcow2: path.join(dir, 'disk.qcow2'), vhdx: path.join(dir, 'dyn.vhdx'), chain: path.join(dir, 'child.vhd'), vmdk: path.join(dir, 'flat.vmdk') };
+    // root attaches this one as a loop on its extent file; without root it goes through qemu's vmdk driver
+    cp.execFileSync('qemu-img', ['convert', '-O', 'vmdk', '-o', 'subformat=monolithicFlat', raw, images.vmdk]);
     cp.execFileSync('qemu-img', ['convert', '-O', 'qcow2', raw, images.qcow2]);
     cp.execFileSync('qemu-img', ['convert', '-O', 'vhdx', '-o', 'subformat=dynamic', raw, images.vhdx]);
     cp.execFileSync('qemu-img', ['convert', '-O', 'vpc', '-o', 'subformat=dynamic', raw, path.join(dir, 'base.vhd')]);
@@ -106,7 +109,7 @@ describe('linux: unprivileged attach of FUSE-served formats through udisks2 (no 
     }).finally(() => bus.stop());
   });
 
-  it('with user_allow_other: qcow2 read-write, dynamic VHDX and a differencing VHD chain read-only, as nobody; kill -9 leaves nothing', async () => {
+  it('with user_allow_other: qcow2 read-write, dynamic VHDX, a differencing VHD chain and a flat VMDK read-only, as nobody; kill -9 leaves nothing', async () => {
     setUserAllowOther(true);
     await withUdevd(async () => {
       await bus.startUdisks();
@@ -117,10 +120,11 @@ describe('linux: unprivileged attach of FUSE-served formats through udisks2 (no 
       for (const k of ['qcow2', 'vhdx', 'vhd-dynamic', 'vmdk', 'vdi']) assert.deepStrictEqual(out.caps[k], ['yes', 'yes'], `${k}\n${info}`);
       assert.deepStrictEqual(out.caps['vhd-differencing'], ['yes', 'no'], info);
       assert.match(out.route.detail, /through your own qemu-storage-daemon or vhdimount FUSE export/, info);
-      for (const [name, engine, ro, life] of [['qcow2', 'qemu', false, 'permanent'], ['vhdx', 'qemu', true, 'session'], ['chain', 'vhdimount', true, 'permanent']] as const) {
+      for (const [name, engine, ro, life] of [['qcow2', 'qemu', false, 'permanent'], ['vhdx', 'qemu', true, 'session'], ['chain', 'vhdimount', true, 'permanent'], ['vmdk', 'qemu', true, 'session']] as const) {
         const s = out[name];
         assert.deepStrictEqual([s.engine, s.readOnly, s.lifetime], [engine, ro, life], `${name}\n${info}`);
         assert.ok(s.backing.startsWith(`${run}/engines/`), `${name}: the loop device sits on the user's own export\n${info}`);
+        assert.strictEqual(s.scratchMode, `${NOBODY} 700`, `${name}: the allow_other export is reachable only through nobody's 0700 folder\n${info}`);
         assert.ok(String(s.mountPoint).startsWith('/media/nobody/'), `${name}\n${info}`);
         assert.strictEqual(s.content, 'hello through FUSE and udisks\n', `${name}\n${info}`);
         assert.strictEqual(s.write, ro ? 'EROFS' : 'ok', `${name}\n${info}`);
@@ -131,11 +135,10 @@ describe('linux: unprivileged attach of FUSE-served formats through udisks2 (no 
       cp.execFileSync('qemu-img', ['convert', '-O', 'raw', images.qcow2, check]);
       assert.strictEqual(cp.execFileSync('debugfs', ['-R', 'cat /new.txt', check], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }), 'written by nobody through qcow2\n');
       assert.ok(out.killed?.backing?.startsWith(`${run}/engines/`), info);
-      // the reaper (nobody's) asks udisks to unmount and delete the loop, stops the daemon and its export
+      // the reaper (nobody's) asks udisks to unmount and delete the loop, stops the daemon, unmounts its export, removes its folder
       const gone = await until(() => JSON.stringify(leftovers()) === JSON.stringify(NONE), 30_000);
       assert.ok(gone, `kill -9 of the worker left ${JSON.stringify(leftovers())}\n${info}`);
-      assert.deepStrictEqual(fs.readdirSync(path.join(run, 'engines')), [], 'scratch folders left');
-      console.log(`      nobody through udisks2 + own FUSE export: qcow2 rw (${out.qcow2.device}), vhdx ro session, VHD chain ro via vhdimount; kill -9 cleaned up`);
+      console.log(`      nobody through udisks2 + own FUSE export: qcow2 rw (${out.qcow2.device}), vhdx ro session, VHD chain ro via vhdimount, flat VMDK ro via qemu; kill -9 cleaned up`);
     }).finally(() => bus.stop());
   });
 });

@@ -92,7 +92,8 @@ export async function inspectVhdx(r: RangeReader): Promise<ParsedImage> {
     return p;
   }
   const headers: VhdxHeader[] = [];
-  for (const [i, off] of [[1, 64 * KiB], [2, 128 * KiB]]) headers.push(parseVhdxHeader((await r.readExact(off, 4 * KiB))!, i));
+  // headers and region tables are parsed straight out of the reader's scratch buffer (nothing awaited in between)
+  for (const [i, off] of [[1, 64 * KiB], [2, 128 * KiB]]) headers.push(parseVhdxHeader(r.readExactScratch(off, 4 * KiB)!, i));
   const valid = headers.filter((h) => h.valid);
   if (valid.length === 0) {
     p.problems.push(problem('header-checksum', 'neither VHDX header is valid'));
@@ -118,9 +119,9 @@ export async function inspectVhdx(r: RangeReader): Promise<ParsedImage> {
   }
   await noteLog(r, cur, p);
 
-  let regions = parseRegionTable((await r.readExact(192 * KiB, 64 * KiB))!);
+  let regions = parseRegionTable(r.readExactScratch(192 * KiB, 64 * KiB)!);
   if (!regions) {
-    regions = parseRegionTable((await r.readExact(256 * KiB, 64 * KiB))!);
+    regions = parseRegionTable(r.readExactScratch(256 * KiB, 64 * KiB)!);
     // like a damaged header: the second copy serves (qemu refuses the image instead)
     if (regions) p.details.regionTableWarning = 'region table 1 is damaged; the copy at 256 KiB is in use';
   }
@@ -177,12 +178,13 @@ async function noteLog(r: RangeReader, h: VhdxHeader, p: ParsedImage): Promise<v
 const KNOWN_META = new Set([META_FILE_PARAMETERS, META_VIRTUAL_DISK_SIZE, META_VIRTUAL_DISK_ID, META_LOGICAL_SECTOR, META_PHYSICAL_SECTOR, META_PARENT_LOCATOR]);
 
 async function readMetadata(r: RangeReader, meta: Region, p: ParsedImage): Promise<boolean> {
-  const hdr = await r.readExact(meta.offset, 32);
+  // the table header and its first 31 entries in one read (images carry 5 or 6): a second read only for more
+  const first = await r.readExact(meta.offset, Math.min(meta.length, 1024)) ?? await r.readExact(meta.offset, 32);
   const bad = (d: string) => { p.problems.push(problem('metadata-invalid', d)); return false; };
-  if (!hdr || hdr.toString('latin1', 0, 8) !== 'metadata') return bad('no metadata table signature');
-  const count = hdr.readUInt16LE(10);
+  if (!first || first.toString('latin1', 0, 8) !== 'metadata') return bad('no metadata table signature');
+  const count = first.readUInt16LE(10);
   if (count > MAX_TABLE_ENTRIES || 32 + count * 32 > meta.length) return bad(`${count} entries`);
-  const tb = (await r.readExact(meta.offset + 32, count * 32))!;
+  const tb = 32 + count * 32 <= first.length ? first.subarray(32, 32 + count * 32) : (await r.readExact(meta.offset + 32, count * 32))!;
   const items = new Map<string, MetaItem>();
   for (let i = 0; i < count; i++) {
     const o = i * 32;
@@ -271,7 +273,8 @@ async function summariseBat(r: RangeReader, bat: Region, p: ParsedImage, spans: 
     p.details.allocatedBlocks = null;
     return;
   }
-  const b = (await r.readExact(bat.offset, entries * 8))!;
+  // parsed synchronously below, so the reader's scratch buffer serves (no allocation per layer) unless it is large
+  const b = entries * 8 <= 1 * MiB ? r.readExactScratch(bat.offset, entries * 8)! : (await r.readExact(bat.offset, entries * 8))!;
   let allocated = 0, outside = 0, first = -1, linear = p.subtype === 'fixed';
   for (let i = 0; i < dataBlocks; i++) {
     const at = (i + Math.floor(i / chunkRatio)) * 8;

@@ -15,7 +15,9 @@ import { ActionId, FromWebview, InspectorModel, parseFromWebview, ToWebview } fr
 import { attachmentsOf, buildReadyModel } from './model';
 import { ImageWatcher } from './watcher';
 
-export const INSPECTOR_VIEW_TYPE = 'vdisk.inspector';
+import { INSPECTOR_OPTIONS, INSPECTOR_VIEW_TYPE } from '../names';
+
+export { INSPECTOR_VIEW_TYPE };
 
 const COMMAND_OF: Record<ActionId, string> = {
   attach: 'vdisk.attach', attachReadOnly: 'vdisk.attachReadOnly', detach: 'vdisk.detach',
@@ -344,10 +346,6 @@ function hintFor(code: number | null): string {
 export function registerInspector(context: vscode.ExtensionContext, client: WorkerClient, disks: AttachedDisksProvider,
   extras: InspectorExtras): InspectorProvider {
   const provider = new InspectorProvider(context.extensionUri, client, disks, extras);
-  const registration = vscode.window.registerCustomEditorProvider(INSPECTOR_VIEW_TYPE, provider, {
-    supportsMultipleEditorsPerDocument: true,
-    webviewOptions: { retainContextWhenHidden: false, enableFindWidget: true },
-  });
-  provider.own(registration);
+  provider.own(vscode.window.registerCustomEditorProvider(INSPECTOR_VIEW_TYPE, provider, INSPECTOR_OPTIONS));
   return provider;
 }

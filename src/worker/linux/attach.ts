@@ -3,8 +3,8 @@
 import * as fs from 'fs';
 import { AttachParams, ErrorCode } from '../../common/protocol';
 import type { ImageInfo } from '../../common/image';
-import { WorkerError } from '../errors';
-import { loopAttach, loopDetach } from './loop';
+import { errnoError, WorkerError } from '../errors';
+import { loopAttach, loopDetach, setReadahead } from './loop';
 import { planAttach } from './plan';
 import { openLayerFile } from '../../formats/layers';
 import { DiskRecord } from './registry';
@@ -12,7 +12,8 @@ import { devName, loopOffset, waitUnbound } from './sysfs';
 import { EngineHandle, stopEngine } from './engines/engine';
 import { startQemu } from './engines/qemu';
 import { startVhdimount } from './engines/vhdimount';
-import { kernelPartitions, probeFs, readPartitions, VolumeRecord } from './volumes';
+import { DiskHead, FsProbe, headPartitions, headProbe, kernelPartitions, probeFs, readHead, readPartitions, VolumeRecord } from './volumes';
+import type { PartitionEntry } from '../../formats/partitions';
 
 export interface AttachOutcome {
   record: DiskRecord;
@@ -46,23 +47,44 @@ export async function attachImage(params: AttachParams, image: ImageInfo, hooks:
     const backing = engine?.exportFile ?? (plan.engine === 'loop' ? plan.file : image.path);
     const offset = plan.engine === 'loop' ? plan.offset : 0;
     const sizeLimit = plan.engine === 'loop' ? plan.sizeLimit : 0;
-    const layerFd = plan.engine === 'loop' && plan.layer ? openExtent(backing, !params.readOnly, offset + sizeLimit) : undefined;
-    let disk;
-    try {
-      disk = loopAttach(backing, { readOnly: params.readOnly, autoclear: session, partscan: true, offset, sizeLimit, fd: layerFd,
-        blockSize: plan.engine === 'loop' ? plan.blockSize : undefined, directIo: !engine });
-    } finally { if (layerFd !== undefined) fs.closeSync(layerFd); }
-    fds.set(disk.device, disk.fd);
-    tuneReadahead(disk.device, engine?.fuseMount);
-    lap('loop');
     const diskSize = plan.engine === 'loop' ? (sizeLimit || image.fileSize - offset) : image.virtualSize;
-    const volumes = await findVolumes(disk.device, backing, offset, diskSize, params.readOnly, session, fds);
+    let disk;
+    let volumes: VolumeRecord[];
+    let backingIno: string | undefined;
+    if (plan.engine === 'loop') {
+      // one open of the file: its head tells the partitions and file system before the device exists, and the same
+      // fd goes to LOOP_CONFIGURE. A read-only disk without a partition table skips the kernel's partition scan.
+      const fd = plan.layer ? openExtent(backing, !params.readOnly, offset + sizeLimit)
+        : openImage(backing, params.readOnly);
+      let parts: PartitionEntry[];
+      let head: DiskHead;
+      try {
+        head = readHead(fd, offset);
+        backingIno = head.ino;
+        parts = await headPartitions(head, diskSize);
+        const partscan = !params.readOnly || parts.length > 0;
+        disk = loopAttach(backing, { readOnly: params.readOnly, autoclear: session, partscan, offset, sizeLimit, fd,
+          blockSize: plan.blockSize, directIo: true });
+        fds.set(disk.device, disk.fd);
+        tuneReadahead(disk.device, disk.fd, undefined);
+        lap('loop');
+        // the kernel's partitions win where it scanned (it also knows tables our reader does not)
+        volumes = await volumesFrom(disk.device, parts, (at) => headProbe(head, at), diskSize, params.readOnly, session, fds,
+          partscan ? kernelPartitions(disk.device) : []);
+      } finally { fs.closeSync(fd); }
+    } else {
+      disk = loopAttach(backing, { readOnly: params.readOnly, autoclear: session, partscan: true, directIo: false });
+      fds.set(disk.device, disk.fd);
+      tuneReadahead(disk.device, disk.fd, engine?.fuseMount);
+      lap('loop');
+      volumes = await findVolumes(disk.device, backing, offset, diskSize, params.readOnly, session, fds);
+    }
     lap('volumes');
     const record: DiskRecord = {
       device: disk.device, image: image.path, backingFile: backing, engine: plan.engine, lifetime: params.lifetime,
       readOnly: params.readOnly, attachedAt: new Date().toISOString(), workerPid: process.pid,
       format: image.format, subtype: image.subtype, chain: image.chain, volumes, mounts: [],
-      backingIno: inodeOf(backing),
+      backingIno: backingIno ?? inodeOf(backing),
       resources: engine ? { pid: engine.pid, fuseMount: engine.fuseMount, dir: engine.dir, daemon: engine.daemon, marker: engine.marker } : undefined,
     };
     return { record, fds, engine, timings };
@@ -74,22 +96,32 @@ export async function attachImage(params: AttachParams, image: ImageInfo, hooks:
 
 export async function findVolumes(device: string, backing: string, base: number, diskSize: number, readOnly: boolean,
   session: boolean, fds: Map<string, number>): Promise<VolumeRecord[]> {
-  const out: VolumeRecord[] = [];
   const kparts = kernelPartitions(device);
-  const parts = kparts.length ? kparts : (await readPartitions(backing, base, diskSize)).map((p) => ({ device: '', index: p.index, offset: p.start, size: p.size }));
-  if (!parts.length) {
-    const fsp = await probeFs(device, false, { file: backing, offset: base });
+  const parts = kparts.length ? [] : await readPartitions(backing, base, diskSize);
+  return volumesFrom(device, parts, async (at) => probeFs(device, false, { file: backing, offset: base + at }), diskSize, readOnly, session, fds, kparts);
+}
+
+/**
+ * The disk's volumes: the kernel's partitions when it made any, else `parts` (each gets a loop device on the disk's
+ * one), else a file system on the whole disk. `probe(offset)` reads the file system at a byte offset of the disk.
+ */
+async function volumesFrom(device: string, parts: PartitionEntry[], probe: (offset: number) => FsProbe | Promise<FsProbe>, diskSize: number,
+  readOnly: boolean, session: boolean, fds: Map<string, number>, kparts: { device: string; index: number; offset: number; size: number }[]): Promise<VolumeRecord[]> {
+  const out: VolumeRecord[] = [];
+  const list = kparts.length ? kparts : parts.map((p) => ({ device: '', index: p.index, offset: p.start, size: p.size }));
+  if (!list.length) {
+    const fsp = await probe(0);
     if (fsp.fsType) out.push({ device, index: null, offset: 0, size: diskSize, ...fsp, kernelPartition: false });
     return out;
   }
-  for (const p of parts) {
+  for (const p of list) {
     let dev = p.device;
     if (!dev) {
       const a = loopAttach(device, { readOnly, autoclear: session, offset: p.offset, sizeLimit: p.size });
       fds.set(a.device, a.fd);
       dev = a.device;
     }
-    const fsp = await probeFs(dev, false, { file: backing, offset: base + p.offset });
+    const fsp = await probe(p.offset);
     out.push({ device: dev, index: p.index, offset: p.offset, size: p.size, ...fsp, kernelPartition: !!p.device });
   }
   return out;
@@ -122,14 +154,22 @@ export async function rescanVolumes(r: DiskRecord, diskSize: number, held: Map<s
  * connection measured best here (bench/linux). A plain loop device with direct I/O needs it as much: 128 KiB reads
  * 85 MB/s, 8 MiB the disk's speed. Best effort: sysfs may be read-only in a container.
  */
-function tuneReadahead(device: string, fuseMount: string | undefined): void {
+function tuneReadahead(device: string, fd: number, fuseMount: string | undefined): void {
   const set = (p: string) => { try { fs.writeFileSync(p, '8192'); } catch { /* keep the default */ } };
-  set(`/sys/block/${devName(device)}/queue/read_ahead_kb`);
+  if (!setReadahead(fd, 8192)) set(`/sys/block/${devName(device)}/queue/read_ahead_kb`);
   if (!fuseMount) return;
   try {
     const st = fs.statSync(fuseMount);
     set(`/sys/class/bdi/${Math.floor(st.dev / 256) & 0xfff}:${(st.dev & 0xff) | ((st.dev >>> 12) & ~0xff)}/read_ahead_kb`);
   } catch { /* no bdi */ }
+}
+
+/** The image file, opened the way the loop device will use it. */
+function openImage(file: string, readOnly: boolean): number {
+  try { return fs.openSync(file, readOnly ? fs.constants.O_RDONLY : fs.constants.O_RDWR); } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw errnoError(-(err.errno ?? -5), `open image ${file}`, { path: file });
+  }
 }
 
 /** A VMDK's flat extent, opened through layers.ts' checks (the very file the chain listed), long enough for the disk. */

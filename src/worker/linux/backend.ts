@@ -9,6 +9,7 @@ import type { ImageInfo } from '../../common/image';
 import type { Backend } from '../backend';
 import type { Environment } from '../policy';
 import { linuxEnvironment } from './environment';
+import { userAllowOther } from './fuse-conf';
 import { requireServedOwner, requireUserAccessToImage, servedUser } from './served-user';
 import { WorkerError } from '../errors';
 import { listLoops, loopInfoOf } from './sysfs';
@@ -20,7 +21,7 @@ import { computeDeps } from './deps';
 import { directLoopProblem, privilegeProblem } from './privilege';
 import { attachingRoute, reap, routeOf } from './routes';
 import { release, unmountAll } from './release';
-import { attachedDisk, mountedElsewhere, resolveTarget, toDisk, volumeInfos, volumesFor } from './disks';
+import { attachedDisk, mountedElsewhere, resolveTarget, toDisk, unclaimed, volumeInfos, volumesFor } from './disks';
 import { LinuxState, LogFn, sameBacking } from './state';
 
 export class LinuxBackend implements Backend {
@@ -39,7 +40,10 @@ export class LinuxBackend implements Backend {
     const out: string[] = [];
     const p = privilegeProblem();
     if (p) out.push(p);
-    else if (directLoopProblem()) out.push('Not running as root: attaching goes through udisks2 (raw, ISO and fixed VHD images only; mounts under /media/$USER; polkit decides what this user may do).');
+    else if (directLoopProblem()) {
+      out.push(`Not running as root: attaching goes through udisks2 (mounts under /media/$USER; polkit decides what this user may do): raw, ISO and fixed VHD images${userAllowOther()
+        ? ', and the other formats through your own FUSE export (allow_other)' : ' only (the other formats also need user_allow_other in /etc/fuse.conf)'}.`);
+    }
     if (!fs.existsSync('/dev/loop-control')) out.push('/dev/loop-control is missing: the kernel has no loop device support.');
     if (!fs.existsSync('/dev/fuse')) out.push('/dev/fuse is missing: VHDX, dynamic VHD, qcow2, VMDK, VDI and differencing images cannot be attached.');
     const { qemuStorageDaemon: qsd, vhdimount } = settings();
@@ -55,7 +59,9 @@ export class LinuxBackend implements Backend {
     const { record, how } = await route.attach(this.s, params, image, token);
     const served = servedUser();
     if (served) { record.forUid = served.uid; this.s.registry.put(record); }
-    this.s.log('info', `attached ${image.path} as ${record.device} ${how}`);
+    // logged after the reply is written: the stderr line wakes the host too, and the requester waits for the reply
+    const line = `attached ${image.path} as ${record.device} ${how}`;
+    setImmediate(() => this.s.log('info', line));
     return attachedDisk(record);
   }
 
@@ -67,13 +73,17 @@ export class LinuxBackend implements Backend {
     requireServedOwner(ours, loop.device);
     const volumeDevs = (ours?.volumes ?? []).filter((v) => v.device !== loop.device).map((v) => v.device);
     const ourMounts = new Set((ours?.mounts ?? []).map((m) => m.mountPoint));
-    const foreign = [loop.device, ...volumeDevs].flatMap((d) => mountedElsewhere(d, ourMounts));
+    // the mount table is read only when something holds the device exclusively (a mount does) or the disk has
+    // volumes of ours on their own loop devices (those are checked one by one)
+    const foreign = !volumeDevs.length && !ourMounts.size && unclaimed(loop.device) ? []
+      : [loop.device, ...volumeDevs].flatMap((d) => mountedElsewhere(d, ourMounts));
     if (foreign.length) {
       throw new WorkerError(ErrorCode.Busy, `${loop.device} is mounted at ${foreign.join(', ')}: unmount it first (vdisk only unmounts what it mounted itself)`, { reason: 'mounted' });
     }
     const { stopMs, route } = await release(this.s, loop.device, ours, 'detach');
     const daemon = ours?.resources?.pid ? ours.resources.daemon : undefined;
-    this.s.log('info', `detached ${loop.device} (${loop.backingFile})${route === 'udisks' ? ' through udisks' : daemon ? `; ${daemon} stopped in ${stopMs} ms` : ''}`);
+    const line = `detached ${loop.device} (${loop.backingFile})${route === 'udisks' ? ' through udisks' : daemon ? `; ${daemon} stopped in ${stopMs} ms` : ''}`;
+    setImmediate(() => this.s.log('info', line));
     return { device: loop.device, image: ours && (ours.engine !== 'loop' || ours.backingFile !== ours.image) ? ours.image : loop.backingFile };
   }
 

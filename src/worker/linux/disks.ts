@@ -6,9 +6,9 @@ import { mountedAt } from './engines/process';
 import type { DiskRecord } from './registry';
 import { routeOf } from './routes';
 import { sameBacking, LinuxState } from './state';
-import { blockDevNo, listLoops, LoopInfo, loopInfoOf, mountsOf } from './sysfs';
+import { blockDevNo, listLoops, loopBackingFile, loopSizeBytes, LoopInfo, loopInfoOf, mountsOf } from './sysfs';
 
-export function toDisk(l: LoopInfo, r: DiskRecord | undefined): AttachedDisk {
+export function toDisk(l: LoopInfo, r: DiskRecord | undefined, fresh = false): AttachedDisk {
   const ours = r !== undefined && sameBacking(r, l);
   const disk: AttachedDisk = {
     device: l.device,
@@ -21,7 +21,7 @@ export function toDisk(l: LoopInfo, r: DiskRecord | undefined): AttachedDisk {
     sizeBytes: l.sizeBytes,
   };
   if (ours) {
-    disk.volumes = volumeInfos(r);
+    disk.volumes = volumeInfos(r, fresh);
     if (r.chain) disk.chain = r.chain;
   } else {
     const mp = mountsOf(l.devNo);
@@ -30,19 +30,35 @@ export function toDisk(l: LoopInfo, r: DiskRecord | undefined): AttachedDisk {
   return disk;
 }
 
-/** A just-attached disk (its sysfs entry may lag a moment behind the ioctl). */
+/**
+ * A just-attached disk, described from its record: what we configured is what the kernel has (only the backing
+ * file's name is the kernel's: symlinks resolved). Nobody can have mounted a device this new, so no mount table scan.
+ */
 export function attachedDisk(r: DiskRecord): AttachedDisk {
-  return toDisk(loopInfoOf(r.device) ?? { device: r.device, backingFile: r.backingFile, deleted: false, offset: 0, sizeLimit: 0,
-    autoclear: r.lifetime === 'session', partscan: false, readOnly: r.readOnly, sizeBytes: 0, devNo: '' }, r);
+  const l: LoopInfo = { device: r.device, backingFile: loopBackingFile(r.device) ?? r.backingFile, deleted: false, offset: 0, sizeLimit: 0,
+    autoclear: r.lifetime === 'session', partscan: false, readOnly: r.readOnly, sizeBytes: loopSizeBytes(r.device), devNo: '' };
+  return toDisk(l, r, true);
 }
 
-export function volumeInfos(r: DiskRecord): VolumeInfo[] {
+export function volumeInfos(r: DiskRecord, fresh = false): VolumeInfo[] {
   return (r.volumes ?? []).map((v) => {
-    const m = (r.mounts ?? []).find((x) => x.device === v.device && mountedAt(x.mountPoint));
-    const devNo = blockDevNo(v.device);
+    const m = fresh ? undefined : (r.mounts ?? []).find((x) => x.device === v.device && mountedAt(x.mountPoint));
+    const devNo = fresh ? undefined : blockDevNo(v.device);
     const other = m ? null : devNo ? mountsOf(devNo)[0] ?? null : null;
     return { device: v.device, offset: v.offset, size: v.size, fsType: v.fsType, label: v.label, mountPoint: m?.mountPoint ?? other, readOnly: r.readOnly };
   });
+}
+
+/**
+ * True when nothing holds `device` exclusively, so no file system on it (or, for a whole disk, on one of its
+ * partitions) is mounted in any namespace: an O_EXCL open fails with EBUSY while one is. False also when the open
+ * fails for another reason (no right to open it): then ask the mount table.
+ */
+export function unclaimed(device: string): boolean {
+  let fd: number;
+  try { fd = fs.openSync(device, fs.constants.O_RDONLY | fs.constants.O_EXCL | fs.constants.O_NONBLOCK); } catch { return false; }
+  fs.closeSync(fd);
+  return true;
 }
 
 /** Mount points of a block device that vdisk did not make (some other tool or the user mounted it). */
@@ -64,11 +80,11 @@ export function volumesFor(s: LinuxState, device: string): { record: DiskRecord;
 }
 
 /** A device path, or an image path attached exactly once. */
-export function resolveTarget(s: LinuxState, target: string): LoopInfo {
+export function resolveTarget(s: LinuxState, target: string): Pick<LoopInfo, 'device' | 'backingFile'> {
   if (/^\/dev\/loop\d+$/.test(target)) {
-    const info = loopInfoOf(target);
-    if (!info) throw new WorkerError(ErrorCode.NotAttached, `${target} is not attached to any image`);
-    return info;
+    const backingFile = loopBackingFile(target);
+    if (backingFile === undefined) throw new WorkerError(ErrorCode.NotAttached, `${target} is not attached to any image`);
+    return { device: target, backingFile };
   }
   let real = target;
   try { real = fs.realpathSync(target); } catch { /* a deleted image can still be attached */ }

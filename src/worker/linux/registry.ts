@@ -58,7 +58,9 @@ export class Registry {
     try { return JSON.parse(fs.readFileSync(f, 'utf8')) as DiskRecord; } catch { return undefined; }
   }
 
-  remove(device: string): void { fs.rmSync(this.file(device), { force: true }); }
+  remove(device: string): void {
+    try { fs.unlinkSync(this.file(device)); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; }
+  }
 
   all(): DiskRecord[] {
     let names: string[] = [];

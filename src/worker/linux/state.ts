@@ -16,7 +16,7 @@ export interface LinuxState {
 }
 
 /** The record describes this loop device: same backing file name, or the same file (dev+inode) renamed since. */
-export function sameBacking(r: DiskRecord, l: LoopInfo): boolean {
+export function sameBacking(r: DiskRecord, l: Pick<LoopInfo, 'device' | 'backingFile'>): boolean {
   if (r.backingFile === l.backingFile) return true;
   if (!r.backingIno) return false;
   const st = loopStatus(l.device);

@@ -49,7 +49,11 @@ export async function linkPlan(image: ImageInfo): Promise<Map<string, string>> {
   return links;
 }
 
-/** `allowOther`: as for startQemu (the udisks route), passed to libfuse as `-X allow_other`. */
+/**
+ * `allowOther`: as for startQemu (the udisks route). libfuse2 offers the narrower `allow_root` (the kernel mount is
+ * allow_other, and the library refuses everyone but root and the user; measured: uid 1 gets EACCES); fusermount asks
+ * for user_allow_other in /etc/fuse.conf for it all the same.
+ */
 export async function startVhdimount(image: ImageInfo, o: { allowOther?: boolean } = {}): Promise<EngineHandle> {
   const tool = requireTool(settings().vhdimount, 'libvhdi-utils', 'Attaching differencing VHD/AVHDX disks', 'vdisk.paths.vhdimount');
   const links = await linkPlan(image);
@@ -72,7 +76,7 @@ export async function startVhdimount(image: ImageInfo, o: { allowOther?: boolean
     const log = fs.openSync(path.join(dir, 'log'), 'w', 0o600);
     const child = [...links.keys()][0];
     // -v keeps it in the foreground (so we know its pid); it prints nothing per read
-    const proc = cp.spawn(tool, [...(o.allowOther ? ['-X', 'allow_other'] : []), '-v', path.join(linkDir, child), mnt], { stdio: ['ignore', log, log, ...layerFds], detached: true });
+    const proc = cp.spawn(tool, [...(o.allowOther ? ['-X', 'allow_root'] : []), '-v', path.join(linkDir, child), mnt], { stdio: ['ignore', log, log, ...layerFds], detached: true });
     fs.closeSync(log);
     closeAll();
     proc.unref();
