@@ -116,7 +116,7 @@ export async function resizeImage(file: string, spec: ResizeSpec, progress?: Pro
     };
     let moved = false;
     if (target < before) moved = await moveGpt();
-    if (kind === 'raw') resizeRaw(abs, target);
+    if (target === before) { /* only the backup GPT moves */ } else if (kind === 'raw') resizeRaw(abs, target);
     else if (kind === 'vhd') resizeVhd(abs, target);
     else if (kind === 'vhdx') resizeVhdx(abs, target);
     else resizeQcow2(abs, target, target < before);
