@@ -65,7 +65,7 @@ export const BROWSE_COMMANDS = new Set(['ls', 'cat', 'extract']);
 function line(e: P.BrowseEntry): string {
   const kind = e.type === 'directory' ? 'd' : e.type === 'symlink' ? 'l' : '-';
   const when = e.mtime ? new Date(e.mtime).toISOString().slice(0, 19).replace('T', ' ') : '-'.padEnd(19);
-  return `${kind} ${String(e.size).padStart(12)} ${when} ${e.path}${e.type === 'symlink' ? ` -> ${e.target}` : ''}`;
+  return `${kind} ${String(e.size).padStart(12)} ${when} ${e.path}${e.type === 'symlink' ? ` -> ${e.target ?? '(target unknown)'}` : ''}`;
 }
 
 function isDir(p: string): boolean { try { return fs.statSync(p).isDirectory(); } catch { return false; } }

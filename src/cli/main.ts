@@ -3,7 +3,7 @@
 import * as path from 'path';
 import * as P from '../common/protocol';
 import { WorkerClient, Logger } from '../host/worker-client';
-import { formatDisk, formatImage } from './format';
+import { formatDisk, formatImage, formatWslDisks } from './format';
 import { layerLabel } from '../common/describe';
 import { capabilityReport } from '../common/describe-capabilities';
 import { spawnLauncher } from '../host/elevation-launch';
@@ -34,7 +34,8 @@ const USAGE = `usage: vdisk <command> [options]
   merge <child> [--into <ancestor>] [--keep-child] [--force] [--json]
                           write a differencing disk's data into its parent (or an ancestor), then remove it
   compact <image> [--zero-only] [--json]
-                          release a dynamic VHD/VHDX's zero blocks and those a clean ext4 inside marks free; qcow2 via qemu-img
+                          release a dynamic VHD/VHDX's zero blocks and those a clean ext4 or NTFS inside marks free; qcow2 via qemu-img
+  wsl-disks [--json]      the ext4.vhdx of each WSL distribution and Docker Desktop's disks: size on disk against data
   resize <image> --size SIZE | --smallest [--dry-run] [--json]
                           grow, or shrink as far as partitions and data allow (raw, VHD, VHDX; qcow2 via qemu-img)
 ${BROWSE_USAGE}
@@ -183,7 +184,13 @@ async function run(args: Args, client: WorkerClient, out: (s: string) => void): 
     case 'compact': {
       const [image] = need(args, 1, 'one image path');
       const r = await withProgress(client, 'compact', (progressToken) => client.request(P.Compact, { path: path.resolve(image), zeroOnly: args.flags.has('--zero-only'), progressToken }));
-      print(r, () => `Compacted ${r.image}: ${formatSize(r.before)} -> ${formatSize(r.after)} (${formatSize(Math.max(0, r.before - r.after))} reclaimed)${r.freedByFileSystem ? `; ${r.freedByFileSystem} block(s) that ext4 marks free released` : ''}`);
+      print(r, () => `Compacted ${r.image}: ${formatSize(r.before)} -> ${formatSize(r.after)} (${formatSize(Math.max(0, r.before - r.after))} reclaimed)${r.freedByFileSystem ? `; ${r.freedByFileSystem} block(s) that ${r.fileSystems.map((f) => (f.type === 'ntfs' ? 'NTFS' : f.type)).join('/') || 'a file system'} marks free released` : ''}`);
+      return 0;
+    }
+    case 'wsl-disks': {
+      need(args, 0, 'no arguments');
+      const r = await client.request(P.WslDisks, {});
+      print(r, () => formatWslDisks(r));
       return 0;
     }
     case 'resize': {

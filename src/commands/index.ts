@@ -26,6 +26,7 @@ import { compact } from './compact';
 import { browse } from './browse';
 import { extract } from './extract';
 import { copyImagePath } from './copy-image-path';
+import { findWslAndDockerDisks } from './wsl-disks';
 import { resize } from './resize';
 
 type Body = (ctx: CommandContext, args: unknown[]) => Promise<unknown>;
@@ -61,6 +62,7 @@ export const COMMANDS: Record<string, Body> = {
   'vdisk.browseInNewWindow': (ctx, args) => browse(ctx, args, true),
   'vdisk.extract': (ctx, args) => extract(ctx, args),
   'vdisk.copyPathInImage': (_ctx, args) => copyImagePath(args),
+  'vdisk.findWslDisks': (ctx, args) => findWslAndDockerDisks(ctx, args),
   'vdisk.resize': (ctx, args) => resize(ctx, args),
 };
 

@@ -10,7 +10,7 @@ export const PROTOCOL_VERSION = 1;
 
 export type Lifetime = 'session' | 'permanent';
 /** How the worker turned the image into a block device. */
-export type Engine = 'loop' | 'qemu' | 'vhdimount' | 'virtdisk' | 'external';
+export type Engine = 'loop' | 'qemu' | 'vhdimount' | 'virtdisk' | 'external' | 'vdisk-fuse';
 
 export interface AttachedDisk {
   /** Block device: `/dev/loop3` on Linux, `\\.\PhysicalDrive2` / `\\.\CdRom1` on Windows. */
@@ -361,3 +361,31 @@ export interface BrowseExtractResult { dest: string; files: number; bytes: numbe
 export const BrowseExtract = new RequestType<BrowseExtractParams, BrowseExtractResult, void>('vdisk/browse/extract');
 export interface BrowseProgressParams { progressId: string; bytes: number; total: number }
 export const BrowseProgress = new NotificationType<BrowseProgressParams>('vdisk/browse/progress');
+
+// WSL and Docker Desktop disks (issue 13 item 5): the ext4.vhdx of each WSL distribution and Docker Desktop's disks.
+export interface WslDisk {
+  kind: 'wsl' | 'docker';
+  /** Distribution name (or its registry GUID when unnamed); Docker Desktop's disk role. */
+  name: string;
+  /** The disk as this machine sees it (in WSL: under /mnt/c/...). */
+  path: string;
+  /** Bytes the file takes (its size), virtual disk size, and bytes the ext4 file systems inside use (null: not read). */
+  fileBytes: number;
+  virtualSize: number | null;
+  dataBytes: number | null;
+  /** Why dataBytes is null (busy, not ext4, not clean, unreadable). */
+  note?: string;
+  /** True when it cannot be compacted now: attached (vdisk or the WSL VM), or from inside WSL; `inUseReason` says why. */
+  inUse: boolean;
+  inUseReason?: string;
+}
+export interface WslDisksResult {
+  /** Where the search ran: Windows (registry + %LOCALAPPDATA%), inside WSL (/mnt/c), or neither (nothing to find). */
+  where: 'windows' | 'wsl' | 'none';
+  disks: WslDisk[];
+  /** What could not be searched, and the steps before compacting (`wsl --shutdown`). */
+  notes: string[];
+}
+/** `checkAttached: false` skips the attached-disk listing (the Wine test: Wine's VirtDisk aborts on it); a note says so. */
+export interface WslDisksParams { checkAttached?: boolean }
+export const WslDisks = new RequestType<WslDisksParams, WslDisksResult, void>('vdisk/wslDisks');

@@ -21,6 +21,7 @@ import type { ImageManagement } from './windows/manage';
 import { checkCreateSpec } from '../common/create-spec';
 import { compactImage } from '../formats/manage/compact';
 import { inspectImage } from '../formats';
+import { defaultSources, openElsewhere, wslDisks } from './wsl/service';
 import { resizeImage } from '../formats/manage/resize';
 
 export type Handle = <A, R>(fn: (params: A, token: CancellationToken) => Promise<R>) =>
@@ -112,6 +113,9 @@ export function registerManageHandlers({ connection, backend, handle, fromFormat
     const abs = path.resolve(p.path);
     if (!fs.existsSync(abs)) throw new WorkerError(P.ErrorCode.NotFound, `${abs} does not exist`, { path: abs });
     await refuseAttached(backend, [abs]); // a mounted file system is neither clean nor still
+    if (openElsewhere(abs)) {
+      throw new WorkerError(P.ErrorCode.Busy, `${abs} is open in another process (a running WSL distribution or Docker Desktop holds its disk): quit Docker Desktop and run \`wsl --shutdown\` first`, { path: abs, reason: 'in-use' });
+    }
     const win = windowsManager(backend);
     if (win && p.zeroOnly === true) {
       const before = fs.statSync(abs).size;
@@ -127,6 +131,9 @@ export function registerManageHandlers({ connection, backend, handle, fromFormat
     const abs = path.resolve(p.path);
     if (!fs.existsSync(abs)) throw new WorkerError(P.ErrorCode.NotFound, `${abs} does not exist`, { path: abs });
     if (!p.dryRun) await refuseAttached(backend, [abs]); // the guest's file system and partition table change under it
+    if (!p.dryRun && openElsewhere(abs)) {
+      throw new WorkerError(P.ErrorCode.Busy, `${abs} is open in another process (a running WSL distribution or Docker Desktop holds its disk): quit Docker Desktop and run \`wsl --shutdown\` first`, { path: abs, reason: 'in-use' });
+    }
     userGuard()?.require([{ path: abs, write: !p.dryRun }]);
     const spec = { size: p.size, smallest: p.smallest === true, dryRun: p.dryRun === true };
     const win = windowsManager(backend);
@@ -141,6 +148,11 @@ export function registerManageHandlers({ connection, backend, handle, fromFormat
     }
     return run(abs, () => resizeImage(abs, spec, progress(connection, p.progressToken, token)));
   }));
+}
+
+/** vdisk/wslDisks: the WSL and Docker Desktop disks of this machine (src/worker/wsl). */
+export function registerWslHandlers({ connection, backend, handle }: Pick<ManageOptions, 'connection' | 'backend' | 'handle'>): void {
+  connection.onRequest(P.WslDisks, handle(async (p: P.WslDisksParams | undefined) => wslDisks(backend, await defaultSources(), p?.checkAttached !== false)));
 }
 
 /** Progress to the client (at most every 200 ms, and at the end) and cancellation from the request's token. */

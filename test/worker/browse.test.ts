@@ -62,6 +62,18 @@ describe('Browse: files inside images (7-Zip in WebAssembly, no attach)', functi
     assert.deepStrictEqual(viaDirLink.map((e) => e.name), ['d.txt']);
   });
 
+  it('answers from single-folder listings before the full listing, the same as from the full listing', async () => {
+    const fresh = newClient();
+    try {
+      for (const p of [`/${EXT}/sub/deep`, `/${EXT}/dir-link`, `/${EXT}/sub`, '/', `/${EXT}`, `/${FAT}/ユニコード`]) {
+        const early = await fresh.request(P.BrowseList, { image: raw, path: p });
+        assert.deepStrictEqual(early, await client.request(P.BrowseList, { image: raw, path: p }), p);
+      }
+      assert.deepStrictEqual(await fresh.request(P.BrowseStat, { image: raw, path: `/${EXT}/sub/rel-link` }),
+        await client.request(P.BrowseStat, { image: raw, path: `/${EXT}/sub/rel-link` }));
+    } finally { await fresh.stop(); }
+  });
+
   for (const ext of ['vhd', 'vhdx', 'qcow2', 'vmdk', 'vdi']) {
     it(`reads the same disk converted to ${ext.toUpperCase()} by qemu-img, through the block layer`, async () => {
       const img = convert(raw, ext);

@@ -37,7 +37,7 @@ describe('Linux backend lifecycle: crashes, failures, concurrency (real devices)
     const child = path.join(dir, 'child.vhd'); await createDifferencingDisk(base, child);
     const disks: P.AttachedDisk[] = [];
     for (const p of [vhdx, raw, child]) disks.push(await client.request(P.Attach, { path: p, readOnly: true, lifetime: 'session' }));
-    assert.deepStrictEqual(disks.map((d) => d.engine), ['qemu', 'loop', 'vhdimount']);
+    assert.deepStrictEqual(disks.map((d) => d.engine), ['qemu', 'loop', 'vdisk-fuse']);
     const vols = await client.request(P.Mount, { device: disks[1].device });
     assert.ok(vols.some((v) => v.mountPoint), 'the ext4 partition is mounted');
     const before = leaks(dir);

@@ -22,8 +22,9 @@ export function layerReader(l: MergeLayer, drop: (i: number, data: Buffer) => bo
   const block = async (i: number): Promise<Buffer> => {
     if (cached?.i === i) return cached.data;
     const data = Buffer.alloc(Math.min(l.blockSize, l.virtualSize - i * l.blockSize));
-    for (const [off, run] of await l.present(i)) run.copy(data, off - i * l.blockSize);
-    if (drop(i, data)) data.fill(0);
+    const runs = await l.present(i);
+    for (const [off, run] of runs) run.copy(data, off - i * l.blockSize);
+    if (runs.length && drop(i, data)) data.fill(0); // a block the file does not hold reads as zeros anyway
     cached = { i, data };
     return data;
   };

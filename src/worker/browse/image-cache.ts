@@ -9,24 +9,31 @@ import { FormatError } from '../../formats';
 import { defaultLayerOpener } from '../../formats/layer-files';
 import { findVolumes, Volume } from '../../formats/volumes';
 import { WorkerError } from '../errors';
-import { FILE_SYSTEMS, FsNode, Listing } from './slt';
-import { run7z, SevenZipFailure } from './sevenzip';
+import { FILE_SYSTEMS } from './slt';
+import { SevenZipFailure } from './sevenzip';
+import { VolumeTree } from './volume-tree';
+import { listerFor, NativeVolume } from './listers';
 
-export interface VolumeView { volume: Volume; name: string; listing: Listing }
+export interface VolumeView {
+  volume: Volume;
+  name: string;
+  tree: VolumeTree;
+  /** A file system vdisk reads itself (7-Zip cannot): its files are read and extracted through it. */
+  native?: NativeVolume;
+}
 export interface OpenImage {
   path: string;
   disk: BlockReader;
   volumes: VolumeView[];
-  /** The root shown to the user: the only file system's root, or one folder per volume. */
-  root: FsNode;
   chain: string[];
   stamps: string;
 }
 
 const MAX_OPEN = 8;
+const WARM_AFTER_MS = 250;
+const CRAWL_FILLS = 4;
 const FS_NAMES: Record<string, string> = { Ext: 'ext', Iso: 'ISO 9660', Udf: 'UDF', HFS: 'HFS+', SquashFS: 'squashfs' };
-/** 7-Zip's arguments that keep it from ever asking anything on stdin. */
-export const QUIET = ['-bd', '-p-vdisk-no-password-', '-sccUTF-8'];
+export { QUIET } from './listers';
 
 export class ImageCache {
   private readonly open = new Map<string, Promise<OpenImage>>();
@@ -54,7 +61,29 @@ export class ImageCache {
     return p;
   }
 
+  /**
+   * Starts the full listings of an image's volumes once no request has come for WARM_AFTER_MS (each is a 7-Zip
+   * thread of its own, one at a time), so the answers a user waits for never share the CPU with them, and a
+   * one-shot `ls` from the command line never pays for them; at once when requests keep listing new folders.
+   */
+  warm(img: OpenImage): void {
+    if (this.warmTimer) clearTimeout(this.warmTimer);
+    const start = () => {
+      for (const v of img.volumes) {
+        if (v.tree.started) continue;
+        this.background = this.background.then(() => (this.open.has(img.path) ? v.tree.whole().then(() => undefined, () => undefined) : undefined));
+      }
+    };
+    // a crawl (many folders one after another, e.g. a search) gets the full listing without waiting for a pause
+    if (img.volumes.some((v) => v.tree.fills >= CRAWL_FILLS)) { start(); return; }
+    this.warmTimer = setTimeout(start, WARM_AFTER_MS);
+    this.warmTimer.unref?.();
+  }
+  private background: Promise<void> = Promise.resolve();
+  private warmTimer: NodeJS.Timeout | undefined;
+
   async dispose(): Promise<void> {
+    if (this.warmTimer) clearTimeout(this.warmTimer);
     const all = [...this.open.values()];
     this.open.clear();
     await Promise.all(all.map((p) => p.then((o) => o.disk.close(), () => undefined)));
@@ -80,21 +109,15 @@ async function load(abs: string, searchFolders?: string[]): Promise<OpenImage> {
     const volumes: VolumeView[] = [];
     const notes: string[] = [];
     for (const v of await findVolumes(disk)) {
-      const r = await listVolume(disk, v).catch((e: Error) => e);
+      const r = await openVolume(disk, v).catch((e: Error) => e);
       if (r instanceof Error) notes.push(r.message);
-      else volumes.push({ volume: v, listing: r, name: volumeName(v, r) });
+      else volumes.push({ volume: v, tree: r.tree, native: r.native, name: volumeName(v, r.tree) });
     }
     if (!volumes.length) {
       throw new WorkerError(ErrorCode.UnsupportedImage, `${path.basename(abs)} holds no file system vdisk can browse: ${notes.join('; ') || 'no volumes'}`,
         { path: abs, reason: 'no-file-system' });
     }
-    let root: FsNode;
-    if (volumes.length === 1) root = volumes[0].listing.root;
-    else {
-      root = { name: '', type: 'directory', size: 0, mtime: 0, children: new Map() };
-      for (const v of volumes) root.children!.set(v.name, { ...v.listing.root, name: v.name });
-    }
-    return { path: abs, disk, volumes, root, chain, stamps };
+    return { path: abs, disk, volumes, chain, stamps };
   } catch (e) {
     await disk.close();
     throw e;
@@ -105,22 +128,21 @@ export function describeVolume(v: Volume): string {
   return v.index === 0 ? 'the disk' : `volume ${v.index} (offset ${v.offset})`;
 }
 
-async function listVolume(disk: BlockReader, v: Volume): Promise<Listing> {
+async function openVolume(disk: BlockReader, v: Volume): Promise<{ tree: VolumeTree; native?: NativeVolume }> {
   const where = describeVolume(v);
-  let r;
-  try {
-    r = await run7z({ disk, volume: v, args: ['l', '-slt', ...QUIET, '/in/volume'], op: { kind: 'list' } }).done;
-  } catch (e) { throw new Error(`${where}: ${(e as Error).message}`); }
-  if (r.rc !== 0 || !r.listing) {
-    const text = r.errors.join(' ');
-    if (/can ?not open (the )?file as archive/i.test(text)) throw new Error(`${where}: 7-Zip finds no file system it can read`);
-    throw new Error(`${where}: 7-Zip could not list it (exit code ${r.rc}): ${text || 'no message'}`);
+  const { lister, native } = await listerFor(disk, v);
+  let tree: VolumeTree;
+  try { tree = await VolumeTree.open(lister); } catch (e) {
+    // an APFS container (its superblock magic NXSB at byte 32) 7-Zip could not read: say what it is
+    const magic = new Uint8Array(4);
+    const apfs = v.size >= 4096 && await disk.read(magic, v.offset + 32).then(() => String.fromCharCode(...magic) === 'NXSB', () => false);
+    throw new Error(`${where}${apfs ? ' (an APFS container)' : ''}: ${(e as Error).message}`);
   }
-  if (!FILE_SYSTEMS.has(r.listing.type)) throw new Error(`${where} holds a ${r.listing.type}, not a file system`);
-  return r.listing;
+  if (!FILE_SYSTEMS.has(tree.type)) throw new Error(`${where} holds a ${tree.type}, not a file system`);
+  return { tree, native };
 }
 
-function volumeName(v: Volume, l: Listing): string {
+function volumeName(v: Volume, l: { type: string; label: string | null }): string {
   const label = (l.label || v.partitionName || '').replace(/[/\\\0]/g, '_').trim();
   const fsName = FS_NAMES[l.type] ?? l.type;
   return `${v.index} · ${label ? `${label} (${fsName})` : fsName}`;

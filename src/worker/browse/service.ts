@@ -4,10 +4,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as P from '../../common/protocol';
 import { WorkerError } from '../errors';
-import { FsNode, HIDDEN_TOP, resolve } from './slt';
+import { FsNode, HIDDEN_TOP, newDir } from './slt';
 import { describeVolume, ImageCache, OpenImage, QUIET, VolumeView } from './image-cache';
 import { run7z, SevenZipFailure } from './sevenzip';
 import { ReadSessions } from './read-session';
+import { extractNative } from './native-extract';
+import { ExfatError } from './exfat/boot';
+import { FormatError } from '../../formats';
 
 /** `names`: the path from the volume's root to `node` (empty for the volume root or the multi-volume root). */
 interface Located { img: OpenImage; vol?: VolumeView; names: string[]; node: FsNode; path: string }
@@ -17,24 +20,35 @@ export class BrowseService {
   private readonly reads = new ReadSessions();
 
   async list(p: P.BrowseListParams): Promise<P.BrowseEntry[]> {
+    // a recursive listing needs every entry: the full listings first, then the path is found in them
+    if (p.recursive) await this.wholeVolumes(p);
     const at = await this.locate(p, true);
-    if (at.node.type !== 'directory') throw new WorkerError(P.ErrorCode.InvalidParams, `${p.path} is not a folder in ${path.basename(at.img.path)}`, { reason: 'not-a-directory' });
-    const out: P.BrowseEntry[] = [];
-    const walk = (dir: FsNode, dirPath: string, names: string[], vol: VolumeView | undefined) => {
-      for (const child of [...dir.children!.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-        const childPath = `${dirPath === '/' ? '' : dirPath}/${child.name}`;
-        const childVol = vol ?? at.img.volumes.find((v) => v.name === child.name);
-        out.push(entry(childPath, child, names, childVol));
-        if (p.recursive && child.type === 'directory') walk(child, childPath, vol ? [...names, child.name] : [], childVol);
-      }
-    };
-    walk(at.node, at.path, at.names, at.vol);
-    return out;
+    try {
+      if (at.node.type !== 'directory') throw new WorkerError(P.ErrorCode.InvalidParams, `${p.path} is not a folder in ${path.basename(at.img.path)}`, { reason: 'not-a-directory' });
+      const out: P.BrowseEntry[] = [];
+      const budget = { left: 8 };
+      const walk = async (dir: FsNode, dirPath: string, names: string[], vol: VolumeView | undefined) => {
+        if (vol && dir.partial) {
+          // its entries are listed now (or the full listing arrives): found again, in whichever tree holds them
+          await vol.tree.fill((await vol.tree.find(names, false, budget))!, budget);
+          dir = (await vol.tree.find(names, false, budget))!.at(-1)!;
+        }
+        const kids = vol || !at.img.volumes.length ? [...dir.children!.values()] : at.img.volumes.map((v) => ({ ...v.tree.root, name: v.name }));
+        for (const child of kids.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+          const childPath = `${dirPath === '/' ? '' : dirPath}/${child.name}`;
+          const childVol = vol ?? at.img.volumes.find((v) => v.name === child.name);
+          out.push(await entry(childPath, child, names, childVol, budget));
+          if (p.recursive && child.type === 'directory') await walk(child, childPath, vol ? [...names, child.name] : [], childVol);
+        }
+      };
+      await walk(at.node, at.path, at.names, at.vol);
+      return out;
+    } finally { this.images.warm(at.img); }
   }
 
   async stat(p: P.BrowsePathParams): Promise<P.BrowseEntry> {
     const at = await this.locate(p, false);
-    return entry(at.path, at.node, at.names.slice(0, -1), at.vol);
+    try { return await entry(at.path, at.node, at.names.slice(0, -1), at.vol); } finally { this.images.warm(at.img); }
   }
 
   async read(p: P.BrowseReadParams): Promise<P.BrowseReadResult> {
@@ -43,6 +57,10 @@ export class BrowseService {
     }
     const at = await this.locate(p, true);
     const { vol, inner } = this.fileOf(at, p.path);
+    if (vol.native) {
+      const data = await vol.native.read(at.node, p.offset, Math.min(p.length, P.BROWSE_READ_CHUNK)).catch((e) => { throw this.failure(e, at, vol, inner); });
+      return { data: Buffer.from(data).toString('base64'), size: at.node.size, eof: p.offset + data.length >= at.node.size };
+    }
     const key = `${at.img.path}\0${at.img.stamps}\0${vol.name}\0${inner}`;
     const data = await this.reads.read(key, at.node.size, p.offset, Math.min(p.length, P.BROWSE_READ_CHUNK), (onData, cancelled) =>
       run7z({ disk: at.img.disk, volume: vol.volume, args: ['e', ...QUIET, '-spd', '-aos', '/in/volume', '-o/out', '--', inner], op: { kind: 'stream' }, onData, cancelled }),
@@ -53,26 +71,34 @@ export class BrowseService {
   async extract(p: P.BrowseExtractParams, progress: (bytes: number, total: number) => void, cancelled: Promise<void>): Promise<P.BrowseExtractResult> {
     if (typeof p.dest !== 'string' || !p.dest) throw new WorkerError(P.ErrorCode.InvalidParams, 'extract needs a destination path');
     const dest = path.resolve(p.dest);
-    const at = await this.locate(p, false);
+    let at = await this.locate(p, false);
+    // a folder comes out whole: its size and every entry from the full listing
+    if (at.node.type === 'directory') { await this.wholeVolumes(p); at = await this.locate(p, false); }
     if (fs.existsSync(dest) || isLink(dest)) throw new WorkerError(P.ErrorCode.InvalidParams, `${dest} already exists: vdisk never replaces files when extracting`, { reason: 'exists', path: dest });
     if (!fs.existsSync(path.dirname(dest))) throw new WorkerError(P.ErrorCode.NotFound, `${path.dirname(dest)} does not exist`, { path: path.dirname(dest) });
     try { fs.accessSync(path.dirname(dest), fs.constants.W_OK); } catch {
       throw new WorkerError(P.ErrorCode.PermissionDenied, `${path.dirname(dest)} is not writable by this user: choose another folder to extract to`, { path: path.dirname(dest), reason: 'destination' });
     }
-    const total = sizeOf(at.node);
     const result = { dest, files: 0, bytes: 0 };
     // the whole multi-volume disk: one folder per volume, each extracted whole
-    const jobs: { vol: VolumeView; inner: string; dest: string; skip: number }[] = [];
+    const jobs: { vol: VolumeView; node: FsNode; inner: string; dest: string; skip: number }[] = [];
     if (!at.vol) {
       fs.mkdirSync(dest);
-      for (const v of at.img.volumes) jobs.push({ vol: v, inner: '', dest: path.join(dest, v.name), skip: -1 });
+      for (const v of at.img.volumes) jobs.push({ vol: v, node: v.tree.root, inner: '', dest: path.join(dest, v.name), skip: -1 });
     } else {
       const inner = at.names.join('/');
-      jobs.push({ vol: at.vol, inner, dest, skip: inner ? inner.split('/').length - 1 : -1 });
+      jobs.push({ vol: at.vol, node: at.node, inner, dest, skip: inner ? inner.split('/').length - 1 : -1 });
     }
+    const total = jobs.reduce((n, j) => n + sizeOf(j.node), 0);
     try {
       for (const j of jobs) {
         const base = result.bytes;
+        if (j.vol.native) {
+          const r = await extractNative(j.vol.native, j.node, j.dest, (bytes) => progress(base + bytes, total), cancelled)
+            .catch((e) => { throw this.failure(e, at, j.vol, j.inner); });
+          result.files += r.files; result.bytes += r.bytes;
+          continue;
+        }
         const r = await run7z({
           disk: at.img.disk, volume: j.vol.volume, op: { kind: 'dest', dest: j.dest, skip: j.skip },
           args: ['x', ...QUIET, '-spd', '-aos', '-snld', '/in/volume', '-o/out', ...(j.inner ? ['--', j.inner] : [...HIDDEN_TOP].map((h) => `-x!${h}`))],
@@ -102,14 +128,25 @@ export class BrowseService {
     const shown = '/' + parts.join('/');
     let vol: VolumeView | undefined = img.volumes[0];
     if (img.volumes.length > 1) {
-      if (!parts.length) return { img, names: [], node: img.root, path: '/' };
+      if (!parts.length) return { img, names: [], node: newDir(''), path: '/' };
       vol = img.volumes.find((v) => v.name === parts[0]);
       if (!vol) throw notFound();
       parts.shift();
     }
-    const found = resolve(vol.listing.root, parts, followLast);
+    const found = await vol.tree.find(parts, followLast).catch((e) => { throw this.failure(e, { img, vol, names: parts, node: vol!.tree.root, path: shown }, vol!, parts.join('/')); });
     if (!found) throw notFound();
     return { img, vol, names: found.slice(1).map((n) => n.name), node: found[found.length - 1], path: shown };
+  }
+
+  /** Waits for the full listings of the volumes under `p.path`. */
+  private async wholeVolumes(p: P.BrowsePathParams): Promise<void> {
+    if (!p || typeof p.image !== 'string' || typeof p.path !== 'string') return;   // locate() says what is wrong
+    const img = await this.images.get(p.image, p.searchFolders);
+    const top = p.path.split('/').filter((x) => x && x !== '.')[0];
+    for (const v of img.volumes) {
+      if (img.volumes.length > 1 && top !== undefined && v.name !== top) continue;
+      await v.tree.whole().catch((e) => { throw this.failure(e, { img, vol: v, names: [], node: v.tree.root, path: p.path }, v, ''); });
+    }
   }
 
   private fileOf(at: Located, shown: string): { vol: VolumeView; inner: string } {
@@ -121,12 +158,14 @@ export class BrowseService {
 
   private failure(e: unknown, at: Located, vol: VolumeView, inner: string): WorkerError {
     if (e instanceof WorkerError) return e;
-    const where = `${inner || '/'} in ${describeVolume(vol.volume)} (${vol.listing.type}) of ${path.basename(at.img.path)}`;
+    const where = `${inner || '/'} in ${describeVolume(vol.volume)} (${vol.tree.type}) of ${path.basename(at.img.path)}`;
     if (e instanceof SevenZipFailure) {
       if (e.reason === 'cancelled') return new WorkerError(P.ErrorCode.Cancelled, 'Extraction cancelled; nothing was left behind');
       const code = e.reason === 'block-read' ? P.ErrorCode.ImageProblem : P.ErrorCode.OsError;
       return new WorkerError(code, `${where}: ${e.message}`, { reason: `browse-${e.reason}`, path: at.img.path });
     }
+    if (e instanceof ExfatError) return new WorkerError(P.ErrorCode.ImageProblem, `file system: ${where}: ${e.message}`, { reason: 'file-system', path: at.img.path });
+    if (e instanceof FormatError) return new WorkerError(P.ErrorCode.ImageProblem, `block layer: ${where}: ${e.message}`, { reason: e.code, path: at.img.path });
     const msg = (e as Error).message;
     if (/can'?not allocate|out of memory/i.test(msg)) {
       return new WorkerError(P.ErrorCode.OsError, `${where}: 7-Zip needed more memory than its cap: ${msg}`, { reason: 'browse-memory', path: at.img.path });
@@ -139,11 +178,11 @@ export class BrowseService {
   }
 }
 
-function entry(p: string, node: FsNode, dirNames: string[], vol: VolumeView | undefined): P.BrowseEntry {
+async function entry(p: string, node: FsNode, dirNames: string[], vol: VolumeView | undefined, budget?: { left: number }): Promise<P.BrowseEntry> {
   const e: P.BrowseEntry = { path: p, name: p === '/' ? '' : node.name, type: node.type, size: node.type === 'directory' ? 0 : node.size, mtime: node.mtime };
   if (node.type === 'symlink' && vol) {
     e.target = node.target;
-    const r = resolve(vol.listing.root, [...dirNames, node.name], true);
+    const r = await vol.tree.find([...dirNames, node.name], true, budget);
     const t = r?.[r.length - 1];
     if (t && t.type !== 'symlink') e.targetType = t.type;
   }

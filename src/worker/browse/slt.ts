@@ -8,9 +8,11 @@ export interface FsNode {
   size: number;
   /** Milliseconds since the epoch (0 when the file system records none). */
   mtime: number;
-  /** A symbolic link's target text, as stored in the image. */
+  /** A symbolic link's target text, as stored in the image (undefined when 7-Zip does not say). */
   target?: string;
   children?: Map<string, FsNode>;
+  /** A folder whose entries are not known yet (listed folder by folder until the full listing arrives). */
+  partial?: boolean;
 }
 
 export interface Listing {
@@ -25,6 +27,8 @@ export interface Listing {
 export const FILE_SYSTEMS = new Set(['FAT', 'NTFS', 'Ext', 'Iso', 'Udf', 'HFS', 'APFS', 'SquashFS', 'CramFS', 'exFAT']);
 export const HIDDEN_TOP = new Set(['[SYS]', '[SYSTEM]', '[DELETED]', '[UNKNOWN]', '[ORPHAN]', '[LOST]', '[RESOURCES]']);
 
+const ITEM_KEYS = new Set(['Path', 'Folder', 'Size', 'Mode', 'Symbolic Link', 'Modified', 'Alternate Stream']);
+
 export function newDir(name: string): FsNode { return { name, type: 'directory', size: 0, mtime: 0, children: new Map() }; }
 
 /** Fed 7-Zip's stdout of `l -slt` line by line (a listing of 100,000 files is never held as text). */
@@ -35,18 +39,27 @@ export class SltParser {
   readonly root = newDir('');
   private count = 0;
 
+  /** The item being read: only the properties `add` uses (one Map, reused). */
+  private readonly item = new Map<string, string>();
+  private itemLines = 0;
+
   push(line: string): void {
-    if (this.state === 'preamble') { if (line === '--') this.state = 'head'; return; }
-    if (this.state === 'head') {
-      if (line === '----------') { this.head = fields(this.block); this.block = []; this.state = 'items'; } else this.block.push(line);
+    if (this.state === 'items') {
+      if (line === '') { this.flush(); return; }
+      this.itemLines++;
+      const i = line.indexOf(' = ');
+      const key = i > 0 ? line.slice(0, i) : line.endsWith(' =') ? line.slice(0, -2) : '';
+      if (ITEM_KEYS.has(key)) this.item.set(key, i > 0 ? line.slice(i + 3) : '');
       return;
     }
-    if (line === '') this.flush(); else this.block.push(line);
+    if (this.state === 'preamble') { if (line === '--') this.state = 'head'; return; }
+    if (line === '----------') { this.head = fields(this.block); this.block = []; this.state = 'items'; } else this.block.push(line);
   }
 
   private flush(): void {
-    if (this.block.length && add(this.root, fields(this.block), this.head.get('Type') ?? '')) this.count++;
-    this.block = [];
+    if (this.itemLines && add(this.root, this.item, this.head.get('Type') ?? '')) this.count++;
+    this.item.clear();
+    this.itemLines = 0;
   }
 
   /** Throws when 7-Zip printed no archive header (it could not open the volume). */
@@ -95,7 +108,7 @@ function add(root: FsNode, f: Map<string, string>, fsType: string): boolean {
   const node: FsNode = isDir ? (dir.children!.get(name)?.type === 'directory' ? dir.children!.get(name)! : newDir(name))
     : { name, type: isLink ? 'symlink' : 'file', size: Number(f.get('Size') || 0) || 0, mtime: 0 };
   node.mtime = parseTime(f.get('Modified'));
-  if (isLink) node.target = link;
+  if (isLink && link) node.target = link;   // 7-Zip gives no target for SquashFS and HFS+ links: unknown, not ''
   dir.children!.set(name, node);
   return true;
 }
@@ -111,8 +124,9 @@ export function parseTime(s: string | undefined): number {
 /**
  * Walks `parts` from `root`, following symbolic links only inside the volume (at most 40 hops; `..` stops at the
  * root). Returns the nodes from the root to the one found (so their names are its real path), or null.
+ * A folder whose entries are not known yet calls `onPartial` with the nodes leading to it (it must throw).
  */
-export function resolve(root: FsNode, parts: string[], followLast: boolean): FsNode[] | null {
+export function resolve(root: FsNode, parts: string[], followLast: boolean, onPartial?: (at: FsNode[]) => never): FsNode[] | null {
   let hops = 0;
   const walk = (start: FsNode[], ps: string[], last: boolean): FsNode[] | null => {
     const stack = [...start];
@@ -121,11 +135,13 @@ export function resolve(root: FsNode, parts: string[], followLast: boolean): FsN
       if (name === '' || name === '.') continue;
       if (name === '..') { if (stack.length > 1) stack.pop(); continue; }
       const dir = stack[stack.length - 1];
+      if (dir.partial) (onPartial ?? notKnown)(stack);
       const next = dir.children?.get(name);
       if (!next) return null;
       if (next.type === 'symlink' && (i < ps.length - 1 || last)) {
         if (++hops > 40) return null;
-        const t = next.target ?? '';
+        const t = next.target;
+        if (!t) return null;
         const r = walk(t.startsWith('/') ? [root] : stack, t.split('/'), true);
         if (!r) return null;
         stack.length = 0; stack.push(...r);
@@ -137,3 +153,5 @@ export function resolve(root: FsNode, parts: string[], followLast: boolean): FsN
   };
   return walk([root], parts, followLast);
 }
+
+function notKnown(): never { throw new Error('a folder of this volume is not listed yet'); }

@@ -15,6 +15,7 @@ import { WorkerError } from '../errors';
 import { listLoops, loopInfoOf } from './sysfs';
 import { Registry } from './registry';
 import { alive, findTool } from './engines/process';
+import { vdiskFuseMissing } from './engines/vdisk-fuse';
 import { settings } from '../settings';
 import { Reaper } from './reaper';
 import { computeDeps } from './deps';
@@ -46,9 +47,10 @@ export class LinuxBackend implements Backend {
     }
     if (!fs.existsSync('/dev/loop-control')) out.push('/dev/loop-control is missing: the kernel has no loop device support.');
     if (!fs.existsSync('/dev/fuse')) out.push('/dev/fuse is missing: VHDX, dynamic VHD, qcow2, VMDK, VDI and differencing images cannot be attached.');
-    const { qemuStorageDaemon: qsd, vhdimount } = settings();
-    if (!findTool(qsd)) out.push(`${qsd} is not installed or not executable (apt-get install qemu-system-common, or set vdisk.paths.qemuStorageDaemon): dynamic VHD, VHDX, qcow2, VMDK and VDI images cannot be attached.`);
-    if (!findTool(vhdimount)) out.push(`${vhdimount} is not installed or not executable (apt-get install libvhdi-utils, or set vdisk.paths.vhdimount): differencing VHD/AVHDX images cannot be attached.`);
+    const { qemuStorageDaemon: qsd } = settings();
+    if (!findTool(qsd)) out.push(`${qsd} is not installed or not executable (apt-get install qemu-system-common, or set vdisk.paths.qemuStorageDaemon): qcow2, VMDK and VDI images, and dynamic VHD/VHDX read-write, cannot be attached (read-only VHD/VHDX use vdisk's own FUSE server).`);
+    const fuseServer = vdiskFuseMissing();
+    if (fuseServer && fs.existsSync('/dev/fuse')) out.push(`${fuseServer}: read-only VHD/VHDX and differencing chains cannot be attached.`);
     return out;
   }
 

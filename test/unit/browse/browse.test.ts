@@ -68,6 +68,27 @@ describe('browse: volumes of a disk', () => {
     assert.deepStrictEqual(v.map((x) => [x.index, x.offset / 512, x.size / 512, x.partitionType]),
       [[1, 2048, 4096, '0x07'], [5, 8256, 2048, '0x83'], [6, 12352, 1024, '0x0c']]);
   });
+  it('takes a bare exFAT or NTFS volume whole (its boot sector ends in 55 AA like an MBR)', async () => {
+    for (const oem of ['EXFAT   ', 'NTFS    ']) {
+      const d = Buffer.alloc(1 << 20); d.write(oem, 3, 'latin1'); d[510] = 0x55; d[511] = 0xaa;
+      entry(d, 446, 0x07, 1, 100);   // boot code that looks like a partition entry
+      assert.deepStrictEqual(await findVolumes(memoryDisk(d)), [{ index: 0, offset: 0, size: 1 << 20 }], oem);
+    }
+  });
+  it('adds the HFS+ partitions of a hybrid ISO\'s Apple Partition Map to the ISO 9660 volume', async () => {
+    const d = Buffer.alloc(4 << 20);
+    d.write('CD001', 0x8001, 'latin1');
+    d.write('ER', 0, 'latin1'); d.writeUInt16BE(512, 2);
+    const pm = (i: number, start: number, count: number, name: string, type: string) => {
+      const at = i * 512; d.write('PM', at, 'latin1'); d.writeUInt32BE(3, at + 4);
+      d.writeUInt32BE(start, at + 8); d.writeUInt32BE(count, at + 12); d.write(name, at + 16, 'latin1'); d.write(type, at + 48, 'latin1');
+    };
+    pm(1, 1, 3, 'Apple', 'Apple_partition_map');
+    pm(2, 128, 1024, 'HFSPLUS_Hybrid', 'Apple_HFS');
+    pm(3, 8000, 1 << 20, 'Past the end', 'Apple_HFS');
+    assert.deepStrictEqual(await findVolumes(memoryDisk(d)), [{ index: 0, offset: 0, size: 4 << 20 },
+      { index: 2, offset: 65536, size: 1024 * 512, partitionType: 'Apple_HFS', partitionName: 'HFSPLUS_Hybrid' }]);
+  });
   it('takes the whole disk when it has no table, or is an ISO 9660 image', async () => {
     assert.deepStrictEqual(await findVolumes(memoryDisk(Buffer.alloc(1 << 20))), [{ index: 0, offset: 0, size: 1 << 20 }]);
     const iso = Buffer.alloc(1 << 20); iso.write('CD001', 0x8001, 'latin1'); iso[510] = 0x55; iso[511] = 0xaa; iso[446 + 4] = 0x17;
