@@ -25,8 +25,9 @@ const USAGE = `usage: vdisk <command> [options]
   deps <device|path> [--json]
   capabilities [--json]   what this user can attach here, how, and what is missing
   create <path> --size SIZE --format vhd|vhdx --type dynamic|fixed [--block-size N] [--logical-sector 512|4096]
-         [--physical-sector 512|4096] [--json]
-                          a new empty disk (SIZE in bytes or with K, M, G, T: powers of 1024)
+         [--physical-sector 512|4096] [--init gpt] [--fs ext4|ntfs|fat32|exfat] [--label L] [--json]
+                          a new empty disk (SIZE in bytes or with K, M, G, T: powers of 1024); --init gpt writes a GPT,
+                          --fs adds one partition with that file system (Linux: mkfs.ext4, mkntfs, mkfs.vfat, mkfs.exfat)
   set-parent <child> <parent> [--ignore-id-mismatch] [--json]
                           reconnect a differencing disk to its moved or renamed parent
   convert <source> <dest> --format vhd|vhdx|raw [--type dynamic|fixed] [--force] [--json]
@@ -48,7 +49,7 @@ const isUsage = (e: unknown) => e instanceof UsageError || e instanceof ArgError
 
 interface Args { command: string; positional: string[]; flags: Map<string, string | true> }
 
-const VALUE_FLAGS = new Set(['--into', '--lifetime', '--size', '--format', '--type', '--block-size', '--logical-sector', '--physical-sector']);
+const VALUE_FLAGS = new Set(['--into', '--lifetime', '--size', '--format', '--type', '--block-size', '--logical-sector', '--physical-sector', '--init', '--fs', '--label']);
 const BOOL_FLAGS = new Set(['--read-only', '--wait', '--json', '--help', '-h', '--ignore-id-mismatch', '--elevate', '--force', '--keep-child', '--zero-only', '--recursive', '--smallest', '--dry-run']);
 const ELEVATABLE = new Set(['attach', 'detach', 'mount', 'unmount']);
 
@@ -155,7 +156,7 @@ async function run(args: Args, client: WorkerClient, out: (s: string) => void): 
       const [file] = need(args, 1, 'one image path');
       const params = createArgs(path.resolve(file), (f) => args.flags.get(f));
       const r = await withProgress(client, 'create', (progressToken) => client.request(P.CreateImage, { ...params, progressToken }));
-      print(r, () => `Created ${r.type} ${r.format.toUpperCase()} ${r.path} (${formatSize(r.size)}${r.blockSize ? `, ${formatSize(r.blockSize)} blocks` : ''}, ${r.logicalSectorSize}/${r.physicalSectorSize}-byte sectors)`);
+      print(r, () => `Created ${r.type} ${r.format.toUpperCase()} ${r.path} (${formatSize(r.size)}${r.blockSize ? `, ${formatSize(r.blockSize)} blocks` : ''}, ${r.logicalSectorSize}/${r.physicalSectorSize}-byte sectors)${initText(r)}`);
       return 0;
     }
     case 'set-parent': {
@@ -266,3 +267,9 @@ function cliElevation() {
 function oneLine(s: string): string { return s.replace(/\s*\n\s*/g, ' '); }
 
 if (require.main === module) void main().then((code) => process.exit(code));
+
+function initText(r: P.CreateImageResult): string {
+  if (!r.init) return '';
+  const p = r.init.partition;
+  return p ? `; GPT with one ${p.fileSystem} partition${p.label ? ` "${p.label}"` : ''} at ${formatSize(p.offset)}, ${formatSize(p.size)}` : '; an empty GPT';
+}

@@ -5,6 +5,7 @@ import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { ImageInfo, ChainLink, Problem } from './image';
 import type { ErrorReason } from './error-reasons';
 import type { CreateSpec } from './create-spec';
+import type { InitFileSystem, InitSpec } from './init-spec';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -241,6 +242,8 @@ export interface Capabilities {
   mountTools: { tool: string; provider: string; fileSystem: string; present: boolean }[];
   /** Facts behind the answers, for the report ("udisks2: systemd-udevd is not running", ...). */
   notes: string[];
+  /** File systems a new disk can be initialised with here (mkfs on PATH), and why not for the others. */
+  initFileSystems?: { fileSystem: InitFileSystem; tool: string; provider: string; available: boolean; why?: string }[];
 }
 export const GetCapabilities = new RequestType0<Capabilities, void>('vdisk/capabilities');
 
@@ -250,12 +253,14 @@ export const GetCapabilities = new RequestType0<Capabilities, void>('vdisk/capab
 export interface ProgressParams { token: string; done: number; total: number }
 export const ProgressNotification = new NotificationType<ProgressParams>('vdisk/progress');
 
-export interface CreateImageParams extends CreateSpec {
+export interface CreateImageParams extends CreateSpec, InitSpec {
   progressToken?: string;
 }
 export interface CreateImageResult {
   path: string; format: 'vhd' | 'vhdx'; type: 'fixed' | 'dynamic'; size: number; blockSize: number | null;
   logicalSectorSize: number; physicalSectorSize: number; id: string;
+  /** Present when the disk was initialised: a GPT, and the partition with its file system (null: an empty GPT). */
+  init?: { table: 'gpt'; partition: { offset: number; size: number; fileSystem: InitFileSystem; label: string; writtenBytes: number } | null };
 }
 export const CreateImage = new RequestType<CreateImageParams, CreateImageResult, void>('vdisk/create');
 

@@ -9,6 +9,7 @@ import {
 import type { ImageInfo, Problem } from '../common/image';
 import { WorkerError } from './errors';
 import { kindOf } from '../common/describe-capabilities';
+import { FS_INFO, INIT_FILE_SYSTEMS, initUnavailable } from '../common/init-spec';
 
 export { kindOf };
 
@@ -268,11 +269,20 @@ export function capabilities(env: Environment): Capabilities {
     elevation,
     mountTools: env.platform === 'linux' ? MOUNT_TOOLS.map((t) => ({ ...t, present: !!env.tools[t.tool] })) : [],
     notes: env.notes,
+    initFileSystems: initFileSystems(env),
   };
 }
 
+/** What "New Virtual Disk..." can format here: mkfs on PATH (Linux only). */
+export function initFileSystems(env: Pick<Environment, 'platform' | 'tools'>): NonNullable<Capabilities['initFileSystems']> {
+  return INIT_FILE_SYSTEMS.map((f) => {
+    const why = initUnavailable(env.platform, f, !!env.tools[FS_INFO[f].tool]);
+    return { fileSystem: f, tool: FS_INFO[f].tool, provider: FS_INFO[f].provider, available: why === null, ...(why ? { why } : {}) };
+  });
+}
+
 /** Tools the Linux probe looks for. */
-export const PROBED_TOOLS = [...Object.keys(TOOLS), ...MOUNT_TOOLS.map((t) => t.tool)];
+export const PROBED_TOOLS = [...Object.keys(TOOLS), ...MOUNT_TOOLS.map((t) => t.tool), ...INIT_FILE_SYSTEMS.map((f) => FS_INFO[f].tool)];
 
 let browsing = false;
 /** Browsing registers itself here when its handlers are part of the worker, so the report never claims it otherwise. */

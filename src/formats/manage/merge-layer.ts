@@ -5,10 +5,15 @@ export interface MergeLayer {
   /** The granularity present() works in. */
   readonly blockSize: number;
   readonly differencing: boolean;
-  /** The runs of block `i` this file holds itself: [virtual offset, bytes]; empty when it holds none. */
+  /** The runs of block `i` this file holds itself: [virtual offset, bytes]; empty when it holds none. The bytes may
+   *  share buffers the layer reuses in turn: they are valid until the second present() call after this one. */
   present(i: number): Promise<[number, Buffer][]>;
   /** Whether block `i` may hold data in this file (allocated), without reading it. */
   holds?(i: number): boolean;
+  /** Where present() would read block `i` from, unread: [virtual offset, file offset (-1: zeros), bytes]. */
+  extents?(i: number): Promise<[number, number, number][]>;
+  /** Reads `into.length` bytes of the file at `off` (for extents()). */
+  readFile?(off: number, into: Buffer): Promise<Buffer>;
   /** Writes `data` at virtual offset `off` (sector-aligned), allocating as needed; metadata waits for commit(). */
   write(off: number, data: Buffer): Promise<void>;
   /** Syncs the data, then makes the new blocks part of the disk. `step(n)` marks durable steps (crash tests). */
