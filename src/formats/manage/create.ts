@@ -3,7 +3,6 @@ import { FormatError } from '../errors';
 import { randomGuid } from '../guid';
 import { buildVhdBase } from '../vhd/writer';
 import { buildVhdxBase } from '../vhdx/writer';
-import * as fs from 'fs';
 import * as path from 'path';
 import { Progress, writeOutput, writeZeros } from './output';
 import { writeVhd, writeVhdx } from './convert';
@@ -57,11 +56,10 @@ export async function createImage(spec: CreateSpec, opts: CreateOptions = {}): P
 
 /** A new disk with a GPT (and a file system): the image is written from an InitialisedDisk by convert's writers. */
 async function createInitialised(s: ReturnType<typeof checkCreateSpec>, init: InitSpec, opts: CreateOptions): Promise<CreateImageResult> {
-  let temp: string | null = null;
   let disk: InitialisedDisk | null = null;
   try {
     const made = await InitialisedDisk.make(s.size, s.logicalSectorSize, init, path.dirname(path.resolve(s.path)),
-      { seek: opts.seek, progress: opts.progress, onTemp: (f) => { temp = f; } });
+      { seek: opts.seek, progress: opts.progress });
     disk = made.disk;
     const d = disk;
     const id = randomGuid();
@@ -79,6 +77,5 @@ async function createInitialised(s: ReturnType<typeof checkCreateSpec>, init: In
     };
   } finally {
     await disk?.close();
-    if (temp) fs.rmSync(temp, { force: true });
   }
 }

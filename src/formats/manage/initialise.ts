@@ -1,7 +1,8 @@
 // Initialising a new disk: a GPT (gpt-writer.ts) and one file system made by mkfs on a sparse temporary file of the
-// partition's size, beside the new image. The image's writer then reads that file through `InitialisedDisk`, which
-// knows the file's allocated extents (SEEK_DATA/SEEK_HOLE, or a scan that skips zero chunks), so a 64 GiB disk costs
-// only the few MiB mkfs wrote. The temporary file is always removed (see createImage).
+// partition's size, beside the new image. The file is unlinked as soon as it is opened and mkfs writes it through the
+// inherited descriptor (`/dev/fd/3`), so no name is left behind whatever happens (cancel, failure, kill -9 of the
+// worker). The image's writer then reads it through `InitialisedDisk`, which knows the file's allocated extents
+// (SEEK_DATA/SEEK_HOLE, or a scan that skips zero chunks), so a 64 GiB disk costs only the few MiB mkfs wrote.
 import * as cp from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -65,15 +66,21 @@ function findTool(name: string): string {
   return name;
 }
 
-function runTool(cmd: string, args: string[], progress?: Progress): Promise<void> {
+/** Runs mkfs with `fd` as its descriptor 3 (the path it is given is `/dev/fd/3`). */
+function runTool(cmd: string, args: string[], fd: number, progress?: Progress): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = cp.execFile(findTool(cmd), args, { timeout: 10 * 60_000, maxBuffer: 4 << 20 }, (err, _out, stderr) => {
-      clearInterval(poll);
-      if (!err) return resolve();
-      const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it is not installed' : String(stderr).trim().split('\n').slice(-3).join(' ') || err.message;
-      reject(new FormatError('unsupported', `${cmd} failed: ${why}`));
-    });
+    const child = cp.spawn(findTool(cmd), args, { stdio: ['ignore', 'ignore', 'pipe', fd] });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => { if (stderr.length < (1 << 20)) stderr += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10 * 60_000);
     const poll = setInterval(() => { if (progress?.cancelled?.()) child.kill('SIGKILL'); }, 100);
+    const done = (why: string | null) => {
+      clearInterval(poll); clearTimeout(timer);
+      if (why === null) resolve(); else reject(new FormatError('unsupported', `${cmd} failed: ${why}`));
+    };
+    child.on('error', (err: NodeJS.ErrnoException) => done(err.code === 'ENOENT' ? 'it is not installed' : err.message));
+    child.on('close', (code, signal) => done(code === 0 ? null
+      : stderr.trim().split('\n').slice(-3).join(' ') || (signal ? `killed by ${signal}` : `exit code ${code}`)));
   });
 }
 
@@ -82,21 +89,26 @@ export class InitialisedDisk implements BlockReader {
   private constructor(readonly size: number, readonly sectorSize: number, private pieces: [number, Buffer][],
     private fd: number | null, private partOffset: number, private extents: [number, number][]) {}
 
-  static async make(size: number, sectorSize: number, init: InitSpec, tmpDir: string, opts: { seek?: SeekFn; progress?: Progress; onTemp?: (f: string) => void }):
+  static async make(size: number, sectorSize: number, init: InitSpec, tmpDir: string, opts: { seek?: SeekFn; progress?: Progress }):
     Promise<{ disk: InitialisedDisk; partition: { offset: number; size: number } | null }> {
     if (!init.fileSystem) return { disk: new InitialisedDisk(size, sectorSize, buildGpt({ diskSize: size, sectorSize, diskGuid: randomGuid() }), null, 0, []), partition: null };
     const part = partitionRange(size, sectorSize);
     const info = FS_INFO[init.fileSystem];
     const tmp = path.join(tmpDir, `.vdisk-mkfs-${crypto.randomBytes(4).toString('hex')}.tmp`);
-    opts.onTemp?.(tmp);
-    fs.closeSync(fs.openSync(tmp, 'wx', 0o600));
-    fs.truncateSync(tmp, part.size);
-    checkCancel(opts.progress);
-    const [cmd, args] = mkfsCommand(init.fileSystem, tmp, init.label, sectorSize, part.offset / sectorSize);
-    await runTool(cmd, args, opts.progress);
-    checkCancel(opts.progress);
-    const fd = fs.openSync(tmp, 'r');
-    const extents = dataExtents(fd, part.size, opts.seek);
+    const fd = fs.openSync(tmp, 'wx+', 0o600);
+    let extents: [number, number][];
+    try {
+      fs.unlinkSync(tmp);
+      fs.ftruncateSync(fd, part.size);
+      checkCancel(opts.progress);
+      const [cmd, args] = mkfsCommand(init.fileSystem, '/dev/fd/3', init.label, sectorSize, part.offset / sectorSize);
+      await runTool(cmd, args, fd, opts.progress);
+      checkCancel(opts.progress);
+      extents = dataExtents(fd, part.size, opts.seek);
+    } catch (e) {
+      fs.closeSync(fd);
+      throw e;
+    }
     const gpt = buildGpt({ diskSize: size, sectorSize, diskGuid: randomGuid(),
       partition: { ...part, typeGuid: info.typeGuid, guid: randomGuid(), name: init.label || info.typeName } });
     return { disk: new InitialisedDisk(size, sectorSize, gpt, fd, part.offset, extents), partition: part };

@@ -186,4 +186,23 @@ describe('manage: create and initialise (GPT + one file system)', function () {
     assert.strictEqual(fs.readFileSync(f, 'utf8'), 'theirs');
     assert.deepStrictEqual(fs.readdirSync(dir()).filter((n) => n.startsWith('.')), [], 'the mkfs file is gone');
   });
+
+  it('mkfs writes a file that has no name: nothing to leave behind if the worker is killed while it runs', async function () {
+    // a stand-in mkfs.ext4 first on PATH: it records the image's folder and what it was given, then fails
+    const bin = path.join(dir(), 'bin');
+    fs.mkdirSync(bin, { recursive: true });
+    const seen = path.join(dir(), 'seen.txt');
+    fs.writeFileSync(path.join(bin, 'mkfs.ext4'), `#!/bin/sh\necho "[$(ls -A "${path.join(dir(), 'img')}")]" > "${seen}"\nstat -L -c '%s %F' /dev/fd/3 >> "${seen}"\necho "stand-in mkfs refuses" >&2\nexit 3\n`, { mode: 0o755 });
+    fs.mkdirSync(path.join(dir(), 'img'), { recursive: true });
+    const saved = process.env.PATH;
+    process.env.PATH = `${bin}:${saved}`;
+    try {
+      await assert.rejects(createImage({ path: path.join(dir(), 'img', 'd.vhdx'), format: 'vhdx', type: 'dynamic', size: 64 * MiB },
+        { init: { fileSystem: 'ext4' }, seek: seekData }), /mkfs\.ext4 failed: stand-in mkfs refuses/);
+    } finally { process.env.PATH = saved; }
+    const [listing, fd3] = fs.readFileSync(seen, 'utf8').split('\n');
+    assert.strictEqual(listing, '[]', 'while mkfs ran, the image folder held no file at all');
+    assert.strictEqual(fd3, `${62 * MiB} regular file`, 'mkfs got the partition-sized file as descriptor 3');
+    assert.deepStrictEqual(fs.readdirSync(path.join(dir(), 'img')), []);
+  });
 });
