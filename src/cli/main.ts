@@ -7,7 +7,7 @@ import { formatDisk, formatImage, formatWslDisks } from './format';
 import { layerLabel } from '../common/describe';
 import { capabilityReport } from '../common/describe-capabilities';
 import { spawnLauncher } from '../host/elevation-launch';
-import { ArgError, convertArgs, createArgs } from './manage-args';
+import { ArgError, convertArgs, createArgs, resizeArgs } from './manage-args';
 import { formatSize } from '../common/sizes';
 import { BROWSE_COMMANDS, BROWSE_USAGE, runBrowse } from './browse';
 
@@ -37,6 +37,8 @@ const USAGE = `usage: vdisk <command> [options]
   compact <image> [--zero-only] [--json]
                           release a dynamic VHD/VHDX's zero blocks and those a clean ext4 or NTFS inside marks free; qcow2 via qemu-img
   wsl-disks [--json]      the ext4.vhdx of each WSL distribution and Docker Desktop's disks: size on disk against data
+  resize <image> --size SIZE | --smallest [--dry-run] [--json]
+                          grow, or shrink as far as partitions and data allow (raw, VHD, VHDX; qcow2 via qemu-img)
 ${BROWSE_USAGE}
 --elevate (Linux): run the worker as root through sudo (it prompts on a terminal; sudo -n otherwise); it attaches
 only images you can read yourself, and its mounts belong to you.
@@ -48,7 +50,7 @@ const isUsage = (e: unknown) => e instanceof UsageError || e instanceof ArgError
 interface Args { command: string; positional: string[]; flags: Map<string, string | true> }
 
 const VALUE_FLAGS = new Set(['--into', '--lifetime', '--size', '--format', '--type', '--block-size', '--logical-sector', '--physical-sector', '--init', '--fs', '--label']);
-const BOOL_FLAGS = new Set(['--read-only', '--wait', '--json', '--help', '-h', '--ignore-id-mismatch', '--elevate', '--force', '--keep-child', '--zero-only', '--recursive']);
+const BOOL_FLAGS = new Set(['--read-only', '--wait', '--json', '--help', '-h', '--ignore-id-mismatch', '--elevate', '--force', '--keep-child', '--zero-only', '--recursive', '--smallest', '--dry-run']);
 const ELEVATABLE = new Set(['attach', 'detach', 'mount', 'unmount']);
 
 export function parseArgs(argv: string[]): Args {
@@ -190,6 +192,15 @@ async function run(args: Args, client: WorkerClient, out: (s: string) => void): 
       need(args, 0, 'no arguments');
       const r = await client.request(P.WslDisks, {});
       print(r, () => formatWslDisks(r));
+      return 0;
+    }
+    case 'resize': {
+      const [image] = need(args, 1, 'one image path');
+      const params = resizeArgs(path.resolve(image), (f) => args.flags.get(f));
+      const r = await withProgress(client, 'resize', (progressToken) => client.request(P.Resize, { ...params, progressToken }));
+      print(r, () => [r.dryRun ? `${r.image} would be resized: ${formatSize(r.before)} -> ${formatSize(r.after)} (${r.after} bytes)`
+        : r.after === r.before ? `${r.image} stays ${formatSize(r.before)} (${r.before} bytes)` : `Resized ${r.image}: ${formatSize(r.before)} -> ${formatSize(r.after)} (${r.after} bytes; file ${formatSize(r.fileBefore)} -> ${formatSize(r.fileAfter)})`,
+      ...r.notes].join('\n'));
       return 0;
     }
     case '':

@@ -1,5 +1,5 @@
 // Parameters of the image-management commands from CLI flags (kept apart so the unit suite can test them).
-import type { ConvertParams, CreateImageParams } from '../common/protocol';
+import type { ConvertParams, CreateImageParams, ResizeParams } from '../common/protocol';
 import { parseSize } from '../common/sizes';
 import { INIT_FILE_SYSTEMS, InitSpec } from '../common/init-spec';
 
@@ -53,4 +53,10 @@ export function convertArgs(source: string, dest: string, get: (flag: string) =>
     source, dest, format: oneOf('--format', get('--format'), ['vhd', 'vhdx', 'raw'] as const),
     type: t === undefined ? undefined : oneOf('--type', t, ['dynamic', 'fixed'] as const), force: get('--force') === true,
   };
+}
+
+export function resizeArgs(image: string, get: (flag: string) => string | true | undefined): ResizeParams {
+  const smallest = get('--smallest') === true, n = size('--size', get('--size'));
+  if (smallest === (n !== undefined)) throw new ArgError('resize needs --size SIZE or --smallest (one of them)');
+  return { path: image, ...(smallest ? { smallest } : { size: n }), dryRun: get('--dry-run') === true };
 }

@@ -27,6 +27,7 @@ import { browse } from './browse';
 import { extract } from './extract';
 import { copyImagePath } from './copy-image-path';
 import { findWslAndDockerDisks } from './wsl-disks';
+import { resize } from './resize';
 
 type Body = (ctx: CommandContext, args: unknown[]) => Promise<unknown>;
 
@@ -62,6 +63,7 @@ export const COMMANDS: Record<string, Body> = {
   'vdisk.extract': (ctx, args) => extract(ctx, args),
   'vdisk.copyPathInImage': (_ctx, args) => copyImagePath(args),
   'vdisk.findWslDisks': (ctx, args) => findWslAndDockerDisks(ctx, args),
+  'vdisk.resize': (ctx, args) => resize(ctx, args),
 };
 
 const ATTACHES = new Set(['vdisk.attach', 'vdisk.attachReadOnly', 'vdisk.attachDefault']);

@@ -304,6 +304,31 @@ export interface CompactResult {
 }
 export const Compact = new RequestType<CompactParams, CompactResult, void>('vdisk/compact');
 
+export interface ResizeParams {
+  path: string;
+  /** The new virtual size in bytes (ignored with `smallest`). */
+  size?: number;
+  /** Shrink to the smallest size that keeps every partition (and a backup GPT) and every non-zero byte. */
+  smallest?: boolean;
+  /** Compute the result (and with `smallest`, that size) without writing. */
+  dryRun?: boolean;
+  progressToken?: string;
+}
+export interface ResizeResult {
+  image: string; format: 'raw' | 'vhd' | 'vhdx' | 'qcow2';
+  /** Virtual sizes before and after (after = the computed size on a dry run). */
+  before: number; after: number;
+  fileBefore: number; fileAfter: number;
+  partitionTable: 'gpt' | 'mbr' | null;
+  /** The smallest safe size, when asked for. */
+  minimumSize: number | null;
+  /** True when the backup GPT was moved to the new end (and the primary header updated). */
+  gptBackupMoved: boolean;
+  notes: string[];
+  dryRun: boolean;
+}
+export const Resize = new RequestType<ResizeParams, ResizeResult, void>('vdisk/resize');
+
 // ---- browsing an image's files without attaching (7-Zip in WebAssembly, in the worker) ------------------------
 
 export type BrowseEntryType = 'file' | 'directory' | 'symlink';

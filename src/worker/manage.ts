@@ -1,8 +1,9 @@
-// Handlers of the write operations on images (issue 13): create, set-parent, convert, merge, compact.
+// Handlers of the write operations on images (issue 13): create, set-parent, convert, merge, compact, resize.
 // Every one refuses an image that is attached (the backend's own list), checks its parameters, and writes through
 // the format layer, which never leaves a half-written output. On Windows they go
 // through VirtDisk instead (src/worker/windows/manage.ts: CreateVirtualDisk, SetVirtualDiskInformation,
-// MergeVirtualDisk, CompactVirtualDisk) for create, set-parent, merge and a zero-only compact; convert and the
+// MergeVirtualDisk, CompactVirtualDisk, ResizeVirtualDisk) for create, set-parent, merge, a zero-only compact and
+// resizing VHD/VHDX; convert and the
 // file-system-aware compact have no VirtDisk counterpart and use our writers there too.
 import * as fs from 'fs';
 import * as path from 'path';
@@ -24,6 +25,7 @@ import { FS_INFO, INIT_FILE_SYSTEMS, initUnavailable, InitSpec } from '../common
 import { seekData } from './linux/libc';
 import { which } from './linux/engines/process';
 import { defaultSources, openElsewhere, wslDisks } from './wsl/service';
+import { resizeImage } from '../formats/manage/resize';
 
 export type Handle = <A, R>(fn: (params: A, token: CancellationToken) => Promise<R>) =>
   (params: A, token: CancellationToken) => Promise<unknown>;
@@ -137,6 +139,30 @@ export function registerManageHandlers({ connection, backend, handle, fromFormat
       return { image: abs, before, after: fs.statSync(abs).size, dataBytes: null, freedByFileSystem: 0, fileSystems: [] };
     }
     return run(abs, () => compactImage(abs, { zeroOnly: p.zeroOnly === true }, progress(connection, p.progressToken, token)));
+  }));
+
+  connection.onRequest(P.Resize, handle(async (p: P.ResizeParams, token) => {
+    if (!p || typeof p.path !== 'string' || !p.path) throw new WorkerError(P.ErrorCode.InvalidParams, 'resize needs an image path');
+    if (p.smallest !== true && (typeof p.size !== 'number' || !Number.isSafeInteger(p.size) || p.size <= 0)) throw new WorkerError(P.ErrorCode.InvalidParams, 'resize needs a new size in bytes, or smallest');
+    const abs = path.resolve(p.path);
+    if (!fs.existsSync(abs)) throw new WorkerError(P.ErrorCode.NotFound, `${abs} does not exist`, { path: abs });
+    if (!p.dryRun) await refuseAttached(backend, [abs]); // the guest's file system and partition table change under it
+    if (!p.dryRun && openElsewhere(abs)) {
+      throw new WorkerError(P.ErrorCode.Busy, `${abs} is open in another process (a running WSL distribution or Docker Desktop holds its disk): quit Docker Desktop and run \`wsl --shutdown\` first`, { path: abs, reason: 'in-use' });
+    }
+    userGuard()?.require([{ path: abs, write: !p.dryRun }]);
+    const spec = { size: p.size, smallest: p.smallest === true, dryRun: p.dryRun === true };
+    const win = windowsManager(backend);
+    if (win && !spec.dryRun && /\.(a?vhdx?)$/i.test(abs)) {
+      // VirtDisk resizes VHD and VHDX itself (and refuses what Windows refuses: shrinking a VHD, an unsafe shrink);
+      // the size (and the smallest safe one) is worked out here, so both paths refuse the same data loss
+      const plan = await run(abs, () => resizeImage(abs, { ...spec, dryRun: true }, progress(connection, p.progressToken, token)));
+      if (plan.after !== plan.before) await win.resize(abs, plan.after);
+      const i = await run(abs, () => inspectImage(abs));
+      return { ...plan, after: i.virtualSize, fileAfter: fs.statSync(abs).size, dryRun: false,
+        notes: ['Resized by Windows (ResizeVirtualDisk): the partition table is left as it was.'], gptBackupMoved: false };
+    }
+    return run(abs, () => resizeImage(abs, spec, progress(connection, p.progressToken, token)));
   }));
 }
 

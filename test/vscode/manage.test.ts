@@ -1,4 +1,4 @@
-// Managing images from VS Code (issue 13): New Virtual Disk..., Locate Parent... (command, tree rows, inspector).
+// Managing images from VS Code (issue 13): New Virtual Disk..., Locate Parent... (command, tree rows, inspector), Resize.
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import type { VdiskApi } from '../../src/extension';
 import type { InspectorProvider } from '../../src/views/inspector/provider';
 import { GetCapabilities } from '../../src/common/protocol';
-import type { CompactResult, ConvertResult, CreateImageResult, MergeResult, SetParentResult } from '../../src/common/protocol';
+import type { CompactResult, ConvertResult, CreateImageResult, MergeResult, ResizeResult, SetParentResult } from '../../src/common/protocol';
 import { until } from './poll';
 
 const EXT_ID = 'vdisk.vdisk';
@@ -133,5 +133,32 @@ describe('managing images (extension host)', function () {
     assert.strictEqual(r?.image, f);
     assert.strictEqual(r?.dataBytes, 0);
     assert.ok(r!.after <= r!.before);
+  });
+
+  it('Resize grows an image (the inspector offers it), refuses a shrink that would cut data, and shrinks to the smallest safe size', async () => {
+    const f = at('r.vhdx');
+    await vscode.commands.executeCommand('vdisk.newDisk', { path: f, format: 'vhdx', type: 'dynamic', size: 16 << 20, blockSize: 1 << 20 });
+    const insp = (a as VdiskApi & { inspector: InspectorProvider }).inspector;
+    const u = vscode.Uri.file(f);
+    await vscode.commands.executeCommand('vscode.openWith', u, 'vdisk.inspector');
+    const m = await until('the inspector of the disk', () => { const x = insp.lastRendered(u); return x?.state === 'ready' ? x : undefined; });
+    assert.ok(m.state === 'ready' && m.actions.find((x) => x.id === 'resize')?.enabled, 'Resize… is offered');
+    const g = await vscode.commands.executeCommand<ResizeResult>('vdisk.resize', u, { size: 48 << 20 });
+    assert.strictEqual(g?.after, 48 << 20);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    const raw = at('r.img');
+    fs.writeFileSync(raw, '');
+    fs.truncateSync(raw, 32 << 20);
+    const fd = fs.openSync(raw, 'r+');
+    fs.writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, 20 << 20);
+    fs.closeSync(fd);
+    const before = fs.readFileSync(raw);
+    const shown = nextError(a);
+    assert.strictEqual(await vscode.commands.executeCommand('vdisk.resize', vscode.Uri.file(raw), { size: 8 << 20 }), undefined);
+    assert.match((await shown).message, /holds data at offset 20971520/);
+    assert.ok(fs.readFileSync(raw).equals(before), 'refused: nothing written');
+    const s = await vscode.commands.executeCommand<ResizeResult>('vdisk.resize', vscode.Uri.file(raw), { smallest: true });
+    assert.strictEqual(s?.after, 21 << 20);
+    assert.strictEqual(fs.statSync(raw).size, 21 << 20);
   });
 });

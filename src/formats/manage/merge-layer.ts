@@ -8,6 +8,8 @@ export interface MergeLayer {
   /** The runs of block `i` this file holds itself: [virtual offset, bytes]; empty when it holds none. The bytes may
    *  share buffers the layer reuses in turn: they are valid until the second present() call after this one. */
   present(i: number): Promise<[number, Buffer][]>;
+  /** Whether block `i` may hold data in this file (allocated), without reading it. */
+  holds?(i: number): boolean;
   /** Where present() would read block `i` from, unread: [virtual offset, file offset (-1: zeros), bytes]. */
   extents?(i: number): Promise<[number, number, number][]>;
   /** Reads `into.length` bytes of the file at `off` (for extents()). */

@@ -22,6 +22,7 @@ export function openVhdLayer(file: string, writable: boolean): MergeLayer {
       return {
         virtualSize, sectorSize: SECTOR, blockSize: 2 * 2 ** 20, differencing: false,
         async present(i) { const bs = 2 * 2 ** 20; return [[i * bs, readAt(fd, i * bs, Math.min(bs, virtualSize - i * bs))]]; },
+        holds: () => true,
         async write(off, data) { fs.writeSync(fd, data, 0, data.length, off); },
         async commit() { fs.fsyncSync(fd); },
         async close() { fs.closeSync(fd); },
@@ -39,6 +40,7 @@ export function openVhdLayer(file: string, writable: boolean): MergeLayer {
     const blockAt = (i: number) => { const s = bat.readUInt32BE(i * 4); return s === 0xffffffff ? null : s * SECTOR; };
     return {
       virtualSize, sectorSize: SECTOR, blockSize: bs, differencing,
+      holds: (i) => i < entries && blockAt(i) !== null,
       async extents(i) {
         const at = blockAt(i);
         if (at === null) return [];

@@ -40,6 +40,7 @@ export async function openVhdxLayer(file: string, writable: boolean): Promise<Me
   };
   return {
     virtualSize, sectorSize: ls, blockSize: bs, differencing,
+    holds(i) { const st = entry(payload(i)).state; return st === FULL || st === PARTIAL || (differencing && st === ZERO); },
     async extents(i) {
       const e = entry(payload(i));
       const len = Math.min(bs, virtualSize - i * bs);

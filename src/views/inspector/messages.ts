@@ -1,7 +1,7 @@
 // The contract between the inspector webview (webview/main.ts) and the extension. The extension computes
 // the whole page model; the webview only draws it and reports clicks. No `vscode` here.
 
-export type ActionId = 'attach' | 'attachReadOnly' | 'detach' | 'createDiff' | 'inspectText' | 'locateParent' | 'browse';
+export type ActionId = 'attach' | 'attachReadOnly' | 'detach' | 'createDiff' | 'inspectText' | 'locateParent' | 'browse' | 'resize';
 
 export interface ActionView {
   id: ActionId;
@@ -110,7 +110,7 @@ export type FromWebview =
   | { type: 'retry' }
   | { type: 'openLayer'; level: number };
 
-const ACTIONS: readonly string[] = ['attach', 'attachReadOnly', 'detach', 'createDiff', 'inspectText', 'locateParent', 'browse'];
+const ACTIONS: readonly string[] = ['attach', 'attachReadOnly', 'detach', 'createDiff', 'inspectText', 'locateParent', 'browse', 'resize'];
 
 /** Messages come from a web page: check their shape before acting on them. */
 export function parseFromWebview(m: unknown): FromWebview | null {

@@ -182,6 +182,7 @@ function actionsOf(info: ImageInfo, attachments: AttachmentView[], problemCount:
   const rw: Ability = kind?.readWrite ?? (isOptical ? 'no' : 'yes');
   const elevate = o.caps?.platform === 'win32' ? 'needs administrator rights: vdisk asks for them (UAC)' : 'needs root: vdisk offers Retry as Root';
   const canDiff = info.format === 'vhd' || info.format === 'vhdx';
+  const resizable = ['raw', 'vhd', 'vhdx', 'qcow2'].includes(info.format) && info.subtype !== 'differencing' && !info.parent;
   const a = (id: ActionId, label: string, enabled: boolean, title: string, primary = false): ActionView =>
     ({ id, label, enabled: enabled && o.busy === null, title, primary });
   const rwAttached = attachments.find((x) => x.access === 'read-write');
@@ -206,5 +207,8 @@ function actionsOf(info: ImageInfo, attachments: AttachmentView[], problemCount:
     ...(brokenLink ? [a('locateParent', 'Locate Parent…', o.trusted && !attached,
       !o.trusted ? untrusted : attached ? `Detach it first: ${alreadyAttached}` : `Pick the parent file; its identity is checked before ${path.basename(info.chain[info.chain.length - 1].path)} is changed.`, true)] : []),
     a('browse', 'Browse Files', true, 'Open the files inside the image as a read-only folder in the Explorer, without attaching it (also in Restricted Mode).'),
+    ...(resizable ? [a('resize', 'Resize…', o.trusted && !attached && problemCount === 0,
+      !o.trusted ? untrusted : attached ? `Detach it first: ${alreadyAttached}` : problemCount ? 'Fix the problems listed below first.'
+        : 'Grow the disk, or shrink it as far as its partitions and data allow.')] : []),
   ];
 }

@@ -22,10 +22,11 @@ export { INSPECTOR_VIEW_TYPE };
 const COMMAND_OF: Record<ActionId, string> = {
   attach: 'vdisk.attach', attachReadOnly: 'vdisk.attachReadOnly', detach: 'vdisk.detach',
   createDiff: 'vdisk.createDiff', inspectText: 'vdisk.inspect', locateParent: 'vdisk.locateParent', browse: 'vdisk.browse',
+  resize: 'vdisk.resize',
 };
 const LABEL_OF: Record<ActionId, string> = {
   attach: 'Attach Read-Write', attachReadOnly: 'Attach Read-Only', detach: 'Detach', createDiff: 'Create Differencing Child', inspectText: 'Inspect as Text',
-  locateParent: 'Locate Parent', browse: 'Browse Files',
+  locateParent: 'Locate Parent', browse: 'Browse Files', resize: 'Resize',
 };
 
 /** Collaborators: the refresher owns every refresh (the listing, file changes); Recent Images records what was opened. */
@@ -316,6 +317,10 @@ function outcome(action: ActionId, result: unknown): string {
     case 'locateParent': {
       const r = result as { child?: string; parent?: string };
       return `${path.basename(r.child ?? '')} now uses ${r.parent}.`;
+    }
+    case 'resize': {
+      const r = result as { before?: number; after?: number };
+      return `Resized from ${r.before} to ${r.after} bytes.`;
     }
     default: {
       const child = result instanceof vscode.Uri ? result.fsPath : typeof result === 'string' ? result
