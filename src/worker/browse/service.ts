@@ -9,6 +9,7 @@ import { describeVolume, ImageCache, OpenImage, QUIET, VolumeView } from './imag
 import { run7z, SevenZipFailure } from './sevenzip';
 import { ReadSessions } from './read-session';
 import { extractNative } from './native-extract';
+import { dirLinks, linksUnder, makeLinks, refuseUnknownTargets } from './links-out';
 import { ExfatError } from './exfat/boot';
 import { FormatError } from '../../formats';
 
@@ -81,13 +82,13 @@ export class BrowseService {
     }
     const result = { dest, files: 0, bytes: 0 };
     // the whole multi-volume disk: one folder per volume, each extracted whole
-    const jobs: { vol: VolumeView; node: FsNode; inner: string; dest: string; skip: number }[] = [];
+    const jobs: { vol: VolumeView; node: FsNode; names: string[]; inner: string; dest: string; skip: number }[] = [];
     if (!at.vol) {
       fs.mkdirSync(dest);
-      for (const v of at.img.volumes) jobs.push({ vol: v, node: v.tree.root, inner: '', dest: path.join(dest, v.name), skip: -1 });
+      for (const v of at.img.volumes) jobs.push({ vol: v, node: v.tree.root, names: [], inner: '', dest: path.join(dest, v.name), skip: -1 });
     } else {
       const inner = at.names.join('/');
-      jobs.push({ vol: at.vol, node: at.node, inner, dest, skip: inner ? inner.split('/').length - 1 : -1 });
+      jobs.push({ vol: at.vol, node: at.node, names: at.names, inner, dest, skip: inner ? inner.split('/').length - 1 : -1 });
     }
     const total = jobs.reduce((n, j) => n + sizeOf(j.node), 0);
     try {
@@ -99,13 +100,16 @@ export class BrowseService {
           result.files += r.files; result.bytes += r.bytes;
           continue;
         }
-        const r = await run7z({
+        const links = linksUnder(j.node);
+        refuseUnknownTargets(links, p.path);
+        const r = j.node.type === 'symlink' ? { rc: 0, errors: [], files: 0, bytes: 0 } : await run7z({
           disk: at.img.disk, volume: j.vol.volume, op: { kind: 'dest', dest: j.dest, skip: j.skip },
-          args: ['x', ...QUIET, '-spd', '-aos', '-snld', '/in/volume', '-o/out', ...(j.inner ? ['--', j.inner] : [...HIDDEN_TOP].map((h) => `-x!${h}`))],
+          args: ['x', ...QUIET, '-spd', '-aos', '-snl-', '/in/volume', '-o/out', ...(j.inner ? ['--', j.inner] : [...HIDDEN_TOP].map((h) => `-x!${h}`))],
           onProgress: (bytes) => progress(base + bytes, total), cancelled,
         }).done.catch((e) => { throw this.failure(e, at, j.vol, j.inner); });
         if (r.rc !== 0) throw this.failure(new Error(summary(r.errors, r.rc)), at, j.vol, j.inner);
-        result.files += r.files; result.bytes += r.bytes;
+        result.files += r.files + makeLinks(links, j.dest, await dirLinks(j.vol, j.names, links));
+        result.bytes += r.bytes;
         progress(result.bytes, total);
       }
       return result;

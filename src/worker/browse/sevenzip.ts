@@ -11,7 +11,7 @@ import type { Listing } from './slt';
 export interface Limits { stallMs: number; totalMs: number; memoryCapBytes: number; heapMb: number }
 export const DEFAULT_LIMITS: Limits = { stallMs: 30_000, totalMs: 300_000, memoryCapBytes: 1024 * 1024 * 1024, heapMb: 256 };
 
-export interface RunResult { rc: number; errors: string[]; listing?: Listing; files: number; bytes: number }
+export interface RunResult { rc: number; errors: string[]; listing?: Listing; files: number; bytes: number; links?: Record<string, string> }
 export class SevenZipFailure extends Error {
   constructor(message: string, readonly reason: 'timeout' | 'stalled' | 'memory' | 'crashed' | 'block-read' | 'cancelled') { super(message); }
 }
@@ -90,7 +90,7 @@ export function run7z(o: RunOptions): Running {
       };
       const timer = setInterval(() => {
         const waitingForUs = Atomics.load(i32, CTL.pending) > 0;
-        if (Date.now() - started > lim.totalMs && o.op.kind === 'list') {
+        if (Date.now() - started > lim.totalMs && (o.op.kind === 'list' || o.op.kind === 'links')) {
           end(new SevenZipFailure(`7-Zip did not finish within ${lim.totalMs / 1000} s`, 'timeout'));
         } else if (!waitingForUs && Date.now() - last > lim.stallMs) {
           end(new SevenZipFailure(`7-Zip made no progress for ${lim.stallMs / 1000} s`, 'stalled'));
