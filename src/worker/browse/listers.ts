@@ -20,6 +20,8 @@ export async function listerFor(disk: BlockReader, v: Volume): Promise<{ lister:
   if (await isExfat(disk, v)) {
     const fs = await openExfat(disk, v);
     const listing = fs.listing();
+    // the worker's log (stderr, `[level] message`); listings carry them too (BrowseEntry.problems)
+    for (const p of fs.problems) process.stderr.write(`[warn] browse: exFAT volume at offset ${v.offset}: damaged entry skipped: ${p}\n`);
     return { lister: { complete: true, folder: async () => listing, all: async () => listing }, native: fs };
   }
   return { lister: sevenZipLister(disk, v) };

@@ -80,7 +80,7 @@ export class BrowseService {
     try { fs.accessSync(path.dirname(dest), fs.constants.W_OK); } catch {
       throw new WorkerError(P.ErrorCode.PermissionDenied, `${path.dirname(dest)} is not writable by this user: choose another folder to extract to`, { path: path.dirname(dest), reason: 'destination' });
     }
-    const result = { dest, files: 0, bytes: 0 };
+    const result: P.BrowseExtractResult = { dest, files: 0, bytes: 0 };
     // the whole multi-volume disk: one folder per volume, each extracted whole
     const jobs: { vol: VolumeView; node: FsNode; names: string[]; inner: string; dest: string; skip: number }[] = [];
     if (!at.vol) {
@@ -91,6 +91,8 @@ export class BrowseService {
       jobs.push({ vol: at.vol, node: at.node, names: at.names, inner, dest, skip: inner ? inner.split('/').length - 1 : -1 });
     }
     const total = jobs.reduce((n, j) => n + sizeOf(j.node), 0);
+    const problems = jobs.flatMap((j) => problemsUnder(j.node, at.vol ? p.path : `/${j.vol.name}`));
+    if (problems.length) result.problems = problems;
     try {
       for (const j of jobs) {
         const base = result.bytes;
@@ -184,6 +186,7 @@ export class BrowseService {
 
 async function entry(p: string, node: FsNode, dirNames: string[], vol: VolumeView | undefined, budget?: { left: number }): Promise<P.BrowseEntry> {
   const e: P.BrowseEntry = { path: p, name: p === '/' ? '' : node.name, type: node.type, size: node.type === 'directory' ? 0 : node.size, mtime: node.mtime };
+  if (node.problems?.length) e.problems = [...node.problems];
   if (node.type === 'symlink' && vol) {
     e.target = node.target;
     const r = await vol.tree.find([...dirNames, node.name], true, budget);
@@ -199,6 +202,14 @@ function summary(errors: string[], rc: number): string {
   if (!first) return `exit code ${rc}`;
   const more = errors.filter((e) => /error/i.test(e)).length - 1;
   return more > 0 ? `${first} (and ${more} more)` : first;
+}
+
+/** Damaged entries skipped in the folders at or under `n` (shown at `shown`). */
+function problemsUnder(n: FsNode, shown: string, out: string[] = []): string[] {
+  if (n.type !== 'directory') return out;
+  for (const p of n.problems ?? []) out.push(`${shown}: ${p}`);
+  for (const c of n.children!.values()) problemsUnder(c, `${shown === '/' ? '' : shown}/${c.name}`, out);
+  return out;
 }
 
 function sizeOf(n: FsNode): number {
