@@ -12,7 +12,7 @@ import { cli, newClient, tmpDir } from '../support/worker';
 const has = (t: string) => cp.spawnSync('sh', ['-c', `command -v ${t}`]).status === 0;
 const LINKS: [string, string][] = [['abs', '/etc/hostname'], ['dirlink', 'sub'], ['out', '../../etc/passwd'], ['rel', 'a.txt'], ['sub/up', '../a.txt']];
 
-describe('Browse: symbolic links shown, read and extracted as links (squashfs, HFS+, ext4)', function () {
+describe('Browse: symbolic links shown, read and extracted as links (squashfs, HFS+, ISO 9660 Rock Ridge, ext4)', function () {
   this.timeout(300_000);
   let dir: string, src: string;
   let client: WorkerClient;
@@ -71,6 +71,13 @@ describe('Browse: symbolic links shown, read and extracted as links (squashfs, H
     assert.deepStrictEqual(top.map((e) => e.name), ['0 · ISO 9660', '3 · HFSPLUS_Hybrid (HFS+)']);
     await assertLinks(img, `/${top[1].name}/LINKS`);
     await assertLinks(img, `/${top[0].name}`);
+  });
+
+  it('ISO 9660 with Rock Ridge and Joliet (xorriso -R -J): the Rock Ridge tree, with its links, not Joliet\'s', async function () {
+    if (!has('xorriso')) { console.log('    (needs xorriso)'); this.skip(); }
+    const img = path.join(dir, 'links-rj.iso');
+    cp.execFileSync('xorriso', ['-as', 'mkisofs', '-quiet', '-R', '-J', '-V', 'LINKS', '-o', img, src], { stdio: 'ignore' });
+    await assertLinks(img, '/');
   });
 
   it('ext4 (mkfs.ext4 -d): a link out of the image no longer fails the whole extraction', async function () {

@@ -3,7 +3,8 @@ import type { BlockReader } from '../../formats/block';
 import type { Volume } from '../../formats/volumes';
 import { run7z } from './sevenzip';
 import type { FsNode, Listing } from './slt';
-import { LINKS_LIST } from './thread-protocol';
+import { LINKS_LIST, ThreadVolume } from './thread-protocol';
+import { rockRidgeOverJoliet } from './iso-view';
 import type { Lister } from './volume-tree';
 import { isExfat, openExfat } from './exfat/volume';
 
@@ -24,6 +25,8 @@ export async function listerFor(disk: BlockReader, v: Volume): Promise<{ lister:
     for (const p of fs.problems) process.stderr.write(`[warn] browse: exFAT volume at offset ${v.offset}: damaged entry skipped: ${p}\n`);
     return { lister: { complete: true, folder: async () => listing, all: async () => listing }, native: fs };
   }
+  const patches = await rockRidgeOverJoliet(disk, v).catch(() => []);
+  if (patches.length) (v as ThreadVolume).patches = patches;
   return { lister: sevenZipLister(disk, v) };
 }
 

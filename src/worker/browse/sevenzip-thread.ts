@@ -42,6 +42,10 @@ function block(index: number): Uint8Array {
   } else e = { buf: new Uint8Array(BLOCK), len: 0 };
   e.buf.set(shared.subarray(0, len));
   e.len = len;
+  for (const p of d.volume.patches ?? []) {
+    const from = Math.max(p.at, off), to = Math.min(p.at + p.bytes.length, off + len);
+    if (from < to) e.buf.set(p.bytes.subarray(from - p.at, to - p.at), from - off);
+  }
   Atomics.store(i32, CTL.state, 0);
   cache.set(index, e);
   return e.buf.subarray(0, len);

@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import type { BlockReader } from '../../formats/block';
-import { BLOCK, CTL, ThreadData, ThreadOp, ToMain, WASM, WasmModule } from './thread-protocol';
+import { BLOCK, CTL, ThreadData, ThreadOp, ThreadVolume, ToMain, WASM, WasmModule } from './thread-protocol';
 import type { Listing } from './slt';
 
 export interface Limits { stallMs: number; totalMs: number; memoryCapBytes: number; heapMb: number }
@@ -41,7 +41,7 @@ const HOLD_EXTRACT_AFTER_PROGRESS = process.env.VDISK_TEST_HOLD_EXTRACT === '1';
 
 export interface RunOptions {
   disk: BlockReader;
-  volume: { offset: number; size: number };
+  volume: ThreadVolume;
   args: string[];
   op: ThreadOp;
   limits?: Partial<Limits>;

@@ -30,11 +30,16 @@ export type ThreadOp =
   | { kind: 'links'; paths: string[] };
 export const LINKS_LIST = '/links.lst';
 
+/** Bytes 7-Zip sees in place of the volume's own at `at` (offset in the volume): see iso-view.ts. */
+export interface Patch { at: number; bytes: Uint8Array }
+/** A volume as 7-Zip reads it (listers.ts sets `patches` on the Volume object, so every run of it sees them). */
+export interface ThreadVolume { offset: number; size: number; patches?: Patch[] }
+
 export interface ThreadData {
   module: WasmModule;
   ctl: SharedArrayBuffer;
   data: SharedArrayBuffer;
-  volume: { offset: number; size: number };
+  volume: ThreadVolume;
   args: string[];
   op: ThreadOp;
   /** Largest WebAssembly heap in bytes. */
