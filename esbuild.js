@@ -28,6 +28,8 @@ const builds = [
   { entryPoints: ['src/views/inspector/webview/main.ts'], outfile: 'dist/inspector.js', platform: 'browser', format: 'iife', target: 'es2022', sourcemap: false },
   // 7-Zip (WebAssembly) runs in worker_threads of the worker; its .wasm is copied next to the bundles
   { entryPoints: ['src/worker/browse/sevenzip-thread.ts'], outfile: 'dist/sevenzip-thread.js' },
+  // vdisk's own FUSE server (its own process, started by the Linux worker's vdisk-fuse engine)
+  { entryPoints: ['src/worker/linux/fuse/server-main.ts'], outfile: 'dist/fuse-server.js', external: ['koffi'] },
 ];
 
 function typecheckWebview() {

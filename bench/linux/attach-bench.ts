@@ -2,6 +2,8 @@
 //   1. attach+detach of a dynamic VHDX through the worker vs qemu-storage-daemon + losetup driven by a shell script
 //   2. sequential read of 256 MiB through an attached image vs reading a raw copy (cold and warm cache): a dynamic
 //      VHDX (qemu-storage-daemon FUSE export) and the fixed/flat layouts (plain loop device with an offset)
+//   3. the same dynamic VHDX attached read-only twice at once, through vdisk's own FUSE server (a worker with
+//      VDISK_FUSE_DYNAMIC=1) and through qemu-storage-daemon, read in turns with the raw file (raw, ours, qemu, raw, ours, qemu...) in the same run
 // Run: node out/bench/linux/attach-bench.js   (after `node esbuild.js` and `npx tsc -p .`)
 import * as cp from 'child_process';
 import * as crypto from 'crypto';
@@ -53,26 +55,35 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the Linux bench needs root (loop devices)');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vdisk-bench-'));
   const client = new WorkerClient({ workerPath: path.join(ROOT, 'dist/worker.js'), client: 'bench', log: quiet });
+  // plain dynamic VHDX go to qemu (plan.ts); this worker sends read-only ones to vdisk's own FUSE server instead
+  const fuseClient = new WorkerClient({ workerPath: path.join(ROOT, 'dist/worker.js'), client: 'bench', log: quiet, env: { VDISK_FUSE_DYNAMIC: '1' } });
   try {
     const small = path.join(dir, 'small.vhdx');
     cp.execFileSync('qemu-img', ['create', '-q', '-f', 'vhdx', small, '64M']);
     const script = path.join(dir, 'qsd-losetup.sh');
     fs.writeFileSync(script, SCRIPT, { mode: 0o755 });
     const runs = Number(process.env.BENCH_N ?? 15);
-    const worker: number[] = [], shell: number[] = [];
+    const worker: number[] = [], shell: number[] = [], ours: number[] = [];
     await client.request(P.List); // the worker is started once, like the extension's
+    await fuseClient.request(P.List);
     for (let i = 0; i < runs + 2; i++) {
+      // the first worker's read-only attach goes through qemu-storage-daemon (the script's peer), the second's through vdisk's own FUSE server
       let t = Date.now();
       const d = await client.request(P.Attach, { path: small, readOnly: true, lifetime: 'session' });
       await client.request(P.Detach, { target: d.device });
       const w = Date.now() - t;
       t = Date.now();
+      const o = await fuseClient.request(P.Attach, { path: small, readOnly: true, lifetime: 'session' });
+      await fuseClient.request(P.Detach, { target: o.device });
+      const f = Date.now() - t;
+      t = Date.now();
       cp.execFileSync('bash', [script, small, path.join(dir, 'exp.raw')]);
       const s = Date.now() - t;
-      if (i >= 2) { worker.push(w); shell.push(s); } // two warm-up rounds
+      if (i >= 2) { worker.push(w); shell.push(s); ours.push(f); } // two warm-up rounds
     }
-    const mw = median(worker), ms = median(shell);
-    console.log(`attach+detach dynamic VHDX via worker: ${mw} ms median of ${runs}`);
+    const mw = median(worker), ms = median(shell), mf = median(ours);
+    console.log(`attach+detach dynamic VHDX via worker (qemu): ${mw} ms median of ${runs}`);
+    console.log(`attach+detach dynamic VHDX via worker (vdisk-fuse, read-only): ${mf} ms median of ${runs} = ${(mf / ms).toFixed(2)}x the script (a Node process and its threads start)`);
     console.log(`attach+detach via qemu-storage-daemon + losetup shell script: ${ms} ms median of ${runs}`);
     console.log(`attach+detach ratio worker/script: ${(mw / ms).toFixed(2)}x (same run; the worker also inspects the image, scans partitions and probes file systems)`);
 
@@ -88,6 +99,34 @@ async function main(): Promise<void> {
       ['static VDI', 'static.vdi', ['-O', 'vdi', '-o', 'static=on']],
       ['monolithicFlat VMDK', 'flat.vmdk', ['-O', 'vmdk', '-o', 'subformat=monolithicFlat']],
     ];
+    // 3. vdisk's FUSE server vs qemu-storage-daemon on the same dynamic VHDX, alternating within one run
+    {
+      const img = path.join(dir, 'both.vhdx');
+      cp.execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'vhdx', raw, img]);
+      const ours = await fuseClient.request(P.Attach, { path: img, readOnly: true, lifetime: 'session' });
+      const qemu = await client.request(P.Attach, { path: img, readOnly: true, lifetime: 'session' });
+      try {
+        if (ours.engine !== 'vdisk-fuse' || qemu.engine !== 'qemu') throw new Error(`engines ${ours.engine}/${qemu.engine}`);
+        for (const mode of ['cold', 'warm'] as const) {
+          const r: number[] = [], o: number[] = [], q: number[] = [];
+          for (let i = 0; i < READS; i++) {
+            for (const [dev, into] of [[raw, r], [ours.device, o], [qemu.device, q]] as [string, number[]][]) {
+              if (mode === 'cold' && !dropCaches()) throw new Error('cannot drop caches');
+              if (mode === 'warm') readAll(dev);
+              into.push(readAll(dev));
+            }
+          }
+          const mr = median(r), mo = median(o), mq = median(q);
+          console.log(`read 256 MiB dynamic VHDX (${mode}): vdisk-fuse ${mo.toFixed(0)} MiB/s = ${(mo / mr).toFixed(2)}x raw, qemu ${mq.toFixed(0)} MiB/s = ${(mq / mr).toFixed(2)}x raw, `
+            + `raw ${mr.toFixed(0)} MiB/s; vdisk-fuse/qemu ${(mo / mq).toFixed(2)}x (target ${mode === 'cold' ? '>= 0.7' : '>= 0.9'}x raw; medians of ${READS}, alternating)`);
+        }
+      } finally {
+        await fuseClient.request(P.Detach, { target: ours.device });
+        await client.request(P.Detach, { target: qemu.device });
+        fs.rmSync(img, { force: true });
+      }
+    }
+
     for (const [name, file, args] of layouts) {
       const img = path.join(dir, file);
       cp.execFileSync('qemu-img', ['convert', '-f', 'raw', ...args, raw, img]);
@@ -116,6 +155,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await client.stop();
+    await fuseClient.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

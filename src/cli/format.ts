@@ -5,3 +5,4 @@ export function formatDisk(d: AttachedDisk): string {
   return [...diskBadges(d), ...(d.sizeBytes ? [formatBytes(d.sizeBytes)] : [])].join(', ');
 }
 export const formatImage = imageReport;
+export { formatWslDisks } from '../common/wsl-disks';

@@ -3,7 +3,7 @@
 import * as path from 'path';
 import * as P from '../common/protocol';
 import { WorkerClient, Logger } from '../host/worker-client';
-import { formatDisk, formatImage } from './format';
+import { formatDisk, formatImage, formatWslDisks } from './format';
 import { layerLabel } from '../common/describe';
 import { capabilityReport } from '../common/describe-capabilities';
 import { spawnLauncher } from '../host/elevation-launch';
@@ -25,8 +25,9 @@ const USAGE = `usage: vdisk <command> [options]
   deps <device|path> [--json]
   capabilities [--json]   what this user can attach here, how, and what is missing
   create <path> --size SIZE --format vhd|vhdx --type dynamic|fixed [--block-size N] [--logical-sector 512|4096]
-         [--physical-sector 512|4096] [--json]
-                          a new empty disk (SIZE in bytes or with K, M, G, T: powers of 1024)
+         [--physical-sector 512|4096] [--init gpt] [--fs ext4|ntfs|fat32|exfat] [--label L] [--json]
+                          a new empty disk (SIZE in bytes or with K, M, G, T: powers of 1024); --init gpt writes a GPT,
+                          --fs adds one partition with that file system (Linux: mkfs.ext4, mkntfs, mkfs.vfat, mkfs.exfat)
   set-parent <child> <parent> [--ignore-id-mismatch] [--json]
                           reconnect a differencing disk to its moved or renamed parent
   convert <source> <dest> --format vhd|vhdx|raw [--type dynamic|fixed] [--force] [--json]
@@ -34,7 +35,8 @@ const USAGE = `usage: vdisk <command> [options]
   merge <child> [--into <ancestor>] [--keep-child] [--force] [--json]
                           write a differencing disk's data into its parent (or an ancestor), then remove it
   compact <image> [--zero-only] [--json]
-                          release a dynamic VHD/VHDX's zero blocks and those a clean ext4 inside marks free; qcow2 via qemu-img
+                          release a dynamic VHD/VHDX's zero blocks and those a clean ext4 or NTFS inside marks free; qcow2 via qemu-img
+  wsl-disks [--json]      the ext4.vhdx of each WSL distribution and Docker Desktop's disks: size on disk against data
 ${BROWSE_USAGE}
 --elevate (Linux): run the worker as root through sudo (it prompts on a terminal; sudo -n otherwise); it attaches
 only images you can read yourself, and its mounts belong to you.
@@ -45,7 +47,7 @@ const isUsage = (e: unknown) => e instanceof UsageError || e instanceof ArgError
 
 interface Args { command: string; positional: string[]; flags: Map<string, string | true> }
 
-const VALUE_FLAGS = new Set(['--into', '--lifetime', '--size', '--format', '--type', '--block-size', '--logical-sector', '--physical-sector']);
+const VALUE_FLAGS = new Set(['--into', '--lifetime', '--size', '--format', '--type', '--block-size', '--logical-sector', '--physical-sector', '--init', '--fs', '--label']);
 const BOOL_FLAGS = new Set(['--read-only', '--wait', '--json', '--help', '-h', '--ignore-id-mismatch', '--elevate', '--force', '--keep-child', '--zero-only', '--recursive']);
 const ELEVATABLE = new Set(['attach', 'detach', 'mount', 'unmount']);
 
@@ -152,7 +154,7 @@ async function run(args: Args, client: WorkerClient, out: (s: string) => void): 
       const [file] = need(args, 1, 'one image path');
       const params = createArgs(path.resolve(file), (f) => args.flags.get(f));
       const r = await withProgress(client, 'create', (progressToken) => client.request(P.CreateImage, { ...params, progressToken }));
-      print(r, () => `Created ${r.type} ${r.format.toUpperCase()} ${r.path} (${formatSize(r.size)}${r.blockSize ? `, ${formatSize(r.blockSize)} blocks` : ''}, ${r.logicalSectorSize}/${r.physicalSectorSize}-byte sectors)`);
+      print(r, () => `Created ${r.type} ${r.format.toUpperCase()} ${r.path} (${formatSize(r.size)}${r.blockSize ? `, ${formatSize(r.blockSize)} blocks` : ''}, ${r.logicalSectorSize}/${r.physicalSectorSize}-byte sectors)${initText(r)}`);
       return 0;
     }
     case 'set-parent': {
@@ -181,7 +183,13 @@ async function run(args: Args, client: WorkerClient, out: (s: string) => void): 
     case 'compact': {
       const [image] = need(args, 1, 'one image path');
       const r = await withProgress(client, 'compact', (progressToken) => client.request(P.Compact, { path: path.resolve(image), zeroOnly: args.flags.has('--zero-only'), progressToken }));
-      print(r, () => `Compacted ${r.image}: ${formatSize(r.before)} -> ${formatSize(r.after)} (${formatSize(Math.max(0, r.before - r.after))} reclaimed)${r.freedByFileSystem ? `; ${r.freedByFileSystem} block(s) that ext4 marks free released` : ''}`);
+      print(r, () => `Compacted ${r.image}: ${formatSize(r.before)} -> ${formatSize(r.after)} (${formatSize(Math.max(0, r.before - r.after))} reclaimed)${r.freedByFileSystem ? `; ${r.freedByFileSystem} block(s) that ${r.fileSystems.map((f) => (f.type === 'ntfs' ? 'NTFS' : f.type)).join('/') || 'a file system'} marks free released` : ''}`);
+      return 0;
+    }
+    case 'wsl-disks': {
+      need(args, 0, 'no arguments');
+      const r = await client.request(P.WslDisks, {});
+      print(r, () => formatWslDisks(r));
       return 0;
     }
     case '':
@@ -248,3 +256,9 @@ function cliElevation() {
 function oneLine(s: string): string { return s.replace(/\s*\n\s*/g, ' '); }
 
 if (require.main === module) void main().then((code) => process.exit(code));
+
+function initText(r: P.CreateImageResult): string {
+  if (!r.init) return '';
+  const p = r.init.partition;
+  return p ? `; GPT with one ${p.fileSystem} partition${p.label ? ` "${p.label}"` : ''} at ${formatSize(p.offset)}, ${formatSize(p.size)}` : '; an empty GPT';
+}

@@ -1,6 +1,7 @@
 // Parameters of the image-management commands from CLI flags (kept apart so the unit suite can test them).
 import type { ConvertParams, CreateImageParams } from '../common/protocol';
 import { parseSize } from '../common/sizes';
+import { INIT_FILE_SYSTEMS, InitSpec } from '../common/init-spec';
 
 export class ArgError extends Error {}
 
@@ -28,7 +29,22 @@ export function createArgs(file: string, get: (flag: string) => string | true | 
     blockSize: size('--block-size', get('--block-size')),
     logicalSectorSize: sector('--logical-sector', get('--logical-sector')),
     physicalSectorSize: sector('--physical-sector', get('--physical-sector')),
+    ...initArgs(get),
   };
+}
+
+/** --init gpt, --fs ext4|ntfs|fat32|exfat (implies --init gpt), --label L: only the flags given. */
+function initArgs(get: (flag: string) => string | true | undefined): InitSpec {
+  const out: InitSpec = {};
+  if (get('--init') !== undefined) out.init = oneOf('--init', get('--init'), ['gpt'] as const);
+  if (get('--fs') !== undefined) out.fileSystem = oneOf('--fs', get('--fs'), INIT_FILE_SYSTEMS);
+  const label = get('--label');
+  if (label === true) throw new ArgError('--label needs a value');
+  if (label !== undefined) {
+    if (out.fileSystem === undefined) throw new ArgError('--label names the file system: give --fs too');
+    out.label = label;
+  }
+  return out;
 }
 
 export function convertArgs(source: string, dest: string, get: (flag: string) => string | true | undefined): ConvertParams {

@@ -1,4 +1,4 @@
-// Compact Disk Image...: a dynamic VHD/VHDX without its blocks of zeros and the blocks a clean ext4 marks free.
+// Compact Disk Image...: a dynamic VHD/VHDX without its blocks of zeros and the blocks a clean ext4 or NTFS marks free.
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { Compact, CompactResult } from '../common/protocol';

@@ -26,6 +26,7 @@ import { compact } from './compact';
 import { browse } from './browse';
 import { extract } from './extract';
 import { copyImagePath } from './copy-image-path';
+import { findWslAndDockerDisks } from './wsl-disks';
 
 type Body = (ctx: CommandContext, args: unknown[]) => Promise<unknown>;
 
@@ -60,6 +61,7 @@ export const COMMANDS: Record<string, Body> = {
   'vdisk.browseInNewWindow': (ctx, args) => browse(ctx, args, true),
   'vdisk.extract': (ctx, args) => extract(ctx, args),
   'vdisk.copyPathInImage': (_ctx, args) => copyImagePath(args),
+  'vdisk.findWslDisks': (ctx, args) => findWslAndDockerDisks(ctx, args),
 };
 
 const ATTACHES = new Set(['vdisk.attach', 'vdisk.attachReadOnly', 'vdisk.attachDefault']);

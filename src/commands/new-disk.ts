@@ -1,8 +1,9 @@
 // New Virtual Disk...: a fixed or dynamic VHD/VHDX (palette, or an Explorer folder's context menu).
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { CreateImage, CreateImageParams, CreateImageResult } from '../common/protocol';
+import { CreateImage, CreateImageParams, CreateImageResult, GetCapabilities } from '../common/protocol';
 import { checkCreateSpec } from '../common/create-spec';
+import { checkInitSpec, InitFileSystem, InitSpec } from '../common/init-spec';
 import { formatSize, parseSize } from '../common/sizes';
 import { UserError } from '../host/run-command';
 import type { CommandContext } from './context';
@@ -21,7 +22,7 @@ async function pick<T>(title: string, items: Pick<T>[]): Promise<T> {
 export async function newDisk(ctx: CommandContext, args: unknown[]): Promise<CreateImageResult> {
   if (!vscode.workspace.isTrusted) throw new UserError('Creating disk images is disabled in Restricted Mode: trust this workspace first.');
   const given = args[0] && typeof args[0] === 'object' && !(args[0] instanceof vscode.Uri) ? (args[0] as CreateImageParams) : undefined;
-  const params = given ?? (await ask(args[0] instanceof vscode.Uri ? args[0] : undefined));
+  const params = given ?? (await ask(ctx, args[0] instanceof vscode.Uri ? args[0] : undefined));
   const r = await withWorkerProgress(ctx, `Creating ${path.basename(params.path)}`, (progressToken, cancel) =>
     ctx.client.request(CreateImage, { ...params, progressToken }, cancel));
   ctx.log.info(`created ${r.type} ${r.format} ${r.path} (${r.size} bytes)`);
@@ -33,7 +34,7 @@ export async function newDisk(ctx: CommandContext, args: unknown[]): Promise<Cre
   return r;
 }
 
-async function ask(folder: vscode.Uri | undefined): Promise<CreateImageParams> {
+async function ask(ctx: CommandContext, folder: vscode.Uri | undefined): Promise<CreateImageParams> {
   const format = await pick('New Virtual Disk: format', [
     { label: 'VHDX', description: 'Hyper-V, Windows 8 and later; up to 64 TiB; 4K sectors', value: 'vhdx' as const },
     { label: 'VHD', description: 'Virtual PC and every Windows; up to 2040 GiB', value: 'vhd' as const },
@@ -65,6 +66,7 @@ async function ask(folder: vscode.Uri | undefined): Promise<CreateImageParams> {
     ]);
     checkCreateSpec(spec(size, { logicalSectorSize, physicalSectorSize }));
   }
+  const init = await askInit(ctx, size, logicalSectorSize);
   const base = folder?.fsPath ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
   const target = await vscode.window.showSaveDialog({
     title: 'New Virtual Disk: save as', saveLabel: 'Create',
@@ -72,5 +74,31 @@ async function ask(folder: vscode.Uri | undefined): Promise<CreateImageParams> {
     filters: format === 'vhd' ? { 'VHD images': ['vhd'] } : { 'VHDX images': ['vhdx'] },
   });
   if (!target) throw new vscode.CancellationError();
-  return { path: target.fsPath, format, type, size, blockSize, logicalSectorSize, physicalSectorSize };
+  return { path: target.fsPath, format, type, size, blockSize, logicalSectorSize, physicalSectorSize, ...init };
 }
+
+/** Initialise: blank, an empty GPT, or GPT + one partition with a file system this worker can make (only those). */
+async function askInit(ctx: CommandContext, size: number, sectorSize: number): Promise<InitSpec> {
+  const caps = await ctx.client.request(GetCapabilities);
+  const fits = (f: InitFileSystem) => { try { checkInitSpec({ fileSystem: f }, size, sectorSize); return true; } catch { return false; } };
+  const usable = (caps.initFileSystems ?? []).filter((f) => f.available && fits(f.fileSystem));
+  const missing = (caps.initFileSystems ?? []).filter((f) => !f.available);
+  const items: Pick<InitSpec>[] = [
+    { label: 'Blank', description: 'no partition table', value: {} },
+    { label: 'GPT', description: 'an empty GUID partition table', value: { init: 'gpt' } },
+    ...usable.map((f) => ({ label: `GPT + ${FS_LABEL[f.fileSystem]}`, description: `one partition, formatted with ${f.tool}`, value: { init: 'gpt' as const, fileSystem: f.fileSystem } })),
+  ];
+  // only what works is offered; the title says what is missing and why
+  const notHere = missing.length ? ` (not here: ${missing.map((f) => `${f.fileSystem}: ${f.why}`).join('; ')})` : '';
+  const choice = await pick<InitSpec>(`New Virtual Disk: initialise${notHere}`, items);
+  if (!choice.fileSystem) return choice;
+  const fsName = choice.fileSystem;
+  const label = await vscode.window.showInputBox({
+    title: `New Virtual Disk: ${FS_LABEL[fsName]} label`, prompt: 'The volume label (may be empty)', value: fsName === 'fat32' ? 'NEW VOLUME' : 'New Volume', ignoreFocusOut: true,
+    validateInput: (v) => { try { checkInitSpec({ fileSystem: fsName, label: v }, size, sectorSize); return undefined; } catch (e) { return (e as Error).message; } },
+  });
+  if (label === undefined) throw new vscode.CancellationError();
+  return { ...choice, ...(label ? { label } : {}) };
+}
+
+const FS_LABEL: Record<InitFileSystem, string> = { ext4: 'ext4', ntfs: 'NTFS', fat32: 'FAT32', exfat: 'exFAT' };

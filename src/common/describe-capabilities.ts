@@ -45,9 +45,15 @@ export function capabilityReport(c: Capabilities): string {
   const missing = new Map<string, string>();
   for (const k of c.kinds) for (const m of k.missing) missing.set(m.tool, `${m.tool}: install ${m.provider} (for ${m.for})`);
   for (const t of c.mountTools) if (!t.present) missing.set(t.tool, `${t.tool}: install ${t.provider} (to mount ${t.fileSystem})`);
+  for (const f of c.initFileSystems ?? []) if (!f.available && c.platform === 'linux') missing.set(f.tool, `${f.tool}: install ${f.provider} (to make ${f.fileSystem} on a new disk)`);
   lines.push('', 'Missing:', ...(missing.size ? [...missing.values()].map((m) => `  ${m}`) : ['  nothing']));
   if (c.unprivilegedRoute) lines.push('', `Without root: ${c.unprivilegedRoute.name} ${c.unprivilegedRoute.available ? 'works' : 'cannot be used'}: ${c.unprivilegedRoute.detail}`);
   lines.push('', 'Elevation:', ...(c.elevation.length ? c.elevation.map((e) => `  ${e.route.padEnd(7)} ${e.available ? 'available' : 'not available'}: ${e.detail}`) : ['  none on this platform']));
+  if (c.initFileSystems) {
+    const ok = c.initFileSystems.filter((f) => f.available).map((f) => f.fileSystem);
+    lines.push('', `New disks (Initialise): GPT; file systems ${ok.length ? ok.join(', ') : 'none'}`,
+      ...c.initFileSystems.filter((f) => !f.available).map((f) => `  no ${f.fileSystem}: ${f.why}`));
+  }
   if (c.notes.length) lines.push('', 'Notes:', ...c.notes.map((n) => `  ${n}`));
   return lines.join('\n');
 }

@@ -19,7 +19,7 @@ export type WorkerReason =
   // in use, busy
   | 'in-use' | 'mounted' | 'mount-busy' | 'locked'
   // engines, mounts, tools
-  | 'qemu-open' | 'vhdimount-open' | 'export-size' | 'fuse-unmount' | 'mount-failed' | 'udisks-failed'
+  | 'qemu-open' | 'vhdimount-open' | 'fuse-server-open' | 'export-size' | 'fuse-unmount' | 'mount-failed' | 'udisks-failed'
   // Windows (win32-errors.ts)
   | 'not-found' | 'not-supported' | 'invalid-parameter' | 'virtdisk-not-implemented' | 'virtdisk-missing' | 'virtdisk-error'
   | 'insufficient-buffer' | 'compressed' | 'loopback-share' | 'cancelled' | 'file-corrupt' | 'encrypted' | 'win32' | 'token-layout' | 'needs-windows-8'

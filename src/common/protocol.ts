@@ -5,12 +5,13 @@ import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { ImageInfo, ChainLink, Problem } from './image';
 import type { ErrorReason } from './error-reasons';
 import type { CreateSpec } from './create-spec';
+import type { InitFileSystem, InitSpec } from './init-spec';
 
 export const PROTOCOL_VERSION = 1;
 
 export type Lifetime = 'session' | 'permanent';
 /** How the worker turned the image into a block device. */
-export type Engine = 'loop' | 'qemu' | 'vhdimount' | 'virtdisk' | 'external';
+export type Engine = 'loop' | 'qemu' | 'vhdimount' | 'virtdisk' | 'external' | 'vdisk-fuse';
 
 export interface AttachedDisk {
   /** Block device: `/dev/loop3` on Linux, `\\.\PhysicalDrive2` / `\\.\CdRom1` on Windows. */
@@ -241,6 +242,8 @@ export interface Capabilities {
   mountTools: { tool: string; provider: string; fileSystem: string; present: boolean }[];
   /** Facts behind the answers, for the report ("udisks2: systemd-udevd is not running", ...). */
   notes: string[];
+  /** File systems a new disk can be initialised with here (mkfs on PATH), and why not for the others. */
+  initFileSystems?: { fileSystem: InitFileSystem; tool: string; provider: string; available: boolean; why?: string }[];
 }
 export const GetCapabilities = new RequestType0<Capabilities, void>('vdisk/capabilities');
 
@@ -250,12 +253,14 @@ export const GetCapabilities = new RequestType0<Capabilities, void>('vdisk/capab
 export interface ProgressParams { token: string; done: number; total: number }
 export const ProgressNotification = new NotificationType<ProgressParams>('vdisk/progress');
 
-export interface CreateImageParams extends CreateSpec {
+export interface CreateImageParams extends CreateSpec, InitSpec {
   progressToken?: string;
 }
 export interface CreateImageResult {
   path: string; format: 'vhd' | 'vhdx'; type: 'fixed' | 'dynamic'; size: number; blockSize: number | null;
   logicalSectorSize: number; physicalSectorSize: number; id: string;
+  /** Present when the disk was initialised: a GPT, and the partition with its file system (null: an empty GPT). */
+  init?: { table: 'gpt'; partition: { offset: number; size: number; fileSystem: InitFileSystem; label: string; writtenBytes: number } | null };
 }
 export const CreateImage = new RequestType<CreateImageParams, CreateImageResult, void>('vdisk/create');
 
@@ -342,3 +347,31 @@ export interface BrowseExtractResult {
 export const BrowseExtract = new RequestType<BrowseExtractParams, BrowseExtractResult, void>('vdisk/browse/extract');
 export interface BrowseProgressParams { progressId: string; bytes: number; total: number }
 export const BrowseProgress = new NotificationType<BrowseProgressParams>('vdisk/browse/progress');
+
+// WSL and Docker Desktop disks (issue 13 item 5): the ext4.vhdx of each WSL distribution and Docker Desktop's disks.
+export interface WslDisk {
+  kind: 'wsl' | 'docker';
+  /** Distribution name (or its registry GUID when unnamed); Docker Desktop's disk role. */
+  name: string;
+  /** The disk as this machine sees it (in WSL: under /mnt/c/...). */
+  path: string;
+  /** Bytes the file takes (its size), virtual disk size, and bytes the ext4 file systems inside use (null: not read). */
+  fileBytes: number;
+  virtualSize: number | null;
+  dataBytes: number | null;
+  /** Why dataBytes is null (busy, not ext4, not clean, unreadable). */
+  note?: string;
+  /** True when it cannot be compacted now: attached (vdisk or the WSL VM), or from inside WSL; `inUseReason` says why. */
+  inUse: boolean;
+  inUseReason?: string;
+}
+export interface WslDisksResult {
+  /** Where the search ran: Windows (registry + %LOCALAPPDATA%), inside WSL (/mnt/c), or neither (nothing to find). */
+  where: 'windows' | 'wsl' | 'none';
+  disks: WslDisk[];
+  /** What could not be searched, and the steps before compacting (`wsl --shutdown`). */
+  notes: string[];
+}
+/** `checkAttached: false` skips the attached-disk listing (the Wine test: Wine's VirtDisk aborts on it); a note says so. */
+export interface WslDisksParams { checkAttached?: boolean }
+export const WslDisks = new RequestType<WslDisksParams, WslDisksResult, void>('vdisk/wslDisks');

@@ -1,4 +1,5 @@
 // Following a differencing disk to its parents the way Windows does, from Linux or Windows.
+import type * as fs from 'fs';
 import * as path from 'path';
 import type { ChainLink, ParentLink, Problem } from '../common/image';
 import type { ParentCandidate } from '../common/problems';
@@ -53,6 +54,9 @@ export function parentCandidates(childPath: string, format: string, ref: ParentR
   return out;
 }
 
+/** Reads one layer file; `checked` is the stat layers.ts just took of it (the worker's cache compares it). */
+export type LayerOpen = (p: string, checked?: fs.Stats) => Promise<OneFile>;
+
 export interface ChainResult { parent: ParentLink | null; chain: ChainLink[]; problems: Problem[] }
 
 const linkOf = (p: string, x: ParsedImage): ChainLink => ({ path: p, format: x.format, subtype: x.subtype, id: x.id });
@@ -68,10 +72,12 @@ type AddProblem = (code: ProblemCode, detail: string, extra?: Pick<Problem, 'tri
  * unreadable or not followed is a problem naming it, and is not in the chain.
  */
 export async function resolveChain(childPath: string, child: ParsedImage, maxDepth = DEFAULT_MAX_DEPTH,
-  open: (p: string) => Promise<OneFile> = inspectOne, searchFolders: string[] = []): Promise<ChainResult> {
+  open: LayerOpen = inspectOne, searchFolders: string[] = []): Promise<ChainResult> {
   const chain: ChainLink[] = [{ ...linkOf(childPath, child), role: 'image', level: 1 }];
   const problems: Problem[] = [];
-  const top = checkLayerFile(childPath);
+  const dirs = new Map<string, string>(); // each folder's real path, once per inspection (layers.ts)
+  const check = (p: string) => checkLayerFile(p, false, dirs);
+  const top = check(childPath);
   const seen = new Set<string>([top.ok ? top.path : childPath]);
   const parentLink: ParentLink | null = child.parent
     ? { id: child.parent.id, name: child.parent.name, locators: { ...child.parent.locators }, resolvedPath: null } : null;
@@ -87,7 +93,7 @@ export async function resolveChain(childPath: string, child: ParsedImage, maxDep
     let next: { path: string; info: ParsedImage; role: 'parent' | 'backing'; name?: string } | null = null;
     if (at.info.subtype === 'differencing' && at.info.parent && (at.info.format === 'vhd' || at.info.format === 'vhdx')) {
       if (depth >= maxDepth) { problems.push(problem('chain-too-deep', `more than ${maxDepth} levels below ${childPath}`)); break; }
-      const found = await findParent(at.path, at.info, seen, open, searchFolders, add);
+      const found = await findParent(at.path, at.info, seen, open, searchFolders, add, check);
       if (!found) break;
       if (at.index === 0 && parentLink) parentLink.resolvedPath = found.path;
       next = { ...found, role: 'parent' };
@@ -95,7 +101,7 @@ export async function resolveChain(childPath: string, child: ParsedImage, maxDep
       for (const r of pulledIn(at.path, at.info)) {
         const what = describeRef(r, at.path);
         if (!r.path) { add('layer-unsupported', `${what} is ${r.refused}`); continue; }
-        const c = checkLayerFile(r.path);
+        const c = check(r.path);
         if (!c.ok) { add(c.code, `${what}: ${c.detail}`); continue; }
         if (seen.has(c.path)) { add('chain-cycle', `${what} is ${c.path}, already a layer of this image`); continue; }
         if (r.role === 'extent' || r.role === 'data-file') {
@@ -106,7 +112,7 @@ export async function resolveChain(childPath: string, child: ParsedImage, maxDep
         }
         if (depth >= maxDepth) { problems.push(problem('chain-too-deep', `more than ${maxDepth} levels below ${childPath}`)); break; }
         let info: ParsedImage;
-        try { info = (await open(c.path)).parsed; } catch (e) { add('layer-unreadable', `${what}: ${c.path}: ${e instanceof Error ? e.message : e}`); continue; }
+        try { info = (await open(c.path, c.stat)).parsed; } catch (e) { add('layer-unreadable', `${what}: ${c.path}: ${e instanceof Error ? e.message : e}`); continue; }
         // a declared format wins, as in qemu: a backing file declared raw is data, whatever its content looks like
         if (r.format === 'raw') info = { ...info, format: 'raw', subtype: null, id: null, parent: null, problems: [], details: {} };
         else if (r.format && info.format !== r.format) { add('layer-unreadable', `${what}: ${c.path} is ${info.format}, the image declares ${r.format}`); continue; }
@@ -125,15 +131,15 @@ export async function resolveChain(childPath: string, child: ParsedImage, maxDep
 }
 
 /** A VHD/VHDX parent, searched in Windows' order with the identity the child names; problems go to `add`. */
-async function findParent(curPath: string, cur: ParsedImage, seen: Set<string>, open: (p: string) => Promise<OneFile>,
-  searchFolders: string[], add: AddProblem): Promise<{ path: string; info: ParsedImage } | null> {
+async function findParent(curPath: string, cur: ParsedImage, seen: Set<string>, open: LayerOpen,
+  searchFolders: string[], add: AddProblem, check: (p: string) => ReturnType<typeof checkLayerFile>): Promise<{ path: string; info: ParsedImage } | null> {
   const ref = cur.parent!;
   const cands = parentCandidates(curPath, cur.format, ref, process.platform, searchFolders);
   const where = `for ${curPath}`;
   if (!cands.length) { add('parent-locator-missing', where); return null; }
   let mismatch: string | null = null, unreadable: string | null = null, notAFile: string | null = null;
   for (const c of cands) {
-    const chk = checkLayerFile(c.path);
+    const chk = check(c.path);
     if (!chk.ok) {
       if (chk.code === 'layer-not-a-file') notAFile ??= `parent of ${curPath}: ${chk.detail}`;
       else if (chk.code === 'layer-unreadable') unreadable ??= chk.detail;
@@ -143,7 +149,7 @@ async function findParent(curPath: string, cur: ParsedImage, seen: Set<string>, 
     if (seen.has(real)) { add('chain-cycle', `${curPath} -> ${real}`); return null; }
     let info: ParsedImage;
     try {
-      info = (await open(real)).parsed;
+      info = (await open(real, chk.stat)).parsed;
     } catch (e) {
       unreadable ??= `${real}: ${e instanceof Error ? e.message : e}`;
       continue;

@@ -4,7 +4,7 @@ import * as path from 'path';
 import type { ImageInfo } from '../common/image';
 import { FormatError } from './errors';
 import { inspectOne, OneFile } from './inspect-one';
-import { resolveChain, DEFAULT_MAX_DEPTH } from './chain';
+import { LayerOpen, resolveChain, DEFAULT_MAX_DEPTH } from './chain';
 
 export { FormatError };
 
@@ -16,7 +16,7 @@ export { FormatError };
 export async function inspectImage(file: string, opts: {
   maxDepth?: number; searchFolders?: string[]; stamps?: Map<string, string>;
   /** Reads a parent or backing layer (checked by layers.ts first, as always); inspectOne when absent. */
-  openLayer?: (path: string) => Promise<OneFile>;
+  openLayer?: LayerOpen;
 } = {}): Promise<ImageInfo> {
   const abs = path.resolve(file);
   let st: fs.Stats;
@@ -39,7 +39,7 @@ export async function inspectImage(file: string, opts: {
   const p = one.parsed;
   const stamps = opts.stamps;
   const one1 = opts.openLayer ?? inspectOne;
-  const open = stamps ? async (f: string) => { const o = await one1(f); stamps.set(f, o.stamp); return o; } : opts.openLayer;
+  const open: LayerOpen | undefined = stamps ? async (f, checked) => { const o = await one1(f, checked); stamps.set(f, o.stamp); return o; } : opts.openLayer;
   const c = await resolveChain(abs, p, opts.maxDepth ?? DEFAULT_MAX_DEPTH, open, (opts.searchFolders ?? []).map((f) => path.resolve(f)));
   return {
     path: abs,

@@ -23,7 +23,7 @@ export type DisksSnapshot = { disks: AttachedDisk[] } | { error: string };
 
 const ENGINE_NAMES: Record<string, string> = {
   loop: 'loop device', qemu: 'qemu-storage-daemon (FUSE export) + loop device', vhdimount: 'libvhdi vhdimount (FUSE) + loop device',
-  virtdisk: 'VirtDisk', external: 'attached by another tool',
+  virtdisk: 'VirtDisk', external: 'attached by another tool', 'vdisk-fuse': 'vdisk FUSE server (read-only) + loop device',
 };
 
 export class AttachedDisksProvider implements vscode.TreeDataProvider<DiskTreeNode> {

@@ -8,12 +8,14 @@ import { inspectOne, OneFile } from '../formats/inspect-one';
 const MAX = 256;
 const MAX_LAYERS = 1024;
 
+const stampOf = (s: fs.Stats) => (s.isFile() ? `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}` : 'not-a-file');
+
 function stamp(file: string): string {
-  try { const s = fs.statSync(file); return s.isFile() ? `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}` : 'not-a-file'; } catch { return 'gone'; }
+  try { return stampOf(fs.statSync(file)); } catch { return 'gone'; }
 }
 
 export class ChainCache {
-  private readonly entries = new Map<string, { stamps: string; info: ImageInfo }>();
+  private readonly entries = new Map<string, { stamps: string[]; info: ImageInfo }>();
   private readonly layers = new Map<string, OneFile>();
 
   /** The image's reading, or null when it cannot be read (deleted, not a file). */
@@ -24,9 +26,10 @@ export class ChainCache {
   /** inspectImage, answered from the cache while the chain's files are unchanged; throws what inspectImage throws. */
   async inspect(file: string): Promise<ImageInfo> {
     const hit = this.entries.get(file);
-    if (hit && hit.stamps === this.stamps(hit.info)) return structuredClone(hit.info);
+    // file by file, so a changed tip costs one stat, not one per layer
+    if (hit && this.files(hit.info).every((f, i) => stamp(f) === hit.stamps[i])) return structuredClone(hit.info);
     const opened = new Map<string, string>();
-    const info = await inspectImage(file, { stamps: opened, openLayer: (f) => this.layer(f) });
+    const info = await inspectImage(file, { stamps: opened, openLayer: (f, checked) => this.layer(f, checked) });
     // an answer with problems is never kept: a missing or mismatching parent can be fixed without any file of the
     // resolved chain changing
     if (info.problems.length) { this.entries.delete(file); return info; }
@@ -40,8 +43,8 @@ export class ChainCache {
    * changes (the common case: only the top layer is written), its parents are not parsed again. layers.ts still
    * checks every layer file on every inspection; this only saves reading and parsing an unchanged one.
    */
-  private async layer(f: string): Promise<OneFile> {
-    const now = stamp(f);
+  private async layer(f: string, checked?: fs.Stats): Promise<OneFile> {
+    const now = checked ? stampOf(checked) : stamp(f); // layers.ts' stat of the file, taken just before
     const hit = this.layers.get(f);
     if (hit && hit.stamp === now) return hit;
     const one = await inspectOne(f);
@@ -53,8 +56,10 @@ export class ChainCache {
     return one;
   }
 
+  private files(info: ImageInfo): string[] { return [info.path, ...info.chain.slice(1).map((l) => l.path)]; }
+
   /** Every file of the chain: as the inspection opened it (a change since then is a miss next time), else stat now. */
-  private stamps(info: ImageInfo, opened?: Map<string, string>): string {
-    return [info.path, ...info.chain.slice(1).map((l) => l.path)].map((f) => opened?.get(f) ?? stamp(f)).join('|');
+  private stamps(info: ImageInfo, opened?: Map<string, string>): string[] {
+    return this.files(info).map((f) => opened?.get(f) ?? stamp(f));
   }
 }

@@ -20,6 +20,10 @@ import type { ImageManagement } from './windows/manage';
 import { checkCreateSpec } from '../common/create-spec';
 import { compactImage } from '../formats/manage/compact';
 import { inspectImage } from '../formats';
+import { FS_INFO, INIT_FILE_SYSTEMS, initUnavailable, InitSpec } from '../common/init-spec';
+import { seekData } from './linux/libc';
+import { which } from './linux/engines/process';
+import { defaultSources, openElsewhere, wslDisks } from './wsl/service';
 
 export type Handle = <A, R>(fn: (params: A, token: CancellationToken) => Promise<R>) =>
   (params: A, token: CancellationToken) => Promise<unknown>;
@@ -45,8 +49,18 @@ export function registerManageHandlers({ connection, backend, handle, fromFormat
     const abs = path.resolve(p.path);
     if (!fs.existsSync(path.dirname(abs))) throw new WorkerError(P.ErrorCode.NotFound, `the folder ${path.dirname(abs)} does not exist`, { path: abs });
     userGuard()?.require([{ path: path.dirname(abs), write: true }]); // an elevated worker writes only where its user may
+    const init: InitSpec = { init: p.init, fileSystem: p.fileSystem, label: p.label };
+    if (p.fileSystem !== undefined) {
+      const platform = windowsManager(backend) ? 'win32' : process.platform;
+      const why = INIT_FILE_SYSTEMS.includes(p.fileSystem) ? initUnavailable(platform, p.fileSystem, which(FS_INFO[p.fileSystem].tool) !== null) : null;
+      if (why) {
+        const linux = platform === 'linux';
+        throw new WorkerError(linux ? P.ErrorCode.MissingDependency : P.ErrorCode.NotSupported, `Cannot initialise ${path.basename(abs)} with ${p.fileSystem}: ${why}`,
+          { path: abs, reason: linux ? 'no-engine' : 'platform' });
+      }
+    }
     const win = windowsManager(backend);
-    if (win) {
+    if (win && !init.init && !init.fileSystem) {
       const spec = await run(abs, async () => checkCreateSpec({ ...p, path: abs }));
       if (fs.existsSync(abs)) throw new WorkerError(P.ErrorCode.InvalidParams, `${abs} already exists; it will not be overwritten`, { path: abs, reason: 'exists' });
       await win.createDisk({ path: abs, format: spec.format, type: spec.type, sizeBytes: spec.size, blockSizeBytes: spec.type === 'fixed' && spec.format === 'vhd' ? 0 : spec.blockSize,
@@ -54,7 +68,10 @@ export function registerManageHandlers({ connection, backend, handle, fromFormat
       const i = await run(abs, () => inspectImage(abs));
       return { path: abs, format: spec.format, type: spec.type, size: i.virtualSize, blockSize: i.blockSize, logicalSectorSize: i.logicalSectorSize, physicalSectorSize: i.physicalSectorSize, id: i.id ?? '' };
     }
-    const r = await run(abs, () => createImage({ ...p, path: abs }, { progress: progress(connection, p.progressToken, token) }));
+    // an empty GPT on Windows too: our writers (VirtDisk has no way to initialise a disk it did not attach)
+    const spec = { path: abs, format: p.format, type: p.type, size: p.size, blockSize: p.blockSize, logicalSectorSize: p.logicalSectorSize, physicalSectorSize: p.physicalSectorSize };
+    const r = await run(abs, () => createImage(spec, { progress: progress(connection, p.progressToken, token), init,
+      seek: process.platform === 'linux' ? seekData : undefined }));
     userGuard()?.adopt(r.path);
     return r;
   }));
@@ -110,6 +127,9 @@ export function registerManageHandlers({ connection, backend, handle, fromFormat
     const abs = path.resolve(p.path);
     if (!fs.existsSync(abs)) throw new WorkerError(P.ErrorCode.NotFound, `${abs} does not exist`, { path: abs });
     await refuseAttached(backend, [abs]); // a mounted file system is neither clean nor still
+    if (openElsewhere(abs)) {
+      throw new WorkerError(P.ErrorCode.Busy, `${abs} is open in another process (a running WSL distribution or Docker Desktop holds its disk): quit Docker Desktop and run \`wsl --shutdown\` first`, { path: abs, reason: 'in-use' });
+    }
     const win = windowsManager(backend);
     if (win && p.zeroOnly === true) {
       const before = fs.statSync(abs).size;
@@ -118,6 +138,11 @@ export function registerManageHandlers({ connection, backend, handle, fromFormat
     }
     return run(abs, () => compactImage(abs, { zeroOnly: p.zeroOnly === true }, progress(connection, p.progressToken, token)));
   }));
+}
+
+/** vdisk/wslDisks: the WSL and Docker Desktop disks of this machine (src/worker/wsl). */
+export function registerWslHandlers({ connection, backend, handle }: Pick<ManageOptions, 'connection' | 'backend' | 'handle'>): void {
+  connection.onRequest(P.WslDisks, handle(async (p: P.WslDisksParams | undefined) => wslDisks(backend, await defaultSources(), p?.checkAttached !== false)));
 }
 
 /** Progress to the client (at most every 200 ms, and at the end) and cancellation from the request's token. */

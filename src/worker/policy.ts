@@ -9,6 +9,7 @@ import {
 import type { ImageInfo, Problem } from '../common/image';
 import { WorkerError } from './errors';
 import { kindOf } from '../common/describe-capabilities';
+import { FS_INFO, INIT_FILE_SYSTEMS, initUnavailable } from '../common/init-spec';
 
 export { kindOf };
 
@@ -36,10 +37,9 @@ export interface Environment {
 type Rule = { engine: Engine; readWrite: true } | { engine: Engine; readWrite: false; why: string } | { engine: null; why: string };
 
 const ISO_RO = 'Disc images can only be attached read-only (Windows refuses a read-write ISO too).';
-const DIFF_RO_LINUX = 'Differencing disks can only be attached read-only on Linux (libvhdi reads them; nothing here writes them safely).';
-const VHDX_DIFF_LINUX = 'Differencing VHDX cannot be attached on Linux: libvhdi\'s vhdimount (20210425), the only tool here that serves them, '
-  + 'reads blocks the child does not hold from the wrong place. Browse Disk Image reads it correctly (vdisk\'s own reader); Convert or Merge '
-  + 'make a standalone VHDX that attaches.';
+const DIFF_RO_LINUX = 'Differencing disks can only be attached read-only on Linux: vdisk\'s own FUSE server reads the chain through vdisk\'s '
+  + 'block layer, and nothing here writes a differencing disk safely (qemu cannot write differencing VHD/VHDX; libvhdi only reads). '
+  + 'Merge or Convert make a standalone image that attaches read-write.';
 const NOT_ON_WINDOWS = 'Windows attaches only VHD, VHDX and ISO images. Convert it to VHDX (qemu-img convert -O vhdx) first.';
 
 const KINDS: Record<ImageKind, { extensions: string[]; linux: Rule; win32: Rule }> = {
@@ -47,9 +47,9 @@ const KINDS: Record<ImageKind, { extensions: string[]; linux: Rule; win32: Rule 
   'iso': { extensions: ['.iso'], linux: { engine: 'loop', readWrite: false, why: ISO_RO }, win32: { engine: 'virtdisk', readWrite: false, why: ISO_RO } },
   'vhd-fixed': { extensions: ['.vhd'], linux: { engine: 'loop', readWrite: true }, win32: { engine: 'virtdisk', readWrite: true } },
   'vhd-dynamic': { extensions: ['.vhd'], linux: { engine: 'qemu', readWrite: true }, win32: { engine: 'virtdisk', readWrite: true } },
-  'vhd-differencing': { extensions: ['.vhd'], linux: { engine: 'vhdimount', readWrite: false, why: DIFF_RO_LINUX }, win32: { engine: 'virtdisk', readWrite: true } },
+  'vhd-differencing': { extensions: ['.vhd'], linux: { engine: 'vdisk-fuse', readWrite: false, why: DIFF_RO_LINUX }, win32: { engine: 'virtdisk', readWrite: true } },
   'vhdx': { extensions: ['.vhdx'], linux: { engine: 'qemu', readWrite: true }, win32: { engine: 'virtdisk', readWrite: true } },
-  'vhdx-differencing': { extensions: ['.vhdx', '.avhdx'], linux: { engine: null, why: VHDX_DIFF_LINUX }, win32: { engine: 'virtdisk', readWrite: true } },
+  'vhdx-differencing': { extensions: ['.vhdx', '.avhdx'], linux: { engine: 'vdisk-fuse', readWrite: false, why: DIFF_RO_LINUX }, win32: { engine: 'virtdisk', readWrite: true } },
   'qcow2': { extensions: ['.qcow2'], linux: { engine: 'qemu', readWrite: true }, win32: { engine: null, why: NOT_ON_WINDOWS } },
   'vmdk': { extensions: ['.vmdk'], linux: { engine: 'qemu', readWrite: true }, win32: { engine: null, why: NOT_ON_WINDOWS } },
   'vdi': { extensions: ['.vdi'], linux: { engine: 'qemu', readWrite: true }, win32: { engine: null, why: NOT_ON_WINDOWS } },
@@ -82,9 +82,6 @@ export function checkAttach(image: ImageInfo, readOnly: boolean, platform: NodeJ
       `${name} is a raw disk image: Windows attaches only VHD, VHDX and ISO images. Use "Browse Disk Image" to read its files without attaching it, or convert it to VHDX.`,
       { path: image.path, reason: 'raw-not-attachable-on-windows' });
   }
-  if (rule.engine === null && platform === 'linux' && kindOf(image) === 'vhdx-differencing') {
-    throw new WorkerError(ErrorCode.UnsupportedImage, `${name}: ${rule.why}`, { path: image.path, reason: 'differencing-vhdx-on-linux' });
-  }
   if (rule.engine === null) {
     const reason = platform === 'win32' ? 'format-not-attachable-on-windows' : 'platform';
     throw new WorkerError(ErrorCode.UnsupportedImage, `${name} is a ${image.format} image: ${rule.why}`, { path: image.path, reason });
@@ -95,7 +92,7 @@ export function checkAttach(image: ImageInfo, readOnly: boolean, platform: NodeJ
       `${image.format.toUpperCase()} images can only be attached read-only (like Windows, which refuses a read-write ISO)`, { path: image.path, reason: 'iso-read-write' });
   }
   throw new WorkerError(ErrorCode.UnsupportedImage,
-    `${rule.why} Attach ${name} read-only, or merge it on Windows first.`, { path: image.path, reason: 'differencing-read-write' });
+    `${name} cannot be attached read-write here. ${rule.why} Attach it read-only instead.`, { path: image.path, reason: 'differencing-read-write' });
 }
 
 /** Problems that only matter for one access mode: a read-write open replays the log first (Windows and qemu). */
@@ -201,8 +198,9 @@ function udisksServes(engine: Engine, env: Environment): boolean {
 function linuxNeeds(engine: Engine, env: Environment): MissingPiece[] {
   const out: MissingPiece[] = [];
   if (!env.loop) out.push({ tool: '/dev/loop-control', provider: 'the loop kernel module (modprobe loop)', for: 'every attach' });
-  if (engine === 'qemu' || engine === 'vhdimount') {
+  if (engine === 'qemu' || engine === 'vhdimount' || engine === 'vdisk-fuse') {
     if (!env.fuse) out.push({ tool: '/dev/fuse', provider: 'the fuse kernel module (modprobe fuse)', for: 'engine exports' });
+    if (engine === 'vdisk-fuse') return out; // vdisk's own server: part of this build, nothing to install
     const tool = engine === 'qemu' ? 'qemu-storage-daemon' : 'vhdimount';
     if (!env.tools[tool]) out.push({ tool, provider: TOOLS[tool].provider, for: engine === 'qemu' ? 'dynamic VHD, VHDX, qcow2, VMDK, VDI' : 'differencing VHD/AVHDX' });
   }
@@ -216,6 +214,7 @@ function kindCapability(kind: ImageKind, env: Environment, canElevate: boolean):
   let missing: MissingPiece[] = [];
   let access: Ability = 'yes';
   let why: string | undefined;
+  let engine: Engine = rule.engine;
   if (env.platform === 'win32') {
     if (env.virtdisk) { access = 'no'; why = env.virtdisk; missing = [{ tool: 'VirtDisk.dll', provider: 'Windows 7 / Server 2008 R2 or later', for: 'every attach' }]; }
     else if (!env.privileged) { access = canElevate ? 'elevation' : 'no'; why = 'Attaching needs administrator rights.'; }
@@ -223,11 +222,17 @@ function kindCapability(kind: ImageKind, env: Environment, canElevate: boolean):
     missing = linuxNeeds(rule.engine, env);
     if (missing.length) { access = 'no'; why = `Missing: ${missing.map((m) => `${m.tool} (${m.provider})`).join(', ')}.`; }
     else if (!env.privileged) {
-      if (!udisksServes(rule.engine, env)) {
+      // vdisk's own server needs root (mount(2)); a user's differencing VHD goes to their own vhdimount via udisks2
+      const unprivileged: Engine = rule.engine === 'vdisk-fuse' && kind === 'vhd-differencing' ? 'vhdimount' : rule.engine;
+      const helperMissing = unprivileged === 'vhdimount' && rule.engine !== 'vhdimount' ? linuxNeeds('vhdimount', env) : [];
+      if (udisksServes(unprivileged, env) && !helperMissing.length) engine = unprivileged;
+      else {
         access = canElevate ? 'elevation' : 'no';
         why = rule.engine === 'loop'
           ? `Not root, and udisks2 cannot attach for this user: ${env.udisks}.`
-          : `Not root: the ${rule.engine === 'qemu' ? 'qemu-storage-daemon' : 'vhdimount'} export needs a loop device only root sets up here. ${fuseViaUdisks(env, rule.engine)}`;
+          : rule.engine === 'vdisk-fuse' && kind !== 'vhd-differencing'
+            ? 'Not root: vdisk\'s FUSE server mounts its export with mount(2), and the loop device on it, which only root sets up here. Elevate, or browse the image instead.'
+            : `Not root: the ${unprivileged === 'qemu' ? 'qemu-storage-daemon' : 'vhdimount'} export needs a loop device only root sets up here. ${helperMissing.length ? `vhdimount is missing (${TOOLS.vhdimount.provider}).` : fuseViaUdisks(env, unprivileged)}`;
         if (!canElevate) {
           why += ' No elevation route (pkexec with a polkit agent, or sudo) is available.';
           missing = [{ tool: 'sudo', provider: 'sudo, and a sudo rule for this user', for: 'Retry as Root' }];
@@ -237,7 +242,7 @@ function kindCapability(kind: ImageKind, env: Environment, canElevate: boolean):
   }
   const rw: Ability = rule.readWrite ? access : 'no';
   return {
-    ...base, engine: rule.engine, readOnly: access, readWrite: rw, missing,
+    ...base, engine, readOnly: access, readWrite: rw, missing,
     ...(access !== 'yes' ? { readOnlyWhy: why } : {}),
     ...(rw !== 'yes' ? { readWriteWhy: rule.readWrite ? why : rule.why } : {}),
   };
@@ -264,11 +269,20 @@ export function capabilities(env: Environment): Capabilities {
     elevation,
     mountTools: env.platform === 'linux' ? MOUNT_TOOLS.map((t) => ({ ...t, present: !!env.tools[t.tool] })) : [],
     notes: env.notes,
+    initFileSystems: initFileSystems(env),
   };
 }
 
+/** What "New Virtual Disk..." can format here: mkfs on PATH (Linux only). */
+export function initFileSystems(env: Pick<Environment, 'platform' | 'tools'>): NonNullable<Capabilities['initFileSystems']> {
+  return INIT_FILE_SYSTEMS.map((f) => {
+    const why = initUnavailable(env.platform, f, !!env.tools[FS_INFO[f].tool]);
+    return { fileSystem: f, tool: FS_INFO[f].tool, provider: FS_INFO[f].provider, available: why === null, ...(why ? { why } : {}) };
+  });
+}
+
 /** Tools the Linux probe looks for. */
-export const PROBED_TOOLS = [...Object.keys(TOOLS), ...MOUNT_TOOLS.map((t) => t.tool)];
+export const PROBED_TOOLS = [...Object.keys(TOOLS), ...MOUNT_TOOLS.map((t) => t.tool), ...INIT_FILE_SYSTEMS.map((f) => FS_INFO[f].tool)];
 
 let browsing = false;
 /** Browsing registers itself here when its handlers are part of the worker, so the report never claims it otherwise. */
@@ -276,9 +290,9 @@ export function setBrowsingAvailable(v: boolean): void { browsing = v; }
 export function browsingAvailable(): boolean { return browsing; }
 
 /** Linux engine of an image the format rules allow (checkAttach first). */
-export function linuxEngine(image: Pick<ImageInfo, 'format' | 'subtype'>): 'loop' | 'qemu' | 'vhdimount' {
+export function linuxEngine(image: Pick<ImageInfo, 'format' | 'subtype'>): 'loop' | 'qemu' | 'vhdimount' | 'vdisk-fuse' {
   const rule = ruleFor(kindOf(image), 'linux');
-  if (rule.engine !== 'loop' && rule.engine !== 'qemu' && rule.engine !== 'vhdimount') throw new Error(`no Linux engine for ${image.format}`);
+  if (rule.engine !== 'loop' && rule.engine !== 'qemu' && rule.engine !== 'vhdimount' && rule.engine !== 'vdisk-fuse') throw new Error(`no Linux engine for ${image.format}`);
   return rule.engine;
 }
 

@@ -13,7 +13,7 @@ import { userGuard } from './user-guard';
 import { ExternalChangeWatcher } from './watch';
 import { applySettings } from './settings';
 import { ChainCache } from './chain-cache';
-import { registerManageHandlers } from './manage';
+import { registerManageHandlers, registerWslHandlers } from './manage';
 import { registerBrowseHandlers } from './browse/handlers';
 
 export interface ServerOptions {
@@ -131,6 +131,7 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
   }));
 
   registerManageHandlers({ connection, backend, handle, fromFormatError });
+  registerWslHandlers({ connection, backend, handle });
 
   connection.onRequest(P.Deps, handle(async (p: P.DepsParams) => backend.deps(p.target)));
   connection.onRequest(P.Mount, handle(async (p: P.MountParams, token) => { const r = await backend.mount(p.device, token); changed('mount'); return r; }));

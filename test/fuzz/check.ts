@@ -2,6 +2,7 @@
 // readable), within 1 s, without a large allocation or an unbounded amount of reading, with every failure a named
 // problem, and a parent link that is either resolved (and shown) or explained by a problem.
 import * as cp from 'child_process';
+import * as fs from 'fs';
 import type { ImageInfo } from '../../src/common/image';
 import { inspectImage, FormatError, PROBLEM_CODES } from '../../src/formats';
 import type { ProblemCode } from '../../src/formats/problems';
@@ -14,7 +15,7 @@ export const MAX_ALLOCATION = 64 * 1024 * 1024;
 export const MAX_READ_BYTES_PER_CASE = 64 * 1024 * 1024;
 
 export type FailureKind = 'exception' | 'format-error' | 'unnamed-failure' | 'bad-result' | 'silent-parent' | 'missing-expected'
-  | 'slow' | 'allocation' | 'reads' | 'hang' | 'qemu-refuses';
+  | 'slow' | 'allocation' | 'reads' | 'hang' | 'qemu-refuses' | 'qemu-differs';
 export interface CaseFailure { kind: FailureKind; error: string }
 
 let bigAllocation: string | null = null;
@@ -159,12 +160,13 @@ function readPlan(size: number): [number, number][] {
  * every planned read returns exactly the bytes up to the disk's end or throws a FormatError; nothing else escapes,
  * within the same time and allocation limits. A case that expects a chain problem (a cycle) must be refused.
  */
-export async function checkBlockFile(file: string, expect: ProblemCode | null = null): Promise<CaseRun> {
+export async function checkBlockFile(file: string, expect: ProblemCode | null = null, differential = false): Promise<CaseRun> {
   bigAllocation = null;
   const t0 = performance.now();
   let failure: CaseFailure | null = null;
   let d: BlockReader | null = null;
   let opened = false;
+  let pieces: [number, Buffer][] | null = null;
   try {
     d = await openDisk(file);
     if (!Number.isSafeInteger(d.size) || d.size < 0) failure = { kind: 'bad-result', error: `disk size ${d.size}` };
@@ -172,10 +174,12 @@ export async function checkBlockFile(file: string, expect: ProblemCode | null = 
     else if (expect) failure = { kind: 'missing-expected', error: `opened a disk whose chain should be refused (${expect})` };
     else {
       const buf = Buffer.alloc(1024 * 1024 + 512 + 10);
+      pieces = differential && d.size <= 64 * 2 ** 20 ? [] : null; // qemu-img convert runs inside the watchdog
       for (const [off, len] of readPlan(d.size)) {
         const want = Math.max(0, Math.min(len, d.size - off));
         const n = await d.read(buf.subarray(0, len), off);
         if (n !== want) { failure = { kind: 'bad-result', error: `read of ${len} at ${off} returned ${n}, not ${want}` }; break; }
+        pieces?.push([off, Buffer.from(buf.subarray(0, n))]);
       }
       opened = true;
     }
@@ -192,5 +196,39 @@ export async function checkBlockFile(file: string, expect: ProblemCode | null = 
   const ms = performance.now() - t0;
   if (bigAllocation) failure = { kind: 'allocation', error: bigAllocation };
   if (!failure && ms > CASE_LIMIT_MS) failure = { kind: 'slow', error: `${ms.toFixed(0)} ms` };
+  if (!failure && pieces && d) failure = qemuDiffers(file, d.size, pieces); // not timed: qemu-img runs in it
   return { failure, ms, info: null, opened };
+}
+
+/**
+ * Block differential (sampled): a disk vdisk reads whole must read the same through `qemu-img convert -O raw`, when
+ * qemu opens the file at all (its refusals are the inspect target's business). Only for formats whose qemu driver
+ * reads the same thing we do (not differencing VHD/VHDX, which qemu cannot follow).
+ */
+export function qemuDiffers(file: string, size: number, ours: [number, Buffer][]): CaseFailure | null {
+  const info = cp.spawnSync('qemu-img', ['info', '--output=json', file], { encoding: 'utf8', timeout: 10000 });
+  if (info.status !== 0) return null;
+  const q = JSON.parse(info.stdout) as { format: string; 'backing-filename'?: string };
+  if (!['vpc', 'vhdx', 'qcow2', 'vmdk', 'vdi'].includes(q.format) || q['backing-filename']) return null;
+  const out = `${file}.qemu-raw`;
+  try {
+    const r = cp.spawnSync('qemu-img', ['convert', '-f', q.format, '-O', 'raw', file, out], { encoding: 'utf8', timeout: 20000 });
+    if (r.status !== 0) return null;
+    const qsize = fs.statSync(out).size;
+    if (qsize !== size) return { kind: 'qemu-differs', error: `qemu's disk is ${qsize} bytes, vdisk's ${size}` };
+    const fd = fs.openSync(out, 'r');
+    try {
+      for (const [off, mine] of ours) {
+        const theirs = Buffer.alloc(mine.length);
+        fs.readSync(fd, theirs, 0, mine.length, off);
+        if (theirs.equals(mine)) continue;
+        let at = 0;
+        while (theirs[at] === mine[at]) at++;
+        let end = at;
+        while (end < mine.length && theirs[end] !== mine[end]) end++;
+        return { kind: 'qemu-differs', error: `first difference at byte ${off + at} (${end - at} bytes differ there): vdisk ${mine[at]}, qemu ${theirs[at]}` };
+      }
+      return null;
+    } finally { fs.closeSync(fd); }
+  } finally { fs.rmSync(out, { force: true }); }
 }

@@ -34,7 +34,8 @@ async function main(): Promise<void> {
       file = path.join(w.workDir, `trunc-${c.target}`);
       fs.writeFileSync(file, c.replace);
     }
-    const run = w.target === 'block' ? await checkBlockFile(file, c.expect) : await checkFile(file, c.expect, w.qemuEvery > 0 && i % w.qemuEvery === 0);
+    const differential = w.qemuEvery > 0 && i % w.qemuEvery === 0;
+    const run = w.target === 'block' ? await checkBlockFile(file, c.expect, differential) : await checkFile(file, c.expect, differential);
     for (const [name, ov] of c.overlays) {
       if (name === c.target && c.replace) continue;
       for (const p of ov.patches) fs.writeSync(fdOf(name), ov.base, p.offset, p.bytes.length, p.offset);

@@ -1,7 +1,7 @@
 // "Attached Disks" with a 3-deep differencing chain, in code-server with the packaged VSIX: base.vhd (dynamic,
 // holding an ext4 file system) <- middle.vhd <- top.vhd written by the project's CLI; Explorer right-click top.vhd
 // -> Attach (Read-Only) -> expand the disk row: top -> middle -> base with their descriptions, plus the volume ->
-// Detach inline -> no loop device, no vhdimount FUSE mount and no registry record is left. Cross-checked with
+// Detach inline -> no loop device, no FUSE mount of vdisk's server and no registry record is left. Cross-checked with
 // `vdisk list --json`, `losetup` and /proc/self/mountinfo.
 import * as assert from 'assert';
 import * as cp from 'child_process';
@@ -26,14 +26,6 @@ function fuseMounts(): string[] {
     .map((l) => l.split(' ')[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
 }
 
-/** True when a vhdimount scratch folder (…/engines/vhdi-*) holds a symlink to a file under `dir`. */
-function servesFrom(engineDir: string, dir: string): boolean {
-  const links = path.join(engineDir, 'links');
-  try {
-    return fs.readdirSync(links).some((n) => fs.readlinkSync(path.join(links, n)).startsWith(dir + path.sep));
-  } catch { return false; }
-}
-
 describe('dependency chain in the "Attached Disks" tree (packaged VSIX)', function () {
   this.timeout(120000);
   let page: Page;
@@ -41,7 +33,7 @@ describe('dependency chain in the "Attached Disks" tree (packaged VSIX)', functi
   const chainDir = path.join(workspace, 'layers');
   const top = path.join(chainDir, 'top.vhd');
   let device = '';
-  let fuseMount = '';   // where vhdimount serves top.vhd, from the loop device's backing file
+  let fuseMount = '';   // the file vdisk's FUSE server serves top.vhd as: the loop device's backing file
 
   const ourDisks = () => listDisks().filter((d) => d.image && d.image.startsWith(workspace + path.sep));
   const pane = () => page.locator('.part.sidebar .pane').filter({ has: page.locator('.pane-header', { hasText: /Attached Disks/i }) });
@@ -94,7 +86,7 @@ describe('dependency chain in the "Attached Disks" tree (packaged VSIX)', functi
     fs.rmSync(chainDir, { recursive: true, force: true });
   });
 
-  it('attaches top.vhd read-only from the Explorer through vhdimount', async () => {
+  it('attaches top.vhd read-only from the Explorer through vdisk\'s own FUSE server', async () => {
     await page.keyboard.press('Escape');
     await page.keyboard.press('Control+Shift+E');
     const folder = explorerRow(page, 'layers');
@@ -110,13 +102,13 @@ describe('dependency chain in the "Attached Disks" tree (packaged VSIX)', functi
     }
     assert.strictEqual(disks.length, 1, `vdisk list shows ${disks.length} attachment(s) of top.vhd`);
     assert.strictEqual(disks[0].readOnly, true);
-    assert.strictEqual(disks[0].engine, 'vhdimount');
+    assert.strictEqual(disks[0].engine, 'vdisk-fuse');
     assert.deepStrictEqual((disks[0].chain || []).map((l) => path.basename(l.path)), ['top.vhd', 'middle.vhd', 'base.vhd']);
     device = disks[0].device;
     const loop = listLoops().find((l) => l.name === device);
     assert.ok(loop && loop.readOnly, `losetup does not show ${device} read-only: ${JSON.stringify(loop)}`);
-    fuseMount = path.dirname(loop.backFile);
-    assert.ok(fuseMounts().includes(fuseMount), `${device} sits on ${loop.backFile}, but ${fuseMount} is not a FUSE mount`);
+    fuseMount = loop.backFile; // the server mounts the one file it serves
+    assert.ok(fuseMounts().includes(fuseMount), `${device} sits on ${loop.backFile}, which is not a FUSE mount`);
   });
 
   it('shows the layers (middle, base) and the volume under the disk row, grouped, without engine jargon', async () => {
@@ -160,9 +152,8 @@ describe('dependency chain in the "Attached Disks" tree (packaged VSIX)', functi
     await disk.waitFor({ state: 'detached', timeout: 30000 });
     assert.deepStrictEqual(ourDisks(), [], 'vdisk list still shows a disk from the workspace');
     assert.ok(!listLoops().some((l) => l.name === device && l.backFile.startsWith(fuseMount)), `${device} is still on ${fuseMount}`);
-    const left = fuseMounts().filter((m) => m === fuseMount || m.startsWith(workspace + path.sep)
-      || (m.startsWith('/run/vdisk/') && servesFrom(path.dirname(m), chainDir)));
-    assert.deepStrictEqual(left, [], 'a vhdimount FUSE mount of the chain is still mounted');
+    const left = fuseMounts().filter((m) => m === fuseMount || m.startsWith(workspace + path.sep));
+    assert.deepStrictEqual(left, [], 'the FUSE mount of the chain is still mounted');
     assert.ok(!fs.existsSync(path.dirname(fuseMount)), `the engine's scratch folder ${path.dirname(fuseMount)} is still there`);
     assert.strictEqual(await pane().locator('.monaco-list-row', { hasText: 'middle.vhd' }).count(), 0, 'chain rows are still shown');
   });

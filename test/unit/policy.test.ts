@@ -25,7 +25,10 @@ describe('policy', () => {
     refuses(() => checkAttach(image('iso'), false, 'linux'), 'iso-read-write');
     refuses(() => checkAttach(image('udf'), false, 'win32'), 'iso-read-write');
     refuses(() => checkAttach(image('vhd', 'differencing'), false, 'linux'), 'differencing-read-write');
-    refuses(() => checkAttach(image('vhdx', 'differencing'), true, 'linux'), 'differencing-vhdx-on-linux');
+    refuses(() => checkAttach(image('vhdx', 'differencing'), false, 'linux'), 'differencing-read-write');
+    assert.throws(() => checkAttach(image('vhdx', 'differencing'), false, 'linux'), /cannot be attached read-write here.*read-only/);
+    checkAttach(image('vhdx', 'differencing'), true, 'linux'); // vdisk's own FUSE server reads the chain
+    checkAttach(image('vhd', 'differencing'), true, 'linux');
     assert.throws(() => checkAttach(image('raw'), true, 'win32'), (e: unknown) => (e as { code: number }).code === P.ErrorCode.NotSupported
       && (e as { data: P.ErrorData }).data.reason === 'raw-not-attachable-on-windows' && /"Browse Disk Image"/.test((e as Error).message));
     refuses(() => checkAttach(image('qcow2'), true, 'win32'), 'format-not-attachable-on-windows');
@@ -39,13 +42,16 @@ describe('policy', () => {
     assert.deepStrictEqual(c.kinds.map((k) => k.kind), IMAGE_KINDS);
     assert.deepStrictEqual([kind(c, 'vhdx').readOnly, kind(c, 'vhdx').readWrite, kind(c, 'vhdx').engine], ['yes', 'yes', 'qemu']);
     assert.deepStrictEqual([kind(c, 'iso').readOnly, kind(c, 'iso').readWrite], ['yes', 'no']);
-    assert.deepStrictEqual([kind(c, 'vhd-differencing').readWrite, kind(c, 'vhd-differencing').engine], ['no', 'vhdimount']);
+    assert.deepStrictEqual([kind(c, 'vhd-differencing').readOnly, kind(c, 'vhd-differencing').readWrite, kind(c, 'vhd-differencing').engine], ['yes', 'no', 'vdisk-fuse']);
+    assert.deepStrictEqual([kind(c, 'vhdx-differencing').readOnly, kind(c, 'vhdx-differencing').readWrite, kind(c, 'vhdx-differencing').engine], ['yes', 'no', 'vdisk-fuse']);
+    assert.match(kind(c, 'vhdx-differencing').readWriteWhy!, /read-only on Linux.*Merge or Convert/);
     assert.ok(c.elevation.every((e) => !e.available));
   });
 
   it('a user with sudo but no udisks: every kind "with elevation"', () => {
     const c = capabilities(env());
-    for (const k of c.kinds) assert.strictEqual(k.readOnly, k.kind === 'vhdx-differencing' ? 'no' : 'elevation', k.kind);
+    for (const k of c.kinds) assert.strictEqual(k.readOnly, 'elevation', k.kind);
+    assert.match(kind(c, 'vhdx-differencing').readOnlyWhy!, /Not root: vdisk's FUSE server mounts its export/);
     assert.strictEqual(kind(c, 'raw').readWrite, 'elevation');
     assert.strictEqual(kind(c, 'iso').readWrite, 'no');
     assert.deepStrictEqual(c.elevation.map((e) => [e.route, e.available]), [['pkexec', false], ['sudo', true]]);
@@ -66,7 +72,8 @@ describe('policy', () => {
     const c = capabilities(env({ udisks: null, userAllowOther: true, tools: { ...TOOLS, fusermount: true } }));
     for (const k of ['vhd-dynamic', 'vhdx', 'qcow2', 'vmdk', 'vdi'] as P.ImageKind[]) assert.deepStrictEqual([kind(c, k).readOnly, kind(c, k).readWrite], ['yes', 'yes'], k);
     assert.deepStrictEqual([kind(c, 'vhd-differencing').readOnly, kind(c, 'vhd-differencing').readWrite, kind(c, 'vhd-differencing').engine], ['yes', 'no', 'vhdimount']);
-    assert.strictEqual(kind(c, 'vhdx-differencing').readOnly, 'no');
+    assert.strictEqual(kind(c, 'vhdx-differencing').readOnly, 'elevation', 'vdisk\'s own FUSE server needs root');
+    assert.match(kind(c, 'vhdx-differencing').readOnlyWhy!, /mount\(2\)/);
     assert.match(c.unprivilegedRoute!.detail, /through your own qemu-storage-daemon or vhdimount FUSE export/);
     // vhdimount (libfuse2) mounts with fusermount; without it only its kind falls back to elevation, naming it
     const noFuse2 = capabilities(env({ udisks: null, userAllowOther: true, tools: { ...TOOLS, fusermount: false } }));
@@ -87,12 +94,12 @@ describe('policy', () => {
   });
 
   it('a missing tool makes its engine "no" for everyone and names the package', () => {
-    const c = capabilities(env({ privileged: true, tools: { ...TOOLS, vhdimount: false, 'ntfs-3g': false } }));
-    assert.strictEqual(kind(c, 'vhd-differencing').readOnly, 'no');
-    assert.deepStrictEqual(kind(c, 'vhd-differencing').missing, [{ tool: 'vhdimount', provider: 'libvhdi-utils (Debian/Ubuntu)', for: 'differencing VHD/AVHDX' }]);
-    assert.strictEqual(kind(c, 'vhdx').readOnly, 'yes');
+    const c = capabilities(env({ privileged: true, tools: { ...TOOLS, 'qemu-storage-daemon': false, 'ntfs-3g': false } }));
+    assert.strictEqual(kind(c, 'vhdx').readOnly, 'no');
+    assert.deepStrictEqual(kind(c, 'vhdx').missing, [{ tool: 'qemu-storage-daemon', provider: 'qemu-system-common (Debian/Ubuntu)', for: 'dynamic VHD, VHDX, qcow2, VMDK, VDI' }]);
+    assert.strictEqual(kind(c, 'vhd-differencing').readOnly, 'yes', 'vdisk\'s own FUSE server needs no tool');
     const report = capabilityReport(c);
-    assert.match(report, /vhdimount: install libvhdi-utils/);
+    assert.match(report, /qemu-storage-daemon: install qemu-system-common/);
     assert.match(report, /ntfs-3g: install ntfs-3g \(to mount NTFS\)/);
   });
 

@@ -5,6 +5,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { VdiskApi } from '../../src/extension';
 import type { InspectorProvider } from '../../src/views/inspector/provider';
+import { GetCapabilities } from '../../src/common/protocol';
 import type { CompactResult, ConvertResult, CreateImageResult, MergeResult, SetParentResult } from '../../src/common/protocol';
 import { until } from './poll';
 
@@ -34,6 +35,15 @@ describe('managing images (extension host)', function () {
   after(async () => {
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('New Virtual Disk initialises the disk: GPT and an ext4 partition with its label, offered by the capability report', async () => {
+    const caps = await a.client.request(GetCapabilities);
+    const ext4 = caps.initFileSystems?.find((f) => f.fileSystem === 'ext4');
+    assert.ok(ext4?.available, `mkfs.ext4 is offered here: ${JSON.stringify(caps.initFileSystems)}`);
+    const f = at('init.vhdx');
+    const r = await vscode.commands.executeCommand<CreateImageResult>('vdisk.newDisk', { path: f, format: 'vhdx', type: 'dynamic', size: 64 << 20, blockSize: 1 << 20, fileSystem: 'ext4', label: 'data' });
+    assert.deepStrictEqual(r?.init?.partition && { ...r.init.partition, writtenBytes: 0 }, { offset: 1 << 20, size: 62 << 20, fileSystem: 'ext4', label: 'data', writtenBytes: 0 });
   });
 
   it('New Virtual Disk creates the disk asked for, adds it to Recent Images, and never overwrites', async () => {

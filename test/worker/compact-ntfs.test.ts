@@ -80,6 +80,17 @@ describe('manage: compact of NTFS (ntfs-3g)', function () {
     });
   }
 
+  it('an NTFS volume written on the whole disk (no partition table; its boot sector looks like an empty MBR)', async function () {
+    const img = image('vhdx', 'whole', at('part.img'));
+    const r = await compactImage(img);
+    assert.deepStrictEqual(r.fileSystems.map((f) => [f.type, f.offset]), [['ntfs', 0]]);
+    assert.ok(r.before - r.after >= 38 * MiB, `${r.before} -> ${r.after}`);
+    const raw = rawOf(img, 'vhdx', dir());
+    run('ntfsfix', ['-n', raw]);
+    for (const [n, data] of Object.entries(files)) assert.ok(cp.execFileSync('ntfscat', [raw, n], { maxBuffer: 64 * MiB }).equals(data), n);
+    fs.rmSync(raw);
+  });
+
   it('refuses a dirty NTFS volume (chkdsk / ntfsfix -d) and leaves the image byte-identical; --zero-only still works', async function () {
     const dirtyRaw = at('dirty.raw');
     fs.copyFileSync(disk, dirtyRaw);

@@ -9,9 +9,10 @@ import * as P from '../../src/common/protocol';
 import { createDifferencingDisk } from '../../src/formats';
 import { WorkerClient } from '../../src/host/worker-client';
 import { captureLog, CLI, newClient } from '../support/worker';
-import { deviceSuite, leaks, NO_LEAKS, qemuImg, qemuWrite, readDevice, rejectsWith, RUN_DIR, settle } from './linux-support';
+import { deviceSuite, exited, leaks, NO_LEAKS, qemuImg, qemuWrite, readDevice, rejectsWith, RUN_DIR, settle } from './linux-support';
 
 const MiB = 1 << 20;
+
 
 function mbrExt4(img: string, dir: string, sizeMiB = 24): void {
   cp.execFileSync('truncate', ['-s', `${sizeMiB}M`, img]);
@@ -37,7 +38,7 @@ describe('Linux backend lifecycle: crashes, failures, concurrency (real devices)
     const child = path.join(dir, 'child.vhd'); await createDifferencingDisk(base, child);
     const disks: P.AttachedDisk[] = [];
     for (const p of [vhdx, raw, child]) disks.push(await client.request(P.Attach, { path: p, readOnly: true, lifetime: 'session' }));
-    assert.deepStrictEqual(disks.map((d) => d.engine), ['qemu', 'loop', 'vhdimount']);
+    assert.deepStrictEqual(disks.map((d) => d.engine), ['qemu', 'loop', 'vdisk-fuse']);
     const vols = await client.request(P.Mount, { device: disks[1].device });
     assert.ok(vols.some((v) => v.mountPoint), 'the ext4 partition is mounted');
     const before = leaks(dir);
@@ -47,6 +48,24 @@ describe('Linux backend lifecycle: crashes, failures, concurrency (real devices)
     const left = await settle(dir, undefined, 10_000);
     assert.deepStrictEqual(left, NO_LEAKS);
     assert.deepStrictEqual(fs.readdirSync(path.join(RUN_DIR, 'disks')).filter((n) => disks.some((d) => n === `${path.basename(d.device)}.json`)), []);
+  });
+
+  it('a worker killed between answering a session attach and writing its record leaves no loop device and no record', async () => {
+    // the record of a session disk on a plain loop device is written after the reply: the kernel's autoclear
+    // (our fd dies with us) is what keeps a crash in between from leaving the device behind
+    await client.stop();
+    client = newClient({ env: { VDISK_TEST_CRASH_AFTER: 'attach:1' } });
+    const raw = path.join(dir, 'plain.img'); fs.writeFileSync(raw, Buffer.alloc(8 * MiB));
+    await client.request(P.List);
+    const pid = client.pid!;
+    const disk = await client.request(P.Attach, { path: raw, readOnly: true, lifetime: 'session' });
+    assert.strictEqual(disk.engine, 'loop');
+    assert.ok(disk.ours, 'the reply describes the disk as ours');
+    await exited(pid);
+    assert.deepStrictEqual(await settle(dir), NO_LEAKS);
+    assert.ok(!fs.existsSync(path.join(RUN_DIR, 'disks', `${path.basename(disk.device)}.json`)), 'no record of it');
+    client = newClient();
+    assert.ok(!(await client.request(P.List)).some((d) => d.image === raw), 'a new worker lists nothing of it');
   });
 
   it('a clean worker shutdown releases session disks of every engine, mounts included', async () => {

@@ -42,7 +42,7 @@ export function writeDevice(device: string, offset: number, data: Buffer): void 
 
 export const RUN_DIR = process.env.VDISK_RUN_DIR ?? '/run/vdisk';
 
-/** Daemons whose command line mentions `marker` (qemu-storage-daemon / vhdimount started for files under a dir). */
+/** Daemons whose command line mentions `marker` (qemu-storage-daemon / vhdimount / vdisk's fuse-server.js started for files under a dir). */
 export function daemonsMentioning(marker: string): number[] {
   const out: number[] = [];
   for (const n of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
@@ -50,7 +50,7 @@ export function daemonsMentioning(marker: string): number[] {
       const stat = fs.readFileSync(`/proc/${n}/stat`, 'utf8');
       if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
       const argv = fs.readFileSync(`/proc/${n}/cmdline`, 'utf8');
-      if (/qemu-storage-daemon|vhdimount|fuseiso|ntfs-3g|fusefat/.test(argv) && argv.includes(marker)) out.push(Number(n));
+      if (/qemu-storage-daemon|vhdimount|fuse-server\.js|fuseiso|ntfs-3g|fusefat/.test(argv) && argv.includes(marker)) out.push(Number(n));
     } catch { /* gone */ }
   }
   return out;

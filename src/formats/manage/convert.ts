@@ -12,7 +12,7 @@ import { randomGuid } from '../guid';
 import { buildVhdBase } from '../vhd/writer';
 import { buildVhdxBase, payloadEntryIndex } from '../vhdx/writer';
 import { VHD_MAX_SIZE, VHDX_MAX_SIZE } from '../../common/create-spec';
-import { checkCancel, Output, Progress, writeOutput } from './output';
+import { checkCancel, Output, Progress, writeOutput, writeSparse } from './output';
 
 const MiB = 2 ** 20;
 
@@ -45,18 +45,28 @@ export async function convertImage(s: ConvertSpec, progress?: Progress): Promise
   }
 }
 
-/** Reads the disk block by block (the last one zero-padded); `sink` gets each block that is not all zeros. */
-async function eachBlock(disk: BlockReader, blockSize: number, progress: Progress | undefined,
+/** A source that can say, without reading, that a range holds no data (a new initialised disk: initialise.ts). */
+interface SparseHint { hasData?(offset: number, length: number): boolean }
+
+/**
+ * Reads the disk block by block (the last one zero-padded); `sink` gets each block and whether it is all zeros.
+ * Blocks the source says are empty are not read: `sink` gets a shared zero buffer it must not change.
+ */
+async function eachBlock(disk: BlockReader & SparseHint, blockSize: number, progress: Progress | undefined,
   sink: (i: number, data: Buffer, zero: boolean) => Promise<void>): Promise<void> {
   const blocks = Math.ceil(disk.size / blockSize);
   const zero = Buffer.alloc(blockSize);
-  let next = blocks > 0 ? readBlock(disk, Buffer.allocUnsafe(blockSize), 0, blockSize) : null;
+  // two buffers in turn: block i+1 is read into one while block i, in the other, is written (fresh pages cost faults)
+  const bufs: Buffer[] = [];
+  const fetch = (i: number): Promise<Buffer> | null => i >= blocks ? null
+    : disk.hasData && !disk.hasData(i * blockSize, blockSize) ? Promise.resolve(zero)
+      : readBlock(disk, (bufs[i % 2] ??= Buffer.allocUnsafe(blockSize)), i * blockSize, blockSize);
+  let next = fetch(0);
   for (let i = 0; i < blocks; i++) {
     checkCancel(progress);
     const buf = await next!;
-    // read the next block while this one is written
-    next = i + 1 < blocks ? readBlock(disk, Buffer.allocUnsafe(blockSize), (i + 1) * blockSize, blockSize) : null;
-    await sink(i, buf, buf.equals(zero));
+    next = fetch(i + 1); // read the next block while this one is written
+    await sink(i, buf, buf === zero || buf.equals(zero));
     progress?.report?.(Math.min(disk.size, (i + 1) * blockSize), disk.size);
   }
 }
@@ -95,7 +105,7 @@ export async function writeVhdx(disk: BlockReader, out: Output, type: 'fixed' | 
     if (!zero) data += Math.min(blockSize, disk.size - i * blockSize);
     if (type === 'fixed') { await out.write(buf, base.dataOffset + i * blockSize); return; }
     if (zero) return;
-    await out.write(buf, at);
+    await writeSparse(out, buf, at);
     entries.push([i, at]);
     at += blockSize;
   });
@@ -130,7 +140,7 @@ export async function writeVhd(disk: BlockReader, out: Output, type: 'fixed' | '
     if (zero) return;
     bat.writeUInt32BE(at / 512, i * 4);
     await out.write(bitmap, at);
-    await out.write(buf, at + bitmap.length);
+    await writeSparse(out, buf, at + bitmap.length);
     at += bitmap.length + blockSize;
     data += Math.min(blockSize, disk.size - i * blockSize);
   });

@@ -3,15 +3,34 @@ import { FormatError } from '../errors';
 import { randomGuid } from '../guid';
 import { buildVhdBase } from '../vhd/writer';
 import { buildVhdxBase } from '../vhdx/writer';
+import * as path from 'path';
 import { Progress, writeOutput, writeZeros } from './output';
+import { writeVhd, writeVhdx } from './convert';
+import { InitialisedDisk, SeekFn } from './initialise';
+import { checkInitSpec, InitSpec } from '../../common/init-spec';
+import { inspectImage } from '../inspect';
 import { checkCreateSpec, CreateSpec } from '../../common/create-spec';
 import type { CreateImageResult } from '../../common/protocol';
 
 export type { CreateSpec };
 
-export async function createImage(spec: CreateSpec, opts: { force?: boolean; progress?: Progress } = {}): Promise<CreateImageResult> {
+export interface CreateOptions {
+  force?: boolean;
+  progress?: Progress;
+  /** Initialise: a GPT, and one partition with a file system (mkfs must be on PATH: the caller checks). */
+  init?: InitSpec;
+  /** SEEK_DATA/SEEK_HOLE (the worker's libc), so only what mkfs wrote is read; without it the file is scanned. */
+  seek?: SeekFn;
+}
+
+export async function createImage(spec: CreateSpec, opts: CreateOptions = {}): Promise<CreateImageResult> {
   let s: ReturnType<typeof checkCreateSpec>;
-  try { s = checkCreateSpec(spec); } catch (e) { throw new FormatError('unsupported', (e as Error).message); }
+  let init: InitSpec;
+  try {
+    s = checkCreateSpec(spec);
+    init = checkInitSpec(opts.init ?? {}, s.size, s.logicalSectorSize);
+  } catch (e) { throw new FormatError('unsupported', (e as Error).message); }
+  if (init.init) return createInitialised(s, init, opts);
   const id = randomGuid();
   let built: { pieces: [number, Buffer][]; size: number; dataOffset: number; dataBytes: number };
   if (s.format === 'vhd') {
@@ -33,4 +52,30 @@ export async function createImage(spec: CreateSpec, opts: { force?: boolean; pro
     blockSize: s.format === 'vhd' && s.type === 'fixed' ? null : s.blockSize,
     logicalSectorSize: s.logicalSectorSize, physicalSectorSize: s.physicalSectorSize,
   };
+}
+
+/** A new disk with a GPT (and a file system): the image is written from an InitialisedDisk by convert's writers. */
+async function createInitialised(s: ReturnType<typeof checkCreateSpec>, init: InitSpec, opts: CreateOptions): Promise<CreateImageResult> {
+  let disk: InitialisedDisk | null = null;
+  try {
+    const made = await InitialisedDisk.make(s.size, s.logicalSectorSize, init, path.dirname(path.resolve(s.path)),
+      { seek: opts.seek, progress: opts.progress });
+    disk = made.disk;
+    const d = disk;
+    const id = randomGuid();
+    await writeOutput(s.path, !!opts.force, async (out) => {
+      if (s.format === 'vhd') await writeVhd(d, out, s.type, s.blockSize, opts.progress);
+      else await writeVhdx(d, out, s.type, s.blockSize, opts.progress, { dataWriteGuid: id, physicalSectorSize: s.physicalSectorSize });
+    });
+    const i = await inspectImage(s.path);
+    return {
+      path: s.path, format: s.format, type: s.type, size: s.size, id: i.id ?? id,
+      blockSize: s.format === 'vhd' && s.type === 'fixed' ? null : s.blockSize,
+      logicalSectorSize: s.logicalSectorSize, physicalSectorSize: s.physicalSectorSize,
+      init: { table: 'gpt', partition: made.partition && init.fileSystem
+        ? { ...made.partition, fileSystem: init.fileSystem, label: init.label ?? '', writtenBytes: d.fileSystemBytes } : null },
+    };
+  } finally {
+    await disk?.close();
+  }
 }

@@ -16,6 +16,9 @@ export interface FreeMap {
   /** Bit i (LSB first) set: unit i is in use. */
   used: Buffer;
   freeBytes: number;
+  /** The file system's own count of free bytes (ext4: its group descriptors, which count never-initialised groups
+   *  as free); what "data" is measured against. `freeBytes` is what may be released, never more. */
+  reportedFreeBytes?: number;
 }
 
 /** A file system found but not trusted: why (dirty, needs recovery, metadata that does not parse). */
@@ -27,9 +30,13 @@ export function isUsed(m: FreeMap, u: number): boolean {
   return u >= m.units || (m.used[u >> 3] & (1 << (u & 7))) !== 0;
 }
 
+const ONES = Uint8Array.from({ length: 256 }, (_, i) => { let n = 0; for (let x = i; x; x >>= 1) n += x & 1; return n; });
+
 export function countFree(used: Buffer, units: number): number {
   let n = 0;
-  for (let u = 0; u < units; u++) if (!(used[u >> 3] & (1 << (u & 7)))) n++;
+  const whole = units >> 3;
+  for (let i = 0; i < whole; i++) n += 8 - ONES[used[i]];
+  for (let u = whole * 8; u < units; u++) if (!(used[u >> 3] & (1 << (u & 7)))) n++;
   return n;
 }
 
@@ -84,6 +91,8 @@ export async function partitionsOf(disk: BlockReader): Promise<{ volumes: [numbe
   const problems: Problem[] = [];
   const v = (await findVolumes(disk, problems)).map((x) => [x.offset, x.size] as [number, number]).sort((a, b) => a[0] - b[0]);
   if (problems.length) return { volumes: [], refused: `its partition table is damaged (${problems[0].message})` };
+  // an NTFS volume written straight on the disk has a boot sector that ends in 55aa and looks like an empty MBR
+  if (!v.length) return { volumes: [[0, disk.size]] };
   for (let i = 1; i < v.length; i++) {
     if (v[i][0] < v[i - 1][0] + v[i - 1][1]) return { volumes: [], refused: `partitions at offsets ${v[i - 1][0]} and ${v[i][0]} overlap` };
   }

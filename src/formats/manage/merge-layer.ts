@@ -5,8 +5,13 @@ export interface MergeLayer {
   /** The granularity present() works in. */
   readonly blockSize: number;
   readonly differencing: boolean;
-  /** The runs of block `i` this file holds itself: [virtual offset, bytes]; empty when it holds none. */
+  /** The runs of block `i` this file holds itself: [virtual offset, bytes]; empty when it holds none. The bytes may
+   *  share buffers the layer reuses in turn: they are valid until the second present() call after this one. */
   present(i: number): Promise<[number, Buffer][]>;
+  /** Where present() would read block `i` from, unread: [virtual offset, file offset (-1: zeros), bytes]. */
+  extents?(i: number): Promise<[number, number, number][]>;
+  /** Reads `into.length` bytes of the file at `off` (for extents()). */
+  readFile?(off: number, into: Buffer): Promise<Buffer>;
   /** Writes `data` at virtual offset `off` (sector-aligned), allocating as needed; metadata waits for commit(). */
   write(off: number, data: Buffer): Promise<void>;
   /** Syncs the data, then makes the new blocks part of the disk. `step(n)` marks durable steps (crash tests). */
@@ -20,8 +25,9 @@ export function layerReader(l: MergeLayer, drop: (i: number, data: Buffer) => bo
   const block = async (i: number): Promise<Buffer> => {
     if (cached?.i === i) return cached.data;
     const data = Buffer.alloc(Math.min(l.blockSize, l.virtualSize - i * l.blockSize));
-    for (const [off, run] of await l.present(i)) run.copy(data, off - i * l.blockSize);
-    if (drop(i, data)) data.fill(0);
+    const runs = await l.present(i);
+    for (const [off, run] of runs) run.copy(data, off - i * l.blockSize);
+    if (runs.length && drop(i, data)) data.fill(0); // a block the file does not hold reads as zeros anyway
     cached = { i, data };
     return data;
   };

@@ -59,10 +59,14 @@ export async function mergeImage(s: MergeSpec, progress?: Progress): Promise<Mer
           throw new FormatError('unsupported', `${path.basename(file)} and ${path.basename(target.path)} differ in size or sector size`);
         }
         const blocks = Math.ceil(src.virtualSize / src.blockSize);
-        for (let i = 0; i < blocks; i++) {
-          checkCancel(progress);
-          for (const [off, data] of await src.present(i)) { await dest.write(off, data); bytes += data.length; }
-          progress?.report?.(n * dest.virtualSize + Math.min(dest.virtualSize, (i + 1) * src.blockSize), total);
+        const report = (i: number) => progress?.report?.(n * dest.virtualSize + Math.min(dest.virtualSize, (i + 1) * src.blockSize), total);
+        if (src.extents && src.readFile) bytes += await copyExtents(src, dest, blocks, progress, report);
+        else {
+          for (let i = 0; i < blocks; i++) {
+            checkCancel(progress);
+            for (const [off, data] of await src.present(i)) { await dest.write(off, data); bytes += data.length; }
+            report(i);
+          }
         }
       } finally { await src.close(); }
     }
@@ -72,6 +76,47 @@ export async function mergeImage(s: MergeSpec, progress?: Progress): Promise<Mer
   if (!s.keepChild) for (const f of merged) { fs.rmSync(f); removed.push(f); }
   stepDone('merge', 10);
   return { target: target.path, merged, removed, bytes };
+}
+
+const CHUNK = 2 ** 20;
+
+/**
+ * Copies the sectors `src` holds into `dest` in 1 MiB pieces through two buffers in turn: the next piece is read (on
+ * the thread pool) while this one is written, and a piece stays in the CPU cache between its read and its write.
+ */
+async function copyExtents(src: MergeLayer, dest: MergeLayer, blocks: number, progress: Progress | undefined, report: (i: number) => void): Promise<number> {
+  const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+  let zeros: Buffer | null = null;
+  let turn = 0, bytes = 0;
+  let pending: { off: number; data: Promise<Buffer> } | null = null;
+  const flush = async () => {
+    if (!pending) return;
+    const p = pending;
+    pending = null;
+    const data = await p.data;
+    await dest.write(p.off, data);
+    bytes += data.length;
+  };
+  try {
+    for (let i = 0; i < blocks; i++) {
+      checkCancel(progress);
+      for (const [v, f, len] of await src.extents!(i)) {
+        for (let o = 0; o < len; o += CHUNK) {
+          const k = Math.min(CHUNK, len - o);
+          const data = f < 0 ? Promise.resolve((zeros ??= Buffer.alloc(CHUNK)).subarray(0, k)) : src.readFile!(f + o, bufs[turn ^= 1].subarray(0, k));
+          data.catch(() => undefined); // surfaces at its await in flush()
+          const prev = pending;
+          pending = { off: v + o, data };
+          if (prev) { const cur = pending; pending = prev; await flush(); pending = cur; }
+        }
+      }
+      await flush();
+      report(i);
+    }
+  } finally {
+    if (pending) await (pending as { data: Promise<Buffer> }).data.catch(() => undefined);
+  }
+  return bytes;
 }
 
 /** Images in `folders` or `others` (Recent Images) whose chain passes through one of `layers`, except `exclude`. */

@@ -71,3 +71,26 @@ export async function writeZeros(out: Output, offset: number, length: number, pr
     progress?.report?.(at + n, length);
   }
 }
+
+const GRAIN = 64 * 1024;
+const ZERO_GRAIN = Buffer.alloc(GRAIN);
+
+/**
+ * Writes `buf` at `offset`, leaving its all-zero 64 KiB grains unwritten: a new output file reads zeros there (a
+ * hole), so a dynamic block that a file system touched in a few places costs only those places on the host.
+ * Only for ranges of a new file that nothing was written to before.
+ */
+export async function writeSparse(out: Output, buf: Buffer, offset: number): Promise<void> {
+  let runStart = -1;
+  for (let at = 0; ; at += GRAIN) {
+    const end = Math.min(at + GRAIN, buf.length);
+    const zero = at >= buf.length || buf.subarray(at, end).equals(ZERO_GRAIN.subarray(0, end - at));
+    if (at >= buf.length && runStart < 0) break;
+    if (!zero && runStart < 0) runStart = at;
+    if (zero && runStart >= 0) {
+      await out.write(buf.subarray(runStart, Math.min(at, buf.length)), offset + runStart);
+      runStart = -1;
+    }
+    if (at >= buf.length) break;
+  }
+}

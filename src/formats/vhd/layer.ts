@@ -35,14 +35,24 @@ export function openVhdLayer(file: string, writable: boolean): MergeLayer {
     const bat = readAt(fd, batOff, entries * 4);
     const differencing = type === 4;
     let batDirty = false;
+    const scratch = scratchPair(bs);
     const blockAt = (i: number) => { const s = bat.readUInt32BE(i * 4); return s === 0xffffffff ? null : s * SECTOR; };
     return {
       virtualSize, sectorSize: SECTOR, blockSize: bs, differencing,
+      async extents(i) {
+        const at = blockAt(i);
+        if (at === null) return [];
+        const len = Math.min(bs, virtualSize - i * bs);
+        if (!differencing) return [[i * bs, at + bmBytes, len]];
+        const bm = readAt(fd, at, bmBytes);
+        return runs(len / SECTOR, (s) => (bm[s >> 3] & (0x80 >> (s & 7))) !== 0).map(([s, n]) => [i * bs + s * SECTOR, at + bmBytes + s * SECTOR, n * SECTOR]);
+      },
+      readFile: (off, into) => readAtAsync(fd, off, into.length, into),
       async present(i) {
         const at = blockAt(i);
         if (at === null) return [];
         const len = Math.min(bs, virtualSize - i * bs);
-        const data = readAt(fd, at + bmBytes, len);
+        const data = await readAtAsync(fd, at + bmBytes, len, scratch());
         if (!differencing) return [[i * bs, data]];
         const bm = readAt(fd, at, bmBytes);
         return runs(len / SECTOR, (s) => (bm[s >> 3] & (0x80 >> (s & 7))) !== 0).map(([s, n]) => [i * bs + s * SECTOR, data.subarray(s * SECTOR, (s + n) * SECTOR)]);
@@ -83,11 +93,35 @@ export function openVhdLayer(file: string, writable: boolean): MergeLayer {
   } catch (e) { fs.closeSync(fd); throw e; }
 }
 
-export function readAt(fd: number, off: number, len: number): Buffer {
-  const b = Buffer.alloc(len);
+export function readAt(fd: number, off: number, len: number, into?: Buffer): Buffer {
+  const b = into && into.length >= len ? into.subarray(0, len) : Buffer.allocUnsafe(len);
   let done = 0;
   while (done < len) { const n = fs.readSync(fd, b, done, len - done, off + done); if (n === 0) break; done += n; }
+  if (done < len) b.fill(0, done);
   return b;
+}
+
+/** readAt on the thread pool (the caller overlaps it with writes), into `into` when it is large enough. */
+export function readAtAsync(fd: number, off: number, len: number, into: Buffer): Promise<Buffer> {
+  const b = into.subarray(0, len);
+  return new Promise((resolve, reject) => {
+    const step = (done: number): void => {
+      if (done >= len) return resolve(b);
+      fs.read(fd, b, done, len - done, off + done, (err, n) => {
+        if (err) return reject(err);
+        if (n === 0) { b.fill(0, done); return resolve(b); }
+        step(done + n);
+      });
+    };
+    step(0);
+  });
+}
+
+/** Two buffers used in turn, so a prefetched block never overwrites the one being written. */
+export function scratchPair(size: number): () => Buffer {
+  const bufs: Buffer[] = [];
+  let k = 0;
+  return () => (bufs[k ^= 1] ??= Buffer.allocUnsafe(size));
 }
 
 /** Runs of consecutive sectors for which `has` is true: [first, count][]. */

@@ -8,7 +8,7 @@ import { randomGuid, ZERO_GUID } from '../guid';
 import { inspectOne } from '../inspect-one';
 import { REGION_BAT, type Region } from './inspect';
 import { loggedWrite, replayLog, writeHeader } from './log';
-import { readAt, runs } from '../vhd/layer';
+import { readAt, readAtAsync, runs, scratchPair } from '../vhd/layer';
 import type { MergeLayer } from '../manage/merge-layer';
 
 const MiB = 2 ** 20;
@@ -25,6 +25,7 @@ export async function openVhdxLayer(file: string, writable: boolean): Promise<Me
   const fd = fs.openSync(file, writable ? 'r+' : 'r');
   const bat = readAt(fd, region.offset, region.length);
   const dirty = new Set<number>();
+  const scratch = scratchPair(bs);
   const entry = (idx: number) => { const v = bat.readBigUInt64LE(idx * 8); return { state: Number(v & 7n), off: Number(v >> 20n) * MiB }; };
   const setEntry = (idx: number, state: number, off: number) => { bat.writeBigUInt64LE((BigInt(off / MiB) << 20n) | BigInt(state), idx * 8); dirty.add(Math.floor((idx * 8) / 4096)); };
   const payload = (i: number) => i + Math.floor(i / cr);
@@ -39,12 +40,23 @@ export async function openVhdxLayer(file: string, writable: boolean): Promise<Me
   };
   return {
     virtualSize, sectorSize: ls, blockSize: bs, differencing,
+    async extents(i) {
+      const e = entry(payload(i));
+      const len = Math.min(bs, virtualSize - i * bs);
+      if (e.state === ZERO) return differencing ? [[i * bs, -1, len]] : [];
+      if (e.state !== FULL && e.state !== PARTIAL) return [];
+      if (e.state === FULL || !differencing) return [[i * bs, e.off, len]];
+      const bm = bitmapOf(i);
+      if (!bm) throw new FormatError('unsupported', `${file}: block ${i} is partially present without a sector bitmap`);
+      return runs(len / ls, (s) => (bm.bits[s >> 3] & (1 << (s & 7))) !== 0).map(([s, n]) => [i * bs + s * ls, e.off + s * ls, n * ls]);
+    },
+    readFile: (off, into) => readAtAsync(fd, off, into.length, into),
     async present(i) {
       const e = entry(payload(i));
       const len = Math.min(bs, virtualSize - i * bs);
       if (e.state === ZERO) return differencing ? [[i * bs, Buffer.alloc(len)]] : [];
       if (e.state !== FULL && e.state !== PARTIAL) return [];
-      const data = readAt(fd, e.off, len);
+      const data = await readAtAsync(fd, e.off, len, scratch());
       if (e.state === FULL || !differencing) return [[i * bs, data]];
       const bm = bitmapOf(i);
       if (!bm) throw new FormatError('unsupported', `${file}: block ${i} is partially present without a sector bitmap`);

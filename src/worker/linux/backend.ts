@@ -13,8 +13,10 @@ import { userAllowOther } from './fuse-conf';
 import { requireServedOwner, requireUserAccessToImage, servedUser } from './served-user';
 import { WorkerError } from '../errors';
 import { listLoops, loopInfoOf } from './sysfs';
-import { Registry } from './registry';
+import { DiskRecord, Registry } from './registry';
+import { stepDone } from '../../formats/manage/steps';
 import { alive, findTool } from './engines/process';
+import { vdiskFuseMissing } from './engines/vdisk-fuse';
 import { settings } from '../settings';
 import { Reaper } from './reaper';
 import { computeDeps } from './deps';
@@ -22,7 +24,7 @@ import { directLoopProblem, privilegeProblem } from './privilege';
 import { attachingRoute, reap, routeOf } from './routes';
 import { release, unmountAll } from './release';
 import { attachedDisk, mountedElsewhere, resolveTarget, toDisk, unclaimed, volumeInfos, volumesFor } from './disks';
-import { LinuxState, LogFn, sameBacking } from './state';
+import { closeHeld, LinuxState, LogFn, ownPartitionLoops, sameBacking } from './state';
 
 export class LinuxBackend implements Backend {
   readonly name = 'linux' as const;
@@ -46,26 +48,54 @@ export class LinuxBackend implements Backend {
     }
     if (!fs.existsSync('/dev/loop-control')) out.push('/dev/loop-control is missing: the kernel has no loop device support.');
     if (!fs.existsSync('/dev/fuse')) out.push('/dev/fuse is missing: VHDX, dynamic VHD, qcow2, VMDK, VDI and differencing images cannot be attached.');
-    const { qemuStorageDaemon: qsd, vhdimount } = settings();
-    if (!findTool(qsd)) out.push(`${qsd} is not installed or not executable (apt-get install qemu-system-common, or set vdisk.paths.qemuStorageDaemon): dynamic VHD, VHDX, qcow2, VMDK and VDI images cannot be attached.`);
-    if (!findTool(vhdimount)) out.push(`${vhdimount} is not installed or not executable (apt-get install libvhdi-utils, or set vdisk.paths.vhdimount): differencing VHD/AVHDX images cannot be attached.`);
+    const { qemuStorageDaemon: qsd } = settings();
+    if (!findTool(qsd)) out.push(`${qsd} is not installed or not executable (apt-get install qemu-system-common, or set vdisk.paths.qemuStorageDaemon): qcow2, VMDK and VDI images, and dynamic VHD/VHDX read-write, cannot be attached (read-only VHD/VHDX use vdisk's own FUSE server).`);
+    const fuseServer = vdiskFuseMissing();
+    if (fuseServer && fs.existsSync('/dev/fuse')) out.push(`${fuseServer}: read-only VHD/VHDX and differencing chains cannot be attached.`);
     return out;
   }
 
   async attach(params: AttachParams, image: ImageInfo, token: CancellationToken): Promise<AttachedDisk> {
+    this.settle();
     await this.reapOrphans();
     await requireUserAccessToImage(image, params.readOnly); // an elevated worker: only what its user may open
     const route = await attachingRoute(image);
-    const { record, how } = await route.attach(this.s, params, image, token);
+    const { record, how, unrecorded } = await route.attach(this.s, params, image, token);
     const served = servedUser();
-    if (served) { record.forUid = served.uid; this.s.registry.put(record); }
+    if (served) record.forUid = served.uid;
+    if (unrecorded) this.afterReply(() => { stepDone('attach', 1); this.record(record); });
+    else if (served) this.s.registry.put(record);
     // logged after the reply is written: the stderr line wakes the host too, and the requester waits for the reply
     const line = `attached ${image.path} as ${record.device} ${how}`;
     setImmediate(() => this.s.log('info', line));
     return attachedDisk(record);
   }
 
+  /**
+   * Work the answer does not need, done once the reply is written (a handler's setImmediate runs after vscode-jsonrpc
+   * wrote the reply): today the registry record of a session loop disk. Every other entry point runs what is still
+   * pending first (settle), so this worker never looks at the registry without it.
+   */
+  private readonly pending: (() => void)[] = [];
+  private afterReply(f: () => void): void {
+    if (this.pending.push(f) === 1) setImmediate(() => this.settle());
+  }
+
+  private settle(): void {
+    for (let f = this.pending.shift(); f; f = this.pending.shift()) f();
+  }
+
+  /** The deferred record: if it cannot be written the disk goes (closing our fds detaches it) and the tree hears of it. */
+  private record(r: DiskRecord): void {
+    try { this.s.registry.put(r); } catch (e) {
+      this.s.log('error', `${r.device} (${r.image}): its record could not be written (${(e as Error).message}); detaching it`);
+      for (const dev of [...ownPartitionLoops(r), r.device]) closeHeld(this.s, dev);
+      this.onDidChange?.('detach');
+    }
+  }
+
   async detach(target: string, _token: CancellationToken): Promise<DetachResult> {
+    this.settle();
     await this.reapOrphans();
     const loop = resolveTarget(this.s, target);
     const record = this.s.registry.get(loop.device);
@@ -88,6 +118,7 @@ export class LinuxBackend implements Backend {
   }
 
   async list(): Promise<AttachedDisk[]> {
+    this.settle();
     await this.reapOrphans();
     const loops = listLoops();
     const records = new Map(this.s.registry.all().map((r) => [r.device, r]));
@@ -108,10 +139,12 @@ export class LinuxBackend implements Backend {
   }
 
   async deps(target: string): Promise<DependencyEntry[]> {
+    this.settle();
     return computeDeps(target, this.s.registry, await this.list());
   }
 
   async mount(device: string, _token: CancellationToken): Promise<VolumeInfo[]> {
+    this.settle();
     const { record, volumes } = volumesFor(this.s, device);
     requireServedOwner(record, device);
     const route = routeOf(record);
@@ -145,6 +178,7 @@ export class LinuxBackend implements Backend {
   }
 
   async unmount(device: string, _token: CancellationToken): Promise<VolumeInfo[]> {
+    this.settle();
     const { record, volumes } = volumesFor(this.s, device);
     requireServedOwner(record, device);
     const devs = new Set(volumes.map((v) => v.device));
@@ -153,6 +187,7 @@ export class LinuxBackend implements Backend {
   }
 
   async dispose(): Promise<void> {
+    this.settle();
     // session disks: unmount ours, close the fds (autoclear) or ask udisks, stop their daemons
     const records = this.s.registry.all().filter((r) => r.lifetime === 'session' && r.workerPid === process.pid);
     await Promise.all(records.map((r) => release(this.s, r.device, r, 'shutdown')));

@@ -31,8 +31,11 @@ export interface DiskRoute {
    * unprivileged fd, so the record keeps it (the worker deletes them on shutdown, the next worker if this one died).
    */
   readonly kernelLifetime: boolean;
-  /** Attaches and records the disk (registry; reaper for a session disk). `how` says how, for the log. */
-  attach(s: LinuxState, params: AttachParams, image: ImageInfo, token: CancellationToken): Promise<{ record: DiskRecord; how: string }>;
+  /**
+   * Attaches and records the disk (registry; reaper for a session disk). `how` says how, for the log. `unrecorded`:
+   * the registry record is not written yet; the caller writes it right after the reply (see LinuxBackend.attach).
+   */
+  attach(s: LinuxState, params: AttachParams, image: ImageInfo, token: CancellationToken): Promise<{ record: DiskRecord; how: string; unrecorded?: boolean }>;
   /** Deletes the disk's loop devices, partitions first; `r` is undefined for a disk that is not ours. */
   deleteLoops(s: LinuxState, device: string, r: DiskRecord | undefined, how: ReleaseHow): Promise<void>;
   /** Looks at the partition table again before a mount; true when the record's volumes changed. */
@@ -61,11 +64,17 @@ const direct: DiskRoute = {
       },
     }).catch((e) => { if (reapId) s.reaper.drop(reapId); throw e; });
     const r = out.record;
-    try {
-      s.registry.put(r);
-    } catch (e) {
-      await undo(out.fds, !session, out.engine);
-      throw e;
+    // a session disk on a plain loop device needs its record only for this worker's later requests (they write it
+    // first) and for other processes' listings: if the worker dies before writing it, the kernel's autoclear takes
+    // the device away with the fds we hold, so nothing is orphaned. Everything else is recorded before the reply.
+    const unrecorded = session && !out.engine;
+    if (!unrecorded) {
+      try {
+        s.registry.put(r);
+      } catch (e) {
+        await undo(out.fds, !session, out.engine);
+        throw e;
+      }
     }
     if (session) {
       for (const [dev, fd] of out.fds) s.held.set(dev, fd);
@@ -74,7 +83,7 @@ const direct: DiskRoute = {
     } else {
       for (const fd of out.fds.values()) fs.closeSync(fd);
     }
-    return { record: r, how: `via ${r.engine} (${params.readOnly ? 'read-only' : 'read-write'}, ${params.lifetime}; `
+    return { record: r, unrecorded, how: `via ${r.engine} (${params.readOnly ? 'read-only' : 'read-write'}, ${params.lifetime}; `
       + `${Object.entries(out.timings).map(([k, v]) => `${k} ${v} ms`).join(', ')})` };
   },
 

@@ -139,6 +139,11 @@ export async function udisksAttach(image: ImageInfo, readOnly: boolean, lifetime
   if (plan.engine === 'loop' && plan.blockSize) {
     throw needsRoot(image, 'Not running as root: udisks sets up loop devices with 512-byte sectors only; this disk needs 4 KiB sectors on the loop device.');
   }
+  if (plan.engine === 'vdisk-fuse') {
+    // vdisk's own server mounts with mount(2), root only: a user's differencing VHD goes to their own vhdimount instead
+    if (image.format !== 'vhd') throw needsRoot(image, 'Not running as root: vdisk\'s FUSE server, the only engine here that reads a differencing VHDX correctly, mounts its export with mount(2), which needs root. Retry as Root, or Browse Instead.');
+    plan = { engine: 'vhdimount' };
+  }
   if (plan.engine === 'loop' && plan.file !== image.path) {
     // a VMDK's flat extent: the loop plan needs the extent checked and opened by us; qemu's vmdk driver serves it too
     if (!userAllowOther()) throw needsRoot(image, `Not running as root: udisks attaches an image file itself, and this one's disk lives in its extent file. ${USER_ALLOW_OTHER_HOWTO}`);

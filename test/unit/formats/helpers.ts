@@ -8,7 +8,7 @@ import * as path from 'path';
 
 const TOOL_PACKAGES: Record<string, string> = {
   'qemu-img': 'qemu-utils', 'qemu-io': 'qemu-utils', vhdiinfo: 'libvhdi-utils', vhdimount: 'libvhdi-utils',
-  xorriso: 'xorriso', genisoimage: 'genisoimage', mkudffs: 'udftools', sfdisk: 'fdisk', fusermount: 'fuse3', blkid: 'util-linux',
+  xorriso: 'xorriso', genisoimage: 'genisoimage', mkudffs: 'udftools', sfdisk: 'fdisk', fusermount: 'fuse3', blkid: 'util-linux', sgdisk: 'gdisk',
 };
 
 export function which(tool: string): string | null {

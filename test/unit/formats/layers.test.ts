@@ -41,6 +41,20 @@ describe('formats: layers (files an image pulls in)', function () {
     }
   });
 
+  it('a layer reached through a symlinked folder or a symlinked file is listed by its real path', async function () {
+    const d = fresh();
+    fs.mkdirSync(path.join(d, 'real'));
+    const data = path.join(d, 'real', 'data.bin');
+    fs.writeFileSync(data, Buffer.alloc(1 << 20, 3));
+    fs.symlinkSync(path.join(d, 'real'), path.join(d, 'via'));
+    fs.symlinkSync(data, path.join(d, 'link.bin'));
+    for (const target of ['via/data.bin', 'link.bin', 'real/data.bin']) {
+      const info = await inspectImage(vmdkDescriptor(d, `s-${n++}.vmdk`, target));
+      assert.deepStrictEqual(codes(info), [], target);
+      assert.strictEqual(info.chain[1].path, fs.realpathSync(data), target);
+    }
+  });
+
   it('a missing extent, a raw device mapping and a json: backing name are named problems', async function () {
     const d = fresh();
     assert.deepStrictEqual(codes(await inspectImage(vmdkDescriptor(d, 'm.vmdk', 'gone.bin'))), ['layer-missing']);

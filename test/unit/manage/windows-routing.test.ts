@@ -48,6 +48,19 @@ describe('manage: Windows routing to VirtDisk', function () {
     assert.strictEqual(windowsManager({ ...fake, name: 'linux' } as Backend), null);
   });
 
+  it('create with a file system is refused on Windows (no mkfs), naming why; an empty GPT is written by our writers', async function () {
+    const c = connect();
+    try {
+      const f = path.join(dir(), 'init.vhdx');
+      await assert.rejects(c.client.sendRequest(P.CreateImage, { path: f, format: 'vhdx', type: 'dynamic', size: 64 * MiB, fileSystem: 'ntfs' }),
+        (e: Error) => (e as ResponseError<unknown>).code === P.ErrorCode.NotSupported && /mkfs does not exist on Windows/.test(e.message));
+      assert.ok(!fs.existsSync(f));
+      const r = await c.client.sendRequest(P.CreateImage, { path: f, format: 'vhdx', type: 'dynamic', size: 64 * MiB, init: 'gpt' });
+      assert.deepStrictEqual(r.init, { table: 'gpt', partition: null });
+      assert.deepStrictEqual(calls, [], 'VirtDisk cannot initialise a disk it has not attached: our writer made it');
+    } finally { c.dispose(); }
+  });
+
   it('create, set-parent, merge and a zero-only compact go to VirtDisk with Windows\' parameters', async function () {
     const c = connect();
     try {

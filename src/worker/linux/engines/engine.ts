@@ -6,7 +6,7 @@ import { ensurePrivateDir, runDir } from '../run-dir';
 import { stopProcess, unmountFuse, alive, mountedUnder, processIdentity } from './process';
 
 export interface EngineHandle {
-  daemon: 'qemu-storage-daemon' | 'vhdimount';
+  daemon: 'qemu-storage-daemon' | 'vhdimount' | 'vdisk-fuse';
   pid: number;
   /** The daemon's processIdentity() when it started: a reused pid, or any other process, is never signalled. */
   marker: string;

@@ -1,0 +1,67 @@
+// vdisk's own FUSE server: serves ONE file, the virtual disk of an image read through its whole chain by vdisk's
+// block layer, read-only, in its own process (started by engines/vdisk-fuse.ts; a worker crash does not take the
+// mount down). argv[2] is the JSON ServerConfig; the chain's files are inherited fds the worker opened and checked.
+// The main thread mounts and waits for signals; `threads` worker threads read requests from /dev/fuse in parallel.
+// stderr is the engine's log file; the worker waits until the export file shows the disk's size.
+import * as fs from 'fs';
+import { Worker, isMainThread, parentPort, workerData } from 'worker_threads';
+import { ServerConfig, openServedDisk, serveLoop } from './serve';
+import { checkVetted } from './vetted-layers';
+import { detachMount, mountFuseFile } from './mount';
+
+const log = (s: string) => { try { fs.writeSync(2, `vdisk-fuse ${process.pid}: ${s}\n`); } catch { /* no log */ } };
+
+type FromThread = { ready: true } | { error: string } | { gone: true };
+
+async function thread(): Promise<void> {
+  const c = workerData as ServerConfig;
+  let disk;
+  try { disk = await openServedDisk(c); } catch (e) { parentPort!.postMessage({ error: (e as Error).message } satisfies FromThread); return; }
+  parentPort!.postMessage({ ready: true } satisfies FromThread);
+  parentPort!.once('message', (m: { fuseFd: number }) => {
+    serveLoop(m.fuseFd, disk, c, log).then(() => parentPort!.postMessage({ gone: true } satisfies FromThread),
+      (e) => { log(`thread: ${(e as Error).message}`); parentPort!.postMessage({ gone: true } satisfies FromThread); });
+  });
+}
+
+async function main(): Promise<void> {
+  const c = JSON.parse(process.argv[2] ?? '') as ServerConfig;
+  checkVetted(c.layers);
+  let mounted = false;
+  const stop = (code: number) => {
+    if (mounted) detachMount(c.mount);
+    process.exit(code);
+  };
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => stop(0));
+  // one thread first: the export is served as soon as it is; the others join the reading while the attach goes on
+  const start = () => {
+    const w = new Worker(__filename, { workerData: c });
+    const ready = new Promise<void>((resolve, reject) => {
+      w.once('message', (m: FromThread) => ('error' in m ? reject(new Error(m.error)) : resolve()));
+      w.once('error', reject);
+    });
+    return { w, ready };
+  };
+  const first = start();
+  await first.ready;
+  const fuseFd = fs.openSync('/dev/fuse', 'r+');
+  mountFuseFile(fuseFd, c.mount, c.maxRead, c.uid, c.gid);
+  mounted = true;
+  const serve = (w: Worker) => {
+    w.on('message', (m: FromThread) => { if ('gone' in m) stop(0); }); // the first thread to see the end ends us
+    w.on('error', (e) => { log(`thread failed: ${e.message}`); stop(1); }); // never a mount left half served
+    w.postMessage({ fuseFd });
+  };
+  serve(first.w);
+  const workers = [first.w];
+  for (let i = 1; i < Math.max(1, c.threads); i++) {
+    const more = start();
+    // a thread that cannot open the disk (it did open in the first) is only logged: the others serve
+    more.ready.then(() => serve(more.w), (e) => log(`thread ${i}: ${(e as Error).message}`));
+    workers.push(more.w);
+  }
+  log(`serving ${c.image} (${c.size} bytes) on ${c.mount} with ${workers.length} threads, ${c.maxRead >> 10} KiB reads`);
+}
+
+if (isMainThread) main().catch((e) => { log((e as Error).message); process.exit(2); });
+else void thread();
