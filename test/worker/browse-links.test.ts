@@ -35,7 +35,8 @@ describe('Browse: symbolic links shown, read and extracted as links (squashfs, H
     assert.strictEqual((await client.request(P.BrowseStat, { image: img, path: at('dirlink') })).targetType, 'directory');
     for (const p of ['out', 'abs']) {
       await assert.rejects(client.request(P.BrowseRead, { image: img, path: at(p), offset: 0, length: 100 }),
-        (e: { code: number }) => e.code === P.ErrorCode.NotFound, `${p} is never followed out of the image`);
+        (e: { code: number; message: string }) => e.code === P.ErrorCode.NotFound && /is a symbolic link to .*, which is not inside .*never followed out of the image$/.test(e.message),
+        `${p} is never followed out of the image`);
     }
     const rel = await client.request(P.BrowseRead, { image: img, path: at('sub/up'), offset: 0, length: 100 });
     assert.strictEqual(Buffer.from(rel.data, 'base64').toString(), 'hello\n', 'a link inside the image reads its target');

@@ -140,7 +140,15 @@ export class BrowseService {
       parts.shift();
     }
     const found = await vol.tree.find(parts, followLast).catch((e) => { throw this.failure(e, { img, vol, names: parts, node: vol!.tree.root, path: shown }, vol!, parts.join('/')); });
-    if (!found) throw notFound();
+    if (!found) {
+      // a link whose target is outside the volume (or missing): say so, still NotFound (links are never followed out)
+      const link = followLast ? (await vol.tree.find(parts, false).catch(() => null))?.at(-1) : undefined;
+      if (link?.type === 'symlink') {
+        throw new WorkerError(P.ErrorCode.NotFound, `${p.path} is a symbolic link to ${link.target ?? 'an unknown target'}, which is not inside ${path.basename(img.path)}: links are never followed out of the image`,
+          { reason: 'not-in-image', path: p.path });
+      }
+      throw notFound();
+    }
     return { img, vol, names: found.slice(1).map((n) => n.name), node: found[found.length - 1], path: shown };
   }
 
