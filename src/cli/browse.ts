@@ -27,6 +27,7 @@ export async function runBrowse(args: BrowseArgs, client: WorkerClient, out: (s:
       const st = await client.request(P.BrowseStat, params);
       const entries = st.type === 'directory' || st.targetType === 'directory'
         ? await client.request(P.BrowseList, { ...params, recursive: args.flags.has('--recursive') }) : [st];
+      for (const e of [st, ...entries]) for (const w of e.problems ?? []) process.stderr.write(`vdisk: warning: ${e.path}: ${w}\n`);
       const shape = entries.map((e) => ({ path: e.path, name: e.name, type: e.type, size: e.size, mtime: e.mtime, ...(e.target !== undefined ? { target: e.target } : {}) }));
       if (args.flags.has('--json')) out(JSON.stringify(shape, null, 2));
       else if (entries.length) out(entries.map(line).join('\n'));
@@ -51,6 +52,7 @@ export async function runBrowse(args: BrowseArgs, client: WorkerClient, out: (s:
       let dest = path.resolve(destArg);
       if (isDir(dest)) dest = path.join(dest, path.posix.basename(src) || path.basename(image).replace(/\.[^.]+$/, ''));
       const r = await client.request(P.BrowseExtract, { image: path.resolve(image), path: src, dest });
+      for (const w of r.problems ?? []) process.stderr.write(`vdisk: warning: skipped ${w}\n`);
       if (args.flags.has('--json')) out(JSON.stringify(r, null, 2));
       else out(`Extracted ${r.files} file(s), ${r.bytes} bytes, to ${r.dest}`);
       return 0;

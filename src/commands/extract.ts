@@ -51,6 +51,11 @@ export async function extract(ctx: CommandContext, args: unknown[]): Promise<P.B
         } finally { ctx.client.off('browseProgress', onProgress); }
       }));
   }
+  const problems = results.flatMap((r) => r.problems ?? []);
+  if (problems.length) {
+    void vscode.window.showWarningMessage(`${problems.length} damaged entr${problems.length === 1 ? 'y was' : 'ies were'} skipped: the image's file system is damaged there.`,
+      { modal: false, detail: problems.slice(0, 10).join('\n') });
+  }
   if (results.length) {
     const last = results[results.length - 1];
     void vscode.window.showInformationMessage(`Extracted ${results.reduce((n, r) => n + r.files, 0)} file(s) to ${folder}.`, 'Reveal').then((pick) => {

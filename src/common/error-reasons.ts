@@ -26,6 +26,7 @@ export type WorkerReason =
   // browsing (worker/browse) and the block layer
   | 'no-file-system' | 'not-a-directory' | 'not-in-image' | 'destination' | 'file-system' | 'differencing-backing' | 'layer-format'
   | 'timeout' | 'browse-timeout' | 'browse-stalled' | 'browse-memory' | 'browse-crashed' | 'browse-block-read' | 'browse-cancelled'
+  | 'link-target-unknown'
   // image management and attach checks
   | 'parent-in-use' | 'too-small'
   // the host's supervision (never sent by a worker)

@@ -343,6 +343,8 @@ export interface BrowseEntry {
   /** For a symlink: its target text, and what it points to when that resolves inside the same volume. */
   target?: string;
   targetType?: 'file' | 'directory';
+  /** For a folder: damaged entries its listing skipped, one line each (the rest of the folder is listed). */
+  problems?: string[];
 }
 export interface BrowsePathParams { image: string; path: string; searchFolders?: string[] }
 export interface BrowseListParams extends BrowsePathParams { recursive?: boolean }
@@ -362,7 +364,11 @@ export interface BrowseExtractParams extends BrowsePathParams {
   /** Echoed in vdisk/browse/progress notifications. */
   progressId?: string;
 }
-export interface BrowseExtractResult { dest: string; files: number; bytes: number }
+export interface BrowseExtractResult {
+  dest: string; files: number; bytes: number;
+  /** Damaged entries of the extracted folders that were skipped (`<path inside the image>: <what>`). */
+  problems?: string[];
+}
 export const BrowseExtract = new RequestType<BrowseExtractParams, BrowseExtractResult, void>('vdisk/browse/extract');
 export interface BrowseProgressParams { progressId: string; bytes: number; total: number }
 export const BrowseProgress = new NotificationType<BrowseProgressParams>('vdisk/browse/progress');

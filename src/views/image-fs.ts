@@ -33,6 +33,9 @@ export class ImageFileSystem implements vscode.FileSystemProvider {
   private readonly changes = new vscode.EventEmitter<vscode.FileChangeEvent[]>();
   readonly onDidChangeFile = this.changes.event;
 
+  /** Folders whose skipped damaged entries were already shown to the user. */
+  private readonly warned = new Set<string>();
+
   constructor(private readonly client: WorkerClient) {}
 
   /** Nothing to watch: what the image holds changes only when the image file does, and then every listing reloads. */
@@ -40,6 +43,10 @@ export class ImageFileSystem implements vscode.FileSystemProvider {
 
   async stat(uri: vscode.Uri): Promise<vscode.FileStat> {
     const e = await this.call(uri, () => this.client.request(P.BrowseStat, params(uri)));
+    if (e.problems?.length && !this.warned.has(uri.toString())) {
+      this.warned.add(uri.toString());
+      void vscode.window.showWarningMessage(`${e.name || e.path}: ${e.problems.length} damaged entr${e.problems.length === 1 ? 'y is' : 'ies are'} not shown: ${e.problems.slice(0, 3).join('; ')}`);
+    }
     return { type: fileType(e), size: e.size, mtime: e.mtime, ctime: e.mtime, permissions: vscode.FilePermission.Readonly };
   }
 

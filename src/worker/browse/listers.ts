@@ -3,6 +3,8 @@ import type { BlockReader } from '../../formats/block';
 import type { Volume } from '../../formats/volumes';
 import { run7z } from './sevenzip';
 import type { FsNode, Listing } from './slt';
+import { LINKS_LIST, ThreadVolume } from './thread-protocol';
+import { rockRidgeOverJoliet } from './iso-view';
 import type { Lister } from './volume-tree';
 import { isExfat, openExfat } from './exfat/volume';
 
@@ -19,8 +21,12 @@ export async function listerFor(disk: BlockReader, v: Volume): Promise<{ lister:
   if (await isExfat(disk, v)) {
     const fs = await openExfat(disk, v);
     const listing = fs.listing();
+    // the worker's log (stderr, `[level] message`); listings carry them too (BrowseEntry.problems)
+    for (const p of fs.problems) process.stderr.write(`[warn] browse: exFAT volume at offset ${v.offset}: damaged entry skipped: ${p}\n`);
     return { lister: { complete: true, folder: async () => listing, all: async () => listing }, native: fs };
   }
+  const patches = await rockRidgeOverJoliet(disk, v).catch(() => []);
+  if (patches.length) (v as ThreadVolume).patches = patches;
   return { lister: sevenZipLister(disk, v) };
 }
 
@@ -32,6 +38,7 @@ function sevenZipLister(disk: BlockReader, v: Volume): Lister {
       if (/can ?not open (the )?file as archive/i.test(text)) throw new Error('7-Zip finds no file system it can read');
       throw new Error(`7-Zip could not list it (exit code ${r.rc}): ${text || 'no message'}`);
     }
+    await linkTargets(disk, v, r.listing.root);
     return r.listing;
   };
   return {
@@ -43,4 +50,26 @@ function sevenZipLister(disk: BlockReader, v: Volume): Lister {
     },
     all: () => list(['/in/volume']),
   };
+}
+
+/**
+ * 7-Zip's listing gives no target for the links of squashfs and HFS+ (their data is the target): one extraction of
+ * just those links into nothing collects them (see the `links` op). A link whose target still is not known keeps
+ * none: it is shown as such and Extract refuses it.
+ */
+async function linkTargets(disk: BlockReader, v: Volume, root: FsNode): Promise<void> {
+  const unknown = new Map<string, FsNode>();
+  const walk = (n: FsNode, p: string) => {
+    for (const c of n.children?.values() ?? []) {
+      const cp = p ? `${p}/${c.name}` : c.name;
+      if (c.type === 'symlink' && c.target === undefined && !/[\r\n]/.test(cp)) unknown.set(cp, c);
+      else if (c.type === 'directory') walk(c, cp);
+    }
+  };
+  walk(root, '');
+  if (!unknown.size) return;
+  const paths = [...unknown.keys()];
+  const r = await run7z({ disk, volume: v, args: ['x', ...QUIET, '-scsUTF-8', '-spd', '-aos', '-snld', '/in/volume', '-o/out', `@${LINKS_LIST}`],
+    op: { kind: 'links', paths } }).done;
+  for (const [p, t] of Object.entries(r.links ?? {})) { const n = unknown.get(p); if (n) n.target = t; }
 }

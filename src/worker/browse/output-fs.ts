@@ -8,15 +8,19 @@ import type { EmFS } from './sevenzip-thread';
 
 interface OutNode {
   id: number; mode: number; name: string; parent: OutNode;
-  contents: Record<string, OutNode>; depth: number; real?: string; fd?: number; link?: string; size: number;
+  contents: Record<string, OutNode>; depth: number; /** its path under 7-Zip's output folder */ vpath: string; real?: string; fd?: number; link?: string; size: number;
+  /** The inode of the real file this run created. */
+  realIno?: number;
   node_ops: object; stream_ops: object;
 }
 const ENOENT = 44, EPERM = 63, EIO = 29, EEXIST = 20;
-const S_IFDIR = 0o040000, S_IFMT = 0o170000;
+const S_IFDIR = 0o040000, S_IFREG = 0o100000, S_IFMT = 0o170000;
 const CREATE = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0);
 
 export function outputFs(FS: EmFS, op: Exclude<ThreadOp, { kind: 'list' }>, post: (m: ToMain) => void, i32: Int32Array) {
   const stats = { files: 0, bytes: 0 };
+  /** op `links`: the target of each link 7-Zip made, by its path in the volume */
+  const links: Record<string, string> = {};
   let lastProgress = 0;
   const fail = (e: unknown): never => {
     const code = (e as NodeJS.ErrnoException).code;
@@ -48,12 +52,20 @@ export function outputFs(FS: EmFS, op: Exclude<ThreadOp, { kind: 'list' }>, post
       try {
         if (isDir) { if (real) fs.mkdirSync(real); }
         else if (op.kind === 'dest') { if (!real) throw new FS.ErrnoError(EPERM); fd = fs.openSync(real, CREATE, 0o644); }
-        else if (stats.files > 0) throw new FS.ErrnoError(EPERM);
+        else if (op.kind === 'stream' && stats.files > 0) throw new FS.ErrnoError(EPERM);
       } catch (e) { if (e instanceof FS.ErrnoError) throw e; fail(e); }
       if (!isDir) stats.files++;
-      return make(parent, name, mode, real, fd);
+      const n = make(parent, name, mode, real, fd);
+      if (fd !== undefined) n.realIno = fs.fstatSync(fd).ino;
+      return n;
     },
     symlink(parent: OutNode, name: string, target: string) {
+      if (op.kind === 'links') {
+        if (parent.contents[name]) throw new FS.ErrnoError(EEXIST);
+        const n = make(parent, name, 0o120777);
+        links[n.vpath] = n.link = target;
+        return n;
+      }
       const real = realFor(parent, name);
       if (!real) throw new FS.ErrnoError(EPERM);
       try { fs.symlinkSync(target, real); } catch (e) { fail(e); }
@@ -63,7 +75,19 @@ export function outputFs(FS: EmFS, op: Exclude<ThreadOp, { kind: 'list' }>, post
       return n;
     },
     rename() { throw new FS.ErrnoError(EPERM); },
-    unlink() { throw new FS.ErrnoError(EPERM); },
+    // 7-Zip writes a link whose target is its data (squashfs, HFS+) as a file first, then replaces it with the link:
+    // only a regular file this run created (exclusively) may go, never anything that was there before
+    unlink(parent: OutNode, name: string) {
+      const n = parent.contents[name];
+      if (!n || (n.mode & S_IFMT) !== S_IFREG) throw new FS.ErrnoError(n ? EPERM : ENOENT);
+      if (n.real) {
+        if (n.fd !== undefined) { fs.closeSync(n.fd); n.fd = undefined; }
+        try { if (fs.lstatSync(n.real).ino !== n.realIno) throw new FS.ErrnoError(EPERM); fs.unlinkSync(n.real); } catch (e) { if (e instanceof FS.ErrnoError) throw e; fail(e); }
+      }
+      delete parent.contents[name];
+      stats.files--;
+      stats.bytes -= n.size;
+    },
     rmdir() { throw new FS.ErrnoError(EPERM); },
   };
   const streamOps = {
@@ -80,7 +104,7 @@ export function outputFs(FS: EmFS, op: Exclude<ThreadOp, { kind: 'list' }>, post
     write(s: { node: OutNode }, buffer: Int8Array, offset: number, length: number, position: number) {
       const n = s.node;
       const view = new Uint8Array(buffer.buffer, buffer.byteOffset + offset, length);
-      if (op.kind === 'dest') {
+      if (op.kind === 'links') { /* a link's data: 7-Zip hands it to symlink (or names it when it refuses it) */ } else if (op.kind === 'dest') {
         try { fs.writeSync(n.fd!, view, 0, length, position); } catch (e) { fail(e); }
       } else {
         if (position !== n.size) throw new FS.ErrnoError(EIO);   // a stream is written front to back
@@ -100,6 +124,7 @@ export function outputFs(FS: EmFS, op: Exclude<ThreadOp, { kind: 'list' }>, post
     n.stream_ops = (mode & S_IFMT) === S_IFDIR ? {} : streamOps;
     n.contents = {};
     n.depth = parent ? parent.depth + 1 : 0;
+    n.vpath = parent?.vpath ? `${parent.vpath}/${name}` : parent ? name : '';
     n.real = real; n.fd = fd; n.size = 0;
     if (parent) parent.contents[name] = n;
     return n;
@@ -109,5 +134,5 @@ export function outputFs(FS: EmFS, op: Exclude<ThreadOp, { kind: 'list' }>, post
     if (op.kind === 'dest' && op.skip === -1) { fs.mkdirSync(op.dest); return make(null, '/', S_IFDIR | 0o755, op.dest); }
     return make(null, '/', S_IFDIR | 0o755);
   };
-  return { stats, fs: { mount } };
+  return { stats, links, fs: { mount } };
 }

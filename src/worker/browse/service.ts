@@ -9,6 +9,7 @@ import { describeVolume, ImageCache, OpenImage, QUIET, VolumeView } from './imag
 import { run7z, SevenZipFailure } from './sevenzip';
 import { ReadSessions } from './read-session';
 import { extractNative } from './native-extract';
+import { dirLinks, linksUnder, makeLinks, refuseUnknownTargets } from './links-out';
 import { ExfatError } from './exfat/boot';
 import { FormatError } from '../../formats';
 
@@ -79,17 +80,19 @@ export class BrowseService {
     try { fs.accessSync(path.dirname(dest), fs.constants.W_OK); } catch {
       throw new WorkerError(P.ErrorCode.PermissionDenied, `${path.dirname(dest)} is not writable by this user: choose another folder to extract to`, { path: path.dirname(dest), reason: 'destination' });
     }
-    const result = { dest, files: 0, bytes: 0 };
+    const result: P.BrowseExtractResult = { dest, files: 0, bytes: 0 };
     // the whole multi-volume disk: one folder per volume, each extracted whole
-    const jobs: { vol: VolumeView; node: FsNode; inner: string; dest: string; skip: number }[] = [];
+    const jobs: { vol: VolumeView; node: FsNode; names: string[]; inner: string; dest: string; skip: number }[] = [];
     if (!at.vol) {
       fs.mkdirSync(dest);
-      for (const v of at.img.volumes) jobs.push({ vol: v, node: v.tree.root, inner: '', dest: path.join(dest, v.name), skip: -1 });
+      for (const v of at.img.volumes) jobs.push({ vol: v, node: v.tree.root, names: [], inner: '', dest: path.join(dest, v.name), skip: -1 });
     } else {
       const inner = at.names.join('/');
-      jobs.push({ vol: at.vol, node: at.node, inner, dest, skip: inner ? inner.split('/').length - 1 : -1 });
+      jobs.push({ vol: at.vol, node: at.node, names: at.names, inner, dest, skip: inner ? inner.split('/').length - 1 : -1 });
     }
     const total = jobs.reduce((n, j) => n + sizeOf(j.node), 0);
+    const problems = jobs.flatMap((j) => problemsUnder(j.node, at.vol ? p.path : `/${j.vol.name}`));
+    if (problems.length) result.problems = problems;
     try {
       for (const j of jobs) {
         const base = result.bytes;
@@ -99,13 +102,16 @@ export class BrowseService {
           result.files += r.files; result.bytes += r.bytes;
           continue;
         }
-        const r = await run7z({
+        const links = linksUnder(j.node);
+        refuseUnknownTargets(links, p.path);
+        const r = j.node.type === 'symlink' ? { rc: 0, errors: [], files: 0, bytes: 0 } : await run7z({
           disk: at.img.disk, volume: j.vol.volume, op: { kind: 'dest', dest: j.dest, skip: j.skip },
-          args: ['x', ...QUIET, '-spd', '-aos', '-snld', '/in/volume', '-o/out', ...(j.inner ? ['--', j.inner] : [...HIDDEN_TOP].map((h) => `-x!${h}`))],
+          args: ['x', ...QUIET, '-spd', '-aos', '-snl-', '/in/volume', '-o/out', ...(j.inner ? ['--', j.inner] : [...HIDDEN_TOP].map((h) => `-x!${h}`))],
           onProgress: (bytes) => progress(base + bytes, total), cancelled,
         }).done.catch((e) => { throw this.failure(e, at, j.vol, j.inner); });
         if (r.rc !== 0) throw this.failure(new Error(summary(r.errors, r.rc)), at, j.vol, j.inner);
-        result.files += r.files; result.bytes += r.bytes;
+        result.files += r.files + makeLinks(links, j.dest, await dirLinks(j.vol, j.names, links));
+        result.bytes += r.bytes;
         progress(result.bytes, total);
       }
       return result;
@@ -134,7 +140,15 @@ export class BrowseService {
       parts.shift();
     }
     const found = await vol.tree.find(parts, followLast).catch((e) => { throw this.failure(e, { img, vol, names: parts, node: vol!.tree.root, path: shown }, vol!, parts.join('/')); });
-    if (!found) throw notFound();
+    if (!found) {
+      // a link whose target is outside the volume (or missing): say so, still NotFound (links are never followed out)
+      const link = followLast ? (await vol.tree.find(parts, false).catch(() => null))?.at(-1) : undefined;
+      if (link?.type === 'symlink') {
+        throw new WorkerError(P.ErrorCode.NotFound, `${p.path} is a symbolic link to ${link.target ?? 'an unknown target'}, which is not inside ${path.basename(img.path)}: links are never followed out of the image`,
+          { reason: 'not-in-image', path: p.path });
+      }
+      throw notFound();
+    }
     return { img, vol, names: found.slice(1).map((n) => n.name), node: found[found.length - 1], path: shown };
   }
 
@@ -180,6 +194,7 @@ export class BrowseService {
 
 async function entry(p: string, node: FsNode, dirNames: string[], vol: VolumeView | undefined, budget?: { left: number }): Promise<P.BrowseEntry> {
   const e: P.BrowseEntry = { path: p, name: p === '/' ? '' : node.name, type: node.type, size: node.type === 'directory' ? 0 : node.size, mtime: node.mtime };
+  if (node.problems?.length) e.problems = [...node.problems];
   if (node.type === 'symlink' && vol) {
     e.target = node.target;
     const r = await vol.tree.find([...dirNames, node.name], true, budget);
@@ -195,6 +210,14 @@ function summary(errors: string[], rc: number): string {
   if (!first) return `exit code ${rc}`;
   const more = errors.filter((e) => /error/i.test(e)).length - 1;
   return more > 0 ? `${first} (and ${more} more)` : first;
+}
+
+/** Damaged entries skipped in the folders at or under `n` (shown at `shown`). */
+function problemsUnder(n: FsNode, shown: string, out: string[] = []): string[] {
+  if (n.type !== 'directory') return out;
+  for (const p of n.problems ?? []) out.push(`${shown}: ${p}`);
+  for (const c of n.children!.values()) problemsUnder(c, `${shown === '/' ? '' : shown}/${c.name}`, out);
+  return out;
 }
 
 function sizeOf(n: FsNode): number {

@@ -4,7 +4,7 @@
 // itself: the thread has no path to it. See src/worker/browse/sevenzip.ts for the other side.
 import { parentPort, workerData } from 'worker_threads';
 import { SltParser } from './slt';
-import { BLOCK, CTL, ThreadData, ToMain, WASM, WasmModule } from './thread-protocol';
+import { BLOCK, CTL, LINKS_LIST, ThreadData, ToMain, WASM, WasmModule } from './thread-protocol';
 import { outputFs } from './output-fs';
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const SevenZip = require('7z-wasm') as (opts: object) => Promise<SevenZipModule>;
@@ -42,6 +42,10 @@ function block(index: number): Uint8Array {
   } else e = { buf: new Uint8Array(BLOCK), len: 0 };
   e.buf.set(shared.subarray(0, len));
   e.len = len;
+  for (const p of d.volume.patches ?? []) {
+    const from = Math.max(p.at, off), to = Math.min(p.at + p.bytes.length, off + len);
+    if (from < to) e.buf.set(p.bytes.subarray(from - p.at, to - p.at), from - off);
+  }
   Atomics.store(i32, CTL.state, 0);
   cache.set(index, e);
   return e.buf.subarray(0, len);
@@ -133,9 +137,15 @@ function bulkStdout(FS: EmFS, parser: SltParser): () => void {
 async function main(): Promise<void> {
   const parser = d.op.kind === 'list' ? new SltParser() : undefined;
   const errors: string[] = [];
+  const refused: string[] = [];
   const sz = await SevenZip({
     print: (s: string) => { if (parser) parser.push(s); },
-    printErr: (s: string) => { if (s.trim() && errors.length < 20) errors.push(s.trim()); },
+    printErr: (s: string) => {
+      // op `links`: 7-Zip names each link it will not make (one leading out of the volume) with its target
+      const m = d.op.kind === 'links' && /^ERROR: Dangerous (?:symbolic )?link path was ignored : (.*)$/.exec(s);
+      if (m) refused.push(m[1]);
+      else if (s.trim() && errors.length < 20) errors.push(s.trim());
+    },
     noExitRuntime: true,
     // a memory cap 7-Zip sees as a failed allocation ("Can't allocate required memory"), not a crash of the process
     instantiateWasm(imports: { env: Record<string, unknown> }, done: (i: object, m: WasmModule) => void) {
@@ -150,16 +160,27 @@ async function main(): Promise<void> {
   FS.mkdir('/in');
   FS.mount(inputFs(FS), {}, '/in');
   let stats = { files: 0, bytes: 0 };
+  let links: Record<string, string> | undefined;
   if (d.op.kind !== 'list') {
     FS.mkdir('/out');
     const out = outputFs(FS, d.op, post, i32);
     FS.mount(out.fs, {}, '/out');
     stats = out.stats;
+    links = out.links;
   }
+  if (d.op.kind === 'links') FS.writeFile(LINKS_LIST, d.op.paths.join('\n') + '\n');
   const rc = sz.callMain(d.args);
   flushStdout?.();
   const listing = parser && rc === 0 ? parser.finish() : undefined;
-  post({ t: 'done', rc, errors, listing, files: stats.files, bytes: stats.bytes });
+  if (d.op.kind === 'links') {
+    // `<path> : <target>`: the longest requested path that starts the line is the link's (a name may hold ' : ')
+    const asked = [...d.op.paths].sort((a, b) => b.length - a.length);
+    for (const r of refused) {
+      const p = asked.find((x) => r.startsWith(`${x} : `));
+      if (p !== undefined && links![p] === undefined) links![p] = r.slice(p.length + 3);
+    }
+  }
+  post({ t: 'done', rc, errors, listing, files: stats.files, bytes: stats.bytes, links: d.op.kind === 'links' ? links : undefined });
 }
 
 main().catch((e: Error) => post({ t: 'done', rc: -1, errors: [e.message], files: 0, bytes: 0 }));

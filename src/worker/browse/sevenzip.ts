@@ -5,13 +5,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import type { BlockReader } from '../../formats/block';
-import { BLOCK, CTL, ThreadData, ThreadOp, ToMain, WASM, WasmModule } from './thread-protocol';
+import { BLOCK, CTL, ThreadData, ThreadOp, ThreadVolume, ToMain, WASM, WasmModule } from './thread-protocol';
 import type { Listing } from './slt';
 
 export interface Limits { stallMs: number; totalMs: number; memoryCapBytes: number; heapMb: number }
 export const DEFAULT_LIMITS: Limits = { stallMs: 30_000, totalMs: 300_000, memoryCapBytes: 1024 * 1024 * 1024, heapMb: 256 };
 
-export interface RunResult { rc: number; errors: string[]; listing?: Listing; files: number; bytes: number }
+export interface RunResult { rc: number; errors: string[]; listing?: Listing; files: number; bytes: number; links?: Record<string, string> }
 export class SevenZipFailure extends Error {
   constructor(message: string, readonly reason: 'timeout' | 'stalled' | 'memory' | 'crashed' | 'block-read' | 'cancelled') { super(message); }
 }
@@ -41,7 +41,7 @@ const HOLD_EXTRACT_AFTER_PROGRESS = process.env.VDISK_TEST_HOLD_EXTRACT === '1';
 
 export interface RunOptions {
   disk: BlockReader;
-  volume: { offset: number; size: number };
+  volume: ThreadVolume;
   args: string[];
   op: ThreadOp;
   limits?: Partial<Limits>;
@@ -90,7 +90,7 @@ export function run7z(o: RunOptions): Running {
       };
       const timer = setInterval(() => {
         const waitingForUs = Atomics.load(i32, CTL.pending) > 0;
-        if (Date.now() - started > lim.totalMs && o.op.kind === 'list') {
+        if (Date.now() - started > lim.totalMs && (o.op.kind === 'list' || o.op.kind === 'links')) {
           end(new SevenZipFailure(`7-Zip did not finish within ${lim.totalMs / 1000} s`, 'timeout'));
         } else if (!waitingForUs && Date.now() - last > lim.stallMs) {
           end(new SevenZipFailure(`7-Zip made no progress for ${lim.stallMs / 1000} s`, 'stalled'));

@@ -11,6 +11,8 @@ export interface FsNode {
   /** A symbolic link's target text, as stored in the image (undefined when 7-Zip does not say). */
   target?: string;
   children?: Map<string, FsNode>;
+  /** A folder whose listing skipped damaged entries: what was skipped and why (vdisk's own readers). */
+  problems?: string[];
   /** A folder whose entries are not known yet (listed folder by folder until the full listing arrives). */
   partial?: boolean;
 }

@@ -1,6 +1,7 @@
 // vdisk's exFAT reader against a volume made by mkfs.exfat and filled through exfat-fuse (test/fixtures/exfat, see
 // its JSON for how): every file's bytes by SHA-256, the fragmented file's FAT chain, valid data length, the backup
-// boot region, and damage that must end in a clear error (loops, clusters outside the heap, sizes, checksums).
+// boot region, damaged entries skipped and named (checksums, counts, names, sizes, clusters, folder loops) while
+// the rest reads, and damage that must end in a clear error (a file's chain loop, the boot region).
 // Then a few hundred fuzz cases (test/fuzz/exfat.ts; the long run is separate, docs/fuzzing.md).
 import * as assert from 'assert';
 import * as crypto from 'crypto';
@@ -94,25 +95,54 @@ describe('browse: exFAT reader', () => {
     await assert.rejects(open(bad), /boot region damaged \(main: checksum mismatch.*backup: checksum mismatch/);
   });
 
-  it('ends in a clear error for loops, clusters outside the heap, impossible sizes and wrong checksums', async () => {
-    const ss = 512, fatAt = img.readUInt32LE(80) * ss;
-    const withSet = async (name: string, edit: (b: Buffer, at: number) => void, re: RegExp) => {
-      const b = clean(); const at = entrySet(b, name); edit(b, at); reseal(b, at);
-      await assert.rejects(async () => { const w = await open(b); const n = flatten(w.listing().root).get(`sub/${name}`) ?? flatten(w.listing().root).get(name)!; await w.read(n, 0, n.size); }, re);
+  /** Every file of the manifest outside `gone` (paths or folder prefixes) is listed and reads back its bytes. */
+  async function assertRestReadable(w: ExfatVolume, gone: string[]): Promise<void> {
+    const all = flatten(w.listing().root);
+    const lost = (p: string) => gone.some((g) => p === g || p.startsWith(`${g}/`));
+    for (const [p, want] of Object.entries(MANIFEST.files)) {
+      if (lost(p)) { assert.ok(!all.has(p), `${p} is skipped`); continue; }
+      const n = all.get(p);
+      assert.ok(n, `${p} is still listed`);
+      const data = await w.read(n, 0, n.size);
+      assert.strictEqual(crypto.createHash('sha256').update(data).digest('hex'), want.sha256, `${p}: content`);
+    }
+  }
+
+  it('skips a damaged entry set and says which, in which folder; the rest of the volume reads', async () => {
+    const damage = async (name: string, edit: (b: Buffer, at: number) => void, seal: boolean) => {
+      const b = clean(); const at = entrySet(b, name); edit(b, at); if (seal) reseal(b, at);
+      return open(b);
     };
-    // a FAT chain that points back to itself
+    const cases: { name: string; edit: (b: Buffer, at: number) => void; seal: boolean; dir: string; gone: string; says: RegExp }[] = [
+      { name: 'a.txt', edit: (b, at) => { b[at + 4] ^= 1; }, seal: false, dir: '', gone: 'a.txt', says: /^entry \d+ \("a\.txt"\): entry set checksum mismatch$/ },
+      { name: 'a.txt', edit: (b, at) => { b[at + 32 + 3] = 0; }, seal: true, dir: '', gone: 'a.txt', says: /^entry \d+: name of 0 characters in \d+ name entries$/ },
+      { name: 'a.txt', edit: (b, at) => { b[at + 1] = 1; }, seal: false, dir: '', gone: 'a.txt', says: /^entry \d+: file entry with 1 secondary entries \(2 to 18\)$/ },
+      { name: 'multi.bin', edit: (b, at) => b.writeUInt32LE(0x7fffffff, at + 32 + 20), seal: true, dir: 'sub', gone: 'sub/multi.bin', says: /^"multi\.bin" skipped: \/sub\/multi\.bin: first cluster 2147483647 is outside/ },
+      { name: 'multi.bin', edit: (b, at) => { b.writeBigUInt64LE(1n << 50n, at + 32 + 24); b.writeBigUInt64LE(1n << 50n, at + 32 + 8); }, seal: true, dir: 'sub', gone: 'sub/multi.bin', says: /does not fit in the .*cluster heap/ },
+      // a folder whose first cluster is the root folder's: it would contain itself; only it is skipped
+      { name: 'sub', edit: (b, at) => b.writeUInt32LE(b.readUInt32LE(96), at + 32 + 20), seal: true, dir: '', gone: 'sub', says: /^folder "sub" skipped: .*(already uses \(a loop\)|also belongs to another folder)/ },
+    ];
+    for (const c of cases) {
+      const w = await damage(c.name, c.edit, c.seal);
+      const dir = c.dir ? flatten(w.listing().root).get(c.dir)! : w.listing().root;
+      assert.strictEqual(dir.problems?.length, 1, `${c.says}: one problem on /${c.dir}, got ${JSON.stringify(dir.problems)}`);
+      assert.match(dir.problems[0], c.says);
+      assert.deepStrictEqual(w.problems, [`folder /${c.dir ? `${c.dir}/` : ''}: ${dir.problems[0]}`]);
+      await assertRestReadable(w, [c.gone]);
+    }
+  });
+
+  it('a FAT chain that loops is an error for that file only; a damaged boot region fails the volume', async () => {
+    const ss = 512, fatAt = img.readUInt32LE(80) * ss;
     const loop = clean();
     const first = loop.readUInt32LE(entrySet(loop, 'fragmented.bin') + 32 + 20);
     loop.writeUInt32LE(first, fatAt + first * 4);
     const w = await open(loop);
     const n = flatten(w.listing().root).get('frag/fragmented.bin')!;
-    await assert.rejects(w.read(n, 0, n.size), /cluster chain/);
-    // a folder whose first cluster is the root folder's: it would contain itself
-    await withSet('sub', (b, at) => b.writeUInt32LE(b.readUInt32LE(96), at + 32 + 20), /already uses \(a loop\)|also belongs to another folder/);
-    await withSet('multi.bin', (b, at) => b.writeUInt32LE(0x7fffffff, at + 32 + 20), /first cluster 2147483647 is outside/);
-    await withSet('multi.bin', (b, at) => { b.writeBigUInt64LE(1n << 50n, at + 32 + 24); b.writeBigUInt64LE(1n << 50n, at + 32 + 8); }, /does not fit in the .*cluster heap/);
-    const sum = clean(); sum[entrySet(sum, 'a.txt') + 4] ^= 1;
-    await assert.rejects(open(sum), /entry set checksum mismatch/);
+    await assert.rejects(w.read(n, 0, n.size), /frag.*fragmented\.bin: cluster chain loops back|cluster chain/);
+    assert.deepStrictEqual(w.problems, []);
+    const others = Object.keys(MANIFEST.files).filter((p) => p !== 'frag/fragmented.bin');
+    for (const p of others) { const f = flatten(w.listing().root).get(p)!; assert.strictEqual((await w.read(f, 0, f.size)).length, f.size, p); }
     const huge = clean(); huge.writeUInt32LE(0xffffff00, 92);
     const s = bootChecksum(huge, ss); for (let i = 0; i < ss; i += 4) huge.writeUInt32LE(s, 11 * ss + i);
     huge.copy(huge, 12 * ss, 0, 12 * ss);
@@ -127,11 +157,12 @@ describe('browse: exFAT reader', () => {
     assert.strictEqual(timestamp(0, 0, 0), 0);
   });
 
-  it('fuzz: 400 mutated volumes end in an ExfatError or read back whole, never hang or throw anything else', async function () {
+  it('fuzz: 400 mutated volumes end in an ExfatError or list with damaged entries named, every file read or an ExfatError', async function () {
     this.timeout(120_000);
     const r = await fuzzExfat(7, 400);
     assert.deepStrictEqual(r.failures, []);
     assert.ok(r.opened >= 20, `only ${r.opened} of 400 mutated volumes opened: the mutations no longer reach the readers`);
+    assert.ok(r.withProblems >= 10, `only ${r.withProblems} opened volumes skipped a damaged entry: the mutations no longer reach the entry sets`);
   });
 });
 

@@ -22,6 +22,8 @@ const END = 0xffffffff, BAD = 0xfffffff7;
 const MAX_DIR_BYTES = 256 * 1024 * 1024;
 const FAT_PAGE = 64 * 1024;
 const FAT_PAGES_KEPT = 64;
+/** Damaged entries named per folder (the rest are counted as one line). */
+const MAX_PROBLEMS = 20;
 
 export async function isExfat(disk: BlockReader, v: Volume): Promise<boolean> {
   if (v.size < 24 * 512) return false;
@@ -49,33 +51,70 @@ export class ExfatVolume {
 
   listing(): Listing { return { type: 'exFAT', label: this.label, root: this.root, count: this.count }; }
 
+  /**
+   * Reads every folder. Damage inside a folder (a damaged entry set, an impossible size or cluster, a name twice, a
+   * subfolder whose clusters loop or belong to another folder) skips only what it touches: the folder's `problems`
+   * say what was skipped, and so does `problems` of the volume. Only a damaged root folder fails the volume.
+   */
   async load(): Promise<void> {
     this.g = await readBoot((o, n) => this.readAt(o, n), this.v.size);
     const seen = new Set<number>();   // first clusters of the folders read: a folder that contains itself is damage
     const claimed = new Set<number>();   // every cluster of every folder: folders never share clusters
-    const queue: { node: FsNode; alloc: Alloc | null; path: string }[] = [{ node: this.root, alloc: null, path: '/' }];
+    const queue: { node: FsNode; parent?: FsNode; alloc: Alloc | null; path: string }[] = [{ node: this.root, alloc: null, path: '/' }];
     for (let q = 0; q < queue.length; q++) {
-      const { node, alloc, path } = queue[q];
+      const { node, parent, alloc, path } = queue[q];
       queue[q] = undefined!;
-      const start = alloc ? alloc.firstCluster : this.g.rootCluster;
-      if (!start) continue;   // an empty folder with no cluster
-      if (seen.has(start)) throw new ExfatError(`folder ${path} starts at cluster ${start}, which another folder already uses (a loop)`);
-      seen.add(start);
-      const runs = alloc ? this.runsOf(alloc, path) : this.chain(start, Math.floor(MAX_DIR_BYTES / this.g.clusterSize), path, true);
-      for (const r of await runs) for (let c = r.cluster; c < r.cluster + r.count; c++) {
-        if (claimed.has(c)) throw new ExfatError(`folder ${path}: cluster ${c} also belongs to another folder`);
-        claimed.add(c);
+      let entries: ExfatEntry[];
+      try {
+        entries = await this.folder(alloc, path, seen, claimed, (what) => this.problem(node, path, what));
+      } catch (e) {
+        if (!parent || !(e instanceof ExfatError)) throw e;
+        parent.children!.delete(node.name);
+        this.count--;
+        this.problem(parent, path.slice(0, path.slice(0, -1).lastIndexOf('/') + 1), `folder "${node.name}" skipped: ${e.message}`);
+        continue;
       }
-      const bytes = await this.readRuns(await runs, alloc ? Math.min(alloc.length, MAX_DIR_BYTES) : Infinity);
-      for (const e of parseEntrySets(bytes, path, !alloc)) {
+      for (const e of entries) {
         if (e.kind === 'label') { this.label = e.label; continue; }
-        const child = this.node(e, path);
-        if (node.children!.has(child.name)) throw new ExfatError(`folder ${path} holds "${child.name}" twice`);
+        let child: FsNode;
+        try { child = this.node(e, path); } catch (err) {
+          if (!(err instanceof ExfatError)) throw err;
+          this.problem(node, path, `${JSON.stringify(e.name)} skipped: ${err.message}`);
+          continue;
+        }
+        if (node.children!.has(child.name)) { this.problem(node, path, `${JSON.stringify(child.name)} appears twice: the second one is skipped`); continue; }
         node.children!.set(child.name, child);
         this.count++;
-        if (child.type === 'directory') queue.push({ node: child, alloc: this.allocs.get(child)!, path: `${path}${child.name}/` });
+        if (child.type === 'directory') queue.push({ node: child, parent: node, alloc: this.allocs.get(child)!, path: `${path}${child.name}/` });
       }
     }
+  }
+
+  /** What was skipped, by folder path (also on each folder's node, for listings). */
+  readonly problems: string[] = [];
+
+  private problem(dir: FsNode, path: string, what: string): void {
+    const list = dir.problems ??= [];
+    if (list.length < MAX_PROBLEMS) list.push(what);
+    else if (list.length === MAX_PROBLEMS) list.push('more damaged entries are not named');
+    if (this.problems.length < MAX_PROBLEMS * 4) this.problems.push(`folder ${path}: ${what}`);
+  }
+
+  /** A folder's entry sets (`alloc` null: the root). */
+  private async folder(alloc: Alloc | null, path: string, seen: Set<number>, claimed: Set<number>, damaged: (what: string) => void): Promise<ExfatEntry[]> {
+    const start = alloc ? alloc.firstCluster : this.g.rootCluster;
+    if (!start) return [];   // an empty folder with no cluster
+    if (seen.has(start)) throw new ExfatError(`folder ${path} starts at cluster ${start}, which another folder already uses (a loop)`);
+    seen.add(start);
+    const runs = alloc ? await this.runsOf(alloc, path) : await this.chain(start, Math.floor(MAX_DIR_BYTES / this.g.clusterSize), path, true);
+    const mine: number[] = [];
+    for (const r of runs) for (let c = r.cluster; c < r.cluster + r.count; c++) {
+      if (claimed.has(c)) throw new ExfatError(`folder ${path}: cluster ${c} also belongs to another folder`);
+      mine.push(c);
+    }
+    for (const c of mine) claimed.add(c);
+    const bytes = await this.readRuns(runs, alloc ? Math.min(alloc.length, MAX_DIR_BYTES) : Infinity);
+    return parseEntrySets(bytes, path, !alloc, damaged);
   }
 
   /** Up to `length` bytes of `node` from `offset`. */
