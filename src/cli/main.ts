@@ -37,7 +37,7 @@ const USAGE = `usage: vdisk <command> [options]
   compact <image> [--zero-only] [--json]
                           release a dynamic VHD/VHDX's zero blocks and those a clean ext4 or NTFS inside marks free; qcow2 via qemu-img
   wsl-disks [--json]      the ext4.vhdx of each WSL distribution and Docker Desktop's disks: size on disk against data
-  resize <image> --size SIZE | --smallest [--dry-run] [--json]
+  resize <image> --size SIZE | --smallest [--dry-run] [--force] [--json]
                           grow, or shrink as far as partitions and data allow (raw, VHD, VHDX; qcow2 via qemu-img)
 ${BROWSE_USAGE}
 --elevate (Linux): run the worker as root through sudo (it prompts on a terminal; sudo -n otherwise); it attaches

@@ -58,5 +58,5 @@ export function convertArgs(source: string, dest: string, get: (flag: string) =>
 export function resizeArgs(image: string, get: (flag: string) => string | true | undefined): ResizeParams {
   const smallest = get('--smallest') === true, n = size('--size', get('--size'));
   if (smallest === (n !== undefined)) throw new ArgError('resize needs --size SIZE or --smallest (one of them)');
-  return { path: image, ...(smallest ? { smallest } : { size: n }), dryRun: get('--dry-run') === true };
+  return { path: image, ...(smallest ? { smallest } : { size: n }), dryRun: get('--dry-run') === true, ...(get('--force') === true ? { force: true } : {}) };
 }

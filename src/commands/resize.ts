@@ -2,19 +2,20 @@
 // The worker works out the smallest safe size (a dry run) so the prompt can offer it and refuse less up front.
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { Inspect, Resize, ResizeResult } from '../common/protocol';
+import { ResponseError } from 'vscode-jsonrpc';
+import { ErrorCode, Inspect, Resize, ResizeResult } from '../common/protocol';
 import { formatSize, parseSize } from '../common/sizes';
 import { UserError } from '../host/run-command';
 import type { CommandContext } from './context';
 import { imageTargets } from './targets';
 import { withWorkerProgress } from './progress';
 
-/** `args`: the image (Uri, path or tree node), then optionally `{ size }` (bytes) or `{ smallest: true }` (no prompt). */
+/** `args`: the image (Uri, path or tree node), then optionally `{ size }` (bytes) or `{ smallest: true }`, and `force` (no prompt). */
 export async function resize(ctx: CommandContext, args: unknown[]): Promise<ResizeResult> {
   if (!vscode.workspace.isTrusted) throw new UserError('Changing disk images is disabled in Restricted Mode: trust this workspace first.');
   const [image] = await imageTargets(args.slice(0, 1), 'Select the Image to Resize...');
-  const given = (args[1] && typeof args[1] === 'object' ? args[1] : {}) as { size?: number; smallest?: boolean };
-  let spec: { size?: number; smallest?: boolean } = given;
+  const given = (args[1] && typeof args[1] === 'object' ? args[1] : {}) as { size?: number; smallest?: boolean; force?: boolean };
+  let spec: { size?: number; smallest?: boolean } = { size: given.size, smallest: given.smallest };
   if (given.size === undefined && given.smallest !== true) {
     const info = await ctx.client.request(Inspect, { path: image });
     const current = info.virtualSize;
@@ -44,8 +45,18 @@ export async function resize(ctx: CommandContext, args: unknown[]): Promise<Resi
       spec = { size: parseSize(text) };
     }
   }
-  const r = await withWorkerProgress(ctx, `Resizing ${path.basename(image)}`, (progressToken, cancel) =>
-    ctx.client.request(Resize, { path: image, ...spec, progressToken }, cancel));
+  const run = (force: boolean) => withWorkerProgress(ctx, `Resizing ${path.basename(image)}`, (progressToken, cancel) =>
+    ctx.client.request(Resize, { path: image, ...spec, otherImages: ctx.recent.paths, ...(force ? { force } : {}), progressToken }, cancel));
+  let r: ResizeResult;
+  try {
+    r = await run(given.force === true);
+  } catch (e) {
+    // a child of this image would break: say which, and resize only after an explicit "Resize Anyway"
+    if (given.size !== undefined || given.smallest || !(e instanceof ResponseError) || e.code !== ErrorCode.UnsupportedImage || !/in (its|their) chain/.test(e.message)) throw e;
+    const anyway = 'Resize Anyway';
+    if (await vscode.window.showWarningMessage(e.message, { modal: true }, anyway) !== anyway) throw new vscode.CancellationError();
+    r = await run(true);
+  }
   ctx.log.info(`resized ${r.image}: ${r.before} -> ${r.after} bytes`);
   void ctx.refresher.now();
   if (!given.size && !given.smallest) {

@@ -312,6 +312,10 @@ export interface ResizeParams {
   smallest?: boolean;
   /** Compute the result (and with `smallest`, that size) without writing. */
   dryRun?: boolean;
+  /** Resize even though other images (same folder, `otherImages`) have this one in their chain. */
+  force?: boolean;
+  /** More images the user has (Recent Images) to check for children. */
+  otherImages?: string[];
   progressToken?: string;
 }
 export interface ResizeResult {

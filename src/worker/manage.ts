@@ -151,7 +151,8 @@ export function registerManageHandlers({ connection, backend, handle, fromFormat
       throw new WorkerError(P.ErrorCode.Busy, `${abs} is open in another process (a running WSL distribution or Docker Desktop holds its disk): quit Docker Desktop and run \`wsl --shutdown\` first`, { path: abs, reason: 'in-use' });
     }
     userGuard()?.require([{ path: abs, write: !p.dryRun }]);
-    const spec = { size: p.size, smallest: p.smallest === true, dryRun: p.dryRun === true };
+    const spec = { size: p.size, smallest: p.smallest === true, dryRun: p.dryRun === true, force: p.force === true,
+      otherImages: Array.isArray(p.otherImages) ? p.otherImages.filter((x) => typeof x === 'string') : [] };
     const win = windowsManager(backend);
     if (win && !spec.dryRun && /\.(a?vhdx?)$/i.test(abs)) {
       // VirtDisk resizes VHD and VHDX itself (and refuses what Windows refuses: shrinking a VHD, an unsafe shrink);

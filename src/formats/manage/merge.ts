@@ -14,10 +14,11 @@ import { openVhdxLayer } from '../vhdx/layer';
 import type { MergeLayer } from './merge-layer';
 import { checkCancel, Progress } from './output';
 import { stepDone } from './steps';
+import { dependents, realPath } from './dependents';
 
 export interface MergeSpec { child: string; into?: string; keepChild?: boolean; force?: boolean; otherImages?: string[] }
 
-const real = (p: string) => { try { return fs.realpathSync(p); } catch { return path.resolve(p); } };
+const real = realPath;
 const openLayer = (file: string, format: string, writable: boolean): Promise<MergeLayer> =>
   format === 'vhd' ? Promise.resolve(openVhdLayer(file, writable)) : openVhdxLayer(file, writable);
 
@@ -117,24 +118,4 @@ async function copyExtents(src: MergeLayer, dest: MergeLayer, blocks: number, pr
     if (pending) await (pending as { data: Promise<Buffer> }).data.catch(() => undefined);
   }
   return bytes;
-}
-
-/** Images in `folders` or `others` (Recent Images) whose chain passes through one of `layers`, except `exclude`. */
-async function dependents(layers: string[], exclude: Set<string>, folders: string[], others: string[]): Promise<string[]> {
-  const want = new Set(layers);
-  const candidates = new Set<string>(others.map((o) => path.resolve(o)));
-  for (const d of folders) {
-    let names: string[] = [];
-    try { names = fs.readdirSync(d); } catch { continue; }
-    for (const n of names) if (/\.(vhdx?|avhdx)$/i.test(n)) candidates.add(path.join(d, n));
-  }
-  const out: string[] = [];
-  for (const c of candidates) {
-    if (!fs.existsSync(c) || exclude.has(real(c)) || want.has(real(c))) continue;
-    try {
-      const i = await inspectImage(c);
-      if (i.chain.slice(1).some((l) => want.has(real(l.path)))) out.push(c);
-    } catch { /* not an image we can read: it cannot depend on ours */ }
-  }
-  return out;
 }

@@ -22,6 +22,7 @@ import { openVhdxLayer } from '../vhdx/layer';
 import { Gpt, gptMinimum, gptMoveWrites, readGpt } from './gpt-move';
 import { checkCancel, Progress } from './output';
 import { stepDone } from './steps';
+import { dependents, realPath } from './dependents';
 
 const MiB = 2 ** 20;
 const CHUNK = 4 * MiB;
@@ -32,6 +33,10 @@ export interface ResizeSpec {
   smallest?: boolean;
   /** Work out the result (and the smallest safe size) without writing. */
   dryRun?: boolean;
+  /** Resize although other images (same folder, `otherImages`) have this one in their chain. */
+  force?: boolean;
+  /** More images the user has (Recent Images) to check for children. */
+  otherImages?: string[];
 }
 
 type Kind = 'raw' | 'vhd' | 'vhdx' | 'qcow2';
@@ -50,6 +55,13 @@ export async function resizeImage(file: string, spec: ResizeSpec, progress?: Pro
   }
   if (p.subtype === 'differencing') {
     throw new FormatError('unsupported', `${abs} is a differencing disk: Windows resizes only fixed and dynamic disks (expanding "will invalidate a differencing chain"). Resize the base disk before making children, or merge/convert the chain to one image and resize that`);
+  }
+  if (!spec.force && !spec.dryRun) {
+    const users = await dependents([realPath(abs)], new Set(), [path.dirname(abs)], spec.otherImages ?? []);
+    if (users.length) {
+      throw new FormatError('unsupported', `${users.map((u) => path.basename(u)).join(', ')} ${users.length > 1 ? 'have' : 'has'} ${path.basename(abs)} in ${users.length > 1 ? 'their' : 'its'} chain: `
+        + `a child must keep its parent's size, so resizing it would break ${users.length > 1 ? 'them' : 'it'}. Merge or convert the chain first, or resize anyway only if you no longer need ${users.length > 1 ? 'them' : 'it'} (force).`);
+    }
   }
   const own = p.problems.filter((x) => x.code !== 'log-replay-required' && x.code !== 'partition-table-invalid');
   if (own.length) throw new FormatError('chain-broken', `${abs} is damaged, so it is not resized: ${own.map((x) => x.message).join('; ')}`);

@@ -15,6 +15,7 @@ import { replayLog } from '../../../src/formats/vhdx/log';
 import { registerManageHandlers } from '../../../src/worker/manage';
 import type { Backend } from '../../../src/worker/backend';
 import { cli } from '../../support/worker';
+import { resizeArgs } from '../../../src/cli/manage-args';
 import { qemuInfo, run, tempDir, vhdiInfo } from '../formats/helpers';
 
 const MiB = 2 ** 20;
@@ -286,6 +287,28 @@ describe('manage: resize', function () {
       await assert.rejects(resizeImage(file, { size }), re, file);
       assert.strictEqual(sha(file), keep, `${file} byte-identical`);
     }
+  });
+
+  it('refuses to resize a disk another image has in its chain (same folder or Recent Images) unless forced', async function () {
+    const home = at('with-children'), elsewhere = at('elsewhere');
+    fs.mkdirSync(home, { recursive: true }); fs.mkdirSync(elsewhere, { recursive: true });
+    const base = path.join(home, 'base.vhdx'), child = path.join(home, 'child.avhdx'), far = path.join(elsewhere, 'far.vhdx');
+    await make(base, 'vhdx-dynamic');
+    await createDifferencingDisk(base, child);
+    const keep = sha(base);
+    await assert.rejects(resizeImage(base, { size: 2 * BASE }), /child\.avhdx has base\.vhdx in its chain: a child must keep its parent's size/);
+    assert.strictEqual(sha(base), keep, 'refused: byte-identical');
+    // a child kept in another folder is found through the images the user has (Recent Images)
+    fs.rmSync(child);
+    await createDifferencingDisk(base, far);
+    await resizeImage(base, { size: BASE, dryRun: true }); // a dry run only computes: it is not refused
+    await assert.rejects(resizeImage(base, { size: 2 * BASE, otherImages: [far] }), /far\.vhdx has base\.vhdx in its chain/);
+    assert.strictEqual(sha(base), keep);
+    const r = await resizeImage(base, { size: 2 * BASE, otherImages: [far], force: true });
+    assert.strictEqual(r.after, 2 * BASE, 'forced: resized');
+    const c = cli(['resize', base, '--size', String(3 * BASE)]);
+    assert.strictEqual(c.code, 0, 'the CLI checks the folder only (far.vhdx is elsewhere)');
+    assert.deepStrictEqual(resizeArgs(base, (f) => (f === '--force' ? true : f === '--size' ? '64M' : undefined)), { path: base, size: 64 * MiB, dryRun: false, force: true });
   });
 
   /** The worker's manage handlers over an in-memory JSON-RPC connection, with `backend`. */
