@@ -1,6 +1,6 @@
 // The WSL distributions registered for this user, read from HKCU\Software\Microsoft\Windows\CurrentVersion\Lxss
 // through advapi32 (RegOpenKeyExW, RegEnumKeyExW, RegQueryValueExW, RegCloseKey) with koffi. Windows only.
-import koffi from 'koffi';
+import type * as KoffiNS from 'koffi';
 import type { LxssEntry } from './find';
 
 const HKEY_CURRENT_USER = -0x7fffffff; // (HKEY)(ULONG_PTR)(LONG)0x80000001: sign-extended on 64-bit
@@ -19,6 +19,9 @@ let reg: Reg | null = null;
 
 function bind(): Reg {
   if (reg) return reg;
+  // loaded here, not at import: on Linux this module is bundled but never bound, and koffi costs ~25 ms of start-up
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const koffi: typeof KoffiNS = require('koffi');
   const adv = koffi.load('advapi32.dll');
   reg = {
     open: adv.func('long __stdcall RegOpenKeyExW(intptr_t hKey, const char16_t *sub, uint32_t opts, uint32_t sam, _Out_ intptr_t *out)') as Reg['open'],
