@@ -5,11 +5,31 @@ import * as cp from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import * as P from '../../src/common/protocol';
 import type { BrowseEntry } from '../../src/common/protocol';
+import type { WorkerClient } from '../../src/host/worker-client';
 
-export const TOOLS = ['mkfs.vfat', 'mcopy', 'mkfs.ext4', 'sfdisk', 'xorriso', 'qemu-img', '7z'];
-export function missingTools(): string[] {
-  return TOOLS.filter((t) => cp.spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
+/** A reader of whole files inside `image` through the worker's vdisk/browse/read, 1 MiB a request. */
+export const browseReader = (client: WorkerClient, image: string) => async (p: string): Promise<Buffer> => {
+  const parts: Buffer[] = [];
+  for (let offset = 0; ;) {
+    const r = await client.request(P.BrowseRead, { image, path: p, offset, length: 1024 * 1024 });
+    const b = Buffer.from(r.data, 'base64');
+    parts.push(b); offset += b.length;
+    if (r.eof || !b.length) return Buffer.concat(parts);
+  }
+};
+
+/** The Debian package of each tool the browse tests run (.ci/run installs them all). */
+const PACKAGES: Record<string, string> = {
+  'mkfs.vfat': 'dosfstools', mcopy: 'mtools', 'mkfs.ext4': 'e2fsprogs', sfdisk: 'fdisk', xorriso: 'xorriso', 'qemu-img': 'qemu-utils',
+  '7z': 'p7zip-full', mkntfs: 'ntfs-3g', 'ntfs-3g': 'ntfs-3g', mksquashfs: 'squashfs-tools', genisoimage: 'genisoimage',
+  'mkfs.exfat': 'exfatprogs', 'mount.exfat-fuse': 'exfat-fuse', losetup: 'util-linux',
+};
+/** Tools CI installs are not optional: a missing one fails the test, naming the package to install. */
+export function requireTools(...tools: string[]): void {
+  const missing = tools.filter((t) => cp.spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
+  if (missing.length) assert.fail(`${missing.join(', ')} not installed (apt-get install ${[...new Set(missing.map((t) => PACKAGES[t] ?? t))].join(' ')}); this test needs it`);
 }
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): void {

@@ -2,6 +2,7 @@
 // device (this kernel has no exfat module; exfat-fuse as root wants a block device). Needs root, /dev/fuse and
 // loop devices: `exfatSkipReason()` says which is missing.
 import * as cp from 'child_process';
+import { requireTools } from './browse-images';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -9,9 +10,7 @@ import * as path from 'path';
 export const CLUSTER = 4096;
 
 export function exfatSkipReason(): string | undefined {
-  for (const t of ['mkfs.exfat', 'mount.exfat-fuse', 'losetup', 'sfdisk', 'qemu-img']) {
-    if (cp.spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0) return `needs ${t} (apt-get install exfatprogs exfat-fuse util-linux fdisk qemu-utils)`;
-  }
+  requireTools('mkfs.exfat', 'mount.exfat-fuse', 'losetup', 'sfdisk', 'qemu-img');
   if (process.getuid?.() !== 0) return 'needs root (exfat-fuse on a loop device)';
   if (!fs.existsSync('/dev/fuse')) return 'needs /dev/fuse';
   return undefined;

@@ -10,10 +10,9 @@ import * as path from 'path';
 import * as P from '../../src/common/protocol';
 import type { WorkerClient } from '../../src/host/worker-client';
 import { cli, newClient, tmpDir } from '../support/worker';
-import { assertSameFolder, assertSameTree, makeTree } from '../support/browse-images';
+import { assertSameFolder, assertSameTree, makeTree, requireTools, browseReader } from '../support/browse-images';
 import { exfatSkipReason, gptWithPartition, makeExfatImage } from '../support/exfat-images';
 
-const has = (t: string) => cp.spawnSync('sh', ['-c', `command -v ${t}`]).status === 0;
 
 describe('Browse: NTFS, exFAT, squashfs, UDF and HFS+ images, byte for byte', function () {
   this.timeout(300_000);
@@ -22,15 +21,7 @@ describe('Browse: NTFS, exFAT, squashfs, UDF and HFS+ images, byte for byte', fu
   before(() => { dir = tmpDir('vdisk-browse-fs-'); fs.chmodSync(dir, 0o755); client = newClient(); });
   after(async () => { await client?.stop(); if (dir) fs.rmSync(dir, { recursive: true, force: true }); });
 
-  const read = (image: string) => async (p: string): Promise<Buffer> => {
-    const parts: Buffer[] = [];
-    for (let offset = 0; ;) {
-      const r = await client.request(P.BrowseRead, { image, path: p, offset, length: 1024 * 1024 });
-      const b = Buffer.from(r.data, 'base64');
-      parts.push(b); offset += b.length;
-      if (r.eof || !b.length) return Buffer.concat(parts);
-    }
-  };
+  const read = (image: string) => browseReader(client, image);
   const all = (image: string, p = '/') => client.request(P.BrowseList, { image, path: p, recursive: true });
 
   describe('exFAT (vdisk reader)', () => {
@@ -76,9 +67,8 @@ describe('Browse: NTFS, exFAT, squashfs, UDF and HFS+ images, byte for byte', fu
   });
 
   it('NTFS (mkntfs + ntfs-3g): every file equal; metafiles and alternate data streams hidden', async function () {
-    if (!has('mkntfs') || !has('ntfs-3g') || process.getuid?.() !== 0 || !fs.existsSync('/dev/fuse')) {
-      console.log('    (needs root, /dev/fuse and ntfs-3g: apt-get install ntfs-3g)'); this.skip();
-    }
+    requireTools('mkntfs', 'ntfs-3g');
+    if (process.getuid?.() !== 0 || !fs.existsSync('/dev/fuse')) { console.log('    (skipped: needs root and /dev/fuse to populate NTFS through ntfs-3g)'); this.skip(); }
     const src = makeTree(path.join(dir, 'ntfs-src'), false);
     const img = path.join(dir, 'ntfs.img');
     fs.writeFileSync(img, ''); fs.truncateSync(img, 48 << 20);
@@ -95,7 +85,7 @@ describe('Browse: NTFS, exFAT, squashfs, UDF and HFS+ images, byte for byte', fu
   });
 
   it('squashfs (mksquashfs): every file equal; links shown as links with their targets (each link\'s data: the listing gives none)', async function () {
-    if (!has('mksquashfs')) { console.log('    (needs mksquashfs: apt-get install squashfs-tools)'); this.skip(); }
+    requireTools('mksquashfs');
     const src = makeTree(path.join(dir, 'sq-src'), true);
     const img = path.join(dir, 'tree.squashfs');
     cp.execFileSync('mksquashfs', [src, img, '-quiet', '-noappend', '-no-progress']);
@@ -106,7 +96,7 @@ describe('Browse: NTFS, exFAT, squashfs, UDF and HFS+ images, byte for byte', fu
   });
 
   it('UDF (genisoimage -udf): every file equal', async function () {
-    if (!has('genisoimage')) { console.log('    (needs genisoimage)'); this.skip(); }
+    requireTools('genisoimage');
     const src = makeTree(path.join(dir, 'udf-src'), false);
     const img = path.join(dir, 'udf.iso');
     cp.execFileSync('genisoimage', ['-quiet', '-udf', '-J', '-R', '-V', 'VDISKUDF', '-o', img, src]);
@@ -119,7 +109,7 @@ describe('Browse: NTFS, exFAT, squashfs, UDF and HFS+ images, byte for byte', fu
   });
 
   it('HFS+ (xorriso -hfsplus hybrid): the ISO 9660 side and the HFS+ partition of its Apple Partition Map, both equal', async function () {
-    if (!has('xorriso')) { console.log('    (needs xorriso)'); this.skip(); }
+    requireTools('xorriso');
     const src = makeTree(path.join(dir, 'hfs-src'), false);
     const img = path.join(dir, 'hybrid.iso');
     cp.execFileSync('xorriso', ['-as', 'mkisofs', '-quiet', '-hfsplus', '-R', '-J', '-V', 'VDISKHFS', '-o', img, src], { stdio: 'ignore' });

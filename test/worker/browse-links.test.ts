@@ -8,8 +8,8 @@ import * as path from 'path';
 import * as P from '../../src/common/protocol';
 import type { WorkerClient } from '../../src/host/worker-client';
 import { cli, newClient, tmpDir } from '../support/worker';
+import { requireTools } from '../support/browse-images';
 
-const has = (t: string) => cp.spawnSync('sh', ['-c', `command -v ${t}`]).status === 0;
 const LINKS: [string, string][] = [['abs', '/etc/hostname'], ['dirlink', 'sub'], ['out', '../../etc/passwd'], ['rel', 'a.txt'], ['sub/up', '../a.txt']];
 
 describe('Browse: symbolic links shown, read and extracted as links (squashfs, HFS+, ISO 9660 Rock Ridge, ext4)', function () {
@@ -58,14 +58,14 @@ describe('Browse: symbolic links shown, read and extracted as links (squashfs, H
   }
 
   it('squashfs (mksquashfs)', async function () {
-    if (!has('mksquashfs')) { console.log('    (needs mksquashfs: apt-get install squashfs-tools)'); this.skip(); }
+    requireTools('mksquashfs');
     const img = path.join(dir, 'links.squashfs');
     cp.execFileSync('mksquashfs', [src, img, '-quiet', '-noappend', '-no-progress']);
     await assertLinks(img, '/');
   });
 
   it('HFS+ (the HFS+ side of xorriso -hfsplus) and the Rock Ridge side of the same disc', async function () {
-    if (!has('xorriso')) { console.log('    (needs xorriso)'); this.skip(); }
+    requireTools('xorriso');
     const img = path.join(dir, 'links-hfs.iso');
     cp.execFileSync('xorriso', ['-as', 'mkisofs', '-quiet', '-hfsplus', '-R', '-V', 'LINKS', '-o', img, src], { stdio: 'ignore' });
     const top = await client.request(P.BrowseList, { image: img, path: '/' });
@@ -75,7 +75,7 @@ describe('Browse: symbolic links shown, read and extracted as links (squashfs, H
   });
 
   it('ISO 9660 with Rock Ridge and Joliet (xorriso -R -J): the Rock Ridge tree, with its links, not Joliet\'s', async function () {
-    if (!has('xorriso')) { console.log('    (needs xorriso)'); this.skip(); }
+    requireTools('xorriso');
     const img = path.join(dir, 'links-rj.iso');
     cp.execFileSync('xorriso', ['-as', 'mkisofs', '-quiet', '-R', '-J', '-V', 'LINKS', '-o', img, src], { stdio: 'ignore' });
     await assertLinks(img, '/');

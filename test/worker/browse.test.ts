@@ -10,7 +10,7 @@ import * as P from '../../src/common/protocol';
 import type { WorkerClient } from '../../src/host/worker-client';
 import { cli, CLI, newClient, tmpDir } from '../support/worker';
 import { SHARED_IMAGES } from '../support/shared-images';
-import { assertSameFolder, assertSameTree, convert, makeGptDisk, makeIso, makeTree, missingTools } from '../support/browse-images';
+import { assertSameFolder, assertSameTree, convert, makeGptDisk, makeIso, makeTree, requireTools, browseReader } from '../support/browse-images';
 
 const FAT = '1 · VDISKFAT (FAT)';
 const EXT = '2 · vdiskext (ext)';
@@ -21,8 +21,7 @@ describe('Browse: files inside images (7-Zip in WebAssembly, no attach)', functi
   let client: WorkerClient;
 
   before(function () {
-    const missing = missingTools();
-    if (missing.length) { console.log(`    (needs ${missing.join(', ')}: apt-get install mtools dosfstools e2fsprogs fdisk xorriso qemu-utils p7zip-full)`); this.skip(); }
+    requireTools('mkfs.vfat', 'mcopy', 'mkfs.ext4', 'sfdisk', 'xorriso', 'qemu-img', '7z');
     dir = tmpDir('vdisk-browse-');
     fs.chmodSync(dir, 0o755);
     fatSrc = makeTree(path.join(dir, 'fat-src'), false, true);
@@ -32,15 +31,7 @@ describe('Browse: files inside images (7-Zip in WebAssembly, no attach)', functi
   });
   after(async () => { await client?.stop(); if (dir) fs.rmSync(dir, { recursive: true, force: true }); });
 
-  const reader = (image: string) => async (p: string): Promise<Buffer> => {
-    const parts: Buffer[] = [];
-    for (let offset = 0; ;) {
-      const r = await client.request(P.BrowseRead, { image, path: p, offset, length: 1024 * 1024 });
-      const b = Buffer.from(r.data, 'base64');
-      parts.push(b); offset += b.length;
-      if (r.eof || !b.length) return Buffer.concat(parts);
-    }
-  };
+  const reader = (image: string) => browseReader(client, image);
 
   async function assertDisk(image: string): Promise<void> {
     const top = await client.request(P.BrowseList, { image, path: '/' });
