@@ -54,20 +54,24 @@ export const defaultLayerOpener: LayerOpener = async (req) => {
   return new FdLayerFile(opened.path, opened.fd, st.size);
 };
 
+/** Reads `n` bytes at `pos` into `buf[off..]`, looping over short reads; fewer only at the end of the file. */
+export function readFullyAt(fd: number, buf: Uint8Array, off: number, n: number, pos: number): number {
+  let done = 0;
+  while (done < n) {
+    const got = fs.readSync(fd, buf, off + done, n - done, pos + done);
+    if (got === 0) break;
+    done += got;
+  }
+  return done;
+}
+
 class FdLayerFile implements LayerFile {
   private closed = false;
   constructor(readonly path: string, private readonly fd: number, readonly size: number) {}
 
   readInto(buf: Uint8Array, off: number, len: number, pos: number): number {
     if (this.closed) throw new FormatError('unreadable', `${this.path}: read after close`);
-    const n = Math.max(0, Math.min(len, this.size - pos));
-    let done = 0;
-    while (done < n) {
-      const got = fs.readSync(this.fd, buf, off + done, n - done, pos + done);
-      if (got === 0) break;
-      done += got;
-    }
-    return done;
+    return readFullyAt(this.fd, buf, off, Math.max(0, Math.min(len, this.size - pos)), pos);
   }
 
   close(): void {

@@ -2,22 +2,7 @@
 // and header at the end, each with its CRC32; 128 entries of 128 bytes; at most one partition.
 import { guidToBytesLE } from '../guid';
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-/** CRC-32 (IEEE 802.3, reflected), as GPT uses it. */
-export function crc32(b: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < b.length; i++) c = CRC_TABLE[(c ^ b[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
+import { crc32 } from '../crc32';
 
 export interface GptPartition { offset: number; size: number; typeGuid: string; guid: string; name: string }
 export interface GptSpec { diskSize: number; sectorSize: number; diskGuid: string; partition?: GptPartition }

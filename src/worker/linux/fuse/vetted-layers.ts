@@ -3,6 +3,7 @@
 // whatever the image's metadata names, the server opens nothing by itself.
 import * as fs from 'fs';
 import { FormatError } from '../../../formats/errors';
+import { readFullyAt } from '../../../formats/layer-files';
 import type { LayerFile, LayerOpener } from '../../../formats/layer-files';
 
 /** One vetted layer: its real path, the fd it is inherited as, and the file's identity when the worker checked it. */
@@ -11,14 +12,7 @@ export interface VettedLayer { path: string; fd: number; dev: number; ino: numbe
 class SharedFdFile implements LayerFile {
   constructor(readonly path: string, private readonly fd: number, readonly size: number) {}
   readInto(buf: Uint8Array, off: number, len: number, pos: number): number {
-    const n = Math.max(0, Math.min(len, this.size - pos));
-    let done = 0;
-    while (done < n) {
-      const got = fs.readSync(this.fd, buf, off + done, n - done, pos + done);
-      if (got === 0) break;
-      done += got;
-    }
-    return done;
+    return readFullyAt(this.fd, buf, off, Math.max(0, Math.min(len, this.size - pos)), pos);
   }
   /** The fd is shared by every reading thread and lives as long as the server. */
   close(): void { /* the process owns it */ }
