@@ -1,5 +1,5 @@
 // One file, no chain: detect, then hand the reader to that format's parser.
-import { RangeReader } from './reader';
+import { RangeReader, ReadRange } from './reader';
 import { detectWith } from './detect';
 import { problem } from './problems';
 import { extensionProblems } from './extension-check';
@@ -10,14 +10,21 @@ export interface OneFile {
   fileSize: number;
   /** The file as opened (RangeReader.stamp). */
   stamp: string;
+  /**
+   * With `record`: every byte range the parse read and its bytes. `parsed` is a function of these bytes, the file's
+   * size and its path alone (parsers read only through the RangeReader), which is what same-bytes.ts relies on.
+   */
+  ranges?: ReadRange[];
 }
 
-export async function inspectOne(file: string): Promise<OneFile> {
+export async function inspectOne(file: string, opts: { record?: boolean } = {}): Promise<OneFile> {
   const r = await RangeReader.open(file);
   try {
+    if (opts.record) r.startRecording();
     const parsed = await parseWith(r, file);
     parsed.problems.push(...extensionProblems(file, parsed.format));
-    return { parsed, fileSize: r.size, stamp: r.stamp };
+    const ranges = r.ranges();
+    return { parsed, fileSize: r.size, stamp: r.stamp, ...(ranges ? { ranges } : {}) };
   } finally {
     await r.close();
   }

@@ -7,8 +7,19 @@ export const MAX_READ = 8 * 1024 * 1024;
 
 export interface ReadStats { reads: number; bytes: number }
 
+/** A byte range of a file and the bytes read there (what a parse depended on; see same-bytes.ts). */
+export interface ReadRange { offset: number; bytes: Buffer }
+
 /** Observers notified of every read (the bench counts bytes through this). */
 const observers = new Set<(path: string, offset: number, length: number) => void>();
+/** Tells the observers of a read made outside a RangeReader (same-bytes.ts). */
+export function notifyReads(path: string, offset: number, length: number): void {
+  for (const o of observers) o(path, offset, length);
+}
+
+/** "dev:ino:size:mtime:ctime": a file's identity and state, what the worker's cache compares. */
+export function stampOf(st: fs.Stats): string { return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`; }
+
 export function observeReads(fn: (path: string, offset: number, length: number) => void): () => void {
   observers.add(fn);
   return () => { observers.delete(fn); };
@@ -26,6 +37,8 @@ export class RangeReader {
   private closed = false;
   /** The last few small reads; callers treat returned buffers as read-only. */
   private readonly recent: { offset: number; buf: Buffer }[] = [];
+  /** Every range read from the file, with its bytes, when recording (startRecording). */
+  private recorded: ReadRange[] | null = null;
   private constructor(readonly path: string, private readonly fd: number, readonly size: number,
     /** "dev:ino:size:mtime:ctime" of the file as opened: what the worker's cache compares later. */
     readonly stamp: string) {}
@@ -36,11 +49,29 @@ export class RangeReader {
     try {
       const st = fs.fstatSync(fd);
       if (!st.isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: st.isDirectory() ? 'EISDIR' : 'EINVAL' });
-      return new RangeReader(path, fd, st.size, `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`);
+      return new RangeReader(path, fd, st.size, stampOf(st));
     } catch (e) {
       fs.closeSync(fd);
       throw e;
     }
+  }
+
+  /** From now on, keep every range read and its bytes (copies of scratch reads): what `ranges` returns. */
+  startRecording(): void { this.recorded ??= []; }
+
+  /** The ranges read since startRecording, sorted, overlapping and touching ones merged; null when not recording. */
+  ranges(): ReadRange[] | null {
+    if (!this.recorded) return null;
+    const out: ReadRange[] = [];
+    for (const r of [...this.recorded].sort((a, b) => a.offset - b.offset || b.bytes.length - a.bytes.length)) {
+      const last = out[out.length - 1];
+      const lastEnd = last ? last.offset + last.bytes.length : -1;
+      if (!last || r.offset > lastEnd) { out.push(r); continue; }
+      const end = r.offset + r.bytes.length;
+      // the same file read twice gives the same bytes in the overlap (one open, nothing written in between)
+      if (end > lastEnd) out[out.length - 1] = { offset: last.offset, bytes: Buffer.concat([last.bytes, r.bytes.subarray(lastEnd - r.offset)]) };
+    }
+    return out;
   }
 
   /**
@@ -66,6 +97,7 @@ export class RangeReader {
     this.stats.bytes += done;
     for (const o of observers) o(this.path, offset, done);
     const out = done === n ? buf : buf.subarray(0, done);
+    this.recorded?.push({ offset, bytes: out });
     if (done <= 4096) {
       this.recent.push({ offset, buf: out });
       if (this.recent.length > 4) this.recent.shift();
@@ -91,6 +123,7 @@ export class RangeReader {
     this.stats.reads++;
     this.stats.bytes += done;
     for (const o of observers) o(this.path, offset, done);
+    this.recorded?.push({ offset, bytes: Buffer.from(scratch.subarray(0, done)) });
     return done === length ? scratch.subarray(0, length) : null;
   }
 

@@ -1,0 +1,121 @@
+// The worker's cache reuses a layer's reading when its stamp moved but its size and every byte range the parse read
+// are identical (formats/same-bytes.ts). Proof that this is exact: any one byte of any range changed gives a new
+// parse and the answer a fresh inspection gives; a touch alone is reused; a size change is parsed again.
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ChainCache } from '../../src/worker/chain-cache';
+import { createDifferencingDisk, inspectImage } from '../../src/formats';
+import { createImage } from '../../src/formats/manage/create';
+import { inspectOne } from '../../src/formats/inspect-one';
+import { observeReads } from '../../src/formats/reader';
+import { sameBytes } from '../../src/formats/same-bytes';
+
+describe('same-bytes reuse of layer readings', () => {
+  let dir = '';
+  let files: string[] = [];
+  let clock = 0;
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vdisk-same-bytes-'));
+    files = [path.join(dir, 'base.vhdx')];
+    await createImage({ path: files[0], format: 'vhdx', type: 'dynamic', size: 64 << 20 });
+    for (let i = 1; i <= 3; i++) {
+      const child = path.join(dir, `c${i}.vhdx`);
+      await createDifferencingDisk(files[i - 1], child);
+      files.push(child);
+    }
+  });
+  after(() => { if (dir) fs.rmSync(dir, { recursive: true, force: true }); });
+
+  /** A new mtime every call (ctime moves too): the file's stamp always changes. */
+  const touch = (f: string) => { const t = new Date(Date.UTC(2030, 0, 1) + ++clock * 1000); fs.utimesSync(f, t, t); };
+  const touchAll = () => files.forEach(touch);
+  const tip = () => files[files.length - 1];
+
+  function flip(f: string, at: number): void {
+    const fd = fs.openSync(f, 'r+');
+    try {
+      const b = Buffer.alloc(1);
+      fs.readSync(fd, b, 0, 1, at);
+      b[0] ^= 0xff;
+      fs.writeSync(fd, b, 0, 1, at);
+    } finally { fs.closeSync(fd); }
+  }
+
+  it('records every byte range a parse reads', async () => {
+    for (const f of files) {
+      const reads: [number, number][] = [];
+      const stop = observeReads((p, o, n) => { if (p === f) reads.push([o, n]); });
+      let one;
+      try { one = await inspectOne(f, { record: true }); } finally { stop(); }
+      const ranges = one.ranges!;
+      assert.ok(ranges.length > 0 && reads.length > 0);
+      for (const [o, n] of reads) {
+        assert.ok(ranges.some((r) => o >= r.offset && o + n <= r.offset + r.bytes.length), `read ${o}+${n} of ${f} not recorded`);
+      }
+      for (let i = 1; i < ranges.length; i++) assert.ok(ranges[i].offset > ranges[i - 1].offset + ranges[i - 1].bytes.length, 'sorted, disjoint');
+      assert.ok(sameBytes(f, one.fileSize, ranges), 'unchanged file compares equal');
+      assert.strictEqual(sameBytes(f, one.fileSize + 1, ranges), null, 'another size never compares equal');
+    }
+  });
+
+  it('reuses every layer when only the stamps changed, with the answer a fresh inspection gives', async () => {
+    const cache = new ChainCache();
+    await cache.inspect(tip());
+    assert.strictEqual(cache.counts.parsed, files.length);
+    touchAll();
+    const again = await cache.inspect(tip());
+    assert.strictEqual(cache.counts.parsed, files.length, 'nothing parsed again');
+    assert.strictEqual(cache.counts.sameBytes, files.length, 'every layer compared and reused');
+    assert.deepStrictEqual(again, await inspectImage(tip()));
+    assert.deepStrictEqual(again.problems, []);
+  });
+
+  it('parses again when any one byte of any range read changed, and answers what a fresh inspection answers', async function () {
+    this.timeout(120000);
+    const cache = new ChainCache();
+    await cache.inspect(tip());
+    let cases = 0;
+    for (const f of files) {
+      const ranges = (await inspectOne(f, { record: true })).ranges!;
+      for (const r of ranges) {
+        const n = r.bytes.length;
+        for (const at of new Set([r.offset, r.offset + (n >> 1), r.offset + n - 1])) {
+          flip(f, at);
+          try {
+            touchAll();
+            const parsed = cache.counts.parsed;
+            const got = await cache.inspect(tip());
+            assert.strictEqual(cache.counts.parsed, parsed + 1, `byte ${at} of ${path.basename(f)} changed: that layer alone parsed again`);
+            assert.deepStrictEqual(got, await inspectImage(tip()), `byte ${at} of ${path.basename(f)}`);
+          } finally { flip(f, at); }
+          // restored: the next inspection parses it again (the cache holds the changed bytes) and is clean
+          touchAll();
+          assert.deepStrictEqual((await cache.inspect(tip())).problems, []);
+          cases++;
+        }
+      }
+    }
+    assert.ok(cases >= files.length * 5, `${cases} bytes changed`);
+  });
+
+  it('parses again when the size changed, even with every range read unchanged', async () => {
+    const cache = new ChainCache();
+    await cache.inspect(tip());
+    const base = files[0];
+    const size = fs.statSync(base).size;
+    fs.truncateSync(base, size + 4096);
+    try {
+      touchAll();
+      const parsed = cache.counts.parsed;
+      const got = await cache.inspect(tip());
+      assert.strictEqual(cache.counts.parsed, parsed + 1, 'the grown layer is parsed again');
+      assert.deepStrictEqual(got, await inspectImage(tip()));
+    } finally { fs.truncateSync(base, size); }
+    touchAll();
+    const parsed = cache.counts.parsed;
+    assert.deepStrictEqual((await cache.inspect(tip())).problems, []);
+    assert.strictEqual(cache.counts.parsed, parsed + 1, 'and again once it shrank back');
+  });
+});
