@@ -1,14 +1,25 @@
 // Bounded, counted range reads of an image file. Every parser reads through this so that no read is
 // sized by an unchecked field and the bench can measure how many bytes an inspection touched.
 import * as fs from 'fs';
+import { nonZeroEnd } from './crc32c';
 
 /** The largest single read any parser may ask for (metadata only, never data). */
 export const MAX_READ = 8 * 1024 * 1024;
 
 export interface ReadStats { reads: number; bytes: number }
 
-/** A byte range of a file and the bytes read there (what a parse depended on; see same-bytes.ts). */
-export interface ReadRange { offset: number; bytes: Buffer }
+/**
+ * A byte range of a file and what was read there (what a parse depended on; see same-bytes.ts): `bytes`, then `zeros`
+ * zero bytes (VHDX headers and region tables are mostly zeros: their tails are kept as a count, not copied).
+ */
+export interface ReadRange { offset: number; bytes: Buffer; zeros: number }
+
+/** A range as kept: `buf` itself (`copy` false, little to trim) or a copy without its trailing zeros. */
+function keptRange(offset: number, buf: Buffer, copy: boolean): ReadRange {
+  const end = nonZeroEnd(buf, 0, buf.length);
+  if (!copy && end > buf.length / 2) return { offset, bytes: buf, zeros: 0 };
+  return { offset, bytes: Buffer.from(buf.subarray(0, end)), zeros: buf.length - end };
+}
 
 /** Observers notified of every read (the bench counts bytes through this). */
 const observers = new Set<(path: string, offset: number, length: number) => void>();
@@ -56,20 +67,18 @@ export class RangeReader {
     }
   }
 
-  /** From now on, keep every range read and its bytes (copies of scratch reads): what `ranges` returns. */
+  /** From now on, keep every range read and what it held: what `ranges` returns. */
   startRecording(): void { this.recorded ??= []; }
 
-  /** The ranges read since startRecording, sorted, overlapping and touching ones merged; null when not recording. */
+  /** The ranges read since startRecording, by offset, without those inside another; null when not recording. */
   ranges(): ReadRange[] | null {
     if (!this.recorded) return null;
+    const len = (r: ReadRange) => r.bytes.length + r.zeros;
     const out: ReadRange[] = [];
-    for (const r of [...this.recorded].sort((a, b) => a.offset - b.offset || b.bytes.length - a.bytes.length)) {
+    for (const r of [...this.recorded].sort((a, b) => a.offset - b.offset || len(b) - len(a))) {
       const last = out[out.length - 1];
-      const lastEnd = last ? last.offset + last.bytes.length : -1;
-      if (!last || r.offset > lastEnd) { out.push(r); continue; }
-      const end = r.offset + r.bytes.length;
-      // the same file read twice gives the same bytes in the overlap (one open, nothing written in between)
-      if (end > lastEnd) out[out.length - 1] = { offset: last.offset, bytes: Buffer.concat([last.bytes, r.bytes.subarray(lastEnd - r.offset)]) };
+      if (last && r.offset + len(r) <= last.offset + len(last)) continue;
+      out.push(r);
     }
     return out;
   }
@@ -97,7 +106,7 @@ export class RangeReader {
     this.stats.bytes += done;
     for (const o of observers) o(this.path, offset, done);
     const out = done === n ? buf : buf.subarray(0, done);
-    this.recorded?.push({ offset, bytes: out });
+    this.recorded?.push(keptRange(offset, out, false));
     if (done <= 4096) {
       this.recent.push({ offset, buf: out });
       if (this.recent.length > 4) this.recent.shift();
@@ -123,7 +132,7 @@ export class RangeReader {
     this.stats.reads++;
     this.stats.bytes += done;
     for (const o of observers) o(this.path, offset, done);
-    this.recorded?.push({ offset, bytes: Buffer.from(scratch.subarray(0, done)) });
+    this.recorded?.push(keptRange(offset, scratch.subarray(0, done), true));
     return done === length ? scratch.subarray(0, length) : null;
   }
 

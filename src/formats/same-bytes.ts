@@ -8,6 +8,16 @@ import { readFullyAt } from './layer-files';
 import { notifyReads, ReadRange, stampOf } from './reader';
 
 let scratch = Buffer.allocUnsafe(64 * 1024);
+const ZEROS = Buffer.alloc(64 * 1024);
+
+/** Whether buf[from, to) is all zeros: native compares, 64 KiB at a time. */
+function allZero(buf: Buffer, from: number, to: number): boolean {
+  for (let at = from; at < to; at += ZEROS.length) {
+    const n = Math.min(ZEROS.length, to - at);
+    if (ZEROS.compare(buf, at, at + n, 0, n) !== 0) return false;
+  }
+  return true;
+}
 
 /**
  * Opens `file` read-only and compares. Returns the file's stamp as opened (RangeReader.stamp's form) when its size is
@@ -20,11 +30,11 @@ export function sameBytes(file: string, size: number, ranges: readonly ReadRange
     const st = fs.fstatSync(fd);
     if (!st.isFile() || st.size !== size) return null;
     for (const r of ranges) {
-      const n = r.bytes.length;
+      const k = r.bytes.length, n = k + r.zeros;
       if (scratch.length < n) scratch = Buffer.allocUnsafe(n);
       const got = readFullyAt(fd, scratch, 0, n, r.offset);
       notifyReads(file, r.offset, got);
-      if (got !== n || !scratch.subarray(0, n).equals(r.bytes)) return null;
+      if (got !== n || r.bytes.compare(scratch, 0, k) !== 0 || !allZero(scratch, k, n)) return null;
     }
     return stampOf(st);
   } catch {

@@ -8,7 +8,7 @@ import { sameBytes } from '../formats/same-bytes';
 
 const MAX = 256;
 const MAX_LAYERS = 1024;
-/** The bytes kept to compare layers with (same-bytes.ts): a VHDX keeps about 80 KiB. Layers past this keep none. */
+/** The bytes kept to compare layers with (same-bytes.ts): a VHDX keeps about 8 KiB. Layers past this keep none. */
 const MAX_KEPT_BYTES = 32 * 1024 * 1024;
 
 const stampOf = (s: fs.Stats) => (s.isFile() ? `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}` : 'not-a-file');

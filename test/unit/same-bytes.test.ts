@@ -52,9 +52,18 @@ describe('same-bytes reuse of layer readings', () => {
       const ranges = one.ranges!;
       assert.ok(ranges.length > 0 && reads.length > 0);
       for (const [o, n] of reads) {
-        assert.ok(ranges.some((r) => o >= r.offset && o + n <= r.offset + r.bytes.length), `read ${o}+${n} of ${f} not recorded`);
+        assert.ok(ranges.some((r) => o >= r.offset && o + n <= r.offset + r.bytes.length + r.zeros), `read ${o}+${n} of ${f} not recorded`);
       }
-      for (let i = 1; i < ranges.length; i++) assert.ok(ranges[i].offset > ranges[i - 1].offset + ranges[i - 1].bytes.length, 'sorted, disjoint');
+      for (let i = 1; i < ranges.length; i++) assert.ok(ranges[i].offset > ranges[i - 1].offset, 'sorted, none inside another');
+      // what is kept is what the file holds there
+      const fd = fs.openSync(f, 'r');
+      try {
+        for (const r of ranges) {
+          const b = Buffer.alloc(r.bytes.length + r.zeros);
+          fs.readSync(fd, b, 0, b.length, r.offset);
+          assert.ok(b.equals(Buffer.concat([r.bytes, Buffer.alloc(r.zeros)])), `range at ${r.offset} of ${f}`);
+        }
+      } finally { fs.closeSync(fd); }
       assert.ok(sameBytes(f, one.fileSize, ranges), 'unchanged file compares equal');
       assert.strictEqual(sameBytes(f, one.fileSize + 1, ranges), null, 'another size never compares equal');
     }
@@ -80,8 +89,9 @@ describe('same-bytes reuse of layer readings', () => {
     for (const f of files) {
       const ranges = (await inspectOne(f, { record: true })).ranges!;
       for (const r of ranges) {
-        const n = r.bytes.length;
-        for (const at of new Set([r.offset, r.offset + (n >> 1), r.offset + n - 1])) {
+        const n = r.bytes.length + r.zeros;
+        // first, middle and last byte, and the last kept byte before a run of zeros
+        for (const at of new Set([r.offset, r.offset + (n >> 1), r.offset + n - 1, r.offset + Math.max(0, r.bytes.length - 1)])) {
           flip(f, at);
           try {
             touchAll();
