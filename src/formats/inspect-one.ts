@@ -1,5 +1,6 @@
 // One file, no chain: detect, then hand the reader to that format's parser.
-import { RangeReader, ReadRange } from './reader';
+import { RangeReader } from './reader';
+import { KeptBytes, keepBytes } from './same-bytes';
 import { detectWith } from './detect';
 import { problem } from './problems';
 import { extensionProblems } from './extension-check';
@@ -14,7 +15,7 @@ export interface OneFile {
    * With `record`: every byte range the parse read and its bytes. `parsed` is a function of these bytes, the file's
    * size and its path alone (parsers read only through the RangeReader), which is what same-bytes.ts relies on.
    */
-  ranges?: ReadRange[];
+  kept?: KeptBytes;
 }
 
 export async function inspectOne(file: string, opts: { record?: boolean } = {}): Promise<OneFile> {
@@ -24,7 +25,7 @@ export async function inspectOne(file: string, opts: { record?: boolean } = {}):
     const parsed = await parseWith(r, file);
     parsed.problems.push(...extensionProblems(file, parsed.format));
     const ranges = r.ranges();
-    return { parsed, fileSize: r.size, stamp: r.stamp, ...(ranges ? { ranges } : {}) };
+    return { parsed, fileSize: r.size, stamp: r.stamp, ...(ranges ? { kept: keepBytes(ranges) } : {}) };
   } finally {
     await r.close();
   }

@@ -7,6 +7,30 @@ import * as fs from 'fs';
 import { readFullyAt } from './layer-files';
 import { notifyReads, ReadRange, stampOf } from './reader';
 
+/**
+ * The ranges of one parse, packed for keeping (two objects per layer, whatever the number of ranges, so a full cache
+ * adds little to the worker's garbage collection): `at` holds offset, kept length and zero-tail length per range,
+ * `bytes` the kept bytes back to back.
+ */
+export interface KeptBytes { readonly at: Float64Array; readonly bytes: Buffer }
+
+export function keepBytes(ranges: readonly ReadRange[]): KeptBytes {
+  const at = new Float64Array(ranges.length * 3);
+  ranges.forEach((r, i) => { at[3 * i] = r.offset; at[3 * i + 1] = r.bytes.length; at[3 * i + 2] = r.zeros; });
+  return { at, bytes: Buffer.concat(ranges.map((r) => r.bytes)) };
+}
+
+/** The ranges kept, as views into `kept.bytes`. */
+export function keptRanges(kept: KeptBytes): ReadRange[] {
+  const out: ReadRange[] = [];
+  for (let i = 0, b = 0; i < kept.at.length; i += 3) {
+    const k = kept.at[i + 1];
+    out.push({ offset: kept.at[i], bytes: kept.bytes.subarray(b, b + k), zeros: kept.at[i + 2] });
+    b += k;
+  }
+  return out;
+}
+
 let scratch = Buffer.allocUnsafe(64 * 1024);
 const ZEROS = Buffer.alloc(64 * 1024);
 
@@ -20,21 +44,22 @@ function allZero(buf: Buffer, from: number, to: number): boolean {
 }
 
 /**
- * Opens `file` read-only and compares. Returns the file's stamp as opened (RangeReader.stamp's form) when its size is
+ * Opens `file` read-only and compares with what was kept. Returns the file's stamp as opened (RangeReader.stamp's form) when its size is
  * `size` and every range holds the same bytes; null when anything differs or the file cannot be read as a regular file.
  */
-export function sameBytes(file: string, size: number, ranges: readonly ReadRange[]): string | null {
+export function sameBytes(file: string, size: number, kept: KeptBytes): string | null {
   let fd: number;
   try { fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0)); } catch { return null; }
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile() || st.size !== size) return null;
-    for (const r of ranges) {
-      const k = r.bytes.length, n = k + r.zeros;
+    for (let i = 0, b = 0; i < kept.at.length; i += 3) {
+      const offset = kept.at[i], k = kept.at[i + 1], n = k + kept.at[i + 2];
       if (scratch.length < n) scratch = Buffer.allocUnsafe(n);
-      const got = readFullyAt(fd, scratch, 0, n, r.offset);
-      notifyReads(file, r.offset, got);
-      if (got !== n || r.bytes.compare(scratch, 0, k) !== 0 || !allZero(scratch, k, n)) return null;
+      const got = readFullyAt(fd, scratch, 0, n, offset);
+      notifyReads(file, offset, got);
+      if (got !== n || kept.bytes.compare(scratch, 0, k, b, b + k) !== 0 || !allZero(scratch, k, n)) return null;
+      b += k;
     }
     return stampOf(st);
   } catch {

@@ -57,11 +57,13 @@ export class ChainCache {
     const hit = this.layers.get(f);
     if (hit && hit.stamp === now) return hit;
     let one: OneFile | null = null;
-    if (hit?.ranges) {
-      const same = sameBytes(f, hit.fileSize, hit.ranges);
+    if (hit?.kept) {
+      const same = sameBytes(f, hit.fileSize, hit.kept);
       if (same !== null) { one = { ...hit, stamp: same }; this.counts.sameBytes++; }
     }
-    if (!one) { one = await inspectOne(f, { record: true }); this.counts.parsed++; }
+    // the bytes are kept from a file's second parse on: a file seen once (a chain opened once, a worker's first
+    // inspection) pays nothing for them
+    if (!one) { one = await inspectOne(f, { record: hit !== undefined }); this.counts.parsed++; }
     this.drop(f);
     // kept only when the file as read is the file layers.ts checked
     if (one.stamp === now) this.keep(f, one);
@@ -70,15 +72,15 @@ export class ChainCache {
 
   private keep(f: string, one: OneFile): void {
     if (this.layers.size >= MAX_LAYERS) this.drop(this.layers.keys().next().value as string);
-    const bytes = one.ranges?.reduce((n, r) => n + r.bytes.length, 0) ?? 0;
-    if (bytes && this.keptBytes + bytes > MAX_KEPT_BYTES) { const { ranges: _, ...rest } = one; one = rest; } else this.keptBytes += bytes;
+    const bytes = one.kept?.bytes.length ?? 0;
+    if (bytes && this.keptBytes + bytes > MAX_KEPT_BYTES) { const { kept: _, ...rest } = one; one = rest; } else this.keptBytes += bytes;
     this.layers.set(f, one);
   }
 
   private drop(f: string): void {
     const old = this.layers.get(f);
     if (!old) return;
-    this.keptBytes -= old.ranges?.reduce((n, r) => n + r.bytes.length, 0) ?? 0;
+    this.keptBytes -= old.kept?.bytes.length ?? 0;
     this.layers.delete(f);
   }
 
