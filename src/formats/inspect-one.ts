@@ -24,7 +24,8 @@ export async function inspectOne(file: string, opts: { record?: boolean } = {}):
     if (opts.record) r.startRecording();
     const parsed = await parseWith(r, file);
     parsed.problems.push(...extensionProblems(file, parsed.format));
-    const ranges = r.ranges();
+    // a parse that met a read error (reported as a problem by parseWith) may read differently next time: no bytes kept
+    const ranges = r.readFailed ? null : r.ranges();
     return { parsed, fileSize: r.size, stamp: r.stamp, ...(ranges ? { kept: keepBytes(ranges) } : {}) };
   } finally {
     await r.close();

@@ -67,6 +67,18 @@ export class RangeReader {
     }
   }
 
+  /** Whether a read failed (EIO...): a parse that saw one is not a function of the file's bytes alone. */
+  readFailed = false;
+
+  private readSync(buf: Buffer, off: number, len: number, pos: number): number {
+    try {
+      return fs.readSync(this.fd, buf, off, len, pos);
+    } catch (e) {
+      this.readFailed = true;
+      throw e;
+    }
+  }
+
   /** From now on, keep every range read and what it held: what `ranges` returns. */
   startRecording(): void { this.recorded ??= []; }
 
@@ -98,7 +110,7 @@ export class RangeReader {
     const buf = Buffer.allocUnsafe(n);
     let done = 0;
     while (done < n) {
-      const got = fs.readSync(this.fd, buf, done, n - done, offset + done);
+      const got = this.readSync(buf, done, n - done, offset + done);
       if (got === 0) break;
       done += got;
     }
@@ -125,7 +137,7 @@ export class RangeReader {
     if (scratch.length < length) scratch = Buffer.allocUnsafe(Math.max(length, 64 * 1024));
     let done = 0;
     while (done < length) {
-      const got = fs.readSync(this.fd, scratch, done, length - done, offset + done);
+      const got = this.readSync(scratch, done, length - done, offset + done);
       if (got === 0) break;
       done += got;
     }

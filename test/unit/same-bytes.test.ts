@@ -78,6 +78,24 @@ describe('same-bytes reuse of layer readings', () => {
     }
   });
 
+  it('keeps no bytes of a parse that met a read error (it may read differently next time)', async () => {
+    const f = files[1];
+    // the fs module itself (the reader sees it through its import's live binding)
+    const nodeFs = require('fs') as { readSync: typeof fs.readSync };
+    const real = nodeFs.readSync;
+    let failed = 0;
+    (nodeFs as { readSync: unknown }).readSync = (fd: number, buf: Uint8Array, off: number, len: number, pos: number) => {
+      if (pos === 192 * 1024 && !failed++) throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
+      return real(fd, buf, off, len, pos);
+    };
+    let one;
+    try { one = await inspectOne(f, { record: true }); } finally { nodeFs.readSync = real; }
+    assert.strictEqual(failed, 1, 'the region table read failed once');
+    assert.ok(one.parsed.problems.some((p) => /EIO/.test(p.message)), JSON.stringify(one.parsed.problems));
+    assert.strictEqual(one.kept, undefined);
+    assert.ok((await inspectOne(f, { record: true })).kept, 'a clean parse keeps its bytes');
+  });
+
   it('reuses every layer when only the stamps changed, with the answer a fresh inspection gives', async () => {
     const cache = new ChainCache();
     await cache.inspect(tip());
