@@ -17,7 +17,7 @@ import type { ServerConfig } from '../fuse/serve';
 const READY_TIMEOUT_MS = 20_000;
 const REPO = path.join(__dirname, '..', '..', '..', '..', '..');
 /** Reading threads and request size: measured in bench/linux (BENCHMARKS.md, "vdisk's FUSE server"). */
-export const FUSE_THREADS = Number(process.env.VDISK_FUSE_THREADS) || 4;
+export const FUSE_THREADS = Number(process.env.VDISK_FUSE_THREADS) || 2;
 export const FUSE_MAX_READ = Number(process.env.VDISK_FUSE_MAX_READ) || 1024 * 1024;
 /** VDISK_FUSE_SPLICE=0 copies every reply through the server's memory (the measured alternative; fuse/splice.ts). */
 const FUSE_SPLICE = process.env.VDISK_FUSE_SPLICE !== '0';
