@@ -6,7 +6,7 @@
 // (e.g. out/ab/A, so that node_modules resolves) and naming it in SIDES.
 //   SIDES='name=DIR:ENV#VAL,ENV#VAL;...' (DIR relative to the repository; ENV `-` = a plain worker: qemu's route)
 //   N=rounds  MODES=cold,warm,path (path: the image file cached, the device read with O_DIRECT: the path's own cost)
-//   ATT=n: also n alternating attach+detach rounds of a small image.  FMT=vhdx|vpc
+//   ATT=n: also n alternating attach+detach rounds of a small image.  FMT=vhdx|vpc  CHILD=1: read a differencing child
 // Run: sudo node bench/linux/fuse-ab.js
 const cp = require('child_process'), fs = require('fs'), path = require('path'), crypto = require('crypto');
 const ROOT = path.resolve(__dirname, '../..');
@@ -40,8 +40,13 @@ function serverPid(exportFile) {
     for (const [, c] of sides) await c.request(P.List);
     const raw = path.join(dir, 'data.raw'); const fd = fs.openSync(raw, 'w');
     for (let i = 0; i < 256; i++) fs.writeSync(fd, crypto.randomBytes(MiB)); fs.closeSync(fd);
-    const img = path.join(dir, 'd.vhdx');
-    cp.execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', process.env.FMT || 'vhdx', raw, img]);
+    const base = path.join(dir, 'd.vhdx');
+    cp.execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', process.env.FMT || 'vhdx', raw, base]);
+    let img = base;
+    if (process.env.CHILD) { // a differencing child over it (vdisk-fuse's default case): every read resolves to the parent
+      img = path.join(dir, 'child.avhdx');
+      await require(ROOT + '/out/src/formats/index.js').createDifferencingDisk(base, img);
+    }
     const want = crypto.createHash('sha256').update(fs.readFileSync(raw)).digest('hex');
     if (ATT) {
       const small = path.join(dir, 's.vhdx'); cp.execFileSync('qemu-img', ['create', '-q', '-f', 'vhdx', small, '64M']);
