@@ -111,13 +111,14 @@ describe('Linux engine: vdisk\'s own FUSE server (real devices)', function () {
     const disk = await client.request(P.Attach, { path: img, readOnly: true, lifetime: 'session' });
     assert.deepStrictEqual([disk.engine, disk.sizeBytes], ['vdisk-fuse', 48 * MiB]);
     assert.strictEqual(deviceSha(disk.device), sha(raw));
-    assert.match(serverLog(disk.device), /1020 KiB reads, spliced/, 'replies are spliced from the image file');
+    // 1020 KiB reads where a pipe holds 1 MiB (no CAP_SYS_RESOURCE), 1024 KiB where it may grow
+    assert.match(serverLog(disk.device), /(1020|1024) KiB reads, spliced$/m, 'replies are spliced from the image file');
     await client.request(P.Detach, { target: disk.device });
     await client.stop();
     client = newClient({ env: { VDISK_FUSE_DYNAMIC: '1', VDISK_FUSE_SPLICE: '0' } });
     const copied = await client.request(P.Attach, { path: img, readOnly: true, lifetime: 'session' });
     assert.strictEqual(deviceSha(copied.device), sha(raw), 'the copying path reads the same');
-    assert.match(serverLog(copied.device), /1024 KiB reads$/m);
+    assert.match(serverLog(copied.device), /1024 KiB reads$/m, 'replies copied: full 1 MiB reads');
     await client.request(P.Detach, { target: copied.device });
     const rw = await client.request(P.Attach, { path: img, readOnly: false, lifetime: 'session' });
     assert.strictEqual(rw.engine, 'qemu', 'read-write never goes to vdisk-fuse');

@@ -65,7 +65,8 @@ const ENOENT = 2, EINTR = 4, EAGAIN = 11, ENODEV = 19;
 
 export class Splicer {
   private pipe: [number, number] | null = null;
-  private slots = 0;
+  /** Pages the pipe holds (256 for a 1 MiB pipe); a reply needs one for its header and one per page it touches. */
+  slots = 0;
   private readonly off = Buffer.alloc(8);
   private readonly head = Buffer.alloc(OUT_HEADER);
   private readonly l: Libc;
