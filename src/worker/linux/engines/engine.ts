@@ -16,6 +16,8 @@ export interface EngineHandle {
   exportFile: string;
   /** Scratch folder, removed on stop. */
   dir: string;
+  /** vdisk-fuse: served by a pre-started spare server (fuse-spare.ts). */
+  spare?: boolean;
 }
 
 /** A fresh private scratch folder under runDir()/engines. */

@@ -13,6 +13,8 @@ import { WorkerError } from '../../errors';
 import { EngineHandle, scratchDir, abandon } from './engine';
 import { alive, processIdentity, waitFor } from './process';
 import type { ServerConfig } from '../fuse/serve';
+import type { SpareConfig } from '../fuse/spare';
+import { takeSpare, warmSpareSoon } from './fuse-spare';
 
 const READY_TIMEOUT_MS = 20_000;
 const REPO = path.join(__dirname, '..', '..', '..', '..', '..');
@@ -36,6 +38,10 @@ export function vdiskFuseMissing(): string | null {
 }
 
 export async function startVdiskFuse(image: ImageInfo): Promise<EngineHandle> {
+  try { return await startServer(image); } finally { warmSpareSoon(fuseServerScript(), FUSE_THREADS); }
+}
+
+async function startServer(image: ImageInfo): Promise<EngineHandle> {
   const missing = vdiskFuseMissing();
   if (missing) throw new WorkerError(ErrorCode.MissingDependency, `Cannot attach ${path.basename(image.path)}: ${missing}`, { missing: 'fuse', path: image.path });
   if ((process.getuid?.() ?? -1) !== 0) throw new Error('vdisk-fuse engine started by a worker that is not root');
@@ -59,25 +65,38 @@ export async function startVdiskFuse(image: ImageInfo): Promise<EngineHandle> {
       searchFolders: [...new Set(layers.map((l) => path.dirname(l.path)))],
       threads: FUSE_THREADS, maxRead: FUSE_MAX_READ, ownFds: true, splice: FUSE_SPLICE, uid: 0, gid: 0,
     };
-    const log = fs.openSync(path.join(dir, 'log'), 'w', 0o600);
-    const proc = cp.spawn(process.execPath, [fuseServerScript(), JSON.stringify(config)], {
-      stdio: ['ignore', log, log, ...fds], detached: true, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
-    });
-    fs.closeSync(log);
-    closeAll();
-    proc.unref();
+    const logPath = path.join(dir, 'log');
+    const log = fs.openSync(logPath, 'w', 0o600);
+    const spare = takeSpare();
+    let proc: cp.ChildProcess;
+    if (spare) {
+      // the spare re-opens our fds through /proc/<our pid>/fd (checking each is the file vetted here): they stay open
+      // until it serves; the config goes down its stdin, whose end then leaves it on its own
+      const sc: SpareConfig = { ...config, layers: layers.map((l, i) => ({ ...l, fd: fds[i] })), log: logPath, spare: true };
+      proc = spare;
+      proc.stdin!.end(`${JSON.stringify(sc)}\n`);
+      fs.closeSync(log);
+    } else {
+      proc = cp.spawn(process.execPath, [fuseServerScript(), JSON.stringify(config)], {
+        stdio: ['ignore', log, log, ...fds], detached: true, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+      });
+      fs.closeSync(log);
+      closeAll();
+      proc.unref();
+    }
     pid = proc.pid;
     let exited = false;
     proc.once('exit', () => { exited = true; });
     proc.once('error', () => { exited = true; });
-    const ready = await waitFor(() => exited || sizeOf(exportFile) === image.virtualSize, READY_TIMEOUT_MS, 10);
+    const ready = await waitFor(() => exited || sizeOf(exportFile) === image.virtualSize, READY_TIMEOUT_MS, spare ? 2 : 10);
+    closeAll();
     if (exited || !ready || !pid || !alive(pid)) {
       throw new WorkerError(ErrorCode.ImageProblem, `vdisk's FUSE server could not serve ${image.path}: ${readLog(path.join(dir, 'log')) || 'no message'}`,
         { reason: 'fuse-server-open', path: image.path });
     }
     const marker = processIdentity(pid);
     if (!marker) throw new WorkerError(ErrorCode.ImageProblem, `vdisk's FUSE server exited while serving ${image.path}`, { reason: 'fuse-server-open', path: image.path });
-    return { daemon: 'vdisk-fuse', pid, marker, fuseMount: exportFile, exportFile, dir };
+    return { daemon: 'vdisk-fuse', pid, marker, fuseMount: exportFile, exportFile, dir, ...(spare ? { spare: true } : {}) };
   } catch (e) {
     closeAll();
     await abandon(dir, pid, exportFile);

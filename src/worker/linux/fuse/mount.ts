@@ -38,3 +38,6 @@ export function detachMount(target: string): boolean {
   const l = libc();
   return (l.umount2(target, MNT_DETACH) as number) === 0;
 }
+
+/** Loads koffi and libc's calls ahead of time (a spare server: its attach then does not wait for them). */
+export function loadMountCalls(): void { libc(); }

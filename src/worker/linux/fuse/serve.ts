@@ -22,6 +22,8 @@ export interface ServerConfig {
   ownFds?: boolean;
   /** READ replies spliced from the layer files (splice.ts): false never; otherwise the server decides (when pipes allow it). */
   splice?: boolean;
+  /** Served by a pre-started spare (spare.ts): logged, so that tests and users can see which route ran. */
+  spare?: boolean;
   /** Owner of the exported file. */
   uid: number;
   gid: number;
