@@ -54,19 +54,24 @@ function readAll(file: string, direct = false): number {
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the Linux bench needs root (loop devices)');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vdisk-bench-'));
-  const client = new WorkerClient({ workerPath: path.join(ROOT, 'dist/worker.js'), client: 'bench', log: quiet });
-  // plain dynamic VHDX go to qemu (plan.ts); this worker sends read-only ones to vdisk's own FUSE server instead
+  // the qemu route (VDISK_FUSE_DYNAMIC=0); vdisk's own FUSE server with its spare (engines/fuse-spare.ts), and without
+  const client = new WorkerClient({ workerPath: path.join(ROOT, 'dist/worker.js'), client: 'bench', log: quiet, env: { VDISK_FUSE_DYNAMIC: '0' } });
   const fuseClient = new WorkerClient({ workerPath: path.join(ROOT, 'dist/worker.js'), client: 'bench', log: quiet, env: { VDISK_FUSE_DYNAMIC: '1' } });
+  const coldClient = new WorkerClient({ workerPath: path.join(ROOT, 'dist/worker.js'), client: 'bench', log: quiet, env: { VDISK_FUSE_DYNAMIC: '1', VDISK_FUSE_SPARE: '0' } });
+  /** Between rounds (untimed): a user's attaches are seconds apart, time for the spare of the last one to start. */
+  const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 1000);
   try {
     const small = path.join(dir, 'small.vhdx');
     cp.execFileSync('qemu-img', ['create', '-q', '-f', 'vhdx', small, '64M']);
     const script = path.join(dir, 'qsd-losetup.sh');
     fs.writeFileSync(script, SCRIPT, { mode: 0o755 });
     const runs = Number(process.env.BENCH_N ?? 15);
-    const worker: number[] = [], shell: number[] = [], ours: number[] = [];
+    const worker: number[] = [], shell: number[] = [], ours: number[] = [], noSpare: number[] = [];
     await client.request(P.List); // the worker is started once, like the extension's
     await fuseClient.request(P.List);
+    await coldClient.request(P.List);
     for (let i = 0; i < runs + 2; i++) {
+      await new Promise((r) => setTimeout(r, IDLE_MS));
       // the first worker's read-only attach goes through qemu-storage-daemon (the script's peer), the second's through vdisk's own FUSE server
       let t = Date.now();
       const d = await client.request(P.Attach, { path: small, readOnly: true, lifetime: 'session' });
@@ -77,13 +82,19 @@ async function main(): Promise<void> {
       await fuseClient.request(P.Detach, { target: o.device });
       const f = Date.now() - t;
       t = Date.now();
+      const c = await coldClient.request(P.Attach, { path: small, readOnly: true, lifetime: 'session' });
+      await coldClient.request(P.Detach, { target: c.device });
+      const n = Date.now() - t;
+      t = Date.now();
       cp.execFileSync('bash', [script, small, path.join(dir, 'exp.raw')]);
       const s = Date.now() - t;
-      if (i >= 2) { worker.push(w); shell.push(s); ours.push(f); } // two warm-up rounds
+      if (i >= 2) { worker.push(w); shell.push(s); ours.push(f); noSpare.push(n); } // two warm-up rounds
     }
-    const mw = median(worker), ms = median(shell), mf = median(ours);
-    console.log(`attach+detach dynamic VHDX via worker (qemu): ${mw} ms median of ${runs}`);
-    console.log(`attach+detach dynamic VHDX via worker (vdisk-fuse, read-only): ${mf} ms median of ${runs} = ${(mf / ms).toFixed(2)}x the script (a Node process and its threads start)`);
+    const mw = median(worker), ms = median(shell), mf = median(ours), mn = median(noSpare);
+    const range = (xs: number[]) => `${Math.min(...xs)}-${Math.max(...xs)}`;
+    console.log(`attach+detach dynamic VHDX via worker (qemu): ${mw} ms median of ${runs} (${range(worker)})`);
+    console.log(`attach+detach dynamic VHDX via worker (vdisk-fuse, read-only, spare): ${mf} ms median of ${runs} (${range(ours)}) = ${(mf / ms).toFixed(2)}x the script, ${(mf / mw).toFixed(2)}x the qemu route`);
+    console.log(`attach+detach dynamic VHDX via worker (vdisk-fuse, read-only, no spare): ${mn} ms median of ${runs} (${range(noSpare)}) = ${(mn / ms).toFixed(2)}x the script (a Node process and its threads start)`);
     console.log(`attach+detach via qemu-storage-daemon + losetup shell script: ${ms} ms median of ${runs}`);
     console.log(`attach+detach ratio worker/script: ${(mw / ms).toFixed(2)}x (same run; the worker also inspects the image, scans partitions and probes file systems)`);
 
@@ -156,6 +167,7 @@ async function main(): Promise<void> {
   } finally {
     await client.stop();
     await fuseClient.stop();
+    await coldClient.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

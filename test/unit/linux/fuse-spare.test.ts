@@ -8,8 +8,8 @@ import * as path from 'path';
 import { fuseServerScript } from '../../../src/worker/linux/engines/vdisk-fuse';
 import { tempDir } from '../formats/helpers';
 
-function spare(workerPid = process.pid): { proc: cp.ChildProcess; code: Promise<number | null> } {
-  const proc = cp.spawn(process.execPath, [fuseServerScript(), '--spare', String(workerPid), '1'], { stdio: ['pipe', 'ignore', 'pipe'] });
+function spare(workerPid = process.pid, env: NodeJS.ProcessEnv = {}): { proc: cp.ChildProcess; code: Promise<number | null> } {
+  const proc = cp.spawn(process.execPath, [fuseServerScript(), '--spare', String(workerPid), '1'], { stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   return { proc, code: new Promise((resolve) => proc.once('exit', (c) => resolve(c))) };
 }
 
@@ -36,6 +36,12 @@ describe('vdisk FUSE server: the spare\'s hand-over', function () {
     const s = spare();
     s.proc.stdin!.end();
     assert.strictEqual(await s.code, 0);
+  });
+
+  it('an unused spare exits by itself after its idle time (VDISK_FUSE_SPARE_IDLE_MS; 10 minutes by default), its channel still open', async () => {
+    const s = spare(process.pid, { VDISK_FUSE_SPARE_IDLE_MS: '300' });
+    assert.strictEqual(await s.code, 0);
+    s.proc.stdin!.destroy();
   });
 
   it('a layer whose /proc fd is not the file the worker checked is refused (exit 2, the log says which)', async () => {

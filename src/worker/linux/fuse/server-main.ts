@@ -15,6 +15,7 @@ import { spliceMaxRead } from './splice';
 
 /** The log: stderr, or for a spare the log file its config names (the same fd number in every thread). */
 let logFd = 2;
+let configuredAt = 0;
 const log = (s: string) => { try { fs.writeSync(logFd, `vdisk-fuse ${process.pid}: ${s}\n`); } catch { /* no log */ } };
 
 type FromThread = { ready: true } | { error: string } | { gone: true };
@@ -45,6 +46,7 @@ async function spare(workerPid: number, threads: number): Promise<void> {
   const waiting = Array.from({ length: Math.max(1, threads) }, () => new Worker(__filename, { workerData: null }));
   let c: SpareConfig;
   try { c = await readSpareConfig(process.stdin); } catch { process.exit(0); } // the worker went, or the spare idled out
+  configuredAt = performance.now();
   logFd = fs.openSync(c.log, 'a');
   log(`spare ${process.pid} configured by worker ${workerPid}`);
   c.layers = adoptLayers(c.layers, workerPid);
@@ -77,6 +79,7 @@ async function serve(c: ServerConfig, waiting: Worker[]): Promise<void> {
   };
   const first = start();
   await first.ready;
+  const threadReadyMs = performance.now() - configuredAt;
   const fuseFd = fs.openSync('/dev/fuse', 'r+');
   mountFuseFile(fuseFd, c.mount, c.maxRead, c.uid, c.gid);
   mounted = true;
@@ -94,6 +97,7 @@ async function serve(c: ServerConfig, waiting: Worker[]): Promise<void> {
     workers.push(more.w);
   }
   log(`serving ${c.image} (${c.size} bytes) on ${c.mount} with ${workers.length} threads${c.spare ? ' (spare)' : ''}, ${c.maxRead >> 10} KiB reads${c.splice ? ', spliced' : ''}`);
+  if (c.spare) log(`spare served ${(performance.now() - configuredAt).toFixed(1)} ms after its config (${threadReadyMs.toFixed(1)} ms to the first reader)`);
 }
 
 if (isMainThread) main().catch((e) => { log((e as Error).message); process.exit(2); });
