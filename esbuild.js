@@ -38,7 +38,9 @@ const builds = [
   // activation loads only the first; the second (worker client, JSON-RPC, views, command bodies) on first use
   { entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
   { entryPoints: ['src/core.ts'], outfile: 'dist/core.js', external: ['vscode'] },
-  { entryPoints: ['src/worker/main.ts'], outfile: 'dist/worker.js', external: ['koffi'], plugins: [requireBuiltins] },
+  // the worker's entry runs its body through V8's code cache (src/worker/boot.ts)
+  { entryPoints: ['src/worker/boot.ts'], outfile: 'dist/worker.js', plugins: [requireBuiltins] },
+  { entryPoints: ['src/worker/main.ts'], outfile: 'dist/worker-main.js', external: ['koffi'], plugins: [requireBuiltins] },
   { entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', external: ['koffi'], plugins: [requireBuiltins], banner: { js: '#!/usr/bin/env node' } },
   // inlined into the page with a nonce (src/views/inspector/html.ts): no source map comment
   { entryPoints: ['src/views/inspector/webview/main.ts'], outfile: 'dist/inspector.js', platform: 'browser', format: 'iife', target: 'es2022', sourcemap: false },
