@@ -1,16 +1,11 @@
 // The virtual disk of a qcow2 image (versions 2 and 3): L1 -> L2 tables -> clusters, uncompressed or deflate-
 // compressed, zero clusters (v3), extended L2 entries with 32 subclusters, a backing file (any format, read where
 // this image has nothing) and an external data file. Encryption and zstd compression are refused by name.
-import type * as Zlib from 'zlib';
+import * as zlib from 'zlib';
 import type { BlockReader } from '../block';
 import { ByteLru, MappedDisk, PagedTable, Piece, corrupt, readExact, u64 } from '../block-map';
 import { FormatError } from '../errors';
 import { LayerContext, LayerFile, resolveNamed } from '../layer-files';
-
-/** zlib loads with the first compressed cluster, not at the worker's start. */
-let zlibModule: typeof Zlib | undefined;
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const loadZlib = (): typeof Zlib => (zlibModule ??= require('zlib') as typeof Zlib);
 
 const CACHE_BYTES = 4 * 1024 * 1024;
 const MAX_L1_BYTES = 32 * 1024 * 1024;
@@ -179,7 +174,6 @@ class Qcow2Disk extends MappedDisk {
       const input = readExact(this.file, coffset, avail, 'compressed cluster');
       let out: Buffer;
       try {
-        const zlib = loadZlib();
         out = zlib.inflateRawSync(input, { maxOutputLength: this.cluster, finishFlush: zlib.constants.Z_SYNC_FLUSH });
       } catch (err) {
         throw corrupt(this.layer, `compressed cluster at ${coffset} does not inflate to one cluster (${(err as Error).message})`);

@@ -3,17 +3,12 @@
 // GD_AT_END) on its own (monolithicSparse, streamOptimized), or the extents a text descriptor names (FLAT, SPARSE
 // and ZERO: monolithicFlat, twoGbMaxExtentSparse/Flat), and a parent named by parentFileNameHint whose CID must be
 // the child's parentCID. ESX-only extent types (VMFSSPARSE, SESPARSE, raw device maps) are refused by name.
-import type * as Zlib from 'zlib';
+import * as zlib from 'zlib';
 import type { BlockReader } from '../block';
 import { ByteLru, MappedDisk, PagedTable, Piece, corrupt, readExact, u64 } from '../block-map';
 import { FormatError } from '../errors';
 import { LayerContext, LayerFile, resolveNamed } from '../layer-files';
 import { MAX_DESCRIPTOR_BYTES, VMDK_MAGIC, parseDescriptor } from './inspect';
-
-/** zlib loads with the first compressed cluster, not at the worker's start. */
-let zlibModule: typeof Zlib | undefined;
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const loadZlib = (): typeof Zlib => (zlibModule ??= require('zlib') as typeof Zlib);
 
 const CACHE_BYTES = 4 * 1024 * 1024;
 const GD_AT_END = 0xffffffffffffffffn;
@@ -110,7 +105,6 @@ class SparseExtent {
         data = buf.subarray(12, 12 + size);
       }
       try {
-        const zlib = loadZlib();
         return zlib.inflateSync(data, { maxOutputLength: gb, finishFlush: zlib.constants.Z_SYNC_FLUSH });
       } catch (e) {
         throw corrupt(this.file.path, `compressed grain at sector ${sector} does not inflate to one grain (${(e as Error).message})`);

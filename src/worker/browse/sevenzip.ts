@@ -3,7 +3,7 @@
 // A stuck or crashed 7-Zip ends its thread, never the worker. The thread reads the volume through `disk`.
 import * as fs from 'fs';
 import * as path from 'path';
-import type { Worker } from 'worker_threads';
+import { Worker } from 'worker_threads';
 import type { BlockReader } from '../../formats/block';
 import { BLOCK, CTL, ThreadData, ThreadOp, ThreadVolume, ToMain, WASM, WasmModule } from './thread-protocol';
 import type { Listing } from './slt';
@@ -68,9 +68,7 @@ export function run7z(o: RunOptions): Running {
     const td: Omit<ThreadData, 'module'> = { ctl, data, volume: o.volume, args: o.args, op: o.op, memoryCap: lim.memoryCapBytes };
     const module = await wasmModule();
     if (stopRequested) throw new SevenZipFailure('cancelled', 'cancelled');
-    // worker_threads loads with the first browse, not at the worker's start
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const w = worker = new (require('worker_threads') as typeof import('worker_threads')).Worker(threadScript(), {
+    const w = worker = new Worker(threadScript(), {
       workerData: { ...td, module },
       resourceLimits: { maxOldGenerationSizeMb: lim.heapMb, maxYoungGenerationSizeMb: 32 },
       stdout: true, stderr: true,
