@@ -69,7 +69,9 @@ export function runWithCodeCache(file: string, dir: string | undefined, parent: 
     save: () => {
       if (saved || !cacheFile || (outcome !== 'miss' && outcome !== 'rejected')) return;
       saved = true;
-      writeCache(cacheFile, script.createCachedData());
+      let data: Buffer;
+      try { data = script.createCachedData(); } catch { return; } // an optimisation only: never an error of the worker
+      writeCache(cacheFile, data);
     },
   };
 }
