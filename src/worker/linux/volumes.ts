@@ -54,7 +54,8 @@ export function readHead(fd: number, base: number): DiskHead {
 
 /** Returns a head's buffer to the pool; `h` must not be used after. */
 export function releaseHead(h: DiskHead): void {
-  if (heads.length < 4) heads.push(Buffer.from(h.buf.buffer, h.buf.byteOffset, HEAD_BYTES));
+  // only a buffer readHead allocated whole (its own 68 KiB ArrayBuffer, never a slice of Node's shared pool)
+  if (heads.length < 4 && h.buf.byteOffset === 0 && h.buf.buffer.byteLength === HEAD_BYTES) heads.push(Buffer.from(h.buf.buffer, 0, HEAD_BYTES));
 }
 
 /** `len` bytes at file offset `off`: from the head when it holds them, else one pread (an EBR chain, a partition). */
