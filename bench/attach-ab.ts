@@ -14,6 +14,8 @@ import { WorkerClient } from '../src/host/worker-client';
 const quiet = { trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; };
 const cpuMs = (pid: number) => Number(fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+/** CPU of this process's waited-for children (user + system, clock ticks of 10 ms: use over many cycles). */
+const childCpuMs = () => { const f = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' '); return (Number(f[13]) + Number(f[14])) * 10; };
 const range = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
 
 async function main(): Promise<void> {
@@ -33,15 +35,18 @@ async function main(): Promise<void> {
     }
     const runs = dists.map((_, i) => ({ t: [] as number[], cpu0: cpuMs(clients[i].pid!), host: 0 }));
     const peer: number[] = [];
+    let peerCpu = 0;
     for (let i = 0; i < n; i++) {
       const order = [...clients.keys(), -1];
       if (i % 2) order.reverse();
       for (const k of order) {
         const t = performance.now();
         if (k < 0) {
+          const c0 = childCpuMs();
           const dev = cp.execFileSync('losetup', ['-f', '--show', '-r', img], { encoding: 'utf8' }).trim();
           cp.execFileSync('losetup', ['-d', dev]);
           peer.push(performance.now() - t);
+          peerCpu += childCpuMs() - c0;
           continue;
         }
         const h = process.cpuUsage();
@@ -53,9 +58,13 @@ async function main(): Promise<void> {
       }
     }
     const p = median(peer);
-    console.log(`load ${os.loadavg()[0].toFixed(1)}; losetup pair ${p.toFixed(2)} ms (${range(peer)})`);
-    runs.forEach((r, i) => console.log(`  ${dists[i]}: ${median(r.t).toFixed(2)} ms (${range(r.t)}) = ${(median(r.t) / p).toFixed(2)}x; `
-      + `CPU per cycle: worker ${((cpuMs(clients[i].pid!) - r.cpu0) / n).toFixed(3)} ms, host ${(r.host / n).toFixed(3)} ms`));
+    const pc = peerCpu / n;
+    console.log(`load ${os.loadavg()[0].toFixed(1)}; losetup pair ${p.toFixed(2)} ms (${range(peer)}), CPU ${pc.toFixed(2)} ms per pair (both processes)`);
+    runs.forEach((r, i) => {
+      const w = (cpuMs(clients[i].pid!) - r.cpu0) / n;
+      console.log(`  ${dists[i]}: ${median(r.t).toFixed(2)} ms (${range(r.t)}) = ${(median(r.t) / p).toFixed(2)}x; `
+        + `CPU per cycle: worker ${w.toFixed(3)} ms + host ${(r.host / n).toFixed(3)} ms = ${((w + r.host / n) / pc).toFixed(2)}x the pair's`);
+    });
   } finally {
     for (const c of clients) await c.stop();
     fs.rmSync(dir, { recursive: true, force: true });
