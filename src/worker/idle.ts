@@ -39,9 +39,14 @@ export class IdleQueue {
     } finally { err.uncork?.(); }
   }
 
+  private timerMs = 0;
+
   private arm(): void {
     const wait = Math.max(0, Math.min(this.idleMs, this.first + this.maxDelayMs - Date.now()));
+    // the common case, a full idle wait again: restart the same timer (a new one per request cost more than the rest of this file)
+    if (this.timer && wait === this.timerMs) { this.timer.refresh(); return; }
     if (this.timer) clearTimeout(this.timer);
+    this.timerMs = wait;
     this.timer = setTimeout(() => { this.timer = undefined; this.flush(); }, wait);
     this.timer.unref();
   }

@@ -91,7 +91,9 @@ const direct: DiskRoute = {
     if (how === 'stale') return;
     const devices = [...ownPartitionLoops(r), device];
     for (const dev of devices) {
-      // at shutdown our session disks go when we close the fds we hold (autoclear); otherwise ask the kernel
+      // at shutdown our session disks go when we close the fds we hold (autoclear); otherwise ask the kernel, through
+      // a second fd, never the held one: as the only opener, LOOP_CLR_FD puts the device in rundown at once and the
+      // kernel then refuses the flush of pages written through it at our last close (read-write data lost: measured)
       if (how !== 'shutdown') {
         try { loopDetach(dev); } catch (e) {
           if (how === 'detach' && !(e instanceof WorkerError && e.code === ErrorCode.NotAttached)) throw e;
