@@ -43,7 +43,7 @@ export class IdleQueue {
 
   private arm(): void {
     const wait = Math.max(0, Math.min(this.idleMs, this.first + this.maxDelayMs - Date.now()));
-    // the common case, a full idle wait again: restart the same timer (a new one per request cost more than the rest of this file)
+    // the common case, a full idle wait again: restart the same timer rather than make a new one per request
     if (this.timer && wait === this.timerMs) { this.timer.refresh(); return; }
     if (this.timer) clearTimeout(this.timer);
     this.timerMs = wait;
