@@ -72,7 +72,7 @@ type AddProblem = (code: ProblemCode, detail: string, extra?: Pick<Problem, 'tri
  * unreadable or not followed is a problem naming it, and is not in the chain.
  */
 export async function resolveChain(childPath: string, child: ParsedImage, maxDepth = DEFAULT_MAX_DEPTH,
-  open: LayerOpen = inspectOne, searchFolders: string[] = []): Promise<ChainResult> {
+  open: LayerOpen = (p) => inspectOne(p), searchFolders: string[] = []): Promise<ChainResult> {
   const chain: ChainLink[] = [{ ...linkOf(childPath, child), role: 'image', level: 1 }];
   const problems: Problem[] = [];
   const dirs = new Map<string, string>(); // each folder's real path, once per inspection (layers.ts)

@@ -1,5 +1,6 @@
 // One file, no chain: detect, then hand the reader to that format's parser.
 import { RangeReader } from './reader';
+import { KeptBytes, keepBytes } from './same-bytes';
 import { detectWith } from './detect';
 import { problem } from './problems';
 import { extensionProblems } from './extension-check';
@@ -10,14 +11,22 @@ export interface OneFile {
   fileSize: number;
   /** The file as opened (RangeReader.stamp). */
   stamp: string;
+  /**
+   * With `record`: every byte range the parse read and its bytes. `parsed` is a function of these bytes, the file's
+   * size and its path alone (parsers read only through the RangeReader), which is what same-bytes.ts relies on.
+   */
+  kept?: KeptBytes;
 }
 
-export async function inspectOne(file: string): Promise<OneFile> {
+export async function inspectOne(file: string, opts: { record?: boolean } = {}): Promise<OneFile> {
   const r = await RangeReader.open(file);
   try {
+    if (opts.record) r.startRecording();
     const parsed = await parseWith(r, file);
     parsed.problems.push(...extensionProblems(file, parsed.format));
-    return { parsed, fileSize: r.size, stamp: r.stamp };
+    // a parse that met a read error (reported as a problem by parseWith) may read differently next time: no bytes kept
+    const ranges = r.readFailed ? null : r.ranges();
+    return { parsed, fileSize: r.size, stamp: r.stamp, ...(ranges ? { kept: keepBytes(ranges) } : {}) };
   } finally {
     await r.close();
   }

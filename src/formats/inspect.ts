@@ -15,7 +15,10 @@ export { FormatError };
  */
 export async function inspectImage(file: string, opts: {
   maxDepth?: number; searchFolders?: string[]; stamps?: Map<string, string>;
-  /** Reads a parent or backing layer (checked by layers.ts first, as always); inspectOne when absent. */
+  /**
+   * Reads one file: the image itself (with the stat above), then each parent or backing layer (checked by layers.ts
+   * first, as always); inspectOne when absent.
+   */
   openLayer?: LayerOpen;
 } = {}): Promise<ImageInfo> {
   const abs = path.resolve(file);
@@ -31,14 +34,14 @@ export async function inspectImage(file: string, opts: {
   if (!st.isFile()) throw new FormatError('not-an-image', `${abs} is not a regular file`);
   let one;
   try {
-    one = await inspectOne(abs);
+    one = opts.openLayer ? await opts.openLayer(abs, st) : await inspectOne(abs);
     opts.stamps?.set(abs, one.stamp);
   } catch (e) {
     throw new FormatError('unreadable', `${abs}: ${(e as Error).message}`);
   }
   const p = one.parsed;
   const stamps = opts.stamps;
-  const one1 = opts.openLayer ?? inspectOne;
+  const one1: LayerOpen = opts.openLayer ?? ((f) => inspectOne(f));
   const open: LayerOpen | undefined = stamps ? async (f, checked) => { const o = await one1(f, checked); stamps.set(f, o.stamp); return o; } : opts.openLayer;
   const c = await resolveChain(abs, p, opts.maxDepth ?? DEFAULT_MAX_DEPTH, open, (opts.searchFolders ?? []).map((f) => path.resolve(f)));
   return {

@@ -1,6 +1,6 @@
 import * as assert from 'assert';
 import * as crypto from 'crypto';
-import { crc32c, crc32cWithZeroField } from '../../../src/formats/crc32c';
+import { crc32c, crc32cWithZeroField, nonZeroEnd } from '../../../src/formats/crc32c';
 
 /** Bit-at-a-time CRC-32C, the definition itself. */
 function reference(buf: Uint8Array): number {
@@ -41,5 +41,18 @@ describe('CRC-32C', () => {
     const zeroed = Buffer.from(buf);
     zeroed.fill(0, 4, 8);
     assert.strictEqual(crc32cWithZeroField(buf, 4), reference(zeroed));
+  });
+
+  it('finds the end of the data before a zero tail exactly, for every length and offset tried', () => {
+    const naive = (b: Uint8Array, from: number, to: number) => { let e = to; while (e > from && b[e - 1] === 0) e--; return e; };
+    for (const total of [0, 1, 255, 256, 4096, 65535, 65536, 65537, 200000]) {
+      for (const last of [-1, 0, 1, 127, 128, 129, 4095, 65535, 65536, 131072, total - 129, total - 1]) {
+        const buf = Buffer.alloc(total);
+        if (last >= 0 && last < total) { crypto.randomFillSync(buf, 0, last + 1); buf[last] = 0x5a; }
+        for (const [from, to] of [[0, total], [Math.min(3, total), total], [0, Math.max(0, total - 5)]]) {
+          assert.strictEqual(nonZeroEnd(buf, from, to), naive(buf, from, to), `${total} bytes, last data byte ${last}, ${from}..${to}`);
+        }
+      }
+    }
   });
 });
