@@ -1,4 +1,4 @@
-// "WSL and Docker Disks" (a collapsed sidebar section): the ext4.vhdx of each WSL distribution and Docker Desktop's
+// "WSL and Docker Disks" (a collapsed sidebar section, on Windows and in a WSL window): the ext4.vhdx of each WSL distribution and Docker Desktop's
 // disks as the worker finds them (src/worker/wsl), each with its size on disk against its data, Compact and Inspect
 // on its context menu. Read when the section is first expanded and on Refresh or after a compaction, never polled:
 // measuring the data reads each disk's ext4 bitmaps.
