@@ -1,7 +1,7 @@
 // What every format's block reader shares: a read loop over "pieces" (a run of the virtual disk that is zeros, the
 // parent's, a range of a file, or bytes already in memory), a bounded cache for the tables a reader loads, and
 // tables read page by page so that no hostile size field ever sizes an allocation.
-import type { BlockReader } from './block';
+import type { BlockReader, Located } from './block';
 import { FormatError } from './errors';
 import type { LayerFile } from './layer-files';
 
@@ -52,6 +52,25 @@ export abstract class MappedDisk implements BlockReader {
       done += p.length;
     }
     return n;
+  }
+
+  async locate(offset: number, length: number): Promise<Located | null> {
+    if (this.closed) throw new FormatError('unreadable', `${this.layer}: read after close`);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`bad read offset ${offset}`);
+    const want = Math.min(length, this.size - offset);
+    if (!(want > 0)) return null;
+    const p = await this.map(offset, want);
+    if (!(p.length > 0 && p.length <= want)) throw new Error(`${this.layer}: block map answered ${p.length} bytes for ${want}`);
+    switch (p.kind) {
+      case 'zero': return p;
+      case 'file': return p.pos + p.length <= p.file.size ? p : null; // past the file's end reads as zeros: read()
+      case 'bytes': return null;
+      case 'parent': {
+        const parent = this.parent;
+        if (!parent || offset >= parent.size) return { kind: 'zero', length: p.length };
+        return parent.locate ? parent.locate(offset, Math.min(p.length, parent.size - offset)) : null;
+      }
+    }
   }
 
   async close(): Promise<void> {

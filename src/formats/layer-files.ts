@@ -22,6 +22,8 @@ export interface LayerFile {
   /** The real path (symbolic links resolved): what the chain shows. */
   readonly path: string;
   readonly size: number;
+  /** The open file descriptor, where the file has one of its own for its whole life (vetted-layers.ts's files). */
+  readonly fd?: number;
   /** Reads up to `len` bytes at `pos` into `buf` at `off`; fewer only where the file ends. */
   readInto(buf: Uint8Array, off: number, len: number, pos: number): number;
   close(): void;
@@ -67,7 +69,7 @@ export function readFullyAt(fd: number, buf: Uint8Array, off: number, n: number,
 
 class FdLayerFile implements LayerFile {
   private closed = false;
-  constructor(readonly path: string, private readonly fd: number, readonly size: number) {}
+  constructor(readonly path: string, readonly fd: number, readonly size: number) {}
 
   readInto(buf: Uint8Array, off: number, len: number, pos: number): number {
     if (this.closed) throw new FormatError('unreadable', `${this.path}: read after close`);

@@ -29,6 +29,12 @@ function deviceSha(device: string): string {
   return h.digest('hex');
 }
 
+/** The FUSE server's log, next to the export file the loop device reads. */
+function serverLog(device: string): string {
+  const exp = fs.readFileSync(`/sys/block/${path.basename(device)}/loop/backing_file`, 'utf8').trim();
+  return fs.readFileSync(path.join(path.dirname(exp), 'log'), 'utf8');
+}
+
 async function openDiskBytes(img: string): Promise<Buffer> {
   const disk = await openDisk(img);
   try {
@@ -105,7 +111,15 @@ describe('Linux engine: vdisk\'s own FUSE server (real devices)', function () {
     const disk = await client.request(P.Attach, { path: img, readOnly: true, lifetime: 'session' });
     assert.deepStrictEqual([disk.engine, disk.sizeBytes], ['vdisk-fuse', 48 * MiB]);
     assert.strictEqual(deviceSha(disk.device), sha(raw));
+    // 1020 KiB reads where a pipe holds 1 MiB (no CAP_SYS_RESOURCE), 1024 KiB where it may grow
+    assert.match(serverLog(disk.device), /(1020|1024) KiB reads, spliced$/m, 'replies are spliced from the image file');
     await client.request(P.Detach, { target: disk.device });
+    await client.stop();
+    client = newClient({ env: { VDISK_FUSE_DYNAMIC: '1', VDISK_FUSE_SPLICE: '0' } });
+    const copied = await client.request(P.Attach, { path: img, readOnly: true, lifetime: 'session' });
+    assert.strictEqual(deviceSha(copied.device), sha(raw), 'the copying path reads the same');
+    assert.match(serverLog(copied.device), /1024 KiB reads$/m, 'replies copied: full 1 MiB reads');
+    await client.request(P.Detach, { target: copied.device });
     const rw = await client.request(P.Attach, { path: img, readOnly: false, lifetime: 'session' });
     assert.strictEqual(rw.engine, 'qemu', 'read-write never goes to vdisk-fuse');
     await client.request(P.Detach, { target: rw.device });

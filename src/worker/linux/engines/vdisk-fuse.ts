@@ -17,8 +17,10 @@ import type { ServerConfig } from '../fuse/serve';
 const READY_TIMEOUT_MS = 20_000;
 const REPO = path.join(__dirname, '..', '..', '..', '..', '..');
 /** Reading threads and request size: measured in bench/linux (BENCHMARKS.md, "vdisk's FUSE server"). */
-export const FUSE_THREADS = Number(process.env.VDISK_FUSE_THREADS) || 4;
+export const FUSE_THREADS = Number(process.env.VDISK_FUSE_THREADS) || 2;
 export const FUSE_MAX_READ = Number(process.env.VDISK_FUSE_MAX_READ) || 1024 * 1024;
+/** VDISK_FUSE_SPLICE=0 copies every reply through the server's memory (the measured alternative; fuse/splice.ts). */
+const FUSE_SPLICE = process.env.VDISK_FUSE_SPLICE !== '0';
 
 /** The server's bundle: next to the worker's bundle, or the repository's dist/ (tests run the compiled sources). */
 export function fuseServerScript(): string {
@@ -55,7 +57,7 @@ export async function startVdiskFuse(image: ImageInfo): Promise<EngineHandle> {
     const config: ServerConfig = {
       image: layers[0].path, size: image.virtualSize, mount: exportFile, layers,
       searchFolders: [...new Set(layers.map((l) => path.dirname(l.path)))],
-      threads: FUSE_THREADS, maxRead: FUSE_MAX_READ, ownFds: true, uid: 0, gid: 0,
+      threads: FUSE_THREADS, maxRead: FUSE_MAX_READ, ownFds: true, splice: FUSE_SPLICE, uid: 0, gid: 0,
     };
     const log = fs.openSync(path.join(dir, 'log'), 'w', 0o600);
     const proc = cp.spawn(process.execPath, [fuseServerScript(), JSON.stringify(config)], {

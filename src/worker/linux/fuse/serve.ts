@@ -6,6 +6,7 @@ import { openDisk } from '../../../formats/open-disk';
 import type { BlockReader } from '../../../formats/block';
 import * as K from './kernel';
 import { VettedLayer, vettedOpener } from './vetted-layers';
+import { Splicer } from './splice';
 
 export interface ServerConfig {
   image: string;
@@ -19,6 +20,8 @@ export interface ServerConfig {
   maxRead: number;
   /** Each thread reads the layers through its own file descriptions (vetted-layers.ts). */
   ownFds?: boolean;
+  /** READ replies spliced from the layer files (splice.ts): false never; otherwise the server decides (when pipes allow it). */
+  splice?: boolean;
   /** Owner of the exported file. */
   uid: number;
   gid: number;
@@ -53,6 +56,10 @@ export async function serveLoop(fuseFd: number, disk: BlockReader, c: ServerConf
     }
   };
   const error = (unique: bigint, errno: number) => send(K.outHeader(out, unique, 0, errno));
+  let splicer: Splicer | null = null;
+  if (c.splice) {
+    try { splicer = new Splicer(fuseFd, c.maxRead); } catch (e) { log(`replies copied, not spliced: ${(e as Error).message}`); }
+  }
   for (;;) {
     let n: number;
     try { n = fs.readSync(fuseFd, req, 0, req.length, null); } catch (e) {
@@ -86,6 +93,14 @@ export async function serveLoop(fuseFd: number, disk: BlockReader, c: ServerConf
         const r = K.readIn(body);
         const len = r.offset >= c.size ? 0 : Math.min(r.size, maxRead, c.size - r.offset);
         try {
+          if (splicer && len && disk.locate) {
+            const at = await disk.locate(r.offset, len);
+            if (at?.kind === 'file' && at.length === len && at.file.fd !== undefined) {
+              const sent = splicer.reply(h.unique, at.file.fd, at.pos, len);
+              if (sent === 'gone') return;
+              if (sent === 'sent') break;
+            }
+          }
           const got = len ? await disk.read(out.subarray(K.OUT_HEADER, K.OUT_HEADER + len), r.offset) : 0;
           ok = send(K.outHeader(out, h.unique, got));
         } catch (e) {

@@ -8,6 +8,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'worker_threads';
 import { ServerConfig, openServedDisk, serveLoop } from './serve';
 import { checkVetted } from './vetted-layers';
 import { detachMount, mountFuseFile } from './mount';
+import { spliceMaxRead } from './splice';
 
 const log = (s: string) => { try { fs.writeSync(2, `vdisk-fuse ${process.pid}: ${s}\n`); } catch { /* no log */ } };
 
@@ -27,6 +28,11 @@ async function thread(): Promise<void> {
 async function main(): Promise<void> {
   const c = JSON.parse(process.argv[2] ?? '') as ServerConfig;
   checkVetted(c.layers);
+  // spliced replies need the whole reply in one pipe: the reads asked of the kernel shrink to what fits (1020 KiB)
+  if (c.splice !== false) {
+    const fit = spliceMaxRead(c.maxRead);
+    if (fit) { c.maxRead = fit; c.splice = true; } else { c.splice = false; log('replies are copied: this system cannot splice them'); }
+  }
   let mounted = false;
   const stop = (code: number) => {
     if (mounted) detachMount(c.mount);
@@ -60,7 +66,7 @@ async function main(): Promise<void> {
     more.ready.then(() => serve(more.w), (e) => log(`thread ${i}: ${(e as Error).message}`));
     workers.push(more.w);
   }
-  log(`serving ${c.image} (${c.size} bytes) on ${c.mount} with ${workers.length} threads, ${c.maxRead >> 10} KiB reads`);
+  log(`serving ${c.image} (${c.size} bytes) on ${c.mount} with ${workers.length} threads, ${c.maxRead >> 10} KiB reads${c.splice ? ', spliced' : ''}`);
 }
 
 if (isMainThread) main().catch((e) => { log((e as Error).message); process.exit(2); });

@@ -10,7 +10,7 @@ import type { LayerFile, LayerOpener } from '../../../formats/layer-files';
 export interface VettedLayer { path: string; fd: number; dev: number; ino: number }
 
 class SharedFdFile implements LayerFile {
-  constructor(readonly path: string, private readonly fd: number, readonly size: number) {}
+  constructor(readonly path: string, readonly fd: number, readonly size: number) {}
   readInto(buf: Uint8Array, off: number, len: number, pos: number): number {
     return readFullyAt(this.fd, buf, off, Math.max(0, Math.min(len, this.size - pos)), pos);
   }
