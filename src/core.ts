@@ -62,6 +62,8 @@ export function activateCore(context: vscode.ExtensionContext, { disksView, rece
   const { channel: log, logger } = createLog();
   const client = new WorkerClient({
     workerPath: path.join(context.extensionPath, 'dist', 'worker.js'), client: 'vscode', log: logger, watch: true, settings: () => config.worker(),
+    // V8's code cache of the worker bundle (src/worker/boot.ts)
+    env: context.globalStorageUri ? { VDISK_CODE_CACHE: path.join(context.globalStorageUri.fsPath, 'code-cache') } : undefined,
   });
   const disks = new AttachedDisksProvider(() => client.request(List));
   const recent = new RecentImagesProvider(context.workspaceState, client);

@@ -101,6 +101,7 @@ describe('Windows worker under Wine (node.exe + koffi win32-x64)', function () {
     stage = tmpDir('vdisk-wine-');
     // The bundle plus a node_modules that resolves koffi to its win32-x64 binary.
     fs.copyFileSync(WORKER, path.join(stage, 'worker.js'));
+    fs.copyFileSync(path.join(path.dirname(WORKER), 'worker-main.js'), path.join(stage, 'worker-main.js')); // the entry runs it
     fs.symlinkSync(path.join(ROOT, 'tools/wine/node_modules'), path.join(stage, 'node_modules'), 'dir');
     vhd = path.join(stage, 'fixed.vhd');
     writeFixedVhd(vhd, 4 << 20);

@@ -39,6 +39,7 @@ describe('WSL disks on Windows (worker under Wine, registry through koffi)', fun
     assert.ok(fs.existsSync(WORKER), `${WORKER} missing: build first (node esbuild.js)`);
     stage = tmpDir('vdisk-wsl-wine-');
     fs.copyFileSync(WORKER, path.join(stage, 'worker.js'));
+    fs.copyFileSync(path.join(path.dirname(WORKER), 'worker-main.js'), path.join(stage, 'worker-main.js')); // the entry runs it
     fs.symlinkSync(path.join(ROOT, 'tools/wine/node_modules'), path.join(stage, 'node_modules'), 'dir');
     const raw = path.join(stage, 'fs.img');
     fs.writeFileSync(raw, '');
