@@ -15,6 +15,7 @@ import * as fs from 'fs';
 import { config } from './host/config';
 import { DiskCountStatus } from './views/status-bar';
 import { RecentImagesProvider } from './views/recent-images';
+import { WslDisksProvider } from './views/wsl-disks';
 import { InspectorProvider } from './views/inspector/provider';
 import { ImageDecorations } from './views/decorations';
 import { shownInfos, askedQuestions } from './host/notify';
@@ -41,6 +42,8 @@ export interface VdiskApi {
   decorations: ImageDecorations;
   /** Fires once a settings change reached a running worker (vdisk/configure answered), with the error if it failed. */
   onDidConfigureWorker: vscode.Event<Error | undefined>;
+  /** The "WSL and Docker Disks" section. */
+  wsl: WslDisksProvider;
 }
 
 /** What the activation made before the core loaded: the tree views (their providers forward to the core's). */
@@ -62,9 +65,12 @@ export function activateCore(context: vscode.ExtensionContext, { disksView, rece
   const { channel: log, logger } = createLog();
   const client = new WorkerClient({
     workerPath: path.join(context.extensionPath, 'dist', 'worker.js'), client: 'vscode', log: logger, watch: true, settings: () => config.worker(),
+    // V8's code cache of the worker bundle (src/worker/boot.ts)
+    env: context.globalStorageUri ? { VDISK_CODE_CACHE: path.join(context.globalStorageUri.fsPath, 'code-cache') } : undefined,
   });
   const disks = new AttachedDisksProvider(() => client.request(List));
   const recent = new RecentImagesProvider(context.workspaceState, client);
+  const wsl = new WslDisksProvider(client);
   const status = new DiskCountStatus();
   const decorations = new ImageDecorations();
   const syncBrowsed = () => decorations.setBrowsed(browsedImages(vscode.workspace.workspaceFolders ?? []));
@@ -99,7 +105,7 @@ export function activateCore(context: vscode.ExtensionContext, { disksView, rece
   const handlers = new Map<string, (...args: unknown[]) => unknown>();
   const report = new ReportProvider(client, () => client.request(List));
   context.subscriptions.push(
-    log, refresher, shownErrors, shownInfos, askedQuestions, status, decorations, inspector, caps, configured,
+    log, refresher, shownErrors, shownInfos, askedQuestions, status, decorations, inspector, caps, configured, wsl,
     vscode.workspace.onDidChangeConfiguration((e) => {
       // a running worker takes new settings at once; a stopped one reads them when it starts
       if (config.affectsWorker(e) && client.state === 'running') {
@@ -108,14 +114,14 @@ export function activateCore(context: vscode.ExtensionContext, { disksView, rece
       }
     }),
     // the activation registered every id already; these bodies are what its registrations run
-    ...registerCommands({ client, log, disks, disksView, refresher, recent, caps }, (id, run) => {
+    ...registerCommands({ client, log, disks, disksView, refresher, recent, caps, wsl }, (id, run) => {
       handlers.set(id, run);
       return new vscode.Disposable(() => handlers.delete(id));
     }),
     { dispose: () => void client.dispose() },
   );
   const api: VdiskApi = { client, disks, disksView: disksView as vscode.TreeView<unknown>, refresher, status, recent, inspector, onDidShowError: shownErrors.event,
-    onDidInform: shownInfos.event, onDidAsk: askedQuestions.event, decorations, onDidConfigureWorker: configured.event, caps };
+    onDidInform: shownInfos.event, onDidAsk: askedQuestions.event, decorations, onDidConfigureWorker: configured.event, caps, wsl };
   return {
     api, imageFs: new ImageFileSystem(client), report,
     run: (id, args) => {

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import type { Core, VdiskApi } from './core';
 import type { DiskTreeNode } from './views/attached-disks';
 import type { RecentNode } from './views/recent-images';
+import type { WslNode } from './views/wsl-disks';
 import type { ImageFileSystem } from './views/image-fs';
 import type { Capabilities } from './common/protocol';
 import { forwarder } from './host/lazy';
@@ -22,7 +23,7 @@ const TREE = ['getChildren', 'getParent', 'getTreeItem'] as const;
 const FS: (keyof ImageFileSystem & string)[] = ['watch', 'stat', 'readDirectory', 'readFile', 'writeFile', 'createDirectory', 'delete', 'rename'];
 /** API members that live in the core: reading one loads it. */
 const FROM_CORE = ['client', 'disks', 'refresher', 'status', 'recent', 'inspector', 'onDidShowError', 'caps', 'onDidInform', 'onDidAsk',
-  'decorations', 'onDidConfigureWorker'] as const satisfies readonly (keyof VdiskApi)[];
+  'decorations', 'onDidConfigureWorker', 'wsl'] as const satisfies readonly (keyof VdiskApi)[];
 
 export function activate(context: vscode.ExtensionContext): VdiskApi {
   const load = (): Core => {
@@ -34,10 +35,12 @@ export function activate(context: vscode.ExtensionContext): VdiskApi {
   const recentTree = forwarder<vscode.TreeDataProvider<RecentNode>>(() => load().api.recent, TREE, ['onDidChangeTreeData']);
   const disksView = vscode.window.createTreeView('vdisk.attachedDisks', { treeDataProvider: disksTree, showCollapseAll: true, canSelectMany: false });
   const recentView = vscode.window.createTreeView('vdisk.recentImages', { treeDataProvider: recentTree, showCollapseAll: true });
+  const wslTree = forwarder<vscode.TreeDataProvider<WslNode>>(() => load().api.wsl, TREE, ['onDidChangeTreeData']);
+  const wslView = vscode.window.createTreeView('vdisk.wslDisks', { treeDataProvider: wslTree });
   applyCachedCapabilities(context.globalState);
   const commands = (context.extension?.packageJSON ?? require(path.join(context.extensionPath, 'package.json'))) as { contributes: { commands: { command: string }[] } }; // eslint-disable-line @typescript-eslint/no-require-imports
   context.subscriptions.push(
-    disksView, recentView, registerVolumeFs(),
+    disksView, recentView, wslView, registerVolumeFs(),
     ...commands.contributes.commands.map(({ command }) => vscode.commands.registerCommand(command, (...args: unknown[]) => load().run(command, args))),
     vscode.window.registerCustomEditorProvider(INSPECTOR_VIEW_TYPE,
       forwarder<vscode.CustomReadonlyEditorProvider>(() => load().api.inspector, ['openCustomDocument', 'resolveCustomEditor']), INSPECTOR_OPTIONS),

@@ -4,6 +4,7 @@ import type { AttachedDisksProvider, DiskTreeNode } from '../views/attached-disk
 import type { Refresher } from '../views/refresher';
 import type { RecentImagesProvider } from '../views/recent-images';
 import type { CapabilityStore } from '../host/capabilities';
+import type { WslDisksProvider } from '../views/wsl-disks';
 
 /** What every command gets. */
 export interface CommandContext {
@@ -14,4 +15,6 @@ export interface CommandContext {
   refresher: Refresher;
   recent: RecentImagesProvider;
   caps: CapabilityStore;
+  /** The "WSL and Docker Disks" section (absent where a caller has no sidebar, e.g. tests of one command). */
+  wsl?: WslDisksProvider;
 }

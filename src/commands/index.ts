@@ -26,7 +26,7 @@ import { compact } from './compact';
 import { browse } from './browse';
 import { extract } from './extract';
 import { copyImagePath } from './copy-image-path';
-import { findWslAndDockerDisks } from './wsl-disks';
+import { compactWslDisk, findWslAndDockerDisks } from './wsl-disks';
 import { resize } from './resize';
 
 type Body = (ctx: CommandContext, args: unknown[]) => Promise<unknown>;
@@ -64,6 +64,8 @@ export const COMMANDS: Record<string, Body> = {
   'vdisk.copyPathInImage': (_ctx, args) => copyImagePath(args),
   'vdisk.findWslDisks': (ctx, args) => findWslAndDockerDisks(ctx, args),
   'vdisk.resize': (ctx, args) => resize(ctx, args),
+  'vdisk.compactWslDisk': (ctx, args) => compactWslDisk(ctx, args),
+  'vdisk.refreshWslDisks': async (ctx) => ctx.wsl?.refresh(),
 };
 
 const ATTACHES = new Set(['vdisk.attach', 'vdisk.attachReadOnly', 'vdisk.attachDefault']);

@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import * as path from 'path';
 import type { DiskTreeNode } from '../views/attached-disks';
 import type { RecentNode } from '../views/recent-images';
+import type { WslNode } from '../views/wsl-disks';
 import type { AttachedDisk } from '../common/protocol';
 import { extensionsOf } from '../common/formats';
 import { UserError } from '../host/run-command';
@@ -44,17 +45,18 @@ function fileOf(u: vscode.Uri): string {
   return u.fsPath;
 }
 
-export function isNode(v: unknown): v is DiskTreeNode | RecentNode {
+export function isNode(v: unknown): v is DiskTreeNode | RecentNode | WslNode {
   return typeof v === 'object' && v !== null && 'kind' in v && 'id' in v;
 }
 
 /** The image file a tree node stands for, if any. */
-export function nodeImage(n: DiskTreeNode | RecentNode): string | undefined {
+export function nodeImage(n: DiskTreeNode | RecentNode | WslNode): string | undefined {
   switch (n.kind) {
     case 'disk': return n.disk.image ?? undefined;
     case 'image': return n.link.path;
     case 'recent': return n.path;
     case 'recentLink': return n.link.path;
+    case 'wslDisk': return n.path;
     default: return undefined;
   }
 }

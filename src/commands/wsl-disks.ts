@@ -10,6 +10,13 @@ import { UserError } from '../host/run-command';
 import type { CommandContext } from './context';
 import { compact } from './compact';
 
+/** The sidebar's Compact on one disk (a "WSL and Docker Disks" node): the same questions, then the section is read again. */
+export async function compactWslDisk(ctx: CommandContext, args: unknown[]): Promise<{ found: WslDisksResult; compacted?: CompactResult } | undefined> {
+  const node = args[0] as { kind?: string; path?: string } | undefined;
+  if (node?.kind !== 'wslDisk' || !node.path) throw new UserError('Pick a disk in the WSL and Docker Disks section to compact');
+  try { return await findWslAndDockerDisks(ctx, [{ path: node.path }]); } finally { ctx.wsl?.refresh(); }
+}
+
 const STEPS = '1. Quit Docker Desktop (if it runs).\n2. In a Windows terminal run: wsl --shutdown\n3. Then Compact: it writes the smaller copy next to the disk and puts it in place (that drive needs room for it).';
 
 /** `args[0]` (tests, scripts): `{ path, confirmed }` picks that disk and skips the questions. */

@@ -19,7 +19,14 @@ const KIND_NAMES: Record<string, string> = {
   'vhdx': 'VHDX', 'vhdx-differencing': 'VHDX (differencing, AVHDX)', 'qcow2': 'qcow2', 'vmdk': 'VMDK', 'vdi': 'VDI',
 };
 
+const KIND_ARTICLES: Record<ImageKind, string> = {
+  'raw': 'a raw image', 'iso': 'an ISO image', 'vhd-fixed': 'a fixed VHD', 'vhd-dynamic': 'a dynamic VHD', 'vhd-differencing': 'a differencing VHD',
+  'vhdx': 'a VHDX', 'vhdx-differencing': 'a differencing VHDX', 'qcow2': 'a qcow2 image', 'vmdk': 'a VMDK', 'vdi': 'a VDI',
+};
+
 export function kindTitle(k: ImageKind): string { return KIND_NAMES[k] ?? k; }
+/** "a fixed VHD": the kind inside a sentence. */
+export function kindWithArticle(k: ImageKind): string { return KIND_ARTICLES[k]; }
 export function kindLabel(k: KindCapability): string { return kindTitle(k.kind); }
 
 export function capabilityReport(c: Capabilities): string {

@@ -20,11 +20,13 @@ export interface FormatRow {
   readonly virtDisk: 'vhd' | 'vhdx' | 'iso' | null;
   /** A disc image: attached read-only only, so the Explorer offers no read-write Attach on it. */
   readonly readOnlyMedium: boolean;
+  /** Extensions (of `extensions`) that only a differencing child carries (Hyper-V's .avhdx). */
+  readonly childExtensions?: readonly string[];
 }
 
 export const FORMAT_TABLE = {
   vhd: { displayName: 'VHD', extensions: ['vhd'], menus: 'all', opensInInspector: true, differencingParent: true, virtDisk: 'vhd', readOnlyMedium: false },
-  vhdx: { displayName: 'VHDX', extensions: ['vhdx', 'avhdx'], menus: 'all', opensInInspector: true, differencingParent: true, virtDisk: 'vhdx', readOnlyMedium: false },
+  vhdx: { displayName: 'VHDX', extensions: ['vhdx', 'avhdx'], menus: 'all', opensInInspector: true, differencingParent: true, virtDisk: 'vhdx', readOnlyMedium: false, childExtensions: ['avhdx'] },
   iso: { displayName: 'ISO 9660', extensions: ['iso'], menus: 'all', opensInInspector: true, differencingParent: false, virtDisk: 'iso', readOnlyMedium: true },
   // UDF images are named .iso: the extension belongs to the iso row, content tells them apart
   udf: { displayName: 'UDF', extensions: [], menus: 'all', opensInInspector: false, differencingParent: false, virtDisk: 'iso', readOnlyMedium: true },

@@ -401,6 +401,6 @@ export interface WslDisksResult {
   /** What could not be searched, and the steps before compacting (`wsl --shutdown`). */
   notes: string[];
 }
-/** `checkAttached: false` skips the attached-disk listing (the Wine test: Wine's VirtDisk aborts on it); a note says so. */
+/** `checkAttached: false` skips the attached-disk listing; a note says so (as it does when the listing fails). */
 export interface WslDisksParams { checkAttached?: boolean }
 export const WslDisks = new RequestType<WslDisksParams, WslDisksResult, void>('vdisk/wslDisks');

@@ -1,23 +1,21 @@
-// Supervises the worker process (model: vscode-languageserver-node's client): starts it on first need,
-// fails every pending request at once when it dies, restarts it on the next need within a crash budget,
-// and shuts it down with a request followed by a kill after a timeout. No `vscode` here: the CLI uses it too.
-import * as cp from 'child_process';
+// Supervises the worker (model: vscode-languageserver-node's client, whose ErrorHandler/CloseHandler is our
+// restart-policy.ts): starts it on first need, fails every pending request at once when it dies, restarts it on the
+// next need within a crash budget, hands over to an elevated worker, and shuts it down with a request followed by a
+// kill after a timeout. How a worker is reached: worker-transport.ts; handshake and requests: worker-connection.ts.
+// No `vscode` here: the CLI uses it too.
 import { EventEmitter } from 'events';
 import * as net from 'net';
-import {
-  CancellationToken, createMessageConnection, IPCMessageReader, IPCMessageWriter, MessageConnection, MessageReader, MessageWriter,
-  RequestType, RequestType0, ResponseError, SocketMessageReader, SocketMessageWriter, StreamMessageReader, StreamMessageWriter,
-} from 'vscode-jsonrpc/node';
+import { CancellationToken, RequestType, RequestType0, ResponseError } from 'vscode-jsonrpc/node';
 import * as P from '../common/protocol';
 import { acceptElevatedWorker } from './elevation';
 import { CloseAction, CrashBudget, RestartPolicy } from './restart-policy';
 import { ElevationLauncher, openElevationSession, uacLauncher } from './elevation-launch';
+import { openConnection, PendingRequests, Running } from './worker-connection';
+import { forkWorker, Logger, socketTransport, WorkerTransport } from './worker-transport';
+
+export type { Logger } from './worker-transport';
 
 export type WorkerState = 'stopped' | 'starting' | 'running' | 'failed';
-
-export interface Logger {
-  trace(msg: string): void; debug(msg: string): void; info(msg: string): void; warn(msg: string): void; error(msg: string): void;
-}
 
 export interface WorkerClientOptions {
   workerPath: string;
@@ -35,18 +33,6 @@ export interface WorkerClientOptions {
   /** Node IPC (default) or stdin/stdout. */
   transport?: 'ipc' | 'stdio';
   env?: NodeJS.ProcessEnv;
-}
-
-/** A worker we talk to: our child process, or an elevated one that connected back over a pipe. */
-interface Running {
-  pid: number | undefined;
-  connection: MessageConnection;
-  info: P.InitializeResult;
-  elevated: boolean;
-  stopping: boolean;
-  /** Resolves when the process (or, for an elevated worker, its connection) is gone. */
-  exited: Promise<void>;
-  kill(): void;
 }
 
 /** The client's events, typed: `client.on('crash', (e) => ...)` knows `e`. */
@@ -68,7 +54,7 @@ export class WorkerClient extends EventEmitter {
   private running: Running | undefined;
   private starting: Promise<Running> | undefined;
   private failure: string | undefined;
-  private readonly pending = new Set<(e: Error) => void>();
+  private readonly pending = new PendingRequests();
   private readonly policy: RestartPolicy;
 
   constructor(private readonly opts: WorkerClientOptions) {
@@ -126,74 +112,32 @@ export class WorkerClient extends EventEmitter {
   }
 
   private async spawn(): Promise<Running> {
-    const stdio = this.opts.transport === 'stdio';
     const t0 = Date.now();
-    const proc = cp.fork(this.opts.workerPath, stdio ? ['--stdio'] : [], {
-      env: { ...process.env, ...this.opts.env, ELECTRON_RUN_AS_NODE: '1' },
-      stdio: stdio ? ['pipe', 'pipe', 'pipe', 'ipc'] : ['ignore', 'ignore', 'pipe', 'ipc'],
-      execArgv: [],
-    });
-    this.forwardStderr(proc);
-    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    proc.once('error', (e) => this.opts.log.error(`worker process error: ${e.message}`));
-    const r = await this.connect(
-      stdio ? new StreamMessageReader(proc.stdout!) : new IPCMessageReader(proc),
-      stdio ? new StreamMessageWriter(proc.stdin!) : new IPCMessageWriter(proc),
-      { pid: proc.pid, elevated: false, exited, kill: () => proc.kill('SIGKILL') },
-      // 'close' (after stderr is drained, nothing else holds it during start-up): the worker's own reason is read
-      new Promise<never>((_, reject) => proc.once('close', (code, signal) =>
-        reject(new ResponseError(P.ErrorCode.WorkerDied,
-          `The vdisk worker exited during start-up (${describeExit(code, signal)})${this.lastWorkerError ? `: ${this.lastWorkerError}` : ''}`)))));
-    proc.once('exit', (code, signal) => this.onExit(r, describeExit(code, signal)));
-    if (proc.exitCode !== null || proc.signalCode !== null) this.onExit(r, describeExit(proc.exitCode, proc.signalCode));
-    this.opts.log.info(`worker ${proc.pid} started in ${Date.now() - t0} ms (backend ${r.info.backend}${r.info.limitations.length ? `; ${r.info.limitations.join(' ')}` : ''})`);
+    const t = forkWorker(this.opts);
+    const r = await this.connect(t);
+    t.onGone((how) => this.onExit(r, how));
+    this.opts.log.info(`worker ${r.pid} started in ${Date.now() - t0} ms (backend ${r.info.backend}${r.info.limitations.length ? `; ${r.info.limitations.join(' ')}` : ''})`);
     return r;
   }
 
-  /** Opens the JSON-RPC connection and performs the handshake. */
-  private async connect(reader: MessageReader, writer: MessageWriter, proc: Pick<Running, 'pid' | 'elevated' | 'exited' | 'kill'>, died: Promise<never>): Promise<Running> {
-    const connection = createMessageConnection(reader, writer);
-    connection.onNotification(P.DisksChanged, (p) => this.emit('disksChanged', p));
-    connection.onNotification(P.ProgressNotification, (p) => this.emit('progress', p));
-    connection.onNotification(P.BrowseProgress, (p) => this.emit('browseProgress', p));
-    connection.listen();
-    died.catch(() => connection.dispose());
-    const info = await Promise.race([
-      connection.sendRequest(P.Initialize, { protocolVersion: P.PROTOCOL_VERSION, client: this.opts.client, watch: this.opts.watch, settings: this.opts.settings?.() }),
-      died,
-    ]);
-    return { ...proc, connection, info, stopping: false, pid: proc.pid ?? info.pid };
-  }
-
-  /** The worker's last error line (start-up failures explain themselves there). */
-  private lastWorkerError: string | undefined;
-
-  private forwardStderr(proc: cp.ChildProcess): void {
-    this.lastWorkerError = undefined;
-    let buf = '';
-    proc.stderr?.setEncoding('utf8');
-    proc.stderr?.on('data', (chunk: string) => {
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl); buf = buf.slice(nl + 1);
-        const m = /^\[(trace|debug|info|warn|error)\] (.*)$/.exec(line);
-        if (m) this.opts.log[m[1] as keyof Logger](`[worker] ${m[2]}`);
-        if (m?.[1] === 'error') this.lastWorkerError = m[2].split('\n')[0];
-        else if (line.trim()) this.opts.log.info(`[worker] ${line}`);
-      }
-    });
+  private connect(t: WorkerTransport): Promise<Running> {
+    return openConnection(t,
+      { protocolVersion: P.PROTOCOL_VERSION, client: this.opts.client, watch: this.opts.watch, settings: this.opts.settings?.() },
+      {
+        disksChanged: (p) => this.emit('disksChanged', p),
+        progress: (p) => this.emit('progress', p),
+        browseProgress: (p) => this.emit('browseProgress', p),
+      });
   }
 
   private onExit(r: Running, how: string): void {
-    if ((r as { gone?: boolean }).gone) return;
-    (r as { gone?: boolean }).gone = true;
+    if (r.gone) return;
+    r.gone = true;
     r.connection.dispose();
     if (this.running === r) this.running = undefined;
     const err = new ResponseError(P.ErrorCode.WorkerDied,
       `The vdisk worker stopped unexpectedly (${how}); the request was not completed. It restarts on the next action.`);
-    for (const reject of [...this.pending]) reject(err);
-    this.pending.clear();
+    this.pending.failAll(err);
     if (r.stopping) { this.setState('stopped'); return; }
     this.opts.log.error(`${r.elevated ? 'elevated ' : ''}worker ${r.pid} died: ${how}`);
     const decision = this.policy.closed({ how, elevated: r.elevated });
@@ -206,16 +150,8 @@ export class WorkerClient extends EventEmitter {
   request<R>(type: RequestType0<R, void>, token?: CancellationToken): Promise<R>;
   request<A, R>(type: RequestType<A, R, void>, params: A, token?: CancellationToken): Promise<R>;
   async request(type: RequestType<unknown, unknown, void> | RequestType0<unknown, void>, a?: unknown, b?: CancellationToken): Promise<unknown> {
-    const zero = type.numberOfParams === 0;
-    const token = (zero ? a : b) as CancellationToken | undefined;
     const { connection } = await this.start();
-    return new Promise((resolve, reject) => {
-      this.pending.add(reject);
-      const p = zero
-        ? connection.sendRequest(type as RequestType0<unknown, void>, token)
-        : connection.sendRequest(type as RequestType<unknown, unknown, void>, a, token);
-      p.then(resolve, reject).finally(() => this.pending.delete(reject));
-    });
+    return this.pending.send(connection, type, a, b);
   }
 
   /**
@@ -236,14 +172,12 @@ export class WorkerClient extends EventEmitter {
         request: (type, params) => this.request(type, params),
       });
       const socket = await (launched.failed ? Promise.race([accepted, launched.failed]) : accepted);
-      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      const t = socketTransport(socket);
       await this.stop();
-      const starting = this.begin(this.connect(new SocketMessageReader(socket), new SocketMessageWriter(socket),
-        { pid: undefined, elevated: true, exited: closed, kill: () => socket.destroy() },
-        closed.then(() => { throw new ResponseError(P.ErrorCode.WorkerDied, 'The elevated worker closed its connection during start-up'); })));
+      const starting = this.begin(this.connect(t));
       socket.resume(); // handed over paused so that no byte after the handshake is lost; the reader is listening now
       const r = await starting;
-      void closed.then(() => this.onExit(r, 'the elevated worker closed its connection'));
+      t.onGone((how) => this.onExit(r, how));
       this.opts.log.info(`elevated worker ${r.pid} connected (${launcher.route})`);
     } finally {
       server.close();
@@ -278,8 +212,4 @@ export class WorkerClient extends EventEmitter {
   }
 
   dispose(): Promise<void> { return this.stop(); }
-}
-
-function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
-  return signal ? `killed by ${signal}` : `exit code ${code}`;
 }

@@ -16,6 +16,7 @@ import { registerHandlers } from './server';
 import { UnsupportedBackend } from './unsupported';
 import { connectElevated } from './elevation';
 import { setUserGuard } from './user-guard';
+import { idle } from './idle';
 
 function log(level: LogLevel, msg: string): void {
   process.stderr.write(`[${level}] ${msg.replace(/\n/g, '\n    ')}\n`);
@@ -105,6 +106,7 @@ async function main(): Promise<void> {
   const exit = (code: number) => {
     if (exiting) return;
     exiting = true;
+    idle.flush(); // records, notifications and log lines still waiting (idle.ts)
     // closing the fds we hold releases every session-lifetime disk
     void backend.dispose().finally(() => {
       const timer = setTimeout(() => process.exit(code), 1000);

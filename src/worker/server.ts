@@ -15,6 +15,7 @@ import { applySettings } from './settings';
 import { ChainCache } from './chain-cache';
 import { registerManageHandlers, registerWslHandlers } from './manage';
 import { registerBrowseHandlers } from './browse/handlers';
+import { idle } from './idle';
 
 export interface ServerOptions {
   connection: MessageConnection;
@@ -28,17 +29,29 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
   const changed = (reason: P.DisksChangedParams['reason']) => void connection.sendNotification(P.DisksChanged, { reason });
   backend.onDidChange = changed;
   let watcher: ExternalChangeWatcher | undefined;
-  // the reply goes first (the requester waits for it); then the watcher takes the new state as known (a full listing)
-  // and every client hears of the change
-  const afterReply = (reason: P.DisksChangedParams['reason']) => setImmediate(() => { watcher?.reset(); changed(reason); });
+  // the reply goes first (the requester waits for it), and so does a request that follows at once (idle.ts); then
+  // the watcher takes the new state as known (one full listing) and the client hears of each kind of change once
+  const reasons = new Set<P.DisksChangedParams['reason']>();
+  const afterReply = (reason: P.DisksChangedParams['reason']) => {
+    if (reasons.size === 0) {
+      idle.later(() => {
+        watcher?.reset();
+        const all = [...reasons];
+        reasons.clear();
+        for (const r of all) changed(r);
+      });
+    }
+    reasons.add(reason);
+  };
 
   const handle = <A, R>(fn: (params: A, token: CancellationToken) => Promise<R>) =>
     async (params: A, token: CancellationToken): Promise<R | ResponseError<P.ErrorData>> => {
+      idle.touch();
       try {
         return await fn(params, token);
       } catch (e: unknown) {
         return toResponseError(e, log);
-      }
+      } finally { idle.touch(); }
     };
 
   const currentCapabilities = async (): Promise<P.Capabilities> => capabilities({ ...await backend.environment(), browse: browsingAvailable() });
@@ -49,7 +62,8 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
         `Protocol mismatch: the worker speaks version ${P.PROTOCOL_VERSION}, ${p.client} speaks ${p.protocolVersion}. Reinstall the extension.`);
     }
     applySettings(p.settings);
-    if (p.watch && !watcher) watcher = new ExternalChangeWatcher(backend, () => changed('external'));
+    // a change the watcher sees while our own notification waits (afterReply) is ours: that one refreshes the tree
+    if (p.watch && !watcher) watcher = new ExternalChangeWatcher(backend, () => { if (!reasons.size) changed('external'); });
     return { protocolVersion: P.PROTOCOL_VERSION, pid: process.pid, platform: process.platform, backend: backend.name, limitations: backend.limitations(),
       capabilities: await currentCapabilities() };
   }));
@@ -161,6 +175,7 @@ export function registerHandlers({ connection, backend, log, onShutdown }: Serve
   setBrowsingAvailable(true); // the capability report says so only because the handlers are registered here
 
   connection.onRequest(P.Shutdown, (token) => handle(async () => {
+    idle.flush();
     watcher?.dispose();
     await browse.dispose();
     await backend.dispose();

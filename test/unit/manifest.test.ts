@@ -165,7 +165,7 @@ describe('manifest', () => {
 
   // Before activation no vdisk.* key is set: the entries a fresh window needs must show from built-in keys alone.
   const EXTS = ['.vhd', '.vhdx', '.avhdx', '.iso', '.img', '.qcow2', '.vmdk', '.vdi', '.VHDX'];
-  const VIEWS = ['vdisk.attachedDisks', 'vdisk.recentImages'];
+  const VIEWS = (contributes.views.vdisk as { id: string }[]).map((v) => v.id);
   /** Runtime state, not capability: there is no attached disk to detach and no tree item before activation. */
   const RUNTIME = new Set(['vdisk.attachedImages', 'config.vdisk.defaultAccess']);
   function before(platform: 'linux' | 'win32' | 'darwin', extra: Record<string, unknown> = {}) {

@@ -85,6 +85,13 @@ describe('scripts/package.js platform VSIX', function () {
         }
       });
 
+      it('ships every bundle the build makes (the worker\'s entry dist/worker.js loads dist/worker-main.js)', () => {
+        const names = readZip(built[c.target].vsixPath).map((e) => e.name);
+        const bundles = fs.readdirSync(path.join(ROOT, 'dist')).filter((f) => f.endsWith('.js'));
+        for (const f of ['worker.js', 'worker-main.js', 'extension.js', 'core.js']) assert.ok(bundles.includes(f), `the build made no dist/${f}`);
+        for (const f of bundles) assert.ok(names.includes(`extension/dist/${f}`), `dist/${f} missing from the VSIX`);
+      });
+
       it('ships 7-Zip\'s WebAssembly next to the bundles, with its licence in the third-party notices', () => {
         const entries = readZip(built[c.target].vsixPath);
         const names = entries.map((e) => e.name);

@@ -3,7 +3,9 @@ import * as assert from 'assert';
 import * as P from '../../src/common/protocol';
 import type { ImageInfo } from '../../src/common/image';
 import { capabilities, checkAttach, Environment, filesOpened, IMAGE_KINDS } from '../../src/worker/policy';
-import { capabilityReport } from '../../src/common/describe-capabilities';
+import { capabilityReport, kindOf } from '../../src/common/describe-capabilities';
+import { extensionsOf } from '../../src/common/formats';
+import { FORMAT_REGISTRY } from '../../src/formats/registry';
 
 const TOOLS = { 'qemu-storage-daemon': true, vhdimount: true, fusermount3: true, udisksctl: true, pkexec: true, sudo: true, fuseiso: true, 'ntfs-3g': true, fusefat: true };
 function env(o: Partial<Environment> = {}): Environment {
@@ -21,6 +23,20 @@ const refuses = (f: () => void, reason: string) => assert.throws(f, (e: unknown)
 });
 
 describe('policy', () => {
+  it('derives each kind\'s extensions and Windows\' answer from the format registry', () => {
+    const linux = capabilities(env({ privileged: true }));
+    const win = capabilities(env({ platform: 'win32', privileged: true }));
+    assert.deepStrictEqual([...new Set(linux.kinds.flatMap((k) => k.extensions))].sort(), extensionsOf(() => true).map((e) => `.${e}`).sort());
+    assert.deepStrictEqual(linux.kinds.filter((k) => k.extensions.includes('.avhdx')).map((k) => k.kind), ['vhdx-differencing']);
+    for (const d of Object.values(FORMAT_REGISTRY)) {
+      for (const subtype of [null, 'fixed', 'dynamic', 'differencing'] as const) {
+        const k = kind(win, kindOf({ format: d.id, subtype }));
+        assert.strictEqual(k.engine, d.virtDisk ? 'virtdisk' : null, `${d.id} ${subtype}`);
+        assert.strictEqual(k.readWrite, d.virtDisk && !d.readOnlyMedium ? 'yes' : 'no', `${d.id} ${subtype}`);
+      }
+    }
+  });
+
   it('refuses what the formats forbid, with the reasons the host knows', () => {
     refuses(() => checkAttach(image('iso'), false, 'linux'), 'iso-read-write');
     refuses(() => checkAttach(image('udf'), false, 'win32'), 'iso-read-write');

@@ -44,7 +44,7 @@ describe('bundles', () => {
       const host = fs.readFileSync(path.join(ROOT, 'dist', f), 'utf8');
       assert.ok(!host.includes('koffi'), `dist/${f} mentions koffi`);
     }
-    const worker = fs.readFileSync(path.join(ROOT, 'dist/worker.js'), 'utf8');
+    const worker = fs.readFileSync(path.join(ROOT, 'dist/worker-main.js'), 'utf8');
     assert.ok(/require\("koffi"\)/.test(worker), 'the worker loads koffi as an external module');
   });
 
@@ -54,7 +54,7 @@ describe('bundles', () => {
       assert.ok(!/7z-wasm|7zz\.wasm|SevenZip/i.test(host), `dist/${f} mentions 7z-wasm`);
     }
     assert.ok(fs.existsSync(path.join(ROOT, 'dist/7zz.wasm')), 'dist/7zz.wasm is next to the bundles');
-    assert.ok(/7zz\.wasm/.test(fs.readFileSync(path.join(ROOT, 'dist/worker.js'), 'utf8')), 'the worker finds 7zz.wasm in dist/');
+    assert.ok(/7zz\.wasm/.test(fs.readFileSync(path.join(ROOT, 'dist/worker-main.js'), 'utf8')), 'the worker finds 7zz.wasm in dist/');
   });
 
   it('activation loads neither the JSON-RPC library nor the worker client: they are in dist/core.js, loaded on first use', () => {
@@ -65,7 +65,7 @@ describe('bundles', () => {
   });
 
   it('never runs a shell', () => {
-    for (const f of ['extension.js', 'core.js', 'worker.js', 'cli.js']) {
+    for (const f of ['extension.js', 'core.js', 'worker.js', 'worker-main.js', 'cli.js']) {
       const text = fs.readFileSync(path.join(ROOT, 'dist', f), 'utf8');
       assert.ok(!/shell:\s*true/.test(text), `${f} spawns with shell: true`);
       assert.ok(!/\b(?:cp|child_process|childProcess|import_child_process\d*)\.exec(?:Sync)?\(/.test(text), `${f} calls child_process.exec`);

@@ -1,4 +1,6 @@
-// Commands and the Attached Disks tree, inside a real VS Code extension host, against the real worker.
+// Commands and the Attached Disks tree, inside a real VS Code extension host, against the real worker: attach and
+// detach from the Explorer and the tree, errors, the worker's restarts, the other tree and chain commands.
+// The refresher: refresher.test.ts; volumes opened as workspace folders: volumes.test.ts.
 import * as assert from 'assert';
 import * as cp from 'child_process';
 import * as fs from 'fs';
@@ -7,34 +9,8 @@ import * as vscode from 'vscode';
 import type { VdiskApi } from '../../src/extension';
 import type { DiskTreeNode } from '../../src/views/attached-disks';
 import type { AttachedDisk } from '../../src/common/protocol';
+import { api, nextError, oursUnder, roots, workspaceDir } from './host';
 import { describeLinux } from './platform';
-
-const EXT_ID = 'vdisk.vdisk';
-
-async function api(): Promise<VdiskApi> {
-  const ext = vscode.extensions.getExtension<VdiskApi>(EXT_ID);
-  assert.ok(ext, `${EXT_ID} is not installed`);
-  return ext.activate();
-}
-
-function workspaceDir(): string {
-  const f = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(f, 'the test workspace has a folder');
-  return f.uri.fsPath;
-}
-
-async function roots(a: VdiskApi): Promise<DiskTreeNode[]> {
-  await a.refresher.now();
-  return a.disks.getChildren();
-}
-
-function oursUnder(a: VdiskApi, dir: string): AttachedDisk[] {
-  return a.disks.disks.filter((d) => d.image?.startsWith(dir + path.sep));
-}
-
-function nextError(a: VdiskApi): Promise<{ command: string; message: string; actions: string[] }> {
-  return new Promise((resolve) => { const d = a.onDidShowError((e) => { d.dispose(); resolve(e); }); });
-}
 
 describeLinux('commands and tree (extension host)', 'its images are made with truncate, mkfs.ext4 and xorriso and attach as loop devices (Linux only); windows.test.ts covers Windows', function () {
   this.timeout(60_000);
@@ -232,123 +208,6 @@ describeLinux('commands and tree (extension host)', 'its images are made with tr
     const [d2] = (await vscode.commands.executeCommand<AttachedDisk[]>('vdisk.attachDefault', vscode.Uri.file(raw)))!;
     assert.deepStrictEqual([d2.lifetime, d2.readOnly], ['session', true], 'defaults: session, read-only');
     await vscode.commands.executeCommand('vdisk.detach', d2.device);
-  });
-
-  it('refreshes once for a burst of changes, and only marks a hidden view stale', async () => {
-    const { Refresher } = await import('../../src/views/refresher');
-    let visible = false;
-    let reloads = 0;
-    const shown = new vscode.EventEmitter<void>();
-    // a hand-stepped debounce timer: what is pending is inspected and fired by the test, no sleeping
-    const pending = new Map<NodeJS.Timeout, () => void>();
-    let n = 0;
-    const timers = {
-      set: (fn: () => void, ms: number) => { assert.strictEqual(ms, 30); const t = n++ as unknown as NodeJS.Timeout; pending.set(t, fn); return t; },
-      clear: (t: NodeJS.Timeout | undefined) => { if (t !== undefined) pending.delete(t); },
-    };
-    const fire = async () => { const fns = [...pending.values()]; pending.clear(); for (const f of fns) f(); await r.now(); };
-    const r = new Refresher(async () => { reloads++; }, () => visible, shown.event, 30, timers);
-    try {
-      r.request(); r.request();
-      assert.strictEqual(pending.size, 0, 'hidden: nothing scheduled');
-      assert.strictEqual(reloads, 0, 'hidden: no reload');
-      visible = true; shown.fire();
-      assert.strictEqual(pending.size, 1, 'shown again: one reload scheduled for the stale state');
-      const f = [...pending.values()][0]; pending.clear(); f();
-      await r.now(); // joins the reload the timer started, then reloads once more
-      assert.strictEqual(reloads, 2);
-      for (let i = 0; i < 10; i++) r.request();
-      assert.strictEqual(pending.size, 1, 'a burst of requests: one pending reload');
-      await fire();
-      assert.strictEqual(reloads, 4, 'the burst reloaded once (plus the explicit now())');
-      shown.fire();
-      assert.strictEqual(pending.size, 0, 'shown while not stale: nothing to do');
-    } finally { r.dispose(); shown.dispose(); }
-  });
-
-  it('the refresher takes the worker\'s events with their reasons, keeps the status bar current while hidden, and reloads for an interest', async () => {
-    const { Refresher } = await import('../../src/views/refresher');
-    const { EventEmitter } = await import('events');
-    const events = new EventEmitter();
-    let reloads = 0, lists = 0;
-    const shown: AttachedDisk[][] = [];
-    const one = { device: '/dev/loop9', image: '/x.img', readOnly: true, engine: 'loop', lifetime: 'session', ours: true } as AttachedDisk;
-    // hand-stepped timers: what is pending is fired by the test, no sleeping
-    const pending = new Map<NodeJS.Timeout, { fn: () => void; ms: number }>();
-    let n = 0;
-    const timers = {
-      set: (fn: () => void, ms: number) => { const t = n++ as unknown as NodeJS.Timeout; pending.set(t, { fn, ms }); return t; },
-      clear: (t: NodeJS.Timeout | undefined) => { if (t !== undefined) pending.delete(t); },
-    };
-    let listed: () => void = () => undefined;
-    const fire = () => { const all = [...pending.values()]; pending.clear(); for (const p of all) p.fn(); };
-    const r = new Refresher(async () => { reloads++; return { disks: [one] }; }, () => false, new vscode.EventEmitter<void>().event, 30, timers,
-      { events, list: async () => { lists++; listed(); return [one]; }, status: { update: (d) => shown.push(d) } });
-    try {
-      events.emit('disksChanged', { reason: 'external' }); events.emit('disksChanged', { reason: 'attach' });
-      assert.deepStrictEqual([...pending.values()].map((p) => p.ms), [30], 'a burst: one refresh pending');
-      const statusShown = new Promise<void>((res) => { listed = res; });
-      fire();
-      await statusShown;
-      await r.now('command').then(() => undefined); // reloads once; settles the listing above first
-      assert.deepStrictEqual([lists, r.lastReason], [1, 'command']);
-      assert.ok(shown.length >= 1, 'hidden: the status bar got the listing');
-      const before = { reloads, lists };
-      events.emit('crash', { restartable: true });
-      fire();
-      assert.deepStrictEqual([reloads, lists, r.lastReason], [before.reloads, before.lists, 'worker-crashed'], 'a crash does not start a worker for a hidden view');
-      const interest = r.holdInterest();
-      assert.strictEqual(reloads, before.reloads + 1, 'an interest reloads at once');
-      await r.now('command');
-      events.emit('disksChanged', { reason: 'detach' });
-      const reloaded = reloads;
-      fire();
-      assert.deepStrictEqual([reloads, r.lastReason], [reloaded + 1, 'detach'], 'while held, a change reloads even with the tree hidden');
-      interest.dispose();
-      let fired = 0;
-      for (let i = 0; i < 5; i++) r.filesChanged('a', () => fired++);
-      r.filesChanged('b', () => fired++);
-      assert.deepStrictEqual([...pending.values()].map((p) => p.ms), [250, 250], 'one pending file refresh per owner');
-      fire();
-      assert.strictEqual(fired, 2);
-    } finally { r.dispose(); }
-  });
-
-  it('mounts a volume, opens it as a workspace folder, and detach closes and unmounts it', async () => {
-    const content = path.join(dir, 'content'); fs.mkdirSync(content, { recursive: true });
-    fs.writeFileSync(path.join(content, 'hello.txt'), 'from inside the image');
-    const img = path.join(dir, 'volume.img');
-    cp.execFileSync('truncate', ['-s', '8M', img]);
-    cp.execFileSync('mkfs.ext4', ['-q', '-F', '-L', 'HOSTVOL', '-d', content, img]);
-    const [disk] = (await vscode.commands.executeCommand<AttachedDisk[]>('vdisk.attachReadOnly', vscode.Uri.file(img)))!;
-    const node = (await roots(a)).find((n) => n.kind === 'disk' && n.disk.device === disk.device)!;
-    const volumeNode = (await a.disks.getChildren(node)).find((n) => n.kind === 'volume');
-    assert.ok(volumeNode, 'the disk shows its ext4 volume');
-    assert.match(String(a.disks.getTreeItem(volumeNode).description), /^ext4 · 8 MiB · not mounted$/);
-    const mountPoint = await vscode.commands.executeCommand<string>('vdisk.openVolume', volumeNode);
-    assert.ok(mountPoint && fs.readFileSync(path.join(mountPoint, 'hello.txt'), 'utf8') === 'from inside the image');
-    const folder = vscode.workspace.workspaceFolders?.find((f) => f.uri.fsPath === mountPoint);
-    assert.ok(folder, 'added as a workspace folder');
-    // a read-only volume is read-only for the editor too, not only for the kernel
-    assert.strictEqual(folder.uri.scheme, 'vdisk-volume');
-    assert.strictEqual(vscode.workspace.fs.isWritableFileSystem('vdisk-volume'), false);
-    const fileUri = vscode.Uri.joinPath(folder.uri, 'hello.txt');
-    const editor = await vscode.window.showTextDocument(fileUri);
-    assert.strictEqual(editor.document.getText(), 'from inside the image');
-    await assert.rejects(Promise.resolve(vscode.workspace.fs.writeFile(fileUri, Buffer.from('changed'))), /NoPermissions|permission/i);
-    const tabOpen = () => vscode.window.tabGroups.all.some((g) => g.tabs.some((t) => t.input instanceof vscode.TabInputText && t.input.uri.toString() === fileUri.toString()));
-    assert.ok(tabOpen());
-    const mounted = (await a.disks.getChildren((await roots(a)).find((n) => n.kind === 'disk' && n.disk.device === disk.device)!)).find((n) => n.kind === 'volume')!;
-    assert.match(String(a.disks.getTreeItem(mounted).description), /mounted at /);
-    const asked = new Promise<{ message: string; detail: string }>((resolve) => { const d = a.onDidAsk((q) => { d.dispose(); resolve(q); }); });
-    await vscode.commands.executeCommand('vdisk.detach', disk.device);
-    assert.deepStrictEqual(await asked, { message: 'Detach volume.img?', detail: '1 volume is open in this window. 1 editor on files of that volume will be closed. Programs using these disks lose them.', confirm: 'Detach' });
-    assert.ok(vscode.workspace.workspaceFolders?.some((f) => f.uri.fsPath === mountPoint), 'not confirmed: the folder stays');
-    await vscode.commands.executeCommand('vdisk.detach', disk.device, undefined, { confirmed: true });
-    assert.ok(!vscode.workspace.workspaceFolders?.some((f) => f.uri.fsPath === mountPoint), 'the folder is gone from the workspace');
-    assert.ok(!tabOpen(), 'the editor of a file on the detached volume is closed');
-    assert.ok(!fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(mountPoint), 'unmounted');
-    assert.ok(!fs.existsSync(`/sys/block/${path.basename(disk.device)}/loop/backing_file`), 'detached');
   });
 
   it('offers "Attach Parent Folder..." when a parent moved, and attaches with the folder it names', async () => {

@@ -1,102 +1,20 @@
 // The image inspector (custom editor vdisk.inspector) inside a real VS Code, against the real worker: what the page
-// is given and what it reports as drawn, its buttons (as page messages), and its reactions to file and disk changes.
+// is given and what it reports as drawn, and its reactions to file changes. Its buttons: inspector-actions.test.ts.
 import * as assert from 'assert';
-import * as cp from 'child_process';
 import * as fs from 'fs';
-import * as path from 'path';
 import * as vscode from 'vscode';
-import type { VdiskApi } from '../../src/extension';
 import type { InspectorProvider } from '../../src/views/inspector/provider';
-import { parseFromWebview, type InspectorModel, type ReadyModel } from '../../src/views/inspector/messages';
+import type { InspectorModel } from '../../src/views/inspector/messages';
+import { useInspectorFixture } from './inspector-fixture';
 import { describeLinux } from './platform';
 import { until } from './poll';
 
-const EXT_ID = 'vdisk.vdisk';
-
-function inspectorOf(a: VdiskApi): InspectorProvider {
-  const i = (a as VdiskApi & { inspector?: InspectorProvider }).inspector;
-  assert.ok(i, 'VdiskApi has no `inspector`: activate() must return registerInspector(...)\'s provider');
-  return i;
-}
-
-function run(cmd: string, args: string[]): void {
-  cp.execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
 describeLinux('image inspector (extension host)', 'its images are made with Linux tools (mkfs, xorriso, qemu-img)', function () {
   this.timeout(60_000);
-  let a: VdiskApi;
+  const fx = useInspectorFixture('inspector-tests');
+  const { files, uri, open, ready, fact, action } = fx;
   let insp: InspectorProvider;
-  let dir: string;
-  let cli: string;
-  const files: Record<string, string> = {};
-  const uri = (name: string) => vscode.Uri.file(files[name]);
-
-  /** Opens the inspector and waits until the page reports the facts drawn; returns the model and the time taken. */
-  async function open(name: string): Promise<{ model: ReadyModel; ms: number }> {
-    const u = uri(name);
-    const t0 = performance.now();
-    let paintedAt = 0;
-    // the first facts drawn (a page shown again first redraws its saved model, then gets the current one)
-    const sub = insp.onDidPaint((e) => {
-      if (e.uri.toString() === u.toString() && e.state === 'ready' && !paintedAt && e.revision === insp.lastRendered(u)?.revision) paintedAt = performance.now();
-    });
-    try {
-      await vscode.commands.executeCommand('vscode.openWith', u, 'vdisk.inspector');
-      // a page that was already open and up to date draws nothing new
-      const upToDate = () => { const m = insp.lastRendered(u); return m?.state === 'ready' && insp.lastPainted(u)?.revision === m.revision; };
-      await until(`the inspector page of ${name} to draw its facts`, () => paintedAt > 0 || upToDate());
-      if (!paintedAt) paintedAt = performance.now();
-    } finally {
-      sub.dispose();
-    }
-    const model = await until('the page to draw the latest model', () => {
-      const m = insp.lastRendered(u);
-      return m?.state === 'ready' && insp.lastPainted(u)?.revision === m.revision ? m : undefined;
-    });
-    return { model, ms: paintedAt - t0 };
-  }
-
-  function ready(name: string): ReadyModel {
-    const m = insp.lastRendered(uri(name));
-    assert.ok(m?.state === 'ready', `${name}: state ${m?.state}`);
-    return m;
-  }
-
-  const fact = (m: ReadyModel, label: string) => m.facts.find((f) => f.label === label)?.value;
-  const action = (m: ReadyModel, id: string) => m.actions.find((x) => x.id === id)!;
-
-  before(async () => {
-    const ext = vscode.extensions.getExtension<VdiskApi>(EXT_ID);
-    assert.ok(ext, `${EXT_ID} is not installed`);
-    a = await ext.activate();
-    insp = inspectorOf(a);
-    cli = path.join(ext.extensionPath, 'dist', 'cli.js');
-    const ws = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-    assert.ok(ws, 'the test workspace has a folder');
-    dir = path.join(ws, 'inspector-tests');
-    fs.rmSync(dir, { recursive: true, force: true });
-    fs.mkdirSync(dir, { recursive: true });
-    const f = (n: string) => (files[n] = path.join(dir, n));
-    run('qemu-img', ['create', '-q', '-f', 'vpc', f('dynamic.vhd'), '64M']);
-    const src = path.join(dir, 'iso-src'); fs.mkdirSync(src); fs.writeFileSync(path.join(src, 'readme.txt'), 'inspector test');
-    run('xorriso', ['-as', 'mkisofs', '-quiet', '-V', 'INSPECTOR', '-o', f('disc.iso'), src]);
-    fs.copyFileSync(files['dynamic.vhd'], f('broken.vhd'));
-    fs.truncateSync(files['broken.vhd'], 1000);   // cut inside the dynamic header: footer copy only
-    run('qemu-img', ['create', '-q', '-f', 'vpc', f('base.vhd'), '32M']);
-    f('child.vhd');
-    f('orphan.vhd');
-    f('gone.vhd');
-  });
-
-  after(async () => {
-    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
-    await a.refresher.now();
-    for (const d of a.disks.disks.filter((x) => x.image?.startsWith(dir + path.sep))) {
-      cp.spawnSync(process.execPath, [cli, 'detach', d.device]);
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  before(() => { insp = fx.insp; });
 
   it('shows a qemu-img dynamic VHD: format, sizes, id, creator, a one-layer chain, no problems', async () => {
     const { model: m, ms } = await open('dynamic.vhd');
@@ -251,45 +169,6 @@ describeLinux('image inspector (extension host)', 'its images are made with Linu
     assert.strictEqual(ready('gone.vhd').image.format, 'iso');
   });
 
-  it('Attach Read-Only attaches through the command, shows the device, then Detach detaches', async () => {
-    await open('disc.iso');
-    await insp.simulate(uri('disc.iso'), { type: 'action', action: 'attachReadOnly' });
-    const m = ready('disc.iso');
-    assert.strictEqual(m.attachments.length, 1, `status: ${m.status}`);
-    const dev = m.attachments[0];
-    assert.match(dev.device, /^\/dev\/loop\d+$/);
-    assert.deepStrictEqual([dev.access, dev.ours], ['read-only', true]);
-    assert.match(m.status, new RegExp(`Attached as ${dev.device} \\(read-only\\)`));
-    assert.ok(action(m, 'detach').enabled && !action(m, 'attachReadOnly').enabled);
-    const ro = fs.readFileSync(`/sys/block/${path.basename(dev.device)}/ro`, 'utf8').trim();
-    assert.strictEqual(ro, '1', 'the kernel does not see the device as read-only');
-    await until('the page to draw the attachment', () => insp.lastPainted(uri('disc.iso'))?.revision === ready('disc.iso').revision);
-
-    await insp.simulate(uri('disc.iso'), { type: 'action', action: 'detach' });
-    const after = ready('disc.iso');
-    assert.deepStrictEqual(after.attachments, []);
-    assert.match(after.status, new RegExp(`Detached ${dev.device}`));
-    assert.ok(!fs.existsSync(`/sys/block/${path.basename(dev.device)}/loop/backing_file`)
-      || fs.readFileSync(`/sys/block/${path.basename(dev.device)}/loop/backing_file`, 'utf8').trim() !== files['disc.iso']);
-  });
-
-  it('follows an attach by another tool (the CLI) and detaches it from the page', async () => {
-    await open('disc.iso');
-    const out = cp.execFileSync(process.execPath, [cli, 'attach', '--read-only', '--json', files['disc.iso']], { encoding: 'utf8', env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
-    const device = (JSON.parse(out) as { device: string }).device;
-    try {
-      const m = await until('the external attach to show', () => {
-        const x = insp.lastRendered(uri('disc.iso'));
-        return x?.state === 'ready' && x.attachments.some((d) => d.device === device) ? x : undefined;
-      }, 20000);
-      assert.ok(action(m, 'detach').enabled);
-      await insp.simulate(uri('disc.iso'), { type: 'action', action: 'detach' });
-      assert.deepStrictEqual(ready('disc.iso').attachments, []);
-    } finally {
-      cp.spawnSync(process.execPath, [cli, 'detach', device], { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
-    }
-  });
-
   it('re-inspects when the file changes on disk', async () => {
     await open('disc.iso');
     fs.appendFileSync(files['disc.iso'], Buffer.alloc(100));   // no longer whole 2048-byte sectors
@@ -300,27 +179,5 @@ describeLinux('image inspector (extension host)', 'its images are made with Linu
     assert.deepStrictEqual(m.problems.map((p) => p.code), ['iso-size-not-multiple-of-2048']);
     assert.match(m.status, /changed on disk/);
     fs.truncateSync(files['disc.iso'], m.image.fileSize - 100);
-  });
-
-  it('Inspect as Text opens the same facts as a vdisk-report document', async () => {
-    await open('dynamic.vhd');
-    await insp.simulate(uri('dynamic.vhd'), { type: 'action', action: 'inspectText' });
-    const doc = await until('the report editor', () => vscode.window.activeTextEditor?.document.uri.scheme === 'vdisk-report' && vscode.window.activeTextEditor.document);
-    assert.match(doc.getText(), new RegExp(`^Image: ${files['dynamic.vhd'].replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
-    assert.match(doc.getText(), new RegExp(`^Id: ${ready('dynamic.vhd').image.id}$`, 'm'));
-  });
-
-  it('ignores malformed page messages and refuses a disabled action', async () => {
-    for (const bad of [null, 'action', { type: 'action', action: 'format' }, { type: 'openLayer', level: -1 }, { type: 'rendered', revision: '1' }, { type: 'eval' }]) {
-      assert.strictEqual(parseFromWebview(bad), null, JSON.stringify(bad));
-    }
-    assert.deepStrictEqual(parseFromWebview({ type: 'action', action: 'detach', extra: 1 }), { type: 'action', action: 'detach' });
-    await open('disc.iso');
-    const before = ready('disc.iso');
-    await insp.simulate(uri('disc.iso'), { type: 'action', action: 'attach' });   // read-write ISO: disabled
-    const m = ready('disc.iso');
-    assert.deepStrictEqual(m.attachments, []);
-    assert.match(m.status, /not available/);
-    assert.ok(m.revision > before.revision);
   });
 });

@@ -45,6 +45,12 @@ describe('Find WSL and Docker Disks (extension host)', function () {
     assert.deepStrictEqual(r?.found.disks, []);
   });
 
+  it('the "WSL and Docker Disks" section on Linux outside WSL: one line saying where these disks live', async () => {
+    const nodes = await a.wsl.getChildren();
+    assert.deepStrictEqual(nodes.map((n) => n.kind), ['wslNote']);
+    assert.match(String(a.wsl.getTreeItem(nodes[0]).label), /^WSL and Docker Desktop disks live on Windows: run this on Windows or inside WSL\.$/);
+  });
+
   it('inside WSL: finds Docker Desktop\'s disk under /mnt/c and refuses to compact it from in there', async () => {
     process.env.VDISK_TEST_WSL_MNT = mnt; // the restarted worker inherits it
     process.env.WSL_DISTRO_NAME = 'Ubuntu';
@@ -58,5 +64,23 @@ describe('Find WSL and Docker Disks (extension host)', function () {
     const r = await vscode.commands.executeCommand('vdisk.findWslDisks', { path: disk, confirmed: true });
     assert.strictEqual(r, undefined, 'the command failed, as it should');
     assert.match((await shown).message, /Docker Desktop data \(docker_data\.vhdx\) cannot be compacted now: from inside WSL: compact it from Windows after `wsl --shutdown`/);
+  });
+
+  it('inside WSL: the "WSL and Docker Disks" section lists the disk with its sizes; its Compact refuses it from in there, Inspect opens its report', async () => {
+    // (the worker runs inside the fake WSL since the test above)
+    const disk = path.join(mnt, 'c/Users/bob/AppData/Local/Docker/wsl/disk/docker_data.vhdx');
+    a.wsl.refresh();
+    const nodes = await a.wsl.getChildren();
+    assert.deepStrictEqual(nodes.map((n) => n.kind === 'wslDisk' && n.path), [disk]);
+    const item = a.wsl.getTreeItem(nodes[0]);
+    assert.strictEqual(item.label, 'Docker Desktop data');
+    assert.match(String(item.description), /on disk, .* of data \(virtual size 32 MiB\)$/);
+    assert.match(String(item.contextValue), /\bvdisk\.wslDisk\b.*\binUse\b/);
+    const shown = nextError(a);
+    assert.strictEqual(await vscode.commands.executeCommand('vdisk.compactWslDisk', nodes[0]), undefined);
+    assert.match((await shown).message, /Docker Desktop data \(docker_data\.vhdx\) cannot be compacted now: from inside WSL/);
+    const docs = await vscode.commands.executeCommand<vscode.TextDocument[]>('vdisk.inspect', nodes[0]);
+    assert.match(docs![0].getText(), new RegExp(`^Image: .*docker_data\\.vhdx$`, 'm'));
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
   });
 });

@@ -6,7 +6,7 @@ import * as path from 'path';
 import * as P from '../../src/common/protocol';
 import { WorkerClient } from '../../src/host/worker-client';
 import { loopsUnder, makeExt4, newClient, sha256 } from '../support/worker';
-import { deviceSuite, readDevice, rejectsWith } from './linux-support';
+import { deviceSuite, readDevice, rejectsWith, RUN_DIR } from './linux-support';
 
 
 function gone(device: string): boolean {
@@ -181,6 +181,28 @@ describe('loop engine (real devices)', function () {
     await client.request(P.Detach, { target: disk.device });
     await new Promise((r) => setTimeout(r, 50));
     assert.deepStrictEqual(seen, ['attach', 'detach']);
+  });
+
+  it('records a session disk once the worker is idle; one detached at once goes without a record', async () => {
+    const recordOf = (device: string) => path.join(RUN_DIR, 'disks', `${path.basename(device)}.json`);
+    const kept = path.join(dir, 'kept.img'); fs.writeFileSync(kept, Buffer.alloc(1 << 20));
+    const a = await client.request(P.Attach, { path: kept, readOnly: true, lifetime: 'session' });
+    for (let i = 0; i < 250 && !fs.existsSync(recordOf(a.device)); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.strictEqual(JSON.parse(fs.readFileSync(recordOf(a.device), 'utf8')).image, kept, 'written without any further request');
+    // through a symbolic link: both replies name the file as the kernel does (the link resolved), the size is the file's
+    const real = path.join(dir, 'quick.img'); fs.writeFileSync(real, Buffer.alloc(3 << 20));
+    const link = path.join(dir, 'quick-link.img'); fs.symlinkSync(real, link);
+    const b = await client.request(P.Attach, { path: link, readOnly: true, lifetime: 'session' });
+    assert.deepStrictEqual({ image: b.image, sizeBytes: b.sizeBytes, ours: b.ours }, { image: real, sizeBytes: 3 << 20, ours: true });
+    const detached = await client.request(P.Detach, { target: b.device });
+    assert.deepStrictEqual(detached, { device: b.device, image: real });
+    assert.ok(gone(b.device), 'the device is gone when the detach answers');
+    const listed = await client.request(P.List); // every record still waiting is written before a listing
+    assert.ok(!listed.some((d) => d.device === b.device && d.image === real));
+    assert.ok(listed.some((d) => d.device === a.device && d.image === kept && d.ours));
+    assert.ok(!fs.existsSync(recordOf(b.device)) || JSON.parse(fs.readFileSync(recordOf(b.device), 'utf8')).image !== real, 'no record of the detached disk');
+    await client.request(P.Detach, { target: a.device });
+    assert.ok(!fs.existsSync(recordOf(a.device)) || JSON.parse(fs.readFileSync(recordOf(a.device), 'utf8')).image !== kept);
   });
 
   it('notices a disk attached by another tool when watching', async () => {

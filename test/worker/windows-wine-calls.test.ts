@@ -1,7 +1,8 @@
 // The Windows call details of issue 12 and the image-management bindings of issue 13, run by Wine's node.exe with
 // koffi's win32-x64 binary against Wine's own DLLs: the attach security descriptor built from the real token's SID,
 // the detach open, and every management method answering Wine's stubs with the mapped error. Wine's VirtDisk is a
-// stub (OpenVirtualDisk refuses V2 with 87 and answers V1 with 120; CreateVirtualDisk is an `@ stub` that aborts the process), so this proves
+// stub (OpenVirtualDisk refuses V2 with 87 and answers V1 with 120; CreateVirtualDisk is an `@ stub` that would abort
+// the process: the bindings recognise it and answer 120), so this proves
 // bindings, marshalling and error mapping, never a real create, merge or attach.
 // Needs: wine + wine64 and tools/wine (scripts/setup-wine.sh installs both). Fails, never skips, without them.
 import * as assert from 'assert';
@@ -68,8 +69,8 @@ describe('Windows call details and image management under Wine (node.exe + koffi
   let stage = '';
   let probe = '';
 
-  const wine = (args: string[], name: string) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, WINEPREFIX: prefix, WINEDEBUG: '-all', WINEDLLOVERRIDES: 'mscoree,mshtml=' };
+  const wine = (args: string[], name: string, extraEnv: NodeJS.ProcessEnv = {}) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, WINEPREFIX: prefix, WINEDEBUG: '-all', WINEDLLOVERRIDES: 'mscoree,mshtml=', ...extraEnv };
     delete env.DISPLAY;
     const outFile = path.join(stage, `${name}-out.txt`);
     const out = fs.openSync(outFile, 'w'); // Wine's node.exe needs files, not pipes, for stdout and stderr
@@ -77,9 +78,9 @@ describe('Windows call details and image management under Wine (node.exe + koffi
     fs.closeSync(out);
     return { status: r.status, output: fs.readFileSync(outFile, 'utf8') };
   };
-  const runProbe = (mode: string) => {
+  const runProbe = (mode: string, extraEnv: NodeJS.ProcessEnv = {}) => {
     const resultFile = path.join(stage, `${mode}.json`);
-    const r = wine([toWine(probe), toWine(resultFile), toWine(stage), mode], mode);
+    const r = wine([toWine(probe), toWine(resultFile), toWine(stage), mode], mode, extraEnv);
     return { ...r, result: fs.existsSync(resultFile) ? JSON.parse(fs.readFileSync(resultFile, 'utf8')) : null };
   };
 
@@ -127,8 +128,17 @@ describe('Windows call details and image management under Wine (node.exe + koffi
     assert.ok(!res.log?.some((l: string) => /for detach \(V1 DETACH, RWDepth 0\)/.test(l)), 'no fallback was tried on 120');
   });
 
-  it('CreateVirtualDisk is an `@ stub` in Wine: the call reaches it (marshalled) and Wine aborts; no file is left', () => {
+  it('CreateVirtualDisk is an `@ stub` in Wine: the bindings answer ERROR_CALL_NOT_IMPLEMENTED instead of aborting, and no file is left', () => {
     const r = runProbe('create');
+    assert.strictEqual(r.status, 0, r.output);
+    assert.doesNotMatch(r.output, /unimplemented function/);
+    assert.deepStrictEqual(r.result.create, { code: 1008, message: 'Virtual disks are not supported on this system (VirtDisk returned 120)', win32: 120, reason: 'virtdisk-not-implemented' });
+    assert.ok(r.result.log.some((l: string) => /VirtDisk\.dll only stubs [^\n]*CreateVirtualDisk/.test(l)), r.result.log.join('\n'));
+    assert.strictEqual(fs.existsSync(path.join(stage, 'new.vhdx')), false);
+  });
+
+  it('with the stub called on purpose (VDISK_TEST_CALL_WINE_STUBS=1), the call reaches it (marshalled) and Wine aborts; no file is left', () => {
+    const r = runProbe('create', { VDISK_TEST_CALL_WINE_STUBS: '1' });
     assert.notStrictEqual(r.status, 0, 'the process should have died in the stub');
     assert.match(r.output, /unimplemented function virtdisk\.dll\.CreateVirtualDisk/);
     assert.deepStrictEqual(r.result, { calling: 'CreateVirtualDisk' }, 'nothing ran after the call');

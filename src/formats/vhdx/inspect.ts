@@ -1,7 +1,7 @@
 // VHDX: file identifier, the two headers (CRC-32C, current by sequence number), region table,
 // metadata items, parent locator and a BAT summary. All fields little-endian.
 import { RangeReader, u64le } from '../reader';
-import { crc32cWithZeroField } from '../crc32c';
+import { crc32cWithZeroField, nonZeroEnd } from '../crc32c';
 import { guidLE, normalizeGuid, ZERO_GUID } from '../guid';
 import { problem } from '../problems';
 import { ParsedImage, baseParsed, cstr, isPow2 } from '../types';
@@ -275,6 +275,8 @@ async function summariseBat(r: RangeReader, bat: Region, p: ParsedImage, spans: 
   }
   // parsed synchronously below, so the reader's scratch buffer serves (no allocation per layer) unless it is large
   const b = entries * 8 <= 1 * MiB ? r.readExactScratch(bat.offset, entries * 8)! : (await r.readExact(bat.offset, entries * 8))!;
+  // all zeros (an unwritten differencing disk) in native compares: what the walk finds (nothing allocated or outside, not linear)
+  if (dataBlocks > 0 && nonZeroEnd(b, 0, entries * 8) === 0) { p.details.allocatedBlocks = 0; return; }
   let allocated = 0, outside = 0, first = -1, linear = p.subtype === 'fixed';
   for (let i = 0; i < dataBlocks; i++) {
     const at = (i + Math.floor(i / chunkRatio)) * 8;

@@ -1,74 +1,24 @@
 // The image inspector: a read-only custom editor for disk images. The facts come from the worker (Inspect), never
 // from reading the file here; opening never attaches or changes anything. Buttons run the ordinary commands with
-// the document's Uri. The state lives here (not in the page) so tests can observe it and drive it.
+// the document's Uri. The state lives here (not in the page) so tests can observe it and drive it. One image's state:
+// session.ts; what the buttons run and say: actions.ts.
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { ResponseError } from 'vscode-jsonrpc';
 import { ErrorCode, Inspect, type AttachedDisk } from '../../common/protocol';
-import type { ImageInfo } from '../../common/image';
 import type { WorkerClient } from '../../host/worker-client';
 import type { AttachedDisksProvider } from '../attached-disks';
-import type { Refresher } from '../refresher';
-import type { Capabilities } from '../../common/protocol';
+import { COMMAND_OF, hintFor, LABEL_OF, outcome } from './actions';
 import { InspectorAssets, inspectorHtml, loadAssets } from './html';
 import { ActionId, FromWebview, InspectorModel, parseFromWebview, ToWebview } from './messages';
 import { attachmentsOf, buildReadyModel } from './model';
+import { InspectorDocument, InspectorExtras, InspectorTimings, Session } from './session';
 import { ImageWatcher } from './watcher';
 
 import { INSPECTOR_OPTIONS, INSPECTOR_VIEW_TYPE } from '../names';
 
 export { INSPECTOR_VIEW_TYPE };
-
-const COMMAND_OF: Record<ActionId, string> = {
-  attach: 'vdisk.attach', attachReadOnly: 'vdisk.attachReadOnly', detach: 'vdisk.detach',
-  createDiff: 'vdisk.createDiff', inspectText: 'vdisk.inspect', locateParent: 'vdisk.locateParent', browse: 'vdisk.browse',
-  resize: 'vdisk.resize',
-};
-const LABEL_OF: Record<ActionId, string> = {
-  attach: 'Attach Read-Write', attachReadOnly: 'Attach Read-Only', detach: 'Detach', createDiff: 'Create Differencing Child', inspectText: 'Inspect as Text',
-  locateParent: 'Locate Parent', browse: 'Browse Files', resize: 'Resize',
-};
-
-/** Collaborators: the refresher owns every refresh (the listing, file changes); Recent Images records what was opened. */
-export interface InspectorExtras {
-  refresher: Refresher;
-  recent?: { add(file: string): Promise<void>; childrenOf?(image: string): Promise<string[]>; onDidChangeTreeData?: vscode.Event<unknown> };
-  /** The worker's capability report: which attach buttons can work for this user here. */
-  caps?: () => Capabilities | undefined;
-}
-
-/** Milliseconds from openCustomDocument: webview created, page script running, first facts sent, first facts drawn. */
-export interface InspectorTimings {
-  resolvedMs?: number; pageLoadMs?: number; pageReadyMs?: number; factsPostedMs?: number; factsPaintedMs?: number; inspectMs?: number;
-  /** What the page drew first: 'ready' when the facts were known before the page was made (no spinner at all). */
-  firstPaint?: InspectorModel['state'];
-}
-
-class InspectorDocument implements vscode.CustomDocument {
-  constructor(readonly uri: vscode.Uri, private readonly onDispose: () => void) {}
-  dispose(): void { this.onDispose(); }
-}
-
-interface Session {
-  uri: vscode.Uri;
-  file: string;
-  panels: Set<vscode.WebviewPanel>;
-  model: InspectorModel;
-  info?: ImageInfo;
-  inspectMs: number;
-  busy: ActionId | null;
-  status: string;
-  failures: number;
-  loading?: vscode.CancellationTokenSource;
-  watcher: ImageWatcher;
-  openedAt: number;
-  timings: InspectorTimings;
-  painted?: { revision: number; state: InspectorModel['state'] };
-  /** Recent Images that read through this image. */
-  recentChildren: string[];
-  /** The attachments the status line was written for: when they change (a detach in the tree), the line goes. */
-  statusFor?: string;
-}
+export type { InspectorExtras, InspectorTimings };
 
 export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<InspectorDocument>, vscode.Disposable {
   private readonly sessions = new Map<string, Session>();
@@ -301,41 +251,6 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
   dispose(): void {
     for (const key of [...this.sessions.keys()]) this.close(key);
     for (const d of this.disposables) d.dispose();
-  }
-}
-
-function outcome(action: ActionId, result: unknown): string {
-  if (result === undefined) return `${LABEL_OF[action]} did not complete (see the notification or the log).`;
-  const list = Array.isArray(result) ? result as { device?: string; readOnly?: boolean }[] : [];
-  switch (action) {
-    case 'attach': case 'attachReadOnly':
-      return `Attached as ${list.map((d) => `${d.device}${d.readOnly ? ' (read-only)' : ''}`).join(', ')}.`;
-    case 'browse':
-      return 'The image\'s files are open in the Explorer, read-only (nothing attached).';
-    case 'detach':
-      return `Detached ${list.map((d) => d.device).join(', ')}.`;
-    case 'locateParent': {
-      const r = result as { child?: string; parent?: string };
-      return `${path.basename(r.child ?? '')} now uses ${r.parent}.`;
-    }
-    case 'resize': {
-      const r = result as { before?: number; after?: number };
-      return `Resized from ${r.before} to ${r.after} bytes.`;
-    }
-    default: {
-      const child = result instanceof vscode.Uri ? result.fsPath : typeof result === 'string' ? result
-        : (result as { child?: string }).child;
-      return child ? `Created ${child}.` : `${LABEL_OF[action]} done.`;
-    }
-  }
-}
-
-function hintFor(code: number | null): string {
-  switch (code) {
-    case ErrorCode.NotFound: return 'The file was moved, renamed or deleted. This view comes back by itself when the file does; Retry checks now.';
-    case ErrorCode.PermissionDenied: return 'The file cannot be read with your permissions.';
-    case ErrorCode.WorkerDied: return 'The Virtual Disks worker stopped. Retry starts it again.';
-    default: return 'Retry, or open the log (Virtual Disks: Show Log) for details.';
   }
 }
 

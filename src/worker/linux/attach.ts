@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import { AttachParams, ErrorCode } from '../../common/protocol';
 import type { ImageInfo } from '../../common/image';
 import { errnoError, WorkerError } from '../errors';
-import { loopAttach, loopDetach, setReadahead } from './loop';
+import { blockSize64, loopAttach, loopDetach, setReadahead } from './loop';
 import { planAttach } from './plan';
 import { openLayerFile } from '../../formats/layers';
 import { DiskRecord } from './registry';
@@ -13,7 +13,7 @@ import { EngineHandle, stopEngine } from './engines/engine';
 import { startQemu } from './engines/qemu';
 import { startVhdimount } from './engines/vhdimount';
 import { startVdiskFuse } from './engines/vdisk-fuse';
-import { DiskHead, FsProbe, headPartitions, headProbe, kernelPartitions, probeFs, readHead, readPartitions, VolumeRecord } from './volumes';
+import { DiskHead, FsProbe, headPartitions, headProbe, kernelPartitions, probeFs, readHead, readPartitions, releaseHead, VolumeRecord } from './volumes';
 import type { PartitionEntry } from '../../formats/partitions';
 
 export interface AttachOutcome {
@@ -22,7 +22,12 @@ export interface AttachOutcome {
   fds: Map<string, number>;
   engine?: EngineHandle;
   timings: Record<string, number>;
+  /** What the kernel now shows for the disk, learnt without sysfs (plain loop disks only): see attachedDisk. */
+  seen?: KernelView;
 }
+
+/** The kernel's name of the backing file (symlinks resolved, as sysfs `backing_file` shows it) and the disk's size. */
+export interface KernelView { backingFile: string; sizeBytes: number }
 
 export interface AttachHooks {
   /** Called once the engine runs, before any loop exists: the reaper must know about it from then on. */
@@ -56,13 +61,14 @@ export async function attachImage(params: AttachParams, image: ImageInfo, hooks:
     let disk;
     let volumes: VolumeRecord[];
     let backingIno: string | undefined;
+    let seen: KernelView | undefined;
     if (plan.engine === 'loop') {
       // one open of the file: its head tells the partitions and file system before the device exists, and the same
       // fd goes to LOOP_CONFIGURE. A read-only disk without a partition table skips the kernel's partition scan.
       const fd = plan.layer ? openExtent(backing, !params.readOnly, offset + sizeLimit)
         : openImage(backing, params.readOnly);
       let parts: PartitionEntry[];
-      let head: DiskHead;
+      let head: DiskHead | undefined;
       try {
         head = readHead(fd, offset);
         backingIno = head.ino;
@@ -72,11 +78,16 @@ export async function attachImage(params: AttachParams, image: ImageInfo, hooks:
           blockSize: plan.blockSize, directIo: true });
         fds.set(disk.device, disk.fd);
         tuneReadahead(disk.device, disk.fd, undefined);
+        seen = kernelView(fd, disk.fd);
         lap('loop');
         // the kernel's partitions win where it scanned (it also knows tables our reader does not)
-        volumes = await volumesFrom(disk.device, parts, (at) => headProbe(head, at), diskSize, params.readOnly, session, fds,
+        const h = head;
+        volumes = await volumesFrom(disk.device, parts, (at) => headProbe(h, at), diskSize, params.readOnly, session, fds,
           partscan ? kernelPartitions(disk.device) : []);
-      } finally { fs.closeSync(fd); }
+      } finally {
+        fs.closeSync(fd);
+        if (head) releaseHead(head);
+      }
     } else {
       disk = loopAttach(backing, { readOnly: params.readOnly, autoclear: session, partscan: true, directIo: engine?.daemon === 'vdisk-fuse' });
       fds.set(disk.device, disk.fd);
@@ -92,7 +103,7 @@ export async function attachImage(params: AttachParams, image: ImageInfo, hooks:
       backingIno: backingIno ?? inodeOf(backing),
       resources: engine ? { pid: engine.pid, fuseMount: engine.fuseMount, dir: engine.dir, daemon: engine.daemon, marker: engine.marker } : undefined,
     };
-    return { record, fds, engine, timings };
+    return { record, fds, engine, timings, seen };
   } catch (e) {
     await undo(fds, !session, engine);
     throw e;
@@ -169,6 +180,20 @@ function tuneReadahead(device: string, fd: number, fuseMount: string | undefined
     const st = fs.statSync(fuseMount);
     set(`/sys/class/bdi/${Math.floor(st.dev / 256) & 0xfff}:${(st.dev & 0xff) | ((st.dev >>> 12) & ~0xff)}/read_ahead_kb`);
   } catch { /* no bdi */ }
+}
+
+/**
+ * The loop device holds the very file `fd` is open on (LOOP_CONFIGURE took a reference to it), so its name through
+ * /proc/self/fd is the name sysfs `backing_file` gives (both the kernel's path of that file), and BLKGETSIZE64 on the
+ * device is the size sysfs `size` gives: two calls instead of two opens, reads and closes. Undefined when either
+ * cannot be read (the reply then asks sysfs).
+ */
+function kernelView(fd: number, loopFd: number): KernelView | undefined {
+  let name: string;
+  try { name = fs.readlinkSync(`/proc/self/fd/${fd}`); } catch { return undefined; }
+  const sizeBytes = blockSize64(loopFd);
+  if (sizeBytes === undefined || !name.startsWith('/')) return undefined;
+  return { backingFile: name.endsWith(' (deleted)') ? name.slice(0, -' (deleted)'.length) : name, sizeBytes };
 }
 
 /** The image file, opened the way the loop device will use it. */

@@ -25,6 +25,7 @@ import { attachingRoute, reap, routeOf } from './routes';
 import { release, unmountAll } from './release';
 import { attachedDisk, mountedElsewhere, resolveTarget, toDisk, unclaimed, volumeInfos, volumesFor } from './disks';
 import { closeHeld, LinuxState, LogFn, ownPartitionLoops, sameBacking } from './state';
+import { idle } from '../idle';
 
 export class LinuxBackend implements Backend {
   readonly name = 'linux' as const;
@@ -60,29 +61,37 @@ export class LinuxBackend implements Backend {
     await this.reapOrphans();
     await requireUserAccessToImage(image, params.readOnly); // an elevated worker: only what its user may open
     const route = await attachingRoute(image);
-    const { record, how, unrecorded } = await route.attach(this.s, params, image, token);
+    const { record, how, unrecorded, seen } = await route.attach(this.s, params, image, token);
     const served = servedUser();
     if (served) record.forUid = served.uid;
-    if (unrecorded) this.afterReply(() => { stepDone('attach', 1); this.record(record); });
+    const disk = attachedDisk(record, seen);
+    if (unrecorded) this.defer(record, disk.image ?? record.image);
     else if (served) this.s.registry.put(record);
-    // logged after the reply is written: the stderr line wakes the host too, and the requester waits for the reply
+    // logged once the worker is idle: the stderr line wakes the host too, and the requester waits for the reply
     const line = `attached ${image.path} as ${record.device} ${how}`;
-    setImmediate(() => this.s.log('info', line));
-    return attachedDisk(record);
+    idle.later(() => this.s.log('info', line));
+    return disk;
   }
 
   /**
-   * Work the answer does not need, done once the reply is written (a handler's setImmediate runs after vscode-jsonrpc
-   * wrote the reply): today the registry record of a session loop disk. Every other entry point runs what is still
-   * pending first (settle), so this worker never looks at the registry without it.
+   * Records the answer does not need, written once the worker is idle (idle.ts): the registry record of a session
+   * disk on a plain loop device. Every other entry point writes what is still pending first (settle), so this worker
+   * never looks at the registry without it; a detach of such a disk takes its record from here and writes none.
    */
-  private readonly pending: (() => void)[] = [];
-  private afterReply(f: () => void): void {
-    if (this.pending.push(f) === 1) setImmediate(() => this.settle());
+  private readonly pending = new Map<string, { record: DiskRecord; image: string }>();
+
+  /** `image`: the name the attach reply gave (the kernel's), which the detach reply repeats. */
+  private defer(r: DiskRecord, image: string): void {
+    if (this.pending.size === 0) idle.later(() => this.settle());
+    this.pending.set(r.device, { record: r, image });
   }
 
   private settle(): void {
-    for (let f = this.pending.shift(); f; f = this.pending.shift()) f();
+    for (const [device, { record }] of [...this.pending]) {
+      if (!this.pending.delete(device)) continue;
+      stepDone('attach', 1);
+      this.record(record);
+    }
   }
 
   /** The deferred record: if it cannot be written the disk goes (closing our fds detaches it) and the tree hears of it. */
@@ -95,6 +104,8 @@ export class LinuxBackend implements Backend {
   }
 
   async detach(target: string, _token: CancellationToken): Promise<DetachResult> {
+    const fresh = this.unrecorded(target);
+    if (fresh) return this.detachUnrecorded(fresh);
     this.settle();
     await this.reapOrphans();
     const loop = resolveTarget(this.s, target);
@@ -113,8 +124,44 @@ export class LinuxBackend implements Backend {
     const { stopMs, route } = await release(this.s, loop.device, ours, 'detach');
     const daemon = ours?.resources?.pid ? ours.resources.daemon : undefined;
     const line = `detached ${loop.device} (${loop.backingFile})${route === 'udisks' ? ' through udisks' : daemon ? `; ${daemon} stopped in ${stopMs} ms` : ''}`;
-    setImmediate(() => this.s.log('info', line));
+    idle.later(() => this.s.log('info', line));
     return { device: loop.device, image: ours && (ours.engine !== 'loop' || ours.backingFile !== ours.image) ? ours.image : loop.backingFile };
+  }
+
+  /**
+   * The record of a disk this worker attached moments ago and has not written yet, when `target` names its device.
+   * While we hold its fd the device stays bound to that file: LOOP_CLR_FD by anyone else only marks it autoclear
+   * while another opener remains, and LOOP_CONFIGURE refuses a bound device; so the record still describes it.
+   */
+  private unrecorded(target: string): { record: DiskRecord; image: string } | undefined {
+    const p = this.pending.get(target);
+    return p && this.s.held.has(target) ? p : undefined;
+  }
+
+  /**
+   * Detach of a session disk whose record was never written: nothing to unmount (a mount would have written the
+   * records first) and no record to read or remove; what release() does for it, minus the registry.
+   */
+  private async detachUnrecorded({ record: r, image }: { record: DiskRecord; image: string }): Promise<DetachResult> {
+    requireServedOwner(r, r.device);
+    const volumeDevs = ownPartitionLoops(r);
+    if (volumeDevs.length || !unclaimed(r.device)) {
+      const foreign = [r.device, ...volumeDevs].flatMap((d) => mountedElsewhere(d));
+      if (foreign.length) {
+        throw new WorkerError(ErrorCode.Busy, `${r.device} is mounted at ${foreign.join(', ')}: unmount it first (vdisk only unmounts what it mounted itself)`, { reason: 'mounted' });
+      }
+    }
+    this.pending.delete(r.device);
+    try {
+      await routeOf(r).deleteLoops(this.s, r.device, r, 'detach');
+    } catch (e) {
+      this.defer(r, image); // still attached (another process holds it open): recorded as usual
+      throw e;
+    }
+    this.s.reaper.drop(r.device);
+    const line = `detached ${r.device} (${image}) before its record was written`;
+    idle.later(() => this.s.log('info', line));
+    return { device: r.device, image };
   }
 
   async list(): Promise<AttachedDisk[]> {

@@ -33,10 +33,11 @@ export function toDisk(l: LoopInfo, r: DiskRecord | undefined, fresh = false): A
 /**
  * A just-attached disk, described from its record: what we configured is what the kernel has (only the backing
  * file's name is the kernel's: symlinks resolved). Nobody can have mounted a device this new, so no mount table scan.
+ * `seen`: the kernel's name and size as the attach learnt them from its fds (attach.ts); else read from sysfs.
  */
-export function attachedDisk(r: DiskRecord): AttachedDisk {
-  const l: LoopInfo = { device: r.device, backingFile: loopBackingFile(r.device) ?? r.backingFile, deleted: false, offset: 0, sizeLimit: 0,
-    autoclear: r.lifetime === 'session', partscan: false, readOnly: r.readOnly, sizeBytes: loopSizeBytes(r.device), devNo: '' };
+export function attachedDisk(r: DiskRecord, seen?: { backingFile: string; sizeBytes: number }): AttachedDisk {
+  const l: LoopInfo = { device: r.device, backingFile: seen?.backingFile ?? loopBackingFile(r.device) ?? r.backingFile, deleted: false, offset: 0, sizeLimit: 0,
+    autoclear: r.lifetime === 'session', partscan: false, readOnly: r.readOnly, sizeBytes: seen?.sizeBytes ?? loopSizeBytes(r.device), devNo: '' };
   return toDisk(l, r, true);
 }
 

@@ -7,7 +7,7 @@ import type { CancellationToken } from 'vscode-jsonrpc';
 import { AttachParams, ErrorCode } from '../../common/protocol';
 import type { ImageInfo } from '../../common/image';
 import { WorkerError } from '../errors';
-import { attachImage, rescanVolumes, undo } from './attach';
+import { attachImage, KernelView, rescanVolumes, undo } from './attach';
 import { loopDetach } from './loop';
 import { mountRoot, MountRecord, mountVolume, unmountVolume } from './mounts';
 import { mountedAt } from './engines/process';
@@ -35,7 +35,7 @@ export interface DiskRoute {
    * Attaches and records the disk (registry; reaper for a session disk). `how` says how, for the log. `unrecorded`:
    * the registry record is not written yet; the caller writes it right after the reply (see LinuxBackend.attach).
    */
-  attach(s: LinuxState, params: AttachParams, image: ImageInfo, token: CancellationToken): Promise<{ record: DiskRecord; how: string; unrecorded?: boolean }>;
+  attach(s: LinuxState, params: AttachParams, image: ImageInfo, token: CancellationToken): Promise<{ record: DiskRecord; how: string; unrecorded?: boolean; seen?: KernelView }>;
   /** Deletes the disk's loop devices, partitions first; `r` is undefined for a disk that is not ours. */
   deleteLoops(s: LinuxState, device: string, r: DiskRecord | undefined, how: ReleaseHow): Promise<void>;
   /** Looks at the partition table again before a mount; true when the record's volumes changed. */
@@ -83,7 +83,7 @@ const direct: DiskRoute = {
     } else {
       for (const fd of out.fds.values()) fs.closeSync(fd);
     }
-    return { record: r, unrecorded, how: `via ${r.engine} (${params.readOnly ? 'read-only' : 'read-write'}, ${params.lifetime}; `
+    return { record: r, unrecorded, seen: out.seen, how: `via ${r.engine} (${params.readOnly ? 'read-only' : 'read-write'}, ${params.lifetime}; `
       + `${Object.entries(out.timings).map(([k, v]) => `${k} ${v} ms`).join(', ')})` };
   },
 
@@ -91,7 +91,9 @@ const direct: DiskRoute = {
     if (how === 'stale') return;
     const devices = [...ownPartitionLoops(r), device];
     for (const dev of devices) {
-      // at shutdown our session disks go when we close the fds we hold (autoclear); otherwise ask the kernel
+      // at shutdown our session disks go when we close the fds we hold (autoclear); otherwise ask the kernel, through
+      // a second fd, never the held one: as the only opener, LOOP_CLR_FD puts the device in rundown at once and the
+      // kernel then refuses the flush of pages written through it at our last close (read-write data lost: measured)
       if (how !== 'shutdown') {
         try { loopDetach(dev); } catch (e) {
           if (how === 'detach' && !(e instanceof WorkerError && e.code === ErrorCode.NotAttached)) throw e;

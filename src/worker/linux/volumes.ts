@@ -36,14 +36,26 @@ export interface DiskHead { fd: number; fileSize: number; base: number; buf: Buf
 
 const HEAD_BYTES = 68 * 1024;
 
-/** One pread of the disk's first 68 KiB (GPT header and entries, every superblock ownProbe knows). */
+/**
+ * Head buffers for reuse (releaseHead): a fresh 68 KiB buffer per attach cost more than the pread into it (V8 maps
+ * and unmaps its backing store: ~70 us against ~5 us). Attaches can overlap (they await), so a small pool, not one.
+ */
+const heads: Buffer[] = [];
+
+/** One pread of the disk's first 68 KiB (GPT header and entries, every superblock ownProbe knows). Give it back with releaseHead. */
 export function readHead(fd: number, base: number): DiskHead {
   const st = fs.fstatSync(fd, { bigint: true });
   const fileSize = Number(st.size);
-  const buf = Buffer.allocUnsafe(Math.max(0, Math.min(HEAD_BYTES, fileSize - base)));
+  const buf = (heads.pop() ?? Buffer.allocUnsafe(HEAD_BYTES)).subarray(0, Math.max(0, Math.min(HEAD_BYTES, fileSize - base)));
   let n = 0;
   while (n < buf.length) { const got = fs.readSync(fd, buf, n, buf.length - n, base + n); if (!got) break; n += got; }
   return { fd, fileSize, base, buf: buf.subarray(0, n), ino: `${st.dev}:${st.ino}` };
+}
+
+/** Returns a head's buffer to the pool; `h` must not be used after. */
+export function releaseHead(h: DiskHead): void {
+  // only a buffer readHead allocated whole (its own 68 KiB ArrayBuffer, never a slice of Node's shared pool)
+  if (heads.length < 4 && h.buf.byteOffset === 0 && h.buf.buffer.byteLength === HEAD_BYTES) heads.push(Buffer.from(h.buf.buffer, 0, HEAD_BYTES));
 }
 
 /** `len` bytes at file offset `off`: from the head when it holds them, else one pread (an EBR chain, a partition). */

@@ -4,6 +4,7 @@
 import koffi from 'koffi';
 import * as S from './structs';
 import * as C from './constants';
+import { wineStubs } from './wine-stubs';
 
 /** An opaque Windows HANDLE (koffi External). Close it with closeHandle, in a finally. */
 export type Handle = object;
@@ -106,8 +107,20 @@ export function loadApi(): Api {
     CompactVirtualDisk: onThread(f(vd, 'uint32_t __stdcall CompactVirtualDisk(VD_HANDLE h, uint32_t flags, COMPACT_VIRTUAL_DISK_PARAMETERS *params, void *overlapped)')),
     ResizeVirtualDisk: onThread(f(vd, 'uint32_t __stdcall ResizeVirtualDisk(VD_HANDLE h, uint32_t flags, RESIZE_VIRTUAL_DISK_PARAMETERS *params, void *overlapped)')),
   } as unknown as Api;
+  // a Wine stub aborts the process when called: it answers ERROR_CALL_NOT_IMPLEMENTED instead, like an unsupported call
+  // VDISK_TEST_CALL_WINE_STUBS=1: a Wine test calls a stub on purpose, to prove its arguments marshal up to the call
+  const stubbed = process.env.VDISK_TEST_CALL_WINE_STUBS === '1' ? [] : wineStubs('virtdisk.dll', VIRTDISK_FUNCTIONS);
+  for (const name of stubbed) {
+    const onPool = name === 'CreateVirtualDisk' || name === 'MergeVirtualDisk' || name === 'CompactVirtualDisk' || name === 'ResizeVirtualDisk';
+    (api as unknown as Record<string, unknown>)[name] = onPool ? () => Promise.resolve(C.ERROR.CALL_NOT_IMPLEMENTED) : () => C.ERROR.CALL_NOT_IMPLEMENTED;
+  }
+  virtdiskStubbed = stubbed;
   return api;
 }
+
+let virtdiskStubbed: readonly string[] = [];
+/** VirtDisk functions this system only stubs (Wine), bound by loadApi() to answer ERROR_CALL_NOT_IMPLEMENTED. */
+export function stubbedVirtDiskFunctions(): readonly string[] { return virtdiskStubbed; }
 
 /** INVALID_HANDLE_VALUE is (HANDLE)-1; CreateFileW/FindFirstVolumeW return it on failure. */
 export function isInvalidHandle(h: Handle | null): boolean {

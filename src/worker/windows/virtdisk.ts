@@ -4,7 +4,7 @@
 import koffi from 'koffi';
 import { ErrorCode } from '../../common/protocol';
 import { WorkerError } from '../errors';
-import { Api, Handle, VIRTDISK_FUNCTIONS, formatMessage, isInvalidHandle, loadApi, multiSz, wstr } from './api';
+import { Api, Handle, VIRTDISK_FUNCTIONS, formatMessage, isInvalidHandle, loadApi, multiSz, stubbedVirtDiskFunctions, wstr } from './api';
 import * as C from './constants';
 import { decodeStorageDependencyInfo } from './deps';
 import { win32Error, win32Name } from './win32-errors';
@@ -48,10 +48,14 @@ function v1Access(purpose: OpenPurpose): number {
 
 export class VirtDisk {
   readonly api: Api;
+  /** Functions the real bindings answer with ERROR_CALL_NOT_IMPLEMENTED because this system only stubs them (Wine). */
+  private readonly stubbed: readonly string[];
   /** `api`: the koffi bindings; unit tests pass a recording fake (test/unit/windows/fake-api.ts). */
   constructor(private readonly log: Log, api?: Api) {
     this.api = api ?? loadApi(); // koffi resolves each export here: a missing one throws with its name
     this.log('debug', `VirtDisk.dll loaded; resolved ${VIRTDISK_FUNCTIONS.join(', ')}`);
+    this.stubbed = api ? [] : stubbedVirtDiskFunctions();
+    if (this.stubbed.length) this.log('warn', `VirtDisk.dll only stubs ${this.stubbed.join(', ')} here (Wine): they answer ERROR_CALL_NOT_IMPLEMENTED`);
   }
 
   /** Throws the mapped WorkerError for a non-zero Win32 code, logging FormatMessageW's text. */
@@ -174,6 +178,10 @@ export class VirtDisk {
       const sz: [number] = [size];
       const rc = this.api.GetAllAttachedVirtualDiskPhysicalPaths(sz, buf);
       if (rc === C.ERROR.INSUFFICIENT_BUFFER) { size = Math.max(sz[0], size * 2); continue; }
+      if (rc === C.ERROR.CALL_NOT_IMPLEMENTED && this.stubbed.includes('GetAllAttachedVirtualDiskPhysicalPaths')) {
+        throw new WorkerError(ErrorCode.NotSupported, 'Attached virtual disks cannot be listed on this system: its virtdisk.dll does not implement '
+          + 'GetAllAttachedVirtualDiskPhysicalPaths (a Wine stub; ERROR_CALL_NOT_IMPLEMENTED)', { win32: rc });
+      }
       this.check(rc, 'Listing attached virtual disks');
       return multiSz(buf, Math.min(sz[0] || size, size));
     }

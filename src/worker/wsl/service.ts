@@ -27,11 +27,18 @@ export async function wslDisks(backend: Pick<Backend, 'list'>, src: WslSources |
   if (!src) return { where: 'none', disks: [], notes: ['WSL and Docker Desktop disks live on Windows: run this on Windows or inside WSL.'] };
   const found = await findWslDisks(src);
   const attached = new Set<string>();
-  if (checkAttached) for (const d of await backend.list()) for (const l of [d.image, ...(d.chain ?? []).map((c) => c.path)]) if (l) attached.add(real(l));
+  // the listing is one source among several: when it fails (Wine's VirtDisk), the disks are still found and the note says why
+  let unlisted: string | undefined;
+  if (checkAttached) {
+    try {
+      for (const d of await backend.list()) for (const l of [d.image, ...(d.chain ?? []).map((c) => c.path)]) if (l) attached.add(real(l));
+    } catch (e) { unlisted = (e as Error).message; }
+  }
   const disks: WslDisk[] = [];
   for (const f of found.disks) disks.push(await measure(f, src.where, attached));
   const notes = [...found.notes];
   if (!checkAttached) notes.push('Attached disks were not checked: compact still refuses one that is attached.');
+  else if (unlisted !== undefined) notes.push(`Attached disks could not be listed (${unlisted}): compact still refuses one that is attached.`);
   if (src.where === 'wsl') notes.push(`Inside WSL (${process.env.WSL_DISTRO_NAME ?? 'this distribution'}): these disks are compacted from Windows, with WSL shut down (\`wsl --shutdown\`), not from in here.`);
   if (disks.length) notes.push(SHUTDOWN_STEPS);
   return { where: src.where, disks, notes };

@@ -103,6 +103,20 @@ describe('formats: VHDX', function () {
     assert.strictEqual(i.details!.dataBlocks, 64);
   });
 
+  it('an all-zero BAT counts nothing allocated, and a single entry in its last data slot is still walked and counted', async function () {
+    const p = qemuCreate('vhdx', path.join(dir(), 'z.vhdx'), '64M', ['-o', 'block_size=1M']);
+    const empty = await inspectImage(p);
+    assert.strictEqual(empty.details!.allocatedBlocks, 0);
+    assert.strictEqual(empty.details!.flatData, undefined);
+    assert.deepStrictEqual(empty.problems, []);
+    run('qemu-io', ['-f', 'vhdx', '-c', 'write -P 3 63M 4k', p]);
+    const one = await inspectImage(p);
+    assert.strictEqual(one.details!.allocatedBlocks, 1);
+    assert.deepStrictEqual(one.problems, []);
+    const fixed = qemuCreate('vhdx', path.join(dir(), 'zf.vhdx'), '8M', ['-o', 'subformat=fixed,block_size=1M,block_state_zero=off']);
+    assert.ok((await inspectImage(fixed)).details!.flatData, 'a fixed disk is still one linear range');
+  });
+
   it('uses the other header when one is damaged, and reports header-checksum when both are', async function () {
     const p = qemuCreate('vhdx', path.join(dir(), 'hdr.vhdx'), '16M');
     const before = await inspectImage(p);

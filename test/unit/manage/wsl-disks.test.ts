@@ -105,6 +105,14 @@ describe('manage: WSL and Docker Desktop disks', function () {
     assert.ok(r.notes.some((n) => n.includes('wsl --shutdown')));
   });
 
+  it('a listing of attached disks that fails (Wine\'s VirtDisk) still finds every disk, and the notes say why none is marked attached', async function () {
+    const backend = { list: async () => { throw new Error('Attached virtual disks cannot be listed on this system: (the reason)'); } } as never;
+    const r = await wslDisks(backend, { ...sources(async () => parseRegQuery(REG)), where: 'windows' });
+    assert.strictEqual(r.disks.length, 4);
+    assert.deepStrictEqual(r.disks.map((d) => d.inUse), [false, false, false, false]);
+    assert.ok(r.notes.includes('Attached disks could not be listed (Attached virtual disks cannot be listed on this system: (the reason)): compact still refuses one that is attached.'), r.notes.join('\n'));
+  });
+
   it('CLI inside WSL (fake /mnt/c): lists and measures every disk, each refused for compaction from in there', function () {
     const env = { VDISK_TEST_WSL_MNT: mnt, WSL_DISTRO_NAME: 'Ubuntu-22.04' };
     const c = cli(['wsl-disks', '--json'], env);
