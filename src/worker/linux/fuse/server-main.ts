@@ -44,6 +44,8 @@ async function main(): Promise<void> {
 async function spare(workerPid: number, threads: number): Promise<void> {
   loadMountCalls();
   const waiting = Array.from({ length: Math.max(1, threads) }, () => new Worker(__filename, { workerData: null }));
+  // a spare whose thread failed before any attach exits: the worker then starts its next server afresh
+  for (const w of waiting) w.once('error', () => { if (!configuredAt) process.exit(3); });
   let c: SpareConfig;
   try { c = await readSpareConfig(process.stdin); } catch { process.exit(0); } // the worker went, or the spare idled out
   configuredAt = performance.now();
