@@ -79,7 +79,7 @@ describe('linux: elevation for an unprivileged user (sudo)', function () {
       const a = cliAsNobody(['attach', '--elevate', '--read-only', '--json', image]);
       assert.strictEqual(a.status, 0, `${name}: ${a.stderr}`);
       const device = a.json.device as string;
-      assert.strictEqual(a.json.engine, name === 'chain' ? 'vdisk-fuse' : 'qemu', name);
+      assert.strictEqual(a.json.engine, name === 'qcow2' ? 'qemu' : 'vdisk-fuse', name); // read-only VHD/VHDX: vdisk's server
       const m = cliAsNobody(['mount', '--elevate', '--json', device]);
       assert.strictEqual(m.status, 0, `${name}: ${m.stderr}`);
       const mp = (m.json as { mountPoint: string | null }[]).find((v) => v.mountPoint)!.mountPoint!;

@@ -59,7 +59,8 @@ describe('Linux engines: qemu-storage-daemon and vdisk-fuse (real devices)', fun
       const before = sha256(img);
       const disk = await client.request(P.Attach, { path: img, readOnly: true, lifetime: 'session' });
       assert.strictEqual(disk.readOnly, true);
-      assert.strictEqual(disk.engine, 'qemu');
+      // read-only VHD/VHDX go to vdisk's own FUSE server (plan.ts, issue 15.2); the other formats to qemu
+      assert.strictEqual(disk.engine, f.fmt === 'vhdx' || f.fmt === 'vpc' ? 'vdisk-fuse' : 'qemu');
       assert.ok(readDevice(disk.device, MiB, 64 << 10).every((b) => b === 0x5a));
       assert.throws(() => writeDevice(disk.device, 0, Buffer.alloc(4096, 1)), /EPERM|EROFS|EACCES/);
       await client.request(P.Detach, { target: img });
@@ -118,7 +119,7 @@ describe('Linux engines: qemu-storage-daemon and vdisk-fuse (real devices)', fun
   }
 
   it('permanent qemu attach outlives the worker, is found again as ours and detaches with its daemon', async () => {
-    const img = make(FORMATS[0]);
+    const img = make(FORMATS.find((f) => f.fmt === 'qcow2')!); // read-only VHD/VHDX would go to vdisk's server
     const disk = await client.request(P.Attach, { path: img, readOnly: true, lifetime: 'permanent' });
     await client.stop();
     client = newClient();

@@ -37,7 +37,8 @@ describe('Linux backend lifecycle: crashes, failures, concurrency (real devices)
     const base = path.join(dir, 'base.vhd'); qemuImg(['create', '-q', '-f', 'vpc', '-o', 'force_size=on', base, '16M']);
     const child = path.join(dir, 'child.vhd'); await createDifferencingDisk(base, child);
     const disks: P.AttachedDisk[] = [];
-    for (const p of [vhdx, raw, child]) disks.push(await client.request(P.Attach, { path: p, readOnly: true, lifetime: 'session' }));
+    // the dynamic VHDX read-write: qemu-storage-daemon (read-only it would go to vdisk's server, like the child)
+    for (const p of [vhdx, raw, child]) disks.push(await client.request(P.Attach, { path: p, readOnly: p !== vhdx, lifetime: 'session' }));
     assert.deepStrictEqual(disks.map((d) => d.engine), ['qemu', 'loop', 'vdisk-fuse']);
     const vols = await client.request(P.Mount, { device: disks[1].device });
     assert.ok(vols.some((v) => v.mountPoint), 'the ext4 partition is mounted');

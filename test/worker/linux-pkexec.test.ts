@@ -90,7 +90,7 @@ describe('linux: Retry as Root through pkexec and polkit (vdisk.linux.elevation 
     assert.deepStrictEqual([el.elevated, el.capsElevated, el.user], [true, true, { uid: NOBODY, name: 'nobody' }], info);
     const img = steps.find((s) => s.step === 'image');
     assert.ok(img, info);
-    assert.strictEqual(img.engine, 'qemu', info);
+    assert.strictEqual(img.engine, 'vdisk-fuse', info); // read-only dynamic VHDX: vdisk's own FUSE server (plan.ts)
     assert.strictEqual(img.content, 'hello through pkexec\n', info);
     assert.ok(img.unmounted && img.detached === img.device, info);
     assert.deepStrictEqual(loopsUnder(dir), []);

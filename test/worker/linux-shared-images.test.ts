@@ -17,7 +17,7 @@ describe('Linux engines on real third-party images', function () {
 
   for (const rel of ['vhd/dissect-win10-dynamic.vhd.gz', 'vhdx/dissect-win10-dynamic.vhdx.gz', 'vhdx/dissect-win10-fixed.vhdx.gz']) {
     // Windows' fixed VHDX maps every block in order: a plain loop device with an offset (flat-layouts.test.ts)
-    const engine = rel.includes('fixed') ? 'loop' : 'qemu';
+    const engine = rel.includes('fixed') ? 'loop' : 'vdisk-fuse'; // read-only dynamic VHD/VHDX: vdisk's own FUSE server (plan.ts)
     it(`${rel}: ${engine} engine, the NTFS partition is found and mounts read-only`, async function () {
       const img = sharedImage(this, rel);
       const before = fs.readFileSync(img);

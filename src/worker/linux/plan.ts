@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import type { ImageInfo } from '../../common/image';
 import { FORMAT_REGISTRY } from '../../formats/registry';
 import { checkAttach, linuxEngine } from '../policy';
+import { vdiskFuseMissing } from './engines/vdisk-fuse';
 
 export type AttachPlan =
   /** `file`: the file the loop device sits on (the image, or a VMDK's extent file); `layer`: it is a layer to open
@@ -22,9 +23,11 @@ export function planAttach(image: ImageInfo, readOnly: boolean): AttachPlan {
   const d = image.details ?? {};
   const engine = linuxEngine(image);
   if (engine === 'vhdimount' || engine === 'vdisk-fuse') return { engine };
-  // measured (bench/BENCHMARKS.md): for a plain dynamic VHD/VHDX qemu attaches 8x faster and reads about as fast, so
-  // vdisk's server serves those only when asked (VDISK_FUSE_DYNAMIC=1: the bench's same-run comparison)
-  if (engine === 'qemu' && readOnly && process.env.VDISK_FUSE_DYNAMIC === '1' && (image.format === 'vhd' || image.format === 'vhdx') && !flatRun(image)) {
+  // measured (bench/BENCHMARKS.md, issue 15.2): read-only, a plain dynamic VHD/VHDX reads cold about twice as fast
+  // through vdisk's server (spliced replies) as through qemu 7.2's export, for ~10 ms more per attach with a spare
+  // server; qemu stays for read-write, for a worker that is not root (the server mounts with mount(2)), when the
+  // server cannot run here, and when VDISK_FUSE_DYNAMIC=0
+  if (engine === 'qemu' && readOnly && (image.format === 'vhd' || image.format === 'vhdx') && !flatRun(image) && dynamicOnVdiskFuse()) {
     return { engine: 'vdisk-fuse' };
   }
   if (engine === 'qemu') {
@@ -64,4 +67,10 @@ function flatRun(image: ImageInfo): AttachPlan | null {
 
 function fileSize(p: string): number {
   try { return fs.statSync(p).size; } catch { return -1; }
+}
+
+/** Whether read-only plain dynamic VHD/VHDX go to vdisk's own FUSE server (the default where it can run). */
+function dynamicOnVdiskFuse(): boolean {
+  if (process.env.VDISK_FUSE_DYNAMIC === '0') return false;
+  return (process.getuid?.() ?? -1) === 0 && vdiskFuseMissing() === null;
 }
