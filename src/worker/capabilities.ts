@@ -134,11 +134,21 @@ function kindCapability(kind: ImageKind, env: Environment, canElevate: boolean):
     }
   }
   const rw: Ability = rule.readWrite ? access : 'no';
+  if (dynamicReadOnlyOnVdiskFuse(kind, env)) {
+    // read-only goes to vdisk's own FUSE server (linux/plan.ts): no tool needed; read-write keeps qemu's needs
+    return { ...base, engine: 'vdisk-fuse', readOnly: 'yes', readWrite: rw, missing, ...(rw !== 'yes' ? { readWriteWhy: why } : {}) };
+  }
   return {
     ...base, engine, readOnly: access, readWrite: rw, missing,
     ...(access !== 'yes' ? { readOnlyWhy: why } : {}),
     ...(rw !== 'yes' ? { readWriteWhy: rule.readWrite ? why : rule.why } : {}),
   };
+}
+
+/** Root on Linux: read-only plain dynamic VHD/VHDX are served by vdisk's own FUSE server (linux/plan.ts). */
+function dynamicReadOnlyOnVdiskFuse(kind: ImageKind, env: Environment): boolean {
+  return env.platform !== 'win32' && env.privileged && env.loop && env.fuse && (kind === 'vhd-dynamic' || kind === 'vhdx')
+    && process.env.VDISK_FUSE_DYNAMIC !== '0';
 }
 
 function unprivilegedDetail(env: Environment): string {

@@ -56,7 +56,9 @@ describe('policy', () => {
   it('root on Linux: everything the formats allow, each by its engine', () => {
     const c = capabilities(env({ privileged: true, user: { uid: 0, name: 'root' } }));
     assert.deepStrictEqual(c.kinds.map((k) => k.kind), IMAGE_KINDS);
-    assert.deepStrictEqual([kind(c, 'vhdx').readOnly, kind(c, 'vhdx').readWrite, kind(c, 'vhdx').engine], ['yes', 'yes', 'qemu']);
+    // read-only dynamic VHD/VHDX: vdisk's own FUSE server (linux/plan.ts); read-write: qemu-storage-daemon
+    assert.deepStrictEqual([kind(c, 'vhdx').readOnly, kind(c, 'vhdx').readWrite, kind(c, 'vhdx').engine], ['yes', 'yes', 'vdisk-fuse']);
+    assert.deepStrictEqual([kind(c, 'qcow2').readOnly, kind(c, 'qcow2').readWrite, kind(c, 'qcow2').engine], ['yes', 'yes', 'qemu']);
     assert.deepStrictEqual([kind(c, 'iso').readOnly, kind(c, 'iso').readWrite], ['yes', 'no']);
     assert.deepStrictEqual([kind(c, 'vhd-differencing').readOnly, kind(c, 'vhd-differencing').readWrite, kind(c, 'vhd-differencing').engine], ['yes', 'no', 'vdisk-fuse']);
     assert.deepStrictEqual([kind(c, 'vhdx-differencing').readOnly, kind(c, 'vhdx-differencing').readWrite, kind(c, 'vhdx-differencing').engine], ['yes', 'no', 'vdisk-fuse']);
@@ -111,8 +113,11 @@ describe('policy', () => {
 
   it('a missing tool makes its engine "no" for everyone and names the package', () => {
     const c = capabilities(env({ privileged: true, tools: { ...TOOLS, 'qemu-storage-daemon': false, 'ntfs-3g': false } }));
-    assert.strictEqual(kind(c, 'vhdx').readOnly, 'no');
+    assert.strictEqual(kind(c, 'qcow2').readOnly, 'no');
     assert.deepStrictEqual(kind(c, 'vhdx').missing, [{ tool: 'qemu-storage-daemon', provider: 'qemu-system-common (Debian/Ubuntu)', for: 'dynamic VHD, VHDX, qcow2, VMDK, VDI' }]);
+    // read-only VHDX needs no tool (vdisk's own server); read-write still needs qemu-storage-daemon
+    assert.deepStrictEqual([kind(c, 'vhdx').readOnly, kind(c, 'vhdx').readWrite], ['yes', 'no']);
+    assert.match(kind(c, 'vhdx').readWriteWhy!, /qemu-storage-daemon/);
     assert.strictEqual(kind(c, 'vhd-differencing').readOnly, 'yes', 'vdisk\'s own FUSE server needs no tool');
     const report = capabilityReport(c);
     assert.match(report, /qemu-storage-daemon: install qemu-system-common/);
