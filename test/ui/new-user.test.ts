@@ -64,10 +64,20 @@ describe('a new user\'s first steps (code-server, packaged VSIX)', function () {
     await page.keyboard.press('Enter');
     // code-server's file dialog is a quick input with a path box: type the ISO's path and accept it
     await input().waitFor();
-    await input().fill(iso);
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'install media.iso' }).first().waitFor();
-    await page.keyboard.press('Enter');
     const error = toast(page, /read-only/i);
+    // code-server's dialog may still be loading the folder it opened on when the path is typed; it then answers
+    // "Please enter a path that exists" for a file that does exist: type it again (at most twice more)
+    const refused = page.locator('.quick-input-widget .quick-input-message', { hasText: /path that exists/i });
+    for (let attempt = 0; ; attempt++) {
+      await input().fill(iso);
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: 'install media.iso' }).first().waitFor();
+      await page.keyboard.press('Enter');
+      const outcome = await Promise.race([
+        error.waitFor({ timeout: 30000 }).then(() => 'answered', () => 'timeout'),
+        refused.waitFor({ timeout: 30000 }).then(() => 'refused', () => 'timeout'),
+      ]);
+      if (outcome !== 'refused' || attempt === 2) break;
+    }
     await error.waitFor({ timeout: 30000 });
     await shot(page, '31-iso-read-write-error-retry');
     await error.locator('.monaco-button', { hasText: 'Retry Read-Only' }).click();
