@@ -5,22 +5,16 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { ChainCache } from '../../src/worker/chain-cache';
-import { createDifferencingDisk } from '../../src/formats';
 import { createImage } from '../../src/formats/manage/create';
 import { observeReads } from '../../src/formats/reader';
+import { vhdxChain } from './formats/helpers';
 
 describe('worker chain cache', () => {
   let dir = '';
   let files: string[] = [];
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vdisk-chain-cache-'));
-    files = [path.join(dir, 'base.vhdx')];
-    await createImage({ path: files[0], format: 'vhdx', type: 'dynamic', size: 64 << 20 });
-    for (let i = 1; i <= 3; i++) {
-      const child = path.join(dir, `c${i}.vhdx`);
-      await createDifferencingDisk(files[i - 1], child);
-      files.push(child);
-    }
+    files = await vhdxChain(dir, 3);
   });
   after(() => { if (dir) fs.rmSync(dir, { recursive: true, force: true }); });
 

@@ -77,7 +77,7 @@ describe('worker code cache', () => {
   });
 
   it('a cache file others can write is not handed to V8', function () {
-    if (process.platform === 'win32') this.skip();
+    if (process.platform === 'win32') { console.log('    (skipped: POSIX modes; on Windows the cache folder is the user\'s own profile)'); this.skip(); }
     const cache = path.join(dir, 'cc');
     const r = run(cache); r.save();
     const file = cacheFileFor(cache, BODY);

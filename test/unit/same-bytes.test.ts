@@ -6,10 +6,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { ChainCache } from '../../src/worker/chain-cache';
-import { createDifferencingDisk, inspectImage } from '../../src/formats';
-import { createImage } from '../../src/formats/manage/create';
+import { inspectImage } from '../../src/formats';
 import { inspectOne } from '../../src/formats/inspect-one';
 import { observeReads } from '../../src/formats/reader';
+import { vhdxChain } from './formats/helpers';
 import { keptRanges, sameBytes } from '../../src/formats/same-bytes';
 
 describe('same-bytes reuse of layer readings', () => {
@@ -18,13 +18,7 @@ describe('same-bytes reuse of layer readings', () => {
   let clock = 0;
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vdisk-same-bytes-'));
-    files = [path.join(dir, 'base.vhdx')];
-    await createImage({ path: files[0], format: 'vhdx', type: 'dynamic', size: 64 << 20 });
-    for (let i = 1; i <= 3; i++) {
-      const child = path.join(dir, `c${i}.vhdx`);
-      await createDifferencingDisk(files[i - 1], child);
-      files.push(child);
-    }
+    files = await vhdxChain(dir, 3);
   });
   after(() => { if (dir) fs.rmSync(dir, { recursive: true, force: true }); });
 

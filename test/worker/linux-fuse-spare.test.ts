@@ -3,34 +3,17 @@
 // device reads byte-for-byte what openDisk reads; an unconfigured spare exits with the worker, leaving nothing; a
 // worker killed after a spare took a permanent attach leaves the mount served, and a later worker detaches it.
 import * as assert from 'assert';
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as P from '../../src/common/protocol';
-import { openDisk } from '../../src/formats/open-disk';
 import { WorkerClient } from '../../src/host/worker-client';
 import { newClient } from '../support/worker';
-import { daemonOf, deviceSuite, exited, qemuImg, qemuWrite } from './linux-support';
+import { daemonOf, deviceSha, deviceSuite, exited, openDiskBytes, qemuImg, qemuWrite, serverLog, sha } from './linux-support';
 
 const MiB = 1 << 20;
-const ENV = { VDISK_FUSE_DYNAMIC: '1' };
+const ENV: NodeJS.ProcessEnv = {}; // read-only dynamic VHDX go to vdisk's server by default (linux/plan.ts)
 
-function sha(b: Buffer): string { return crypto.createHash('sha256').update(b).digest('hex'); }
 
-function deviceSha(device: string): string {
-  const h = crypto.createHash('sha256');
-  const fd = fs.openSync(device, 'r');
-  try {
-    const b = Buffer.alloc(4 * MiB);
-    for (let n; (n = fs.readSync(fd, b, 0, b.length, null)) > 0;) h.update(b.subarray(0, n));
-  } finally { fs.closeSync(fd); }
-  return h.digest('hex');
-}
-
-function serverLog(device: string): string {
-  const exp = fs.readFileSync(`/sys/block/${path.basename(device)}/loop/backing_file`, 'utf8').trim();
-  return fs.readFileSync(path.join(path.dirname(exp), 'log'), 'utf8');
-}
 
 /** Spare servers started by worker `pid` (their command line names it; one that took an attach keeps it: `except`). */
 function sparesOf(pid: number, except: number[] = []): number[] {
@@ -55,14 +38,7 @@ async function spareOf(pid: number, except: number[] = []): Promise<number> {
   throw new Error(`worker ${pid} started no spare server`);
 }
 
-async function openDiskSha(img: string): Promise<string> {
-  const disk = await openDisk(img);
-  try {
-    const b = Buffer.alloc(disk.size);
-    assert.strictEqual(await disk.read(b, 0), disk.size);
-    return sha(b);
-  } finally { await disk.close(); }
-}
+const openDiskSha = async (img: string) => sha(await openDiskBytes(img));
 
 describe('Linux engine: the spare vdisk FUSE server (real devices)', function () {
   this.timeout(90_000);

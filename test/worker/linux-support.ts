@@ -2,10 +2,12 @@
 // the engines create (loop devices, FUSE mounts, daemons, scratch folders), and clean-up that always runs.
 import * as assert from 'assert';
 import * as cp from 'child_process';
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { ResponseError } from 'vscode-jsonrpc';
 import * as P from '../../src/common/protocol';
+import { openDisk } from '../../src/formats/open-disk';
 import { WorkerClient } from '../../src/host/worker-client';
 import { forceDetachUnder, isRoot, loopsUnder, newClient, tmpDir } from '../support/worker';
 
@@ -43,6 +45,35 @@ export function writeDevice(device: string, offset: number, data: Buffer): void 
 export const RUN_DIR = process.env.VDISK_RUN_DIR ?? '/run/vdisk';
 
 /** Daemons whose command line mentions `marker` (qemu-storage-daemon / vhdimount / vdisk's fuse-server.js started for files under a dir). */
+export function sha(b: Buffer): string { return crypto.createHash('sha256').update(b).digest('hex'); }
+
+/** sha256 of a whole block device, read in 4 MiB pieces. */
+export function deviceSha(device: string): string {
+  const h = crypto.createHash('sha256');
+  const fd = fs.openSync(device, 'r');
+  try {
+    const b = Buffer.alloc(4 << 20);
+    for (let n; (n = fs.readSync(fd, b, 0, b.length, null)) > 0;) h.update(b.subarray(0, n));
+  } finally { fs.closeSync(fd); }
+  return h.digest('hex');
+}
+
+/** The whole virtual disk as vdisk's block layer reads it. */
+export async function openDiskBytes(img: string): Promise<Buffer> {
+  const disk = await openDisk(img);
+  try {
+    const b = Buffer.alloc(disk.size);
+    assert.strictEqual(await disk.read(b, 0), disk.size);
+    return b;
+  } finally { await disk.close(); }
+}
+
+/** The log of the FUSE server (vdisk-fuse) under a loop device: next to the export file the device reads. */
+export function serverLog(device: string): string {
+  const exp = fs.readFileSync(`/sys/block/${path.basename(device)}/loop/backing_file`, 'utf8').trim();
+  return fs.readFileSync(path.join(path.dirname(exp), 'log'), 'utf8');
+}
+
 export function daemonsMentioning(marker: string): number[] {
   const out: number[] = [];
   for (const n of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {

@@ -4,45 +4,17 @@
 // goes away leave no mount, process or loop device; read-write of a differencing disk stays refused.
 import * as assert from 'assert';
 import * as cp from 'child_process';
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as P from '../../src/common/protocol';
 import { createDifferencingDisk, inspectImage } from '../../src/formats';
-import { openDisk } from '../../src/formats/open-disk';
 import { applyOverlays, writeVhdChildBlock, writeVhdxChildBlock } from '../support/diff-writer';
 import { WorkerClient } from '../../src/host/worker-client';
 import { newClient } from '../support/worker';
-import { daemonOf, deviceSuite, exited, qemuImg, qemuWrite, rawOf, rejectsWith } from './linux-support';
+import { daemonOf, deviceSha, deviceSuite, exited, openDiskBytes, qemuImg, qemuWrite, rawOf, rejectsWith, serverLog, sha } from './linux-support';
 
 const MiB = 1 << 20;
 
-function sha(b: Buffer): string { return crypto.createHash('sha256').update(b).digest('hex'); }
-
-function deviceSha(device: string): string {
-  const h = crypto.createHash('sha256');
-  const fd = fs.openSync(device, 'r');
-  try {
-    const b = Buffer.alloc(4 * MiB);
-    for (let n; (n = fs.readSync(fd, b, 0, b.length, null)) > 0;) h.update(b.subarray(0, n));
-  } finally { fs.closeSync(fd); }
-  return h.digest('hex');
-}
-
-/** The FUSE server's log, next to the export file the loop device reads. */
-function serverLog(device: string): string {
-  const exp = fs.readFileSync(`/sys/block/${path.basename(device)}/loop/backing_file`, 'utf8').trim();
-  return fs.readFileSync(path.join(path.dirname(exp), 'log'), 'utf8');
-}
-
-async function openDiskBytes(img: string): Promise<Buffer> {
-  const disk = await openDisk(img);
-  try {
-    const b = Buffer.alloc(disk.size);
-    assert.strictEqual(await disk.read(b, 0), disk.size);
-    return b;
-  } finally { await disk.close(); }
-}
 
 describe('Linux engine: vdisk\'s own FUSE server (real devices)', function () {
   this.timeout(90_000);

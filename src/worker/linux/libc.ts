@@ -4,6 +4,8 @@ import type * as KoffiNS from 'koffi';
 type Koffi = typeof KoffiNS;
 export interface Libc {
   koffi: Koffi;
+  /** The C library itself, for modules that bind calls of their own (mount, splice, getsockopt...). */
+  lib: KoffiNS.LibraryHandle;
   /** ioctl(fd, request) with no argument. */
   ioctl0(fd: number, request: number): number;
   /** ioctl(fd, request, (type) value): the variadic third argument with its koffi type. */
@@ -28,6 +30,7 @@ export function loadLibc(): Libc {
   const lseekFn = lib.func('int64_t lseek(int fd, int64_t offset, int whence)');
   libc = {
     koffi,
+    lib,
     ioctl0: (fd, request) => ioctlFn(fd, request) as number,
     ioctl: (fd, request, type, value) => ioctlFn(fd, request, type, value) as number,
     errno: () => koffi.errno(),

@@ -9,10 +9,8 @@ const SO_PEERCRED = 17;
 let getsockopt: ((fd: number, level: number, name: number, val: Buffer, len: Buffer) => number) | undefined;
 
 export function peerCredentials(socket: net.Socket): { pid: number; uid: number; gid: number } {
-  const { koffi, errno, strerror } = loadLibc();
+  const { lib, errno, strerror } = loadLibc();
   if (!getsockopt) {
-    let lib;
-    try { lib = koffi.load('libc.so.6'); } catch { lib = koffi.load('libc.so'); }
     getsockopt = lib.func('int getsockopt(int fd, int level, int name, _Inout_ uint8_t *val, _Inout_ uint32_t *len)') as unknown as typeof getsockopt;
   }
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;

@@ -5,6 +5,8 @@ import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { createDifferencingDisk } from '../../../src/formats';
+import { createImage } from '../../../src/formats/manage/create';
 
 const TOOL_PACKAGES: Record<string, string> = {
   'qemu-img': 'qemu-utils', 'qemu-io': 'qemu-utils', vhdiinfo: 'libvhdi-utils', vhdimount: 'libvhdi-utils',
@@ -119,4 +121,16 @@ export function vmdkDescriptor(d: string, name: string, extent: string, type = '
   const f = path.join(d, name);
   fs.writeFileSync(f, `# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType="monolithicFlat"\n\nRW 2048 ${type} "${extent}" 0\n`);
   return f;
+}
+
+/** A dynamic 64 MiB VHDX base and `children` differencing VHDX on it, in `dir`: [base, c1, c2, ...]. */
+export async function vhdxChain(dir: string, children = 3): Promise<string[]> {
+  const files = [path.join(dir, 'base.vhdx')];
+  await createImage({ path: files[0], format: 'vhdx', type: 'dynamic', size: 64 << 20 });
+  for (let i = 1; i <= children; i++) {
+    const child = path.join(dir, `c${i}.vhdx`);
+    await createDifferencingDisk(files[i - 1], child);
+    files.push(child);
+  }
+  return files;
 }

@@ -16,7 +16,11 @@ function spare(workerPid = process.pid, env: NodeJS.ProcessEnv = {}): { proc: cp
 describe('vdisk FUSE server: the spare\'s hand-over', function () {
   this.timeout(30_000);
   const tmp = tempDir(this, 'vdisk-spare-');
-  before(function () { if (process.platform !== 'linux' || !fs.existsSync(fuseServerScript())) this.skip(); });
+  before(function () {
+    if (process.platform !== 'linux') { console.log(`    (skipped: the FUSE server is Linux's, this is ${process.platform})`); this.skip(); }
+    // the bundle is built by `npm test` (esbuild.js) before any suite: its absence is a broken build, not an option
+    assert.ok(fs.existsSync(fuseServerScript()), `${fuseServerScript()} is missing: run node esbuild.js`);
+  });
 
   function handOver(ino: (real: number) => number, workerPid?: number): Promise<{ code: number | null; log: string }> {
     const file = path.join(tmp(), 'layer.bin');

@@ -1,23 +1,21 @@
 // mount(2) and umount2(2) for the FUSE server, through koffi (Node has neither).
 import type * as KoffiNS from 'koffi';
+import { loadLibc } from '../libc';
 
 export const MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8;
 export const MNT_DETACH = 2;
 
 type Fn = (...args: unknown[]) => unknown;
-let fns: { mount: Fn; umount2: Fn; koffi: typeof KoffiNS; strerror: Fn } | undefined;
+let fns: { mount: Fn; umount2: Fn; koffi: typeof KoffiNS; strerror: (errno: number) => string } | undefined;
 
 function libc() {
   if (fns) return fns;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const koffi: typeof KoffiNS = require('koffi');
-  let lib: KoffiNS.LibraryHandle;
-  try { lib = koffi.load('libc.so.6'); } catch { lib = koffi.load('libc.so'); }
+  const { koffi, lib } = loadLibc();
   fns = {
     koffi,
     mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)') as Fn,
     umount2: lib.func('int umount2(const char *target, int flags)') as Fn,
-    strerror: lib.func('const char *strerror(int errnum)') as Fn,
+    strerror: (e: number) => loadLibc().strerror(e),
   };
   return fns;
 }
@@ -29,7 +27,7 @@ export function mountFuseFile(fuseFd: number, target: string, maxRead: number, u
   const data = `fd=${fuseFd},rootmode=100000,user_id=${uid},group_id=${gid},default_permissions,allow_other,max_read=${maxRead}`;
   if ((l.mount('vdisk', target, 'fuse.vdisk', MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, data) as number) !== 0) {
     const errno = l.koffi.errno();
-    throw Object.assign(new Error(`mount ${target}: ${l.strerror(errno) as string}`), { errno });
+    throw Object.assign(new Error(`mount ${target}: ${l.strerror(errno)}`), { errno });
   }
 }
 

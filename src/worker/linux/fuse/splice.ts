@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import type * as KoffiNS from 'koffi';
 import { OUT_HEADER } from './kernel';
+import { loadLibc } from '../libc';
 
 const F_SETPIPE_SZ = 1031, F_GETPIPE_SZ = 1032, O_CLOEXEC = 0o2000000;
 const PAGE = 4096;
@@ -15,10 +16,7 @@ let libc: Libc | undefined;
 
 function load(): Libc {
   if (libc) return libc;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const koffi: typeof KoffiNS = require('koffi');
-  let lib: KoffiNS.LibraryHandle;
-  try { lib = koffi.load('libc.so.6'); } catch { lib = koffi.load('libc.so'); }
+  const { koffi, lib } = loadLibc();
   libc = {
     koffi,
     splice: lib.func('int64_t splice(int fd_in, void *off_in, int fd_out, void *off_out, size_t len, unsigned int flags)') as Fn,
